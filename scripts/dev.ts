@@ -1,0 +1,102 @@
+/**
+ * `npm run dev`: a complete local orchestrator with no accounts and no system packages. Embedded Postgres
+ * (PGlite, unless DATABASE_URL is set), three s3rver backends, and the Worker under wrangler dev; data persists in
+ * .data/ between runs. Ctrl-C stops everything.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { startEmbeddedPostgres } from './lib/embedded-postgres.ts';
+import { migrateDatabase } from './lib/migrate.ts';
+import { startPgBridge } from './lib/pg-ws-bridge.ts';
+import { startS3rverBackend } from './lib/s3rver-backends.ts';
+import { startWorker } from './lib/worker-dev.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DATA = join(ROOT, '.data');
+const CONFIG_PATH = process.env.S3O_CONFIG_FILE ?? join(ROOT, 'config.local.yaml');
+const CRON_INTERVAL_MS = 60_000;
+
+const stops: (() => Promise<void>)[] = [];
+let stopping = false;
+
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    console.log('\nstopping...');
+    for (const stop of stops.reverse()) await stop().catch((err: unknown) => console.error(String(err)));
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+async function main(): Promise<void> {
+  const configText = readFileSync(CONFIG_PATH, 'utf8');
+
+  let databaseUrl = process.env.DATABASE_URL;
+  let pgTarget: { host: string; port: number };
+  if (databaseUrl) {
+    await migrateDatabase(databaseUrl);
+    const url = new URL(databaseUrl);
+    pgTarget = { host: url.hostname, port: Number(url.port || 5432) };
+    console.log(`database: ${url.host} (DATABASE_URL), migrated`);
+  } else {
+    const pg = await startEmbeddedPostgres(join(DATA, 'postgres'));
+    stops.push(pg.stop);
+    databaseUrl = pg.url;
+    pgTarget = { host: '127.0.0.1', port: pg.port };
+    console.log(`database: embedded Postgres (PGlite) in .data/postgres, migrated`);
+  }
+  const bridge = await startPgBridge(pgTarget);
+  stops.push(bridge.close);
+
+  const vars: Record<string, string> = {};
+  for (const [name, letter] of [['local-a', 'A'], ['local-b', 'B'], ['local-c', 'C']] as const) {
+    const backend = await startS3rverBackend(name, join(DATA, 's3'), `backend-${letter.toLowerCase()}`);
+    stops.push(backend.stop);
+    vars[`LOCAL_BACKEND_${letter}`] = backend.endpoint;
+  }
+
+  const port = process.env.PORT ? Number(process.env.PORT) : 8787;
+  const worker = await startWorker({
+    port,
+    persistDir: join(DATA, 'wrangler'),
+    vars: {
+      ...vars,
+      S3O_CONFIG: configText,
+      DATABASE_URL: databaseUrl,
+      DATABASE_LOCAL_PROXY: `127.0.0.1:${bridge.port}`,
+    },
+  });
+  stops.push(worker.stop);
+  // Crons never fire by themselves under wrangler dev; drive them as Cloudflare would.
+  const cron = setInterval(() => void worker.triggerCron().then((r) => r.body?.cancel()).catch(() => {}), CRON_INTERVAL_MS);
+  stops.push(async () => clearInterval(cron));
+  worker.child.once('exit', () => void shutdown(stopping ? 0 : 1));
+
+  printBanner(worker.url, configText);
+}
+
+function printBanner(endpoint: string, configText: string): void {
+  const doc = parse(configText) as { buckets?: { name: string; credentials: { access_key_id: string; secret_access_key: string }[] }[] };
+  console.log(`\ns3-orchestrator is running at ${endpoint}  (Ctrl-C to stop)\n`);
+  for (const bucket of doc.buckets ?? []) {
+    console.log(`  bucket: ${bucket.name}`);
+    for (const cred of bucket.credentials) {
+      console.log(`    access key: ${cred.access_key_id}   secret key: ${cred.secret_access_key}`);
+    }
+  }
+  const first = doc.buckets?.[0];
+  const cred = first?.credentials[0];
+  if (first && cred) {
+    console.log(`\n  try:  AWS_ACCESS_KEY_ID=${cred.access_key_id} AWS_SECRET_ACCESS_KEY=${cred.secret_access_key} \\`);
+    console.log(`        aws --endpoint-url ${endpoint} --region us-east-1 s3 ls s3://${first.name}/\n`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`npm run dev failed: ${err instanceof Error ? err.message : String(err)}`);
+  void shutdown(1);
+});

@@ -1,0 +1,85 @@
+/**
+ * Runs the Worker under `wrangler dev` (workerd, local KV/DO/Queues) on 127.0.0.1 and waits until it answers.
+ * wrangler is started with this Node directly, so signalling the child stops wrangler itself, not a wrapper.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.ts';
+
+export interface WorkerProcess {
+  url: string;
+  port: number;
+  pid: number;
+  child: ChildProcess;
+  /** Drives the cron handler, as Cloudflare would on schedule. */
+  triggerCron(cron?: string): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const WRANGLER = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
+
+export interface WorkerOptions {
+  port?: number;
+  persistDir: string;
+  vars: Record<string, string>;
+  /** Where wrangler's own output goes; defaults to this process's stderr. */
+  output?: 'inherit' | 'pipe' | 'ignore';
+  startTimeoutMs?: number;
+}
+
+export async function startWorker(options: WorkerOptions): Promise<WorkerProcess> {
+  const port = options.port ?? (await freePort());
+  const inspectorPort = await freePort();
+  const args = [
+    WRANGLER,
+    'dev',
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--inspector-port', String(inspectorPort),
+    '--persist-to', options.persistDir,
+    '--show-interactive-dev-session=false',
+    '--log-level', 'warn',
+    ...Object.entries(options.vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' },
+    stdio: ['ignore', options.output ?? 'inherit', options.output ?? 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
+  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+  while (true) {
+    if (exited) throw new Error(`wrangler dev exited during start-up (code ${child.exitCode})`);
+    try {
+      const response = await fetch(`${url}/health`);
+      await response.body?.cancel();
+      if (response.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`wrangler dev did not answer on ${url} in time`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    url,
+    port,
+    pid: child.pid ?? 0,
+    child,
+    triggerCron: (cron = '* * * * *') => fetch(`${url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(cron)}`),
+    async stop() {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+}

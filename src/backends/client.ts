@@ -1,0 +1,100 @@
+/**
+ * Outbound S3 calls to one backend, re-signed with aws4fetch. Bodies stream through untouched; the payload is
+ * signed as UNSIGNED-PAYLOAD so nothing ever reads a body to hash it.
+ */
+import { AwsClient } from 'aws4fetch';
+import type { BackendConfig } from '../config/types.ts';
+import { uriEncode } from '../s3/sigv4.ts';
+
+export class BackendError extends Error {
+  readonly backendName: string;
+  /** The backend's HTTP status, or 0 when it could not be reached. */
+  readonly status: number;
+  constructor(backendName: string, status: number, message: string) {
+    super(`backend ${backendName}: ${message}`);
+    this.name = 'BackendError';
+    this.backendName = backendName;
+    this.status = status;
+  }
+}
+
+export interface ByteRange {
+  /** Inclusive offsets. */
+  start: number;
+  end: number;
+}
+
+export interface BackendClient {
+  readonly name: string;
+  putObject(physicalKey: string, body: ReadableStream<Uint8Array>, length: number): Promise<{ etag: string }>;
+  /** Resolves with a 200/206 response whose body the caller must consume or cancel. */
+  getObject(physicalKey: string, range?: ByteRange): Promise<Response>;
+  /** Succeeds when the object is gone, including when it never existed. */
+  deleteObject(physicalKey: string): Promise<void>;
+}
+
+export function createBackendClient(config: BackendConfig): BackendClient {
+  const aws = new AwsClient({
+    accessKeyId: config.accessKeyId,
+    secretAccessKey: config.secretAccessKey,
+    service: 's3',
+    region: config.region,
+    retries: 0,
+  });
+  const base = new URL(config.endpoint);
+  const objectUrl = (physicalKey: string) => {
+    const path = uriEncode(physicalKey, false);
+    return config.forcePathStyle
+      ? `${base.origin}/${config.bucket}/${path}`
+      : `${base.protocol}//${config.bucket}.${base.host}/${path}`;
+  };
+
+  async function send(method: string, physicalKey: string, init: { headers?: Record<string, string>; body?: ReadableStream<Uint8Array> }): Promise<Response> {
+    const headers = { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...init.headers };
+    let signed: Request;
+    try {
+      signed = await aws.sign(objectUrl(physicalKey), { method, headers, body: init.body ?? null });
+    } catch (err) {
+      throw new BackendError(config.name, 0, `could not sign request: ${describeError(err)}`);
+    }
+    try {
+      return await fetch(signed);
+    } catch (err) {
+      throw new BackendError(config.name, 0, `${method} failed: ${describeError(err)}`);
+    }
+  }
+
+  async function failure(method: string, response: Response): Promise<BackendError> {
+    const text = await response.text().catch(() => '');
+    const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? '';
+    return new BackendError(config.name, response.status, `${method} answered ${response.status} ${code}`.trim());
+  }
+
+  return {
+    name: config.name,
+    async putObject(physicalKey, body, length) {
+      const response = await send('PUT', physicalKey, {
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
+        body,
+      });
+      if (!response.ok) throw await failure('PUT', response);
+      await response.body?.cancel();
+      return { etag: response.headers.get('etag') ?? '' };
+    },
+    async getObject(physicalKey, range) {
+      const headers: Record<string, string> = range ? { range: `bytes=${range.start}-${range.end}` } : {};
+      const response = await send('GET', physicalKey, { headers });
+      if (response.status !== 200 && response.status !== 206) throw await failure('GET', response);
+      return response;
+    },
+    async deleteObject(physicalKey) {
+      const response = await send('DELETE', physicalKey, {});
+      await response.body?.cancel();
+      if (!response.ok && response.status !== 404) throw await failure('DELETE', response);
+    },
+  };
+}
+
+export function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,50 @@
+/** The validated configuration, with every default applied. Units: bytes unless the name says otherwise. */
+
+export type RoutingStrategy = 'pack' | 'spread';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Credential {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface BucketConfig {
+  name: string;
+  credentials: Credential[];
+  /** Cap on concurrently active multipart uploads; 0 means no cap. */
+  maxMultipartUploads: number;
+}
+
+export interface BackendConfig {
+  name: string;
+  endpoint: string;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  forcePathStyle: boolean;
+  /** 0 means unlimited. */
+  quotaBytes: number;
+  /** Monthly limits; 0 means unlimited. Enforced by the usage-limits issue. */
+  apiRequestLimit: number;
+  egressByteLimit: number;
+  ingressByteLimit: number;
+}
+
+export interface ServerConfig {
+  logLevel: LogLevel;
+  maxObjectSize: number;
+  /** Allowed difference between a signed request's X-Amz-Date and the clock, in seconds. */
+  clockSkewSeconds: number;
+}
+
+export interface Config {
+  server: ServerConfig;
+  buckets: BucketConfig[];
+  backends: BackendConfig[];
+  routingStrategy: RoutingStrategy;
+}
+
+/** AWS's own single-PUT ceiling: 5 GiB. */
+export const DEFAULT_MAX_OBJECT_SIZE = 5 * 1024 ** 3;
+export const DEFAULT_CLOCK_SKEW_SECONDS = 15 * 60;

@@ -1,0 +1,197 @@
+/**
+ * Turns a parsed (and variable-expanded) document into a Config, reporting every problem with its path.
+ * The document shape follows the reference's YAML (snake_case keys).
+ */
+import {
+  type Doc,
+  type ProblemList,
+  isDoc,
+  join,
+  readBoolean,
+  readCount,
+  readEnum,
+  readList,
+  readSection,
+  readString,
+  rejectUnknownKeys,
+  report,
+} from './fields.ts';
+import {
+  type BackendConfig,
+  type BucketConfig,
+  type Config,
+  type Credential,
+  type ServerConfig,
+  DEFAULT_CLOCK_SKEW_SECONDS,
+  DEFAULT_MAX_OBJECT_SIZE,
+} from './types.ts';
+
+const TOP_LEVEL_KEYS = ['server', 'buckets', 'backends', 'routing_strategy'] as const;
+const SERVER_KEYS = ['log_level', 'max_object_size', 'clock_skew_seconds'] as const;
+const BUCKET_KEYS = ['name', 'credentials', 'max_multipart_uploads'] as const;
+const CREDENTIAL_KEYS = ['access_key_id', 'secret_access_key'] as const;
+const BACKEND_KEYS = [
+  'name',
+  'endpoint',
+  'region',
+  'bucket',
+  'access_key_id',
+  'secret_access_key',
+  'force_path_style',
+  'quota_bytes',
+  'api_request_limit',
+  'egress_byte_limit',
+  'ingress_byte_limit',
+] as const;
+
+/** Paths the Worker answers itself; a virtual bucket of that name would be unreachable. */
+const RESERVED_BUCKET_NAMES = new Set(['health', 'metrics', 'admin', 'ui']);
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const BACKEND_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+export type ValidationResult = { ok: true; config: Config } | { ok: false; problems: ProblemList };
+
+export function validateConfig(input: unknown): ValidationResult {
+  const problems: ProblemList = [];
+  if (!isDoc(input)) {
+    report(problems, '', 'the configuration must be a YAML mapping at the top level');
+    return { ok: false, problems };
+  }
+  rejectUnknownKeys(input, TOP_LEVEL_KEYS, '', problems);
+  const config: Config = {
+    server: readServer(readSection(input, 'server', '', problems), problems),
+    buckets: readList(input, 'buckets', '', problems, true).map((b, i) => readBucket(b, join('buckets', i), problems)),
+    backends: readList(input, 'backends', '', problems, true).map((b, i) =>
+      readBackend(b, join('backends', i), problems),
+    ),
+    routingStrategy: readEnum(input, 'routing_strategy', '', problems, ['pack', 'spread'] as const, 'pack'),
+  };
+  checkUniqueness(config, problems);
+  return problems.length === 0 ? { ok: true, config } : { ok: false, problems };
+}
+
+function readServer(doc: Doc, problems: ProblemList): ServerConfig {
+  rejectUnknownKeys(doc, SERVER_KEYS, 'server', problems);
+  return {
+    logLevel: readEnum(doc, 'log_level', 'server', problems, ['debug', 'info', 'warn', 'error'] as const, 'info'),
+    maxObjectSize: readCount(doc, 'max_object_size', 'server', problems, {
+      fallback: DEFAULT_MAX_OBJECT_SIZE,
+      units: 'bytes',
+      min: 1,
+    }),
+    clockSkewSeconds: readCount(doc, 'clock_skew_seconds', 'server', problems, {
+      fallback: DEFAULT_CLOCK_SKEW_SECONDS,
+      min: 1,
+    }),
+  };
+}
+
+function readBucket(value: unknown, path: string, problems: ProblemList): BucketConfig {
+  const doc = asSection(value, path, problems);
+  rejectUnknownKeys(doc, BUCKET_KEYS, path, problems);
+  const name = readString(doc, 'name', path, problems, { required: true });
+  if (name && !BUCKET_NAME.test(name)) {
+    report(problems, join(path, 'name'), 'must be 3-63 characters of a-z, 0-9, "." and "-", starting and ending with a letter or digit');
+  } else if (RESERVED_BUCKET_NAMES.has(name)) {
+    report(problems, join(path, 'name'), `"${name}" is reserved for the orchestrator's own routes`);
+  }
+  const credentials = readList(doc, 'credentials', path, problems, true).map((c, i) =>
+    readCredential(c, join(join(path, 'credentials'), i), problems),
+  );
+  return {
+    name,
+    credentials,
+    maxMultipartUploads: readCount(doc, 'max_multipart_uploads', path, problems, { fallback: 0 }),
+  };
+}
+
+function readCredential(value: unknown, path: string, problems: ProblemList): Credential {
+  const doc = asSection(value, path, problems);
+  rejectUnknownKeys(doc, CREDENTIAL_KEYS, path, problems);
+  const accessKeyId = readString(doc, 'access_key_id', path, problems, { required: true });
+  const secretAccessKey = readString(doc, 'secret_access_key', path, problems, { required: true });
+  if (accessKeyId && !/^[A-Za-z0-9_+=,.@-]{3,128}$/.test(accessKeyId)) {
+    report(problems, join(path, 'access_key_id'), 'must be 3-128 characters of letters, digits and _+=,.@-');
+  }
+  if (secretAccessKey && secretAccessKey.length < 8) {
+    report(problems, join(path, 'secret_access_key'), 'must be at least 8 characters');
+  }
+  return { accessKeyId, secretAccessKey };
+}
+
+function readBackend(value: unknown, path: string, problems: ProblemList): BackendConfig {
+  const doc = asSection(value, path, problems);
+  rejectUnknownKeys(doc, BACKEND_KEYS, path, problems);
+  const name = readString(doc, 'name', path, problems, { required: true });
+  if (name && !BACKEND_NAME.test(name)) {
+    report(problems, join(path, 'name'), 'must be 1-63 characters of letters, digits and _.-');
+  }
+  const endpoint = readString(doc, 'endpoint', path, problems, { required: true });
+  if (endpoint) checkEndpoint(endpoint, join(path, 'endpoint'), problems);
+  const limit = (key: string) => readCount(doc, key, path, problems, { fallback: 0, units: 'bytes' });
+  return {
+    name,
+    endpoint: endpoint.replace(/\/+$/, ''),
+    region: readString(doc, 'region', path, problems, { fallback: 'us-east-1' }),
+    bucket: readString(doc, 'bucket', path, problems, { required: true }),
+    accessKeyId: readString(doc, 'access_key_id', path, problems, { required: true }),
+    secretAccessKey: readString(doc, 'secret_access_key', path, problems, { required: true }),
+    forcePathStyle: readBoolean(doc, 'force_path_style', path, problems, false),
+    quotaBytes: limit('quota_bytes'),
+    apiRequestLimit: readCount(doc, 'api_request_limit', path, problems, { fallback: 0 }),
+    egressByteLimit: limit('egress_byte_limit'),
+    ingressByteLimit: limit('ingress_byte_limit'),
+  };
+}
+
+function checkEndpoint(endpoint: string, path: string, problems: ProblemList): void {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    report(problems, path, `must be an absolute http(s) URL, got ${JSON.stringify(endpoint)}`);
+    return;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    report(problems, path, `must use http or https, got ${url.protocol}`);
+  } else if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+    report(problems, path, 'must be scheme://host[:port] without a path or query (the bucket goes in "bucket")');
+  }
+}
+
+function asSection(value: unknown, path: string, problems: ProblemList): Doc {
+  if (isDoc(value)) return value;
+  report(problems, path, 'must be a mapping');
+  return {};
+}
+
+function checkUniqueness(config: Config, problems: ProblemList): void {
+  firstDuplicates(config.buckets.map((b) => b.name)).forEach((i) =>
+    report(problems, `buckets[${i}].name`, `duplicate bucket name "${config.buckets[i]?.name}"`),
+  );
+  firstDuplicates(config.backends.map((b) => b.name)).forEach((i) =>
+    report(problems, `backends[${i}].name`, `duplicate backend name "${config.backends[i]?.name}"`),
+  );
+  const keyOwners = new Map<string, string>();
+  config.buckets.forEach((bucket, b) =>
+    bucket.credentials.forEach((cred, c) => {
+      if (!cred.accessKeyId) return;
+      const here = `buckets[${b}].credentials[${c}].access_key_id`;
+      const first = keyOwners.get(cred.accessKeyId);
+      if (first) report(problems, here, `access key id is already used at ${first}; each key must be unique`);
+      else keyOwners.set(cred.accessKeyId, here);
+    }),
+  );
+}
+
+/** Indexes of entries that repeat an earlier non-empty entry. */
+function firstDuplicates(values: string[]): number[] {
+  const seen = new Set<string>();
+  const dupes: number[] = [];
+  values.forEach((v, i) => {
+    if (!v) return;
+    if (seen.has(v)) dupes.push(i);
+    seen.add(v);
+  });
+  return dupes;
+}

@@ -1,0 +1,94 @@
+/**
+ * Writing an object: choose a backend with room before reading the body, stream the body there while hashing it,
+ * then record it (reserving its bytes) in one short transaction, and finally remove the copies it replaced.
+ */
+import { BackendError } from '../backends/client.ts';
+import { S3Error, isS3Error } from '../s3/errors.ts';
+import type { Services } from '../s3/services.ts';
+import { QuotaExceededError, recordObject } from '../store/objects.ts';
+import { backendSpace } from '../store/quotas.ts';
+import { digestingStream, type DigestExpectations } from './body-digest.ts';
+import { discardCopies } from './discard-copies.ts';
+import { newVersion, physicalKey } from './physical-key.ts';
+import { choosePlacement } from './placement.ts';
+
+export interface PutObjectInput {
+  bucket: string;
+  key: string;
+  body: ReadableStream<Uint8Array>;
+  /** Client bytes. */
+  size: number;
+  contentType: string;
+  metadata: Record<string, string>;
+  headers: Record<string, string>;
+  expect: Omit<DigestExpectations, 'length'>;
+}
+
+export interface PutObjectResult {
+  etag: string;
+}
+
+export async function putObject(services: Services, input: PutObjectInput): Promise<PutObjectResult> {
+  const { storage } = services;
+  const storedSize = storage.storedSize(input.size);
+  const backendName = await chooseBackend(services, storedSize);
+  const version = newVersion(services.now());
+  const copy = { backendName, physicalKey: await physicalKey(input.bucket, input.key, version), storedSize };
+
+  const digesting = digestingStream({ ...input.expect, length: input.size });
+  const stored = storage
+    .encode(input.body.pipeThrough(digesting.stream))
+    // A piped stream loses its length; backends need Content-Length, and workerd streams fastest with it known.
+    .pipeThrough(new FixedLengthStream(storedSize));
+  try {
+    await services.backend(backendName).putObject(copy.physicalKey, stored, storedSize);
+  } catch (err) {
+    // The backend may have stored something before failing; make sure it does not linger.
+    await discardCopies(services, [copy], 'upload_failed');
+    const bodyProblem = digesting.failure();
+    if (bodyProblem) throw bodyProblem;
+    throw backendFailure(services, err);
+  }
+  const digests = await digesting.digests;
+  const etag = `"${digests.md5Hex}"`;
+
+  let displaced;
+  try {
+    displaced = await recordObject(services.db(), {
+      bucket: input.bucket,
+      key: input.key,
+      version,
+      size: input.size,
+      etag,
+      contentType: input.contentType,
+      metadata: input.metadata,
+      headers: input.headers,
+      copy,
+    });
+  } catch (err) {
+    await discardCopies(services, [copy], 'record_failed');
+    if (err instanceof QuotaExceededError) {
+      throw new S3Error('InsufficientStorage', 'No backend has room for this object');
+    }
+    throw err;
+  }
+  await discardCopies(services, displaced, 'overwrite_displaced');
+  return { etag };
+}
+
+/** Refuses before any body byte is read, so clients waiting on 100-continue never send a doomed body. */
+async function chooseBackend(services: Services, storedSize: number): Promise<string> {
+  const names = services.config.backends.map((b) => b.name);
+  const spaces = await backendSpace(services.db(), names);
+  const ordered = names.flatMap((name) => spaces.filter((s) => s.backendName === name));
+  const chosen = choosePlacement(services.config.routingStrategy, ordered, storedSize);
+  if (!chosen) throw new S3Error('InsufficientStorage', 'No backend has room for this object');
+  return chosen;
+}
+
+function backendFailure(services: Services, err: unknown): S3Error {
+  services.log.error('backend write failed', { error: err instanceof Error ? err.message : String(err) });
+  if (err instanceof BackendError) return new S3Error('ServiceUnavailable', 'A storage backend failed; please retry');
+  if (isS3Error(err)) return err;
+  return new S3Error('InternalError', 'We encountered an internal error. Please try again.');
+}

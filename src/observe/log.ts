@@ -1,0 +1,36 @@
+/** Structured JSON logs, one line per event, filtered by the configured level. */
+import type { LogLevel } from '../config/types.ts';
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  with(fields: LogFields): Logger;
+}
+
+export function createLogger(level: LogLevel, base: LogFields = {}): Logger {
+  const emit = (at: LogLevel, msg: string, fields?: LogFields) => {
+    if (RANK[at] < RANK[level]) return;
+    const line = JSON.stringify({ time: new Date().toISOString(), level: at.toUpperCase(), msg, ...base, ...fields });
+    if (at === 'error') console.error(line);
+    else if (at === 'warn') console.warn(line);
+    else console.log(line);
+  };
+  return {
+    debug: (msg, fields) => emit('debug', msg, fields),
+    info: (msg, fields) => emit('info', msg, fields),
+    warn: (msg, fields) => emit('warn', msg, fields),
+    error: (msg, fields) => emit('error', msg, fields),
+    with: (fields) => createLogger(level, { ...base, ...fields }),
+  };
+}
+
+export function errorFields(err: unknown): LogFields {
+  if (err instanceof Error) return { error: err.message, error_name: err.name };
+  return { error: String(err) };
+}

@@ -1,0 +1,11 @@
+/** What src/ needs from the Worker's environment; workers/ fills this in from Cloudflare's bindings. */
+export interface Bindings {
+  /** The configuration document (YAML) the Worker was deployed with. */
+  configText: string | undefined;
+  /** Worker vars and secrets, for `${VAR}` expansion in the configuration. */
+  vars: Readonly<Record<string, unknown>>;
+  databaseUrl: string | undefined;
+  /** Local development only: host:port of a WebSocket-to-Postgres bridge standing in for Neon's proxy. */
+  databaseLocalProxy: string | undefined;
+  waitUntil(promise: Promise<unknown>): void;
+}

@@ -1,0 +1,65 @@
+/** The Worker's HTTP entry: the orchestrator's own routes, then everything else as S3. */
+import { Router } from 'itty-router';
+import { createLogger, errorFields } from '../observe/log.ts';
+import { S3Error } from '../s3/errors.ts';
+import { handleS3, withRequestId } from '../s3/front-door.ts';
+import { errorResponse } from '../s3/responses.ts';
+import { openDatabase } from '../store/db.ts';
+import { sql } from 'drizzle-orm';
+import { activeConfig } from './active-config.ts';
+import type { Bindings } from './bindings.ts';
+import { ensureQuotaLimitsSynced } from './quota-sync.ts';
+import { createServices, newRequestId } from './services.ts';
+
+const HEALTH_TIMEOUT_MS = 3000;
+
+export async function handleFetch(request: Request, bindings: Bindings): Promise<Response> {
+  const router = Router();
+  router.get('/health', () => health(bindings));
+  router.all('/admin/*', () => json(404, { error: 'the admin API is not available in this version' }));
+  router.all('*', () => s3(request, bindings));
+  return router.fetch(request) as Promise<Response>;
+}
+
+async function s3(request: Request, bindings: Bindings): Promise<Response> {
+  const requestId = newRequestId();
+  const loaded = activeConfig(bindings.configText, bindings.vars);
+  if (!loaded.ok) {
+    createLogger('info').error('configuration unusable', { error: loaded.error });
+    const err = new S3Error('ServiceUnavailable', 'The orchestrator is not configured correctly; see its logs');
+    return withRequestId(errorResponse(err, requestId, new URL(request.url).pathname, request.method), requestId);
+  }
+  const { services, close } = createServices(bindings, loaded.active, requestId);
+  try {
+    await ensureQuotaLimitsSynced(services.db(), services.config).catch((err: unknown) => {
+      services.log.warn('quota limit sync failed; will retry', errorFields(err));
+    });
+    return await handleS3(request, services, loaded.active.credentials);
+  } finally {
+    bindings.waitUntil(close().catch(() => {}));
+  }
+}
+
+/** `ok` when the metadata store answers, `degraded` when it does not (reads may still work later on). */
+async function health(bindings: Bindings): Promise<Response> {
+  if (!bindings.databaseUrl) return text('degraded');
+  const database = openDatabase(bindings.databaseUrl, { localProxy: bindings.databaseLocalProxy });
+  try {
+    const probe = database.db.execute(sql`select 1`);
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('health probe timed out')), HEALTH_TIMEOUT_MS));
+    await Promise.race([probe, timeout]);
+    return text('ok');
+  } catch {
+    return text('degraded');
+  } finally {
+    bindings.waitUntil(database.close().catch(() => {}));
+  }
+}
+
+function text(body: string): Response {
+  return new Response(body, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+}
+
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+}

@@ -1,0 +1,44 @@
+/** Builds the per-request Services from the bindings and the active configuration. */
+import { storageTransformFor } from '../crypto/select-transform.ts';
+import { createLogger } from '../observe/log.ts';
+import type { Services } from '../s3/services.ts';
+import { type Database, openDatabase } from '../store/db.ts';
+import type { ActiveConfig } from './active-config.ts';
+import type { Bindings } from './bindings.ts';
+
+export interface RequestServices {
+  services: Services;
+  /** Releases the request's database connections; call once the response is done. */
+  close(): Promise<void>;
+}
+
+export function createServices(bindings: Bindings, active: ActiveConfig, requestId: string): RequestServices {
+  let database: Database | undefined;
+  const log = createLogger(active.config.server.logLevel, { request_id: requestId });
+  const services: Services = {
+    config: active.config,
+    db() {
+      if (!bindings.databaseUrl) throw new Error('DATABASE_URL is not set');
+      database ??= openDatabase(bindings.databaseUrl, { localProxy: bindings.databaseLocalProxy });
+      return database.db;
+    },
+    backend(name) {
+      const client = active.backends.get(name);
+      if (!client) throw new Error(`backend "${name}" is not in the configuration`);
+      return client;
+    },
+    storage: storageTransformFor(active.config),
+    log,
+    requestId,
+    now: () => Date.now(),
+    waitUntil: (promise) => bindings.waitUntil(promise),
+  };
+  return { services, close: async () => database?.close() };
+}
+
+export function newRequestId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  let hex = '';
+  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
+  return hex.toUpperCase();
+}

@@ -1,0 +1,81 @@
+/**
+ * The one S3 dispatch table: method + addressing level + sub-resource -> operation.
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_Amazon_Simple_Storage_Service.html
+ */
+import type { Handler } from './dispatch-types.ts';
+import { S3Error } from './errors.ts';
+import { GetBucketLocation, HeadBucket, ListBuckets } from './operations/buckets.ts';
+import { ListObjects, ListObjectsV2 } from './operations/list.ts';
+import { GetObject, HeadObject } from './operations/objects-read.ts';
+import { DeleteObject, PutObject } from './operations/objects-write.ts';
+import type { S3Request } from './request.ts';
+
+type Level = 'service' | 'bucket' | 'object';
+
+interface Route {
+  operation: string;
+  method: string;
+  level: Level;
+  /** Query parameter that selects the operation, optionally with a required value. */
+  subresource?: string;
+  value?: string;
+  handler: Handler;
+}
+
+const ROUTES: readonly Route[] = [
+  { operation: 'ListBuckets', method: 'GET', level: 'service', handler: ListBuckets },
+  { operation: 'HeadBucket', method: 'HEAD', level: 'bucket', handler: HeadBucket },
+  { operation: 'GetBucketLocation', method: 'GET', level: 'bucket', subresource: 'location', handler: GetBucketLocation },
+  { operation: 'ListObjectsV2', method: 'GET', level: 'bucket', subresource: 'list-type', value: '2', handler: ListObjectsV2 },
+  { operation: 'ListObjects', method: 'GET', level: 'bucket', handler: ListObjects },
+  { operation: 'PutObject', method: 'PUT', level: 'object', handler: PutObject },
+  { operation: 'GetObject', method: 'GET', level: 'object', handler: GetObject },
+  { operation: 'HeadObject', method: 'HEAD', level: 'object', handler: HeadObject },
+  { operation: 'DeleteObject', method: 'DELETE', level: 'object', handler: DeleteObject },
+];
+
+/** S3 sub-resources: a request naming one we do not route must not fall through to a plain GET/PUT. */
+const SUBRESOURCES = [
+  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'delete', 'encryption', 'intelligent-tiering', 'inventory',
+  'legal-hold', 'lifecycle', 'location', 'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls',
+  'partNumber', 'policy', 'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention',
+  'select', 'tagging', 'torrent', 'uploadId', 'uploads', 'versioning', 'versionId', 'versions', 'website',
+];
+
+/** Operations that exist in S3 but have no meaning for virtual buckets defined by the configuration. */
+const UNSUPPORTED: Record<string, string> = {
+  'PUT bucket': 'CreateBucket',
+  'DELETE bucket': 'DeleteBucket',
+};
+
+export interface ResolvedRoute {
+  operation: string;
+  handler: Handler;
+}
+
+export function resolveRoute(request: S3Request): ResolvedRoute {
+  const level: Level = request.bucket === undefined ? 'service' : request.key === undefined ? 'bucket' : 'object';
+  const method = request.method === 'HEAD' || request.method === 'GET' ? request.method : request.method.toUpperCase();
+  const named = SUBRESOURCES.filter((name) => request.query.has(name));
+  for (const route of ROUTES) {
+    if (route.method !== method || route.level !== level) continue;
+    if (route.subresource !== undefined) {
+      if (!request.query.has(route.subresource)) continue;
+      if (route.value !== undefined && request.query.get(route.subresource) !== route.value) continue;
+    }
+    const unrouted = named.filter((name) => name !== route.subresource);
+    if (unrouted.length > 0) break;
+    return { operation: route.operation, handler: route.handler };
+  }
+  const unsupported = UNSUPPORTED[`${method} ${level}`];
+  if (unsupported) {
+    throw new S3Error('NotImplemented', `${unsupported} is not supported: virtual buckets come from the configuration`);
+  }
+  if (named.length > 0) {
+    throw new S3Error('NotImplemented', `The ${named.join(', ')} sub-resource is not implemented for ${method} requests`);
+  }
+  if (level === 'service') throw new S3Error('MethodNotAllowed', `${method} is not allowed on the service`);
+  throw new S3Error('MethodNotAllowed', `The specified method ${method} is not allowed against this resource.`, {
+    details: { Method: method, ResourceType: level === 'bucket' ? 'BUCKET' : 'OBJECT' },
+  });
+}

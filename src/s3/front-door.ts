@@ -1,0 +1,72 @@
+/**
+ * The S3 pipeline for one request: parse the addressing, authenticate, check the bucket, dispatch, and render any
+ * failure as an S3 error document. Unhandled exceptions never reach the client as anything but InternalError.
+ */
+import type { Config } from '../config/types.ts';
+import { errorFields } from '../observe/log.ts';
+import { type CredentialLookup, authFailureToS3Error, authenticate } from './authenticate.ts';
+import { resolveRoute } from './dispatch.ts';
+import { S3Error, isS3Error } from './errors.ts';
+import { parseS3Request } from './request.ts';
+import { errorResponse } from './responses.ts';
+import type { Services } from './services.ts';
+
+export async function handleS3(request: Request, services: Services, credentials: CredentialLookup): Promise<Response> {
+  const url = new URL(request.url);
+  let response: Response;
+  let operation = 'unknown';
+  try {
+    const s3 = parseS3Request(request);
+    const result = await authenticate(request, credentials, {
+      now: services.now(),
+      clockSkewSeconds: services.config.server.clockSkewSeconds,
+    });
+    if (!result.ok) {
+      services.log.info('request refused', { reason: result.failure.reason, path: url.pathname });
+      throw authFailureToS3Error(result.failure);
+    }
+    // Unknown buckets and other credentials' buckets look the same, so names do not leak.
+    if (s3.bucket !== undefined && s3.bucket !== result.auth.bucket) throw new S3Error('AccessDenied', 'Access Denied');
+    const route = resolveRoute(s3);
+    operation = route.operation;
+    response = await route.handler(services, s3, result.auth);
+  } catch (err) {
+    response = errorResponse(toS3Error(err, services), services.requestId, url.pathname, request.method);
+    // A refused upload body may still be arriving; do not leave it half read.
+    request.body?.cancel().catch(() => {});
+  }
+  services.log.debug('s3 request', { operation, method: request.method, status: response.status });
+  return withRequestId(response, services.requestId);
+}
+
+function toS3Error(err: unknown, services: Services): S3Error {
+  if (isS3Error(err)) return err;
+  if (isDatabaseUnavailable(err)) {
+    services.log.error('metadata store unavailable', errorFields(err));
+    return new S3Error('ServiceUnavailable', 'The metadata store is unavailable; please retry');
+  }
+  services.log.error('unhandled error', { ...errorFields(err), stack: err instanceof Error ? err.stack : undefined });
+  return new S3Error('InternalError', 'We encountered an internal error. Please try again.');
+}
+
+/** Connection-level failures of the Postgres driver (as opposed to query errors). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return /websocket|ECONNREFUSED|connection terminated|timeout exceeded when trying to connect|Connection terminated/i.test(err.message);
+}
+
+/** Every response we build has mutable headers; re-wrapping a streamed body could lose its length. */
+export function withRequestId(response: Response, requestId: string): Response {
+  response.headers.set('x-amz-request-id', requestId);
+  response.headers.set('x-amz-id-2', requestId);
+  return response;
+}
+
+/** Access key -> secret and bucket, built once per config. */
+export function credentialIndex(config: Config): CredentialLookup {
+  const index = new Map<string, { secretAccessKey: string; bucket: string }>();
+  for (const bucket of config.buckets) {
+    for (const cred of bucket.credentials) index.set(cred.accessKeyId, { secretAccessKey: cred.secretAccessKey, bucket: bucket.name });
+  }
+  return (accessKeyId) => index.get(accessKeyId);
+}

@@ -1,0 +1,29 @@
+/** GetObject and HeadObject. */
+import { openObjectBody, lookupObject } from '../../objects/read-object.ts';
+import { resolveRange } from '../../objects/range.ts';
+import type { Handler } from '../dispatch-types.ts';
+import { requireKey } from '../request-fields.ts';
+import { objectHeaders } from '../responses.ts';
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html */
+export const GetObject: Handler = async (services, request, auth) => {
+  const object = await lookupObject(services, auth.bucket, requireKey(request));
+  const range = resolveRange(request.headers.get('range'), object.size);
+  const body = await openObjectBody(services, object, range);
+  const headers = objectHeaders(object);
+  if (!range) {
+    headers.set('content-length', String(object.size));
+    return new Response(body, { status: 200, headers });
+  }
+  headers.set('content-length', String(range.end - range.start + 1));
+  headers.set('content-range', `bytes ${range.start}-${range.end}/${object.size}`);
+  return new Response(body, { status: 206, headers });
+};
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html - answered from the record alone. */
+export const HeadObject: Handler = async (services, request, auth) => {
+  const object = await lookupObject(services, auth.bucket, requireKey(request));
+  const headers = objectHeaders(object);
+  headers.set('content-length', String(object.size));
+  return new Response(null, { status: 200, headers });
+};

@@ -1,0 +1,43 @@
+/** Building S3 responses: XML documents, the error document, object headers. */
+import type { StoredObject } from '../store/objects.ts';
+import type { S3Error } from './errors.ts';
+import { type XmlNode, escapeXml, xmlDocument } from './xml.ts';
+
+const XML_HEADERS = { 'content-type': 'application/xml' };
+
+export function xmlResponse(root: string, body: XmlNode, init: { status?: number; headers?: HeadersInit } = {}): Response {
+  const headers = new Headers(init.headers);
+  headers.set('content-type', XML_HEADERS['content-type']);
+  return new Response(xmlDocument(root, body), { status: init.status ?? 200, headers });
+}
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#RESTErrorResponses */
+export function errorResponse(err: S3Error, requestId: string, resource: string, method: string): Response {
+  const headers = new Headers({ ...err.headers, ...XML_HEADERS });
+  // HEAD responses cannot carry a body; clients read the status.
+  if (method === 'HEAD') return new Response(null, { status: err.status, headers });
+  let details = '';
+  for (const [name, value] of Object.entries(err.details)) details += `<${name}>${escapeXml(value)}</${name}>`;
+  const body =
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code}</Code><Message>${escapeXml(err.message)}</Message>` +
+    `${details}<Resource>${escapeXml(resource)}</Resource><RequestId>${requestId}</RequestId></Error>`;
+  return new Response(body, { status: err.status, headers });
+}
+
+/** The headers GET and HEAD share: everything the client stored plus what S3 derives. */
+export function objectHeaders(object: StoredObject): Headers {
+  const headers = new Headers({
+    'content-type': object.contentType,
+    etag: object.etag,
+    'last-modified': object.createdAt.toUTCString(),
+    'accept-ranges': 'bytes',
+  });
+  for (const [name, value] of Object.entries(object.headers)) headers.set(name, value);
+  for (const [name, value] of Object.entries(object.metadata)) headers.set(`x-amz-meta-${name}`, value);
+  return headers;
+}
+
+/** S3 timestamps in XML: ISO 8601 with milliseconds. */
+export function isoTime(date: Date): string {
+  return date.toISOString();
+}

@@ -1,0 +1,39 @@
+/**
+ * The Postgres connection for one request. Neon's WebSocket pool because it supports transactions; in production
+ * neonConfig stays at its defaults. Locally a WebSocket-to-TCP bridge stands in for Neon's proxy.
+ */
+import { Pool, neonConfig } from '@neondatabase/serverless';
+import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless';
+import * as schema from './schema.ts';
+
+export type Db = NeonDatabase<typeof schema>;
+/** What a transaction callback receives; queries accept either. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+export type Queryable = Db | Tx;
+
+export interface Database {
+  db: Db;
+  close(): Promise<void>;
+}
+
+let configuredProxy: string | undefined;
+
+function useLocalProxy(proxy: string): void {
+  if (configuredProxy === proxy) return;
+  neonConfig.wsProxy = () => `${proxy}/`;
+  neonConfig.useSecureWebSocket = false;
+  neonConfig.pipelineTLS = false;
+  // Pipelining the password message breaks SCRAM authentication against a plain Postgres.
+  neonConfig.pipelineConnect = false;
+  configuredProxy = proxy;
+}
+
+export function openDatabase(url: string, opts: { localProxy?: string | undefined } = {}): Database {
+  if (opts.localProxy) useLocalProxy(opts.localProxy);
+  // Workers cannot share sockets between requests, so each request gets a small pool of its own.
+  const pool = new Pool({ connectionString: url, max: 3, connectionTimeoutMillis: 10_000 });
+  // A dropped idle connection must not become an unhandled error that kills the isolate.
+  pool.on('error', () => {});
+  const db = drizzle({ client: pool, schema });
+  return { db, close: () => pool.end() };
+}

@@ -1,0 +1,144 @@
+/** Object records and their copies: lookups, the record-on-write transaction, deletes and listing pages. */
+import { and, asc, eq, gt, like, sql } from 'drizzle-orm';
+import type { Db, Queryable } from './db.ts';
+import { releaseBytes, reserveBytes } from './quotas.ts';
+import { objectLocations, objects, type ObjectLocationRow, type ObjectRow } from './schema.ts';
+
+export interface StoredObject extends ObjectRow {
+  /** Oldest copy first: the order reads try them in. */
+  locations: ObjectLocationRow[];
+}
+
+export interface PhysicalCopy {
+  backendName: string;
+  physicalKey: string;
+  storedSize: number;
+}
+
+export async function findObject(db: Queryable, bucket: string, key: string): Promise<StoredObject | undefined> {
+  const rows = await db
+    .select({ object: objects, location: objectLocations })
+    .from(objects)
+    .leftJoin(objectLocations, and(eq(objectLocations.bucket, objects.bucket), eq(objectLocations.key, objects.key)))
+    .where(and(eq(objects.bucket, bucket), eq(objects.key, key)))
+    .orderBy(asc(objectLocations.createdAt), asc(objectLocations.backendName));
+  const first = rows[0];
+  if (!first) return undefined;
+  return { ...first.object, locations: rows.flatMap((r) => (r.location ? [r.location] : [])) };
+}
+
+export interface NewObject {
+  bucket: string;
+  key: string;
+  version: string;
+  size: number;
+  etag: string;
+  contentType: string;
+  metadata: Record<string, string>;
+  headers: Record<string, string>;
+  copy: PhysicalCopy;
+}
+
+export class QuotaExceededError extends Error {
+  readonly backendName: string;
+  constructor(backendName: string) {
+    super(`backend ${backendName} has no room left for this object`);
+    this.backendName = backendName;
+    this.name = 'QuotaExceededError';
+  }
+}
+
+/** Serialises writers of one key for the rest of the transaction. */
+async function lockKey(tx: Queryable, bucket: string, key: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${bucket} || '/' || ${key}, 0))`);
+}
+
+/** Removes every copy row of the key and gives their bytes back; returns what must now be deleted physically. */
+async function dropCopies(tx: Queryable, bucket: string, key: string): Promise<PhysicalCopy[]> {
+  const removed = await tx
+    .delete(objectLocations)
+    .where(and(eq(objectLocations.bucket, bucket), eq(objectLocations.key, key)))
+    .returning({
+      backendName: objectLocations.backendName,
+      physicalKey: objectLocations.physicalKey,
+      storedSize: objectLocations.storedSize,
+    });
+  for (const copy of removed) await releaseBytes(tx, copy.backendName, copy.storedSize);
+  return removed;
+}
+
+/**
+ * Records a freshly written object as the key's only copy, in one transaction: the previous version's copies are
+ * dropped and their bytes released, then the new copy's bytes are reserved if they still fit. Throws
+ * QuotaExceededError (and changes nothing) when they do not. Returns the displaced copies to delete.
+ */
+export async function recordObject(db: Db, object: NewObject): Promise<PhysicalCopy[]> {
+  return db.transaction(async (tx) => {
+    await lockKey(tx, object.bucket, object.key);
+    const displaced = await dropCopies(tx, object.bucket, object.key);
+    const row = {
+      bucket: object.bucket,
+      key: object.key,
+      version: object.version,
+      size: object.size,
+      etag: object.etag,
+      contentType: object.contentType,
+      metadata: object.metadata,
+      headers: object.headers,
+      createdAt: sql`now()`,
+    };
+    await tx
+      .insert(objects)
+      .values(row)
+      .onConflictDoUpdate({ target: [objects.bucket, objects.key], set: row });
+    await tx.insert(objectLocations).values({
+      bucket: object.bucket,
+      key: object.key,
+      backendName: object.copy.backendName,
+      physicalKey: object.copy.physicalKey,
+      storedSize: object.copy.storedSize,
+    });
+    if (!(await reserveBytes(tx, object.copy.backendName, object.copy.storedSize))) {
+      throw new QuotaExceededError(object.copy.backendName);
+    }
+    return displaced;
+  });
+}
+
+/** Deletes the object and all its copy rows; returns the copies to delete physically (none if it did not exist). */
+export async function deleteObjectRecord(db: Db, bucket: string, key: string): Promise<PhysicalCopy[]> {
+  return db.transaction(async (tx) => {
+    await lockKey(tx, bucket, key);
+    const removed = await dropCopies(tx, bucket, key);
+    await tx.delete(objects).where(and(eq(objects.bucket, bucket), eq(objects.key, key)));
+    return removed;
+  });
+}
+
+export interface ListedObject {
+  key: string;
+  size: number;
+  etag: string;
+  createdAt: Date;
+}
+
+/** Up to `limit` keys of the bucket that start with `prefix` and sort strictly after `after`, in byte order. */
+export async function listObjectPage(
+  db: Queryable,
+  query: { bucket: string; prefix: string; after: string; atLeast?: string | undefined; limit: number },
+): Promise<ListedObject[]> {
+  const conditions = [eq(objects.bucket, query.bucket), gt(objects.key, query.after)];
+  if (query.prefix) conditions.push(like(objects.key, `${escapeLike(query.prefix)}%`));
+  if (query.atLeast !== undefined) conditions.push(sql`${objects.key} >= ${query.atLeast}`);
+  return db
+    .select({ key: objects.key, size: objects.size, etag: objects.etag, createdAt: objects.createdAt })
+    .from(objects)
+    .where(and(...conditions))
+    .orderBy(asc(objects.key))
+    .limit(query.limit);
+}
+
+/** LIKE's default escape character is the backslash. */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,93 @@
+/** Backend quota rows: limits synced from config, free space for placement, the accounting check. */
+import { eq, inArray, sql } from 'drizzle-orm';
+import type { Queryable } from './db.ts';
+import { backendQuotas, multipartParts, multipartUploads, objectLocations } from './schema.ts';
+
+export interface BackendSpace {
+  backendName: string;
+  bytesUsed: number;
+  bytesLimit: number;
+  orphanBytes: number;
+  /** Bytes of parts of in-flight multipart uploads pinned to the backend. */
+  inflightBytes: number;
+}
+
+/** Upserts each backend's limit; bytes_used is never touched here. */
+export async function syncQuotaLimits(db: Queryable, limits: { backendName: string; bytesLimit: number }[]): Promise<void> {
+  if (limits.length === 0) return;
+  await db
+    .insert(backendQuotas)
+    .values(limits.map((l) => ({ backendName: l.backendName, bytesLimit: l.bytesLimit })))
+    .onConflictDoUpdate({
+      target: backendQuotas.backendName,
+      set: { bytesLimit: sql`excluded.bytes_limit`, updatedAt: sql`now()` },
+    });
+}
+
+export async function backendSpace(db: Queryable, backendNames: readonly string[]): Promise<BackendSpace[]> {
+  if (backendNames.length === 0) return [];
+  const inflight = db
+    .select({
+      backendName: multipartUploads.backendName,
+      bytes: sql<string>`coalesce(sum(${multipartParts.size}), 0)`.as('bytes'),
+    })
+    .from(multipartUploads)
+    .innerJoin(multipartParts, eq(multipartParts.uploadId, multipartUploads.uploadId))
+    .groupBy(multipartUploads.backendName)
+    .as('inflight');
+  const rows = await db
+    .select({
+      backendName: backendQuotas.backendName,
+      bytesUsed: backendQuotas.bytesUsed,
+      bytesLimit: backendQuotas.bytesLimit,
+      orphanBytes: backendQuotas.orphanBytes,
+      inflightBytes: sql<string | null>`${inflight.bytes}`,
+    })
+    .from(backendQuotas)
+    .leftJoin(inflight, eq(inflight.backendName, backendQuotas.backendName))
+    .where(inArray(backendQuotas.backendName, [...backendNames]));
+  return rows.map((r) => ({ ...r, inflightBytes: Number(r.inflightBytes ?? 0) }));
+}
+
+/**
+ * Adds `amount` to bytes_used only if it still fits: the authoritative quota check, taken under the row lock so
+ * concurrent writers cannot both squeeze into the last free bytes. Returns false when it does not fit.
+ */
+export async function reserveBytes(db: Queryable, backendName: string, amount: number): Promise<boolean> {
+  const rows = await db
+    .update(backendQuotas)
+    .set({ bytesUsed: sql`${backendQuotas.bytesUsed} + ${amount}`, updatedAt: sql`now()` })
+    .where(
+      sql`${backendQuotas.backendName} = ${backendName} and (${backendQuotas.bytesLimit} = 0 or ${backendQuotas.bytesUsed} + ${backendQuotas.orphanBytes} + ${amount} <= ${backendQuotas.bytesLimit})`,
+    )
+    .returning({ backendName: backendQuotas.backendName });
+  return rows.length === 1;
+}
+
+export async function releaseBytes(db: Queryable, backendName: string, amount: number): Promise<void> {
+  await db
+    .update(backendQuotas)
+    .set({ bytesUsed: sql`greatest(0, ${backendQuotas.bytesUsed} - ${amount})`, updatedAt: sql`now()` })
+    .where(eq(backendQuotas.backendName, backendName));
+}
+
+export interface AccountingRow {
+  backendName: string;
+  bytesUsed: number;
+  recordedBytes: number;
+}
+
+/** bytes_used next to the sum of recorded copy sizes, per backend: the two must always be equal. */
+export async function accountingReport(db: Queryable): Promise<AccountingRow[]> {
+  const rows = await db
+    .select({
+      backendName: backendQuotas.backendName,
+      bytesUsed: backendQuotas.bytesUsed,
+      recordedBytes: sql<string>`coalesce(sum(${objectLocations.storedSize}), 0)`,
+    })
+    .from(backendQuotas)
+    .leftJoin(objectLocations, eq(objectLocations.backendName, backendQuotas.backendName))
+    .groupBy(backendQuotas.backendName, backendQuotas.bytesUsed)
+    .orderBy(backendQuotas.backendName);
+  return rows.map((r) => ({ ...r, recordedBytes: Number(r.recordedBytes) }));
+}

@@ -1,0 +1,168 @@
+/**
+ * The metadata schema. Sizes are bytes, times are timestamptz. Keys compare in byte order (COLLATE "C"), which is
+ * the order S3 lists them in. See docs/storage-layout.md for how rows map to objects on the backends.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  customType,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
+
+/** Text compared byte by byte, so ORDER BY and `>` match S3's UTF-8 binary key order. */
+const byteOrderedText = customType<{ data: string }>({
+  dataType: () => 'text COLLATE "C"',
+});
+
+const bytes = (name: string) => bigint(name, { mode: 'number' });
+const moment = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** One row per configured backend; the parent of every per-backend row. */
+export const backendQuotas = pgTable('backend_quotas', {
+  backendName: text('backend_name').primaryKey(),
+  /** Sum of stored_size over this backend's object_locations. */
+  bytesUsed: bytes('bytes_used').notNull().default(0),
+  /** 0 means unlimited. Synced from the config's quota_bytes. */
+  bytesLimit: bytes('bytes_limit').notNull().default(0),
+  /** Bytes of copies waiting in the cleanup queue: not live, but still occupying the backend. */
+  orphanBytes: bytes('orphan_bytes').notNull().default(0),
+  updatedAt: moment('updated_at').notNull().defaultNow(),
+});
+
+/** One row per live client object: what HEAD and LIST answer without touching a backend. */
+export const objects = pgTable(
+  'objects',
+  {
+    bucket: text('bucket').notNull(),
+    key: byteOrderedText('key').notNull(),
+    /** Unique per write; part of every physical key, so an overwrite never clobbers the copy it replaces. */
+    version: text('version').notNull(),
+    /** The client's size (plaintext when encrypted). */
+    size: bytes('size').notNull(),
+    /** Quoted, as sent to clients: MD5 of the bytes, or S3's multipart form. */
+    etag: text('etag').notNull(),
+    contentType: text('content_type').notNull(),
+    /** x-amz-meta-* without the prefix, names lower-cased. */
+    metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
+    /** Standard content headers to replay on GET/HEAD (cache-control, content-disposition, ...). */
+    headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+    /** Last-Modified. */
+    createdAt: moment('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'objects_pk', columns: [t.bucket, t.key] })],
+);
+
+/** One row per physical copy of an object on a backend. */
+export const objectLocations = pgTable(
+  'object_locations',
+  {
+    bucket: text('bucket').notNull(),
+    key: byteOrderedText('key').notNull(),
+    backendName: text('backend_name')
+      .notNull()
+      .references(() => backendQuotas.backendName),
+    physicalKey: text('physical_key').notNull(),
+    /** Bytes the copy occupies on the backend (ciphertext size when encrypted); counted in bytes_used. */
+    storedSize: bytes('stored_size').notNull(),
+    createdAt: moment('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'object_locations_pk', columns: [t.bucket, t.key, t.backendName] }),
+    foreignKey({
+      name: 'object_locations_object_fk',
+      columns: [t.bucket, t.key],
+      foreignColumns: [objects.bucket, objects.key],
+    }),
+    index('object_locations_backend_idx').on(t.backendName),
+  ],
+);
+
+/** An in-progress multipart upload, pinned to one backend's native multipart upload. */
+export const multipartUploads = pgTable(
+  'multipart_uploads',
+  {
+    uploadId: text('upload_id').primaryKey(),
+    bucket: text('bucket').notNull(),
+    key: byteOrderedText('key').notNull(),
+    backendName: text('backend_name')
+      .notNull()
+      .references(() => backendQuotas.backendName),
+    /** The backend's own upload id for the physical key. */
+    backendUploadId: text('backend_upload_id').notNull(),
+    physicalKey: text('physical_key').notNull(),
+    version: text('version').notNull(),
+    contentType: text('content_type').notNull(),
+    metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
+    headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+    createdAt: moment('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('multipart_uploads_bucket_key_idx').on(t.bucket, t.key),
+    index('multipart_uploads_backend_idx').on(t.backendName),
+    index('multipart_uploads_created_idx').on(t.createdAt),
+  ],
+);
+
+/** Parts uploaded so far; their sizes count against the backend's free space until complete or abort. */
+export const multipartParts = pgTable(
+  'multipart_parts',
+  {
+    uploadId: text('upload_id')
+      .notNull()
+      .references(() => multipartUploads.uploadId, { onDelete: 'cascade' }),
+    partNumber: integer('part_number').notNull(),
+    etag: text('etag').notNull(),
+    size: bytes('size').notNull(),
+    createdAt: moment('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'multipart_parts_pk', columns: [t.uploadId, t.partNumber] })],
+);
+
+/** Monthly usage per backend; period is 'YYYY-MM' (UTC). */
+export const backendUsage = pgTable(
+  'backend_usage',
+  {
+    backendName: text('backend_name')
+      .notNull()
+      .references(() => backendQuotas.backendName),
+    period: text('period').notNull(),
+    apiRequests: bigint('api_requests', { mode: 'number' }).notNull().default(0),
+    egressBytes: bytes('egress_bytes').notNull().default(0),
+    ingressBytes: bytes('ingress_bytes').notNull().default(0),
+    updatedAt: moment('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'backend_usage_pk', columns: [t.backendName, t.period] })],
+);
+
+/** Physical deletes that failed; their size stays in orphan_bytes until a retry succeeds. */
+export const cleanupQueue = pgTable(
+  'cleanup_queue',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    backendName: text('backend_name')
+      .notNull()
+      .references(() => backendQuotas.backendName),
+    physicalKey: text('physical_key').notNull(),
+    /** Why the copy became garbage: overwrite_displaced, delete_failed, record_failed, ... */
+    reason: text('reason').notNull(),
+    size: bytes('size').notNull(),
+    createdAt: moment('created_at').notNull().defaultNow(),
+    nextRetry: moment('next_retry').notNull().defaultNow(),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+  },
+  (t) => [index('cleanup_queue_due_idx').on(t.nextRetry).where(sql`${t.attempts} < 10`)],
+);
+
+export type BackendQuotaRow = typeof backendQuotas.$inferSelect;
+export type ObjectRow = typeof objects.$inferSelect;
+export type ObjectLocationRow = typeof objectLocations.$inferSelect;
+export type CleanupRow = typeof cleanupQueue.$inferSelect;

@@ -1,0 +1,26 @@
+/** The deployable edge: adapts Cloudflare's entry points and bindings to src/. No business rules here. */
+import { handleFetch } from '../src/runtime/fetch.ts';
+import { handleQueue } from '../src/runtime/queue.ts';
+import { handleScheduled } from '../src/runtime/scheduled.ts';
+import type { Bindings } from '../src/runtime/bindings.ts';
+import type { Env } from './env.ts';
+
+export { BackendState } from './backend-state.ts';
+
+function bindingsFrom(env: Env, ctx: ExecutionContext): Bindings {
+  return {
+    configText: env.S3O_CONFIG,
+    vars: env,
+    databaseUrl: env.DATABASE_URL,
+    databaseLocalProxy: env.DATABASE_LOCAL_PROXY,
+    waitUntil: (promise) => ctx.waitUntil(promise),
+  };
+}
+
+export default {
+  fetch: (request, env, ctx) => handleFetch(request, bindingsFrom(env, ctx)),
+  scheduled: async (controller, _env, ctx) => {
+    ctx.waitUntil(handleScheduled(controller.cron, controller.scheduledTime));
+  },
+  queue: (batch, _env) => handleQueue(batch.queue, batch.messages),
+} satisfies ExportedHandler<Env>;
