@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { formatProblems, loadConfig } from '../../src/config/load.ts';
+
+const VALID = `
+routing_strategy: spread
+buckets:
+  - name: photos
+    credentials:
+      - access_key_id: writer
+        secret_access_key: writer-secret
+backends:
+  - name: b2
+    endpoint: https://s3.example.com
+    bucket: real-bucket
+    access_key_id: \${B2_KEY}
+    secret_access_key: \${B2_SECRET}
+    quota_bytes: 10GiB
+`;
+
+describe('loadConfig', () => {
+  it('applies defaults, units and ${VAR} expansion (a secret containing $ survives)', () => {
+    const result = loadConfig(VALID, { B2_KEY: 'key-id', B2_SECRET: 'se$cret$$x' });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.config.routingStrategy).toBe('spread');
+    expect(result.config.server.maxObjectSize).toBe(5 * 1024 ** 3);
+    expect(result.config.backends[0]).toMatchObject({
+      accessKeyId: 'key-id',
+      secretAccessKey: 'se$cret$$x',
+      quotaBytes: 10 * 1024 ** 3,
+      region: 'us-east-1',
+      forcePathStyle: false,
+    });
+  });
+
+  it('reports every problem with its path', () => {
+    const result = loadConfig(
+      `
+routing_strategy: fastest
+buckets:
+  - name: Bad_Name
+    credentials: []
+  - name: health
+    credentials:
+      - access_key_id: k1
+        secret_access_key: short
+backends:
+  - name: a
+    endpoint: ftp://x
+    bucket: x
+    access_key_id: a
+    secret_access_key: \${MISSING}
+  - name: a
+    endpoint: http://host/path
+    bucket: y
+    access_key_id: a
+    secret_access_key: b
+    quota_bytes: lots
+    colour: blue
+`,
+      {},
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const text = formatProblems(result.problems);
+    for (const expected of [
+      'backends[0].secret_access_key: ${MISSING} is not set',
+      'routing_strategy: must be one of pack, spread',
+      'buckets[0].name: must be 3-63 characters',
+      'buckets[0].credentials: must have at least one entry',
+      'buckets[1].name: "health" is reserved',
+      'buckets[1].credentials[0].secret_access_key: must be at least 8 characters',
+      'backends[0].endpoint: must use http or https',
+      'backends[1].endpoint: must be scheme://host[:port] without a path',
+      'backends[1].quota_bytes: must be a byte count',
+      'backends[1].colour: unknown key',
+      'backends[1].name: duplicate backend name "a"',
+    ]) {
+      expect(text).toContain(expected);
+    }
+  });
+
+  it('refuses a key id used by two buckets and invalid YAML', () => {
+    const dup = loadConfig(
+      `
+buckets:
+  - name: one
+    credentials: [{ access_key_id: same, secret_access_key: secret-one }]
+  - name: two
+    credentials: [{ access_key_id: same, secret_access_key: secret-two }]
+backends:
+  - { name: a, endpoint: "http://h", bucket: b, access_key_id: a, secret_access_key: b }
+`,
+      {},
+    );
+    expect(dup.ok || formatProblems(dup.problems)).toContain('buckets[1].credentials[0].access_key_id: access key id is already used at buckets[0]');
+    const bad = loadConfig('buckets: [unclosed', {});
+    expect(bad.ok || formatProblems(bad.problems)).toMatch(/invalid YAML/);
+  });
+});
