@@ -1,0 +1,136 @@
+/** Who may do what: SigV4 header and presigned auth, bucket isolation, and the signed-payload check. */
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { AwsClient } from 'aws4fetch';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBody, sha256 } from '../support/bytes.ts';
+import { type TestStack, startTestStack } from '../support/stack.ts';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack({ name: 'auth', backends: [{ name: 'rgw', kind: 'radosgw', quotaBytes: 256 * 1024 ** 2 }] });
+  await stack.client().send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt', Body: 'hello' }));
+});
+
+afterAll(async () => {
+  await stack?.expectExactAccounting();
+  await stack?.stop();
+});
+
+async function failure(promise: Promise<unknown>): Promise<{ code: string; status: number | undefined }> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof S3ServiceException) return { code: err.name, status: err.$metadata.httpStatusCode };
+    throw err;
+  }
+  throw new Error('expected the request to fail');
+}
+
+/** Parses an S3 XML error document from a raw response. */
+async function xmlError(response: Response): Promise<{ status: number; code: string | undefined }> {
+  const text = await response.text();
+  return { status: response.status, code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1] };
+}
+
+describe('header auth', () => {
+  it('lets both credentials of the bucket in', async () => {
+    for (const creds of stack.credentials.slice(0, 2)) {
+      const got = await stack.client(creds).send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' }));
+      expect(await got.Body?.transformToString()).toBe('hello');
+    }
+  });
+
+  it('refuses a wrong secret with SignatureDoesNotMatch', async () => {
+    const client = stack.client({ accessKeyId: stack.credentials[0]!.accessKeyId, secretAccessKey: 'not-the-secret' });
+    expect(await failure(client.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' })))).toEqual({
+      code: 'SignatureDoesNotMatch',
+      status: 403,
+    });
+  });
+
+  it('refuses an unknown key with InvalidAccessKeyId', async () => {
+    const client = stack.client({ accessKeyId: 'no-such-key', secretAccessKey: 'whatever-secret' });
+    expect(await failure(client.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' })))).toEqual({
+      code: 'InvalidAccessKeyId',
+      status: 403,
+    });
+  });
+
+  it('refuses a skewed clock with RequestTimeTooSkewed', async () => {
+    // The SDK corrects its clock from the error and retries; one attempt shows what the server said.
+    const client = stack.client(undefined, { systemClockOffset: 20 * 60_000, maxAttempts: 1 });
+    expect(await failure(client.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' })))).toEqual({
+      code: 'RequestTimeTooSkewed',
+      status: 403,
+    });
+  });
+
+  it("refuses another bucket's credential with AccessDenied, for reads, writes and listings", async () => {
+    const other = stack.client(stack.credentials[2]);
+    expect(await failure(other.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' })))).toEqual({
+      code: 'AccessDenied',
+      status: 403,
+    });
+    expect(await failure(other.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'intruder.txt', Body: 'x' })))).toEqual({
+      code: 'AccessDenied',
+      status: 403,
+    });
+    expect(await failure(other.send(new ListObjectsV2Command({ Bucket: stack.bucket })))).toEqual({ code: 'AccessDenied', status: 403 });
+    expect(await failure(stack.client().send(new ListObjectsV2Command({ Bucket: 'no-such-bucket' })))).toEqual({
+      code: 'AccessDenied',
+      status: 403,
+    });
+    expect(await stack.query("select 1 from objects where key = 'intruder.txt'")).toEqual([]);
+  });
+
+  it('refuses anonymous requests with AccessDenied', async () => {
+    expect(await xmlError(await fetch(`${stack.endpoint}/${stack.bucket}/hello.txt`))).toEqual({ status: 403, code: 'AccessDenied' });
+  });
+
+  it('refuses a body that does not match its signed hash, and leaves no object and no quota behind', async () => {
+    const before = await stack.accounting();
+    const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1', retries: 0 });
+    const signedBody = randomBody(2 * 1024 * 1024);
+    const tampered = Buffer.from(signedBody);
+    tampered.writeUInt8(tampered.readUInt8(tampered.length - 1) ^ 0xff, tampered.length - 1);
+    const signed = await aws.sign(`${stack.endpoint}/${stack.bucket}/tampered.bin`, {
+      method: 'PUT',
+      body: new Uint8Array(signedBody),
+      headers: { 'x-amz-content-sha256': sha256(signedBody) },
+    });
+    const response = await fetch(signed.url, { method: 'PUT', headers: signed.headers, body: new Uint8Array(tampered) });
+    expect(await xmlError(response)).toEqual({ status: 400, code: 'XAmzContentSHA256Mismatch' });
+    expect(await stack.query("select 1 from objects where key = 'tampered.bin'")).toEqual([]);
+    expect((await stack.backendKeys('rgw')).filter((k) => k.includes('tampered.bin'))).toEqual([]);
+    expect(await stack.accounting()).toEqual(before);
+  });
+});
+
+describe('presigned URLs', () => {
+  it('work for GET and PUT', async () => {
+    const client = stack.client();
+    const putUrl = await getSignedUrl(client, new PutObjectCommand({ Bucket: stack.bucket, Key: 'presigned.txt' }), { expiresIn: 300 });
+    const put = await fetch(putUrl, { method: 'PUT', body: 'via presigned url' });
+    expect(put.status).toBe(200);
+    const getUrl = await getSignedUrl(client, new GetObjectCommand({ Bucket: stack.bucket, Key: 'presigned.txt' }), { expiresIn: 300 });
+    const got = await fetch(getUrl);
+    expect(await got.text()).toBe('via presigned url');
+  });
+
+  it('refuse an expired URL with AccessDenied', async () => {
+    const client = stack.client(undefined, { systemClockOffset: -3600_000 });
+    const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' }), { expiresIn: 60 });
+    expect(await xmlError(await fetch(url))).toEqual({ status: 403, code: 'AccessDenied' });
+  });
+
+  it('refuse an expiry over 7 days and a tampered URL', async () => {
+    const client = stack.client();
+    const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' }), { expiresIn: 300 });
+    const tooLong = url.replace(/X-Amz-Expires=\d+/, 'X-Amz-Expires=604801');
+    expect(await xmlError(await fetch(tooLong))).toEqual({ status: 400, code: 'AuthorizationQueryParametersError' });
+    const otherKey = url.replace('hello.txt', 'other.txt');
+    expect(await xmlError(await fetch(otherKey))).toEqual({ status: 403, code: 'SignatureDoesNotMatch' });
+  });
+});

@@ -1,0 +1,238 @@
+/** PutObject, GetObject (with ranges), HeadObject, DeleteObject and listings against the real Worker. */
+import {
+  DeleteObjectCommand,
+  GetBucketLocationCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bodyBytes, md5, randomBody, sha256 } from '../support/bytes.ts';
+import { type TestStack, startTestStack } from '../support/stack.ts';
+
+let stack: TestStack;
+let s3: S3Client;
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    name: 'objects',
+    strategy: 'spread',
+    backends: [
+      { name: 'rgw', kind: 'radosgw', quotaBytes: 1024 ** 3 },
+      { name: 'local', kind: 's3rver', quotaBytes: 1024 ** 3 },
+    ],
+  });
+  s3 = stack.client();
+});
+
+afterAll(async () => {
+  await stack?.expectExactAccounting();
+  await stack?.stop();
+});
+
+async function s3Error(promise: Promise<unknown>): Promise<S3ServiceException> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof S3ServiceException) return err;
+    throw err;
+  }
+  throw new Error('expected the request to fail');
+}
+
+describe('bucket operations', () => {
+  it('ListBuckets shows only the credential bucket; HeadBucket and GetBucketLocation answer', async () => {
+    const buckets = await s3.send(new ListBucketsCommand({}));
+    expect(buckets.Buckets?.map((b) => b.Name)).toEqual([stack.bucket]);
+    const head = await s3.send(new HeadBucketCommand({ Bucket: stack.bucket }));
+    expect(head.$metadata.httpStatusCode).toBe(200);
+    const location = await s3.send(new GetBucketLocationCommand({ Bucket: stack.bucket }));
+    expect(location.LocationConstraint ?? '').toBe('');
+  });
+
+  it('answers /health with ok and puts a request id on every response', async () => {
+    const health = await fetch(`${stack.endpoint}/health`);
+    expect(await health.text()).toBe('ok');
+    const anonymous = await fetch(`${stack.endpoint}/${stack.bucket}/x`);
+    expect(anonymous.headers.get('x-amz-request-id')).toMatch(/^[0-9A-F]{16}$/);
+  });
+});
+
+describe('objects', () => {
+  it('round-trips bytes, metadata and content headers; ETag is the MD5 of the bytes', async () => {
+    const body = randomBody(300_000);
+    const put = await s3.send(
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: 'docs/report.pdf',
+        Body: body,
+        ContentType: 'application/pdf',
+        CacheControl: 'max-age=60',
+        ContentDisposition: 'attachment; filename="report.pdf"',
+        ContentLanguage: 'en',
+        Metadata: { author: 'Ada', 'project-id': '42' },
+      }),
+    );
+    expect(put.ETag).toBe(`"${md5(body)}"`);
+
+    const got = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'docs/report.pdf' }));
+    expect(sha256(await bodyBytes(got.Body))).toBe(sha256(body));
+    expect(got).toMatchObject({
+      ETag: put.ETag,
+      ContentType: 'application/pdf',
+      ContentLength: body.length,
+      CacheControl: 'max-age=60',
+      ContentDisposition: 'attachment; filename="report.pdf"',
+      ContentLanguage: 'en',
+      Metadata: { author: 'Ada', 'project-id': '42' },
+    });
+
+    const head = await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: 'docs/report.pdf' }));
+    expect(head).toMatchObject({ ETag: put.ETag, ContentLength: body.length, ContentType: 'application/pdf' });
+    expect(head.LastModified).toBeInstanceOf(Date);
+  });
+
+  it('streams a 40 MiB object both ways byte for byte, spread over the backends', async () => {
+    const body = randomBody(40 * 1024 * 1024);
+    for (const key of ['big/one.bin', 'big/two.bin']) {
+      await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body }));
+      const got = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+      expect(sha256(await bodyBytes(got.Body))).toBe(sha256(body));
+    }
+    const placements = await stack.query<{ backend_name: string }>(
+      "select backend_name from object_locations where key like 'big/%' order by backend_name",
+    );
+    expect(placements.map((p) => p.backend_name)).toEqual(['local', 'rgw']);
+  });
+
+  it('stores an empty object and keys with unusual characters', async () => {
+    const keys = ['empty', 'sp ace/é+tilde~!(x)*.txt', 'percent%2Fliteral', 'deep/a/b/c/d.txt'];
+    for (const key of keys) {
+      const body = key === 'empty' ? Buffer.alloc(0) : Buffer.from(`content of ${key}`);
+      await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body }));
+      const got = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+      expect(Buffer.from(await bodyBytes(got.Body)).toString()).toBe(body.toString());
+    }
+  });
+
+  it('serves ranges as 206 with Content-Range, and 416 InvalidRange past the end', async () => {
+    const body = Buffer.from('0123456789abcdefghij');
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'range.txt', Body: body }));
+    const cases: [string, string, string][] = [
+      ['bytes=0-4', '01234', 'bytes 0-4/20'],
+      ['bytes=15-', 'fghij', 'bytes 15-19/20'],
+      ['bytes=-3', 'hij', 'bytes 17-19/20'],
+      ['bytes=18-100', 'ij', 'bytes 18-19/20'],
+    ];
+    for (const [range, expected, contentRange] of cases) {
+      const got = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'range.txt', Range: range }));
+      expect(got.$metadata.httpStatusCode).toBe(206);
+      expect(got.ContentRange).toBe(contentRange);
+      expect(Buffer.from(await bodyBytes(got.Body)).toString()).toBe(expected);
+    }
+    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'range.txt', Range: 'bytes=20-' })));
+    expect(err.name).toBe('InvalidRange');
+    expect(err.$metadata.httpStatusCode).toBe(416);
+  });
+
+  it('overwrites: the new version wins and the old copy leaves the backend', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'over.txt', Body: 'first version' }));
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'over.txt', Body: 'second' }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'over.txt' }));
+    expect(Buffer.from(await bodyBytes(got.Body)).toString()).toBe('second');
+    const physical = [...(await stack.backendKeys('rgw')), ...(await stack.backendKeys('local'))].filter((k) =>
+      k.startsWith(`${stack.bucket}/over.txt~`),
+    );
+    expect(physical).toHaveLength(1);
+    await stack.expectExactAccounting();
+  });
+
+  it('deletes idempotently and answers NoSuchKey afterwards', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'gone.txt', Body: 'bye' }));
+    const first = await s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: 'gone.txt' }));
+    expect(first.$metadata.httpStatusCode).toBe(204);
+    const again = await s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: 'gone.txt' }));
+    expect(again.$metadata.httpStatusCode).toBe(204);
+    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'gone.txt' })));
+    expect(err.name).toBe('NoSuchKey');
+    expect(err.$metadata.httpStatusCode).toBe(404);
+    const head = await s3Error(s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: 'gone.txt' })));
+    expect(head.$metadata.httpStatusCode).toBe(404);
+    const physical = [...(await stack.backendKeys('rgw')), ...(await stack.backendKeys('local'))];
+    expect(physical.filter((k) => k.startsWith(`${stack.bucket}/gone.txt~`))).toEqual([]);
+  });
+
+  it('refuses oversize metadata with MetadataTooLarge and stores nothing', async () => {
+    const err = await s3Error(
+      s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'meta.txt', Body: 'x', Metadata: { big: 'v'.repeat(2100) } })),
+    );
+    expect(err.name).toBe('MetadataTooLarge');
+    expect(err.$metadata.httpStatusCode).toBe(400);
+    const rows = await stack.query("select 1 from objects where key = 'meta.txt'");
+    expect(rows).toEqual([]);
+  });
+
+  it('refuses unsupported operations by name', async () => {
+    const response = await fetch(`${stack.endpoint}/${stack.bucket}?acl`);
+    expect(response.status).toBe(403); // unauthenticated first
+    const err = await s3Error(s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, MaxKeys: -1 })));
+    expect(err.name).toBe('InvalidArgument');
+  });
+});
+
+describe('listing', () => {
+  const keys = ['list/a.txt', 'list/b/1.txt', 'list/b/2.txt', 'list/c/1.txt', 'list/d.txt', 'list/é.txt', 'list/z.txt', 'list/~.txt'];
+
+  beforeAll(async () => {
+    await Promise.all(keys.map((Key) => s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key, Body: Key }))));
+  });
+
+  it('lists in byte order with prefix, sizes and ETags', async () => {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'list/' }));
+    // UTF-8 byte order: '~' (0x7E) sorts before 'é' (0xC3 0xA9).
+    expect(page.Contents?.map((c) => c.Key)).toEqual([...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+    expect(page.Contents?.[0]).toMatchObject({ Size: 'list/a.txt'.length, ETag: `"${md5(Buffer.from('list/a.txt'))}"` });
+    expect(page.KeyCount).toBe(keys.length);
+    expect(page.IsTruncated).toBe(false);
+  });
+
+  it('groups by delimiter, counting each common prefix once against max-keys', async () => {
+    const seen: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const page = await s3.send(
+        new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'list/', Delimiter: '/', MaxKeys: 2, ContinuationToken: token }),
+      );
+      pages++;
+      seen.push(...(page.Contents ?? []).map((c) => c.Key ?? ''), ...(page.CommonPrefixes ?? []).map((p) => p.Prefix ?? ''));
+      expect((page.KeyCount ?? 0) <= 2).toBe(true);
+      token = page.NextContinuationToken;
+    } while (token);
+    expect(seen.sort()).toEqual(['list/a.txt', 'list/b/', 'list/c/', 'list/d.txt', 'list/z.txt', 'list/~.txt', 'list/é.txt'].sort());
+    expect(pages).toBe(4);
+  });
+
+  it('starts after a key and supports ListObjects v1 markers', async () => {
+    const after = await s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'list/', StartAfter: 'list/c/1.txt' }));
+    expect(after.Contents?.map((c) => c.Key)).toEqual(['list/d.txt', 'list/z.txt', 'list/~.txt', 'list/é.txt']);
+    const v1 = await s3.send(new ListObjectsCommand({ Bucket: stack.bucket, Prefix: 'list/', Delimiter: '/', MaxKeys: 2 }));
+    expect(v1.IsTruncated).toBe(true);
+    const next = await s3.send(new ListObjectsCommand({ Bucket: stack.bucket, Prefix: 'list/', Delimiter: '/', Marker: v1.NextMarker }));
+    expect([...(next.Contents ?? []).map((c) => c.Key), ...(next.CommonPrefixes ?? []).map((p) => p.Prefix)]).toEqual(
+      expect.arrayContaining(['list/c/', 'list/d.txt']),
+    );
+    expect(next.CommonPrefixes?.map((p) => p.Prefix)).not.toContain('list/b/');
+  });
+
+  it('refuses a forged continuation token', async () => {
+    const err = await s3Error(s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, ContinuationToken: 'not-a-token!' })));
+    expect(err.name).toBe('InvalidArgument');
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * One orchestrator under test: its own Postgres database (on the suite's server), its own backend buckets
+ * (radosgw and/or s3rver), and its own `wrangler dev` Worker configured for them.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { AwsClient } from 'aws4fetch';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { stringify } from 'yaml';
+import { migrateDatabase } from '../../scripts/lib/migrate.ts';
+import { startPgBridge } from '../../scripts/lib/pg-ws-bridge.ts';
+import { startS3rverBackend } from '../../scripts/lib/s3rver-backends.ts';
+import { startWorker } from '../../scripts/lib/worker-dev.ts';
+import { accountingDrift, backendAccounting } from './accounting.ts';
+
+export interface BackendSpec {
+  name: string;
+  kind: 'radosgw' | 's3rver';
+  quotaBytes?: number;
+}
+
+export interface StackOptions {
+  name: string;
+  backends: BackendSpec[];
+  strategy?: 'pack' | 'spread';
+  maxObjectSize?: number;
+}
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface TestStack {
+  endpoint: string;
+  bucket: string;
+  /** [0] and [1] both belong to `bucket`; [2] belongs to `otherBucket`. */
+  credentials: Credentials[];
+  otherBucket: string;
+  databaseUrl: string;
+  client(credentials?: Credentials, overrides?: Partial<ConstructorParameters<typeof S3Client>[0]>): S3Client;
+  /** Physical keys on a backend, read from the backend itself. */
+  backendKeys(backend: string): Promise<string[]>;
+  query<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
+  accounting: () => ReturnType<typeof backendAccounting>;
+  expectExactAccounting(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startTestStack(options: StackOptions): Promise<TestStack> {
+  const dir = mkdtempSync(join(tmpdir(), `s3o-stack-${options.name}-`));
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const stops: (() => Promise<void>)[] = [async () => rmSync(dir, { recursive: true, force: true })];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => {});
+  };
+  try {
+    const databaseUrl = await createDatabase(inject('postgresUrl'), `s3o_t_${options.name.replace(/\W/g, '_')}_${suffix}`);
+    await migrateDatabase(databaseUrl);
+    const pgUrl = new URL(databaseUrl);
+    const bridge = await startPgBridge({ host: pgUrl.hostname, port: Number(pgUrl.port) });
+    stops.push(bridge.close);
+
+    const rgw = inject('radosgw');
+    const backendDocs = [];
+    const backendClients = new Map<string, { aws: AwsClient; base: string }>();
+    for (const spec of options.backends) {
+      const bucket = `s3o-${options.name}-${spec.name}-${suffix}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+      if (spec.kind === 'radosgw') {
+        const aws = new AwsClient({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, service: 's3', region: rgw.region });
+        const created = await aws.fetch(`${rgw.endpoint}/${bucket}`, { method: 'PUT' });
+        if (!created.ok) throw new Error(`could not create radosgw bucket ${bucket}: ${created.status} ${await created.text()}`);
+        backendClients.set(spec.name, { aws, base: `${rgw.endpoint}/${bucket}` });
+        backendDocs.push({
+          name: spec.name,
+          endpoint: rgw.endpoint,
+          bucket,
+          region: rgw.region,
+          access_key_id: '${RGW_ACCESS_KEY}',
+          secret_access_key: '${RGW_SECRET_KEY}',
+          force_path_style: true,
+          quota_bytes: spec.quotaBytes ?? 0,
+        });
+      } else {
+        const backend = await startS3rverBackend(spec.name, join(dir, 's3rver'), bucket);
+        stops.push(backend.stop);
+        const aws = new AwsClient({ accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', service: 's3', region: 'us-east-1' });
+        backendClients.set(spec.name, { aws, base: `${backend.endpoint}/${bucket}` });
+        backendDocs.push({
+          name: spec.name,
+          endpoint: backend.endpoint,
+          bucket,
+          access_key_id: 'S3RVER',
+          secret_access_key: 'S3RVER-secret',
+          force_path_style: true,
+          quota_bytes: spec.quotaBytes ?? 0,
+        });
+      }
+    }
+
+    const bucket = 'itest';
+    const otherBucket = 'other-bucket';
+    const credentials: Credentials[] = [
+      { accessKeyId: 'itest-writer', secretAccessKey: 'itest-writer-secret' },
+      { accessKeyId: 'itest-reader', secretAccessKey: 'itest-reader-secret' },
+      { accessKeyId: 'other-key', secretAccessKey: 'other-key-secret' },
+    ];
+    const config = {
+      server: { log_level: 'warn', ...(options.maxObjectSize ? { max_object_size: options.maxObjectSize } : {}) },
+      routing_strategy: options.strategy ?? 'pack',
+      buckets: [
+        {
+          name: bucket,
+          credentials: credentials.slice(0, 2).map((c) => ({ access_key_id: c.accessKeyId, secret_access_key: c.secretAccessKey })),
+        },
+        { name: otherBucket, credentials: [{ access_key_id: credentials[2]!.accessKeyId, secret_access_key: credentials[2]!.secretAccessKey }] },
+      ],
+      backends: backendDocs,
+    };
+    const worker = await startWorker({
+      persistDir: join(dir, 'wrangler'),
+      output: process.env.S3O_TEST_WORKER_LOGS ? 'inherit' : 'ignore',
+      vars: {
+        S3O_CONFIG: stringify(config),
+        RGW_ACCESS_KEY: rgw.accessKeyId,
+        RGW_SECRET_KEY: rgw.secretAccessKey,
+        DATABASE_URL: databaseUrl,
+        DATABASE_LOCAL_PROXY: `127.0.0.1:${bridge.port}`,
+      },
+    });
+    stops.push(worker.stop);
+
+    const stack: TestStack = {
+      endpoint: worker.url,
+      bucket,
+      otherBucket,
+      credentials,
+      databaseUrl,
+      client: (creds = credentials[0]!, overrides = {}) =>
+        new S3Client({ endpoint: worker.url, region: 'us-east-1', forcePathStyle: true, credentials: creds, ...overrides }),
+      async backendKeys(name) {
+        const backend = backendClients.get(name);
+        if (!backend) throw new Error(`no backend ${name}`);
+        const response = await backend.aws.fetch(`${backend.base}?list-type=2&max-keys=1000`);
+        const xml = await response.text();
+        return [...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => decodeXml(m[1] ?? ''));
+      },
+      async query(text, values) {
+        const client = new pg.Client({ connectionString: databaseUrl });
+        await client.connect();
+        try {
+          return (await client.query(text, values)).rows;
+        } finally {
+          await client.end();
+        }
+      },
+      accounting: () => backendAccounting(databaseUrl),
+      async expectExactAccounting() {
+        const drift = await accountingDrift(databaseUrl);
+        if (drift.length > 0) throw new Error(`accounting drift:\n${drift.join('\n')}`);
+      },
+      stop,
+    };
+    return stack;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function createDatabase(adminUrl: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+function decodeXml(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+}
