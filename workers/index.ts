@@ -19,8 +19,6 @@ function bindingsFrom(env: Env, ctx: ExecutionContext): Bindings {
 
 export default {
   fetch: (request, env, ctx) => handleFetch(request, bindingsFrom(env, ctx)),
-  scheduled: async (controller, _env, ctx) => {
-    ctx.waitUntil(handleScheduled(controller.cron, controller.scheduledTime));
-  },
+  scheduled: (controller, env, ctx) => handleScheduled(controller.cron, controller.scheduledTime, bindingsFrom(env, ctx)),
   queue: (batch, _env) => handleQueue(batch.queue, batch.messages),
 } satisfies ExportedHandler<Env>;

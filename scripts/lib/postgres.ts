@@ -30,7 +30,8 @@ function pgBinary(name: string): string {
 function run(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
   const [cmd, cmdArgs] = isRoot() ? ["runuser", ["-u", "postgres", "--", bin, ...args]] : [bin, args];
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, cmdArgs, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    // cwd "/": the postgres user may not be allowed into the caller's working directory.
+    const child = spawn(cmd, cmdArgs, { cwd: "/", env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -81,13 +82,15 @@ function killQuietly(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
-/** Starts a throwaway PostgreSQL 15 cluster in `dir`, listening on 127.0.0.1 only. */
+/** Starts a fresh, throwaway PostgreSQL 15 cluster in `dir` (an earlier one there is deleted), on 127.0.0.1 only. */
 export async function startPostgres(opts: { dir: string; port?: number }): Promise<PostgresServer> {
   const dir = resolve(opts.dir);
   const port = opts.port ?? (await freePort());
   const dataDir = join(dir, "data");
   const logFile = join(dir, "postgres.log");
   const pwFile = join(dir, "pwfile");
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(logFile, { force: true });
   mkdirSync(dir, { recursive: true });
   if (isRoot()) handOverToPostgresUser(dir);
 
@@ -111,24 +114,30 @@ export async function startPostgres(opts: { dir: string; port?: number }): Promi
     `synchronous_commit = off`,
     `full_page_writes = off`,
   ];
-  writeFileSync(join(dataDir, "postgresql.auto.conf"), `${settings.join("\n")}\n`, { flag: "a" });
+  writeFileSync(join(dataDir, "postgresql.conf"), `${settings.join("\n")}\n`, { flag: "a" });
 
   try {
     await run(pgBinary("pg_ctl"), ["start", "-w", "-t", "60", "-D", dataDir, "-l", logFile]);
   } catch (error) {
-    throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n--- ${logFile} ---\n${logTail(logFile)}`);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`PostgreSQL did not start: ${reason}\n--- ${logFile} ---\n${logTail(logFile)}`, { cause: error });
   }
   const postmasterPid = Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
-  // SIGQUIT is PostgreSQL's immediate shutdown; it can be sent synchronously from an exit handler.
-  const onExit = (): void => killQuietly(postmasterPid, "SIGQUIT");
-  process.on("exit", onExit);
   const watchdogPid = spawnWatchdog(postmasterPid, "QUIT");
+  // The watchdog leads its own process group: killing the group takes its `sleep` along.
+  const stopWatchdog = (): void => killQuietly(watchdogPid === undefined ? undefined : -watchdogPid, "SIGKILL");
+  // SIGQUIT is PostgreSQL's immediate shutdown; it can be sent synchronously from an exit handler.
+  const onExit = (): void => {
+    killQuietly(postmasterPid, "SIGQUIT");
+    stopWatchdog();
+  };
+  process.on("exit", onExit);
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       process.off("exit", onExit);
-      killQuietly(watchdogPid, "SIGKILL");
+      stopWatchdog();
       await run(pgBinary("pg_ctl"), ["stop", "-m", "immediate", "-w", "-D", dataDir]).catch(() => onExit());
     })();
     return stopping;

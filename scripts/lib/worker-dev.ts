@@ -68,6 +68,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+  // Cloudflare runs the cron soon after a deploy; do the same so start-up work (quota sync) happens now.
+  await fetch(`${url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).then((r) => r.body?.cancel());
   return {
     url,
     port,

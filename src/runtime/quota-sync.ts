@@ -8,8 +8,8 @@ import { syncQuotaLimits } from '../store/quotas.ts';
 
 let syncedFor: Config | undefined;
 
-export async function ensureQuotaLimitsSynced(db: Db, config: Config): Promise<void> {
-  if (syncedFor === config) return;
+export async function ensureQuotaLimitsSynced(db: Db, config: Config, opts: { force?: boolean } = {}): Promise<void> {
+  if (syncedFor === config && !opts.force) return;
   await syncQuotaLimits(
     db,
     config.backends.map((b) => ({ backendName: b.name, bytesLimit: b.quotaBytes })),

@@ -1,20 +1,45 @@
 /**
- * Cron Trigger entry: one table maps schedules to background jobs. Jobs arrive with their issues (replication,
- * cleanup queue, usage flush...); each must be idempotent and run under a lease.
+ * Cron Trigger entry: one table maps schedules to background jobs. Each job is idempotent; a failing job is
+ * logged and does not stop the others.
  */
-import { createLogger } from '../observe/log.ts';
+import type { Job } from '../jobs/job.ts';
+import { syncQuotaLimitsJob } from '../jobs/sync-quota-limits.ts';
+import { createLogger, errorFields } from '../observe/log.ts';
+import { openDatabase, type Database } from '../store/db.ts';
+import { activeConfig } from './active-config.ts';
+import type { Bindings } from './bindings.ts';
 
-export type Job = (scheduledTime: number) => Promise<void>;
-
-export const JOBS_BY_CRON: Record<string, readonly Job[]> = {
-  '* * * * *': [],
+export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]> = {
+  '* * * * *': [{ name: 'sync-quota-limits', run: syncQuotaLimitsJob }],
 };
 
-export async function handleScheduled(cron: string, scheduledTime: number): Promise<void> {
-  const jobs = JOBS_BY_CRON[cron];
-  if (!jobs) {
-    createLogger('info').warn('no jobs for cron schedule', { cron });
+export async function handleScheduled(cron: string, scheduledTime: number, bindings: Bindings): Promise<void> {
+  const loaded = activeConfig(bindings.configText, bindings.vars);
+  if (!loaded.ok) {
+    createLogger('info').error('configuration unusable; background jobs skipped', { error: loaded.error });
     return;
   }
-  for (const job of jobs) await job(scheduledTime);
+  const log = createLogger(loaded.active.config.server.logLevel, { cron });
+  const jobs = JOBS_BY_CRON[cron];
+  if (!jobs) {
+    log.warn('no jobs for cron schedule');
+    return;
+  }
+  let database: Database | undefined;
+  const db = () => {
+    if (!bindings.databaseUrl) throw new Error('DATABASE_URL is not set');
+    database ??= openDatabase(bindings.databaseUrl, { localProxy: bindings.databaseLocalProxy });
+    return database.db;
+  };
+  try {
+    for (const job of jobs) {
+      try {
+        await job.run({ config: loaded.active.config, db, log: log.with({ job: job.name }), scheduledTime });
+      } catch (err) {
+        log.error('background job failed', { job: job.name, ...errorFields(err) });
+      }
+    }
+  } finally {
+    await database?.close().catch(() => {});
+  }
 }

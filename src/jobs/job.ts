@@ -1,0 +1,13 @@
+/** What every background job receives. Jobs must be idempotent: a cron tick or message may run twice. */
+import type { Config } from '../config/types.ts';
+import type { Logger } from '../observe/log.ts';
+import type { Db } from '../store/db.ts';
+
+export interface JobContext {
+  config: Config;
+  db(): Db;
+  log: Logger;
+  scheduledTime: number;
+}
+
+export type Job = (context: JobContext) => Promise<void>;
