@@ -14,7 +14,7 @@ import { startS3rverBackend } from './lib/s3rver-backends.ts';
 import { startWorker } from './lib/worker-dev.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const DATA = join(ROOT, '.data');
+const DATA = process.env.S3O_DATA_DIR ?? join(ROOT, '.data');
 const CONFIG_PATH = process.env.S3O_CONFIG_FILE ?? join(ROOT, 'config.local.yaml');
 const CRON_INTERVAL_MS = 60_000;
 
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     stops.push(pg.stop);
     databaseUrl = pg.url;
     pgTarget = { host: '127.0.0.1', port: pg.port };
-    console.log(`database: embedded Postgres (PGlite) in .data/postgres, migrated`);
+    console.log(`database: embedded Postgres (PGlite) in ${join(DATA, 'postgres')}, migrated`);
   }
   const bridge = await startPgBridge(pgTarget);
   stops.push(bridge.close);

@@ -5,6 +5,9 @@
 import { connect } from 'node:net';
 import { WebSocketServer } from 'ws';
 
+/** The Postgres Terminate message: 'X' and a length of 4. */
+const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+
 export interface Bridge {
   port: number;
   close(): Promise<void>;
@@ -22,7 +25,14 @@ export async function startPgBridge(target: { host: string; port: number }, port
     socket.on('close', () => ws.close());
     socket.on('error', () => ws.terminate());
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
-      socket.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer));
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      socket.write(bytes);
+      // PGlite's socket server keeps the connection open after Terminate; Neon's proxy (and Postgres) close it.
+      // An open WebSocket keeps a Worker's cron invocation from finishing, so close like the real thing.
+      if (bytes.equals(TERMINATE)) {
+        socket.end();
+        ws.close();
+      }
     });
     ws.on('close', () => socket.end());
     ws.on('error', () => socket.destroy());

@@ -40,6 +40,6 @@ export async function handleScheduled(cron: string, scheduledTime: number, bindi
       }
     }
   } finally {
-    await database?.close().catch(() => {});
+    if (database) bindings.waitUntil(database.close().catch(() => {}));
   }
 }

@@ -69,11 +69,22 @@ function toS3Error(err: unknown, services: Services): S3Error {
   return new S3Error('InternalError', 'We encountered an internal error. Please try again.');
 }
 
-/** Connection-level failures of the Postgres driver (as opposed to query errors). */
+/** Connection-level failures of the Postgres driver (as opposed to query errors), however deeply wrapped. */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return /websocket|ECONNREFUSED|connection terminated|timeout exceeded when trying to connect|Connection terminated/i.test(err.message);
+  for (let current: unknown = err, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    if (current instanceof Error) {
+      if (CONNECTION_FAILURE.test(current.message)) return true;
+      current = current.cause;
+    } else {
+      // The WebSocket transport rejects with a bare ErrorEvent when the connection cannot be opened.
+      return typeof current === 'object' && 'type' in current && current.type === 'error';
+    }
+  }
+  return false;
 }
+
+const CONNECTION_FAILURE =
+  /websocket|ECONNREFUSED|connection terminated|timeout exceeded when trying to connect|network connection lost|Connection refused/i;
 
 /** Every response we build has mutable headers; re-wrapping a streamed body could lose its length. */
 export function withRequestId(response: Response, requestId: string): Response {

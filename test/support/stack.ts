@@ -46,6 +46,9 @@ export interface TestStack {
   backendKeys(backend: string): Promise<string[]>;
   query<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
   accounting: () => ReturnType<typeof backendAccounting>;
+  /** Cuts the Worker off from Postgres (as an outage would) until resumeDatabase(). */
+  pauseDatabase(): Promise<void>;
+  resumeDatabase(): Promise<void>;
   expectExactAccounting(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -61,8 +64,10 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
     const databaseUrl = await createDatabase(inject('postgresUrl'), `s3o_t_${options.name.replace(/\W/g, '_')}_${suffix}`);
     await migrateDatabase(databaseUrl);
     const pgUrl = new URL(databaseUrl);
-    const bridge = await startPgBridge({ host: pgUrl.hostname, port: Number(pgUrl.port) });
-    stops.push(bridge.close);
+    const pgTarget = { host: pgUrl.hostname, port: Number(pgUrl.port) };
+    let bridge = await startPgBridge(pgTarget);
+    const bridgePort = bridge.port;
+    stops.push(() => bridge.close());
 
     const rgw = inject('radosgw');
     const backendDocs = [];
@@ -128,7 +133,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
         RGW_ACCESS_KEY: rgw.accessKeyId,
         RGW_SECRET_KEY: rgw.secretAccessKey,
         DATABASE_URL: databaseUrl,
-        DATABASE_LOCAL_PROXY: `127.0.0.1:${bridge.port}`,
+        DATABASE_LOCAL_PROXY: `127.0.0.1:${bridgePort}`,
       },
     });
     stops.push(worker.stop);
@@ -158,6 +163,10 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
         }
       },
       accounting: () => backendAccounting(databaseUrl),
+      pauseDatabase: () => bridge.close(),
+      async resumeDatabase() {
+        bridge = await startPgBridge(pgTarget, bridgePort);
+      },
       async expectExactAccounting() {
         const drift = await accountingDrift(databaseUrl);
         if (drift.length > 0) throw new Error(`accounting drift:\n${drift.join('\n')}`);

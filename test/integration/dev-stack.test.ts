@@ -1,0 +1,80 @@
+/**
+ * `npm run dev` as a newcomer runs it: embedded Postgres (PGlite), three s3rver backends and wrangler dev from
+ * one command; data survives a restart; SIGTERM stops every process it started.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/lib/ports.ts';
+
+const dataDir = mkdtempSync(join(tmpdir(), 's3o-devstack-'));
+let child: ChildProcess | undefined;
+
+afterAll(() => {
+  child?.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function startDev(port: number): Promise<{ child: ChildProcess; output: () => string }> {
+  const proc = spawn(process.execPath, ['scripts/dev.ts'], {
+    env: { ...process.env, PORT: String(port), S3O_DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const deadline = Date.now() + 90_000;
+  while (!output.includes('is running at')) {
+    if (proc.exitCode !== null) throw new Error(`npm run dev exited early:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`npm run dev did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { child: proc, output: () => output };
+}
+
+async function stopDev(proc: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  proc.kill('SIGTERM');
+  return exited;
+}
+
+/** Processes still running with this test's data folder on their command line (wrangler, workerd). */
+function leftoverPids(): number[] {
+  const out = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout;
+  return out
+    .split('\n')
+    .filter((line) => line.includes(dataDir))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
+
+describe('npm run dev', () => {
+  it('starts with one command, prints the credentials, keeps data across restarts and stops cleanly', async () => {
+    const port = await freePort();
+    const first = await startDev(port);
+    child = first.child;
+    expect(first.output()).toContain(`running at http://127.0.0.1:${port}`);
+    expect(first.output()).toContain('access key: local-access-key');
+
+    const s3 = new S3Client({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'local-access-key', secretAccessKey: 'local-secret-key-change-me' },
+    });
+    await s3.send(new PutObjectCommand({ Bucket: 'local-bucket', Key: 'persist/me.txt', Body: 'still here' }));
+    expect(await stopDev(first.child)).toBe(0);
+    expect(leftoverPids()).toEqual([]);
+
+    const second = await startDev(port);
+    child = second.child;
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'local-bucket', Prefix: 'persist/' }));
+    expect(listed.Contents?.map((c) => c.Key)).toEqual(['persist/me.txt']);
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'local-bucket', Key: 'persist/me.txt' }));
+    expect(await got.Body?.transformToString()).toBe('still here');
+    expect(await stopDev(second.child)).toBe(0);
+    expect(leftoverPids()).toEqual([]);
+  });
+});
