@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
-interface ProcEntry {
+export interface ProcEntry {
   pid: number;
   ppid: number;
   comm: string;
@@ -26,7 +26,10 @@ function readProc(pid: number): ProcEntry | undefined {
   }
 }
 
-/** Every live descendant of `root` (children, grandchildren, ...), found by walking /proc. */
+/**
+ * Every live descendant of `root` (children, grandchildren, ...; parents before children), found by walking /proc.
+ * Each carries its start time, so it can be told apart from a later reuse of its pid.
+ */
 export function descendants(root: number): ProcEntry[] {
   const all: ProcEntry[] = [];
   for (const name of readdirSync('/proc')) {
@@ -57,11 +60,6 @@ export function workerdPids(wranglerPid: number): number[] {
   return descendants(wranglerPid)
     .filter((p) => p.comm === 'workerd')
     .map((p) => p.pid);
-}
-
-/** The workerd processes under `wranglerPid`, each named so that it can be told apart from a later reuse of its pid. */
-export function workerdIdentities(wranglerPid: number): ProcEntry[] {
-  return descendants(wranglerPid).filter((p) => p.comm === 'workerd');
 }
 
 /** SIGKILLs the processes that are still exactly `entries` (same pid, name and start time). */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AwsClient } from 'aws4fetch';
 import { stringify } from 'yaml';
-import { killAll, killIfStillThere, workerdIdentities, workerdPids } from './bench-proc.ts';
+import { descendants, killAll, killIfStillThere, workerdPids } from './bench-proc.ts';
 import { migrateDatabase } from './migrate.ts';
 import { startPgBridge, type Bridge } from './pg-ws-bridge.ts';
 import { startPostgres, type PostgresServer } from './postgres.ts';
@@ -133,15 +133,16 @@ export async function startBenchStack(
         DATABASE_LOCAL_PROXY: `127.0.0.1:${bridge.port}`,
       },
     });
-    // If this process dies before stop(), take wrangler and its workerd along (wrangler has no exit hook of its own).
-    const onExit = (): void => killAll([...workerdPids(worker.pid), worker.pid]);
+    // If this process dies before stop(), take wrangler and everything under it along (its bin script runs the
+    // real CLI as a child, which runs workerd; none has an exit hook of ours). Innermost first.
+    const onExit = (): void => killAll([...descendants(worker.pid).map((p) => p.pid).reverse(), worker.pid]);
     process.on('exit', onExit);
     stops.push(async () => {
       process.off('exit', onExit);
-      const workerd = workerdIdentities(worker.pid);
+      const under = descendants(worker.pid);
       await worker.stop();
-      // wrangler normally ends its workerd; make sure nothing it started outlives it.
-      killIfStillThere(workerd);
+      // wrangler normally ends its own children; make sure nothing it started outlives it.
+      killIfStillThere(under);
     });
 
     const log: string[] = [];

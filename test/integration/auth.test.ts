@@ -9,7 +9,11 @@ import { type TestStack, startTestStack } from '../support/stack.ts';
 let stack: TestStack;
 
 beforeAll(async () => {
-  stack = await startTestStack({ name: 'auth', backends: [{ name: 'rgw', kind: 'radosgw', quotaBytes: 256 * 1024 ** 2 }] });
+  stack = await startTestStack({
+    name: 'auth',
+    maxObjectSize: 8 * 1024 * 1024,
+    backends: [{ name: 'rgw', kind: 'radosgw', quotaBytes: 256 * 1024 ** 2 }],
+  });
   await stack.client().send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt', Body: 'hello' }));
 });
 
@@ -105,6 +109,23 @@ describe('header auth', () => {
     expect(await stack.query("select 1 from objects where key = 'tampered.bin'")).toEqual([]);
     expect((await stack.backendKeys('rgw')).filter((k) => k.includes('tampered.bin'))).toEqual([]);
     expect(await stack.accounting()).toEqual(before);
+  });
+});
+
+describe('S3 limits', () => {
+  it('refuses an object over max_object_size with EntityTooLarge, and a key over 1024 bytes with KeyTooLongError', async () => {
+    const s3 = stack.client(undefined, { maxAttempts: 1 });
+    expect(await failure(s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'big.bin', Body: randomBody(8 * 1024 * 1024 + 1) })))).toEqual({
+      code: 'EntityTooLarge',
+      status: 400,
+    });
+    expect(await failure(s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'k'.repeat(1025), Body: 'x' })))).toEqual({
+      code: 'KeyTooLongError',
+      status: 400,
+    });
+    const ok = await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'k'.repeat(1024), Body: 'x' }));
+    expect(ok.$metadata.httpStatusCode).toBe(200);
+    expect(await stack.query("select 1 from objects where key = 'big.bin'")).toEqual([]);
   });
 });
 

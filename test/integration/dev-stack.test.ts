@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../scripts/lib/ports.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 's3o-devstack-'));
@@ -18,9 +19,9 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function startDev(port: number): Promise<{ child: ChildProcess; output: () => string }> {
+async function startDev(port: number, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; output: () => string }> {
   const proc = spawn(process.execPath, ['scripts/dev.ts'], {
-    env: { ...process.env, PORT: String(port), S3O_DATA_DIR: dataDir },
+    env: { ...process.env, PORT: String(port), S3O_DATA_DIR: dataDir, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -76,5 +77,35 @@ describe('npm run dev', () => {
     expect(await got.Body?.transformToString()).toBe('still here');
     expect(await stopDev(second.child)).toBe(0);
     expect(leftoverPids()).toEqual([]);
+  });
+});
+
+describe('npm run dev with DATABASE_URL', () => {
+  it('migrates and uses that Postgres instead of the embedded one', async () => {
+    const admin = new pg.Client({ connectionString: inject('postgresUrl') });
+    await admin.connect();
+    await admin.query('create database s3o_t_devstack_external');
+    await admin.end();
+    const url = new URL(inject('postgresUrl'));
+    url.pathname = '/s3o_t_devstack_external';
+
+    const port = await freePort();
+    const dev = await startDev(port, { DATABASE_URL: url.toString() });
+    child = dev.child;
+    expect(dev.output()).toContain('(DATABASE_URL), migrated');
+    const s3 = new S3Client({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'local-access-key', secretAccessKey: 'local-secret-key-change-me' },
+    });
+    await s3.send(new PutObjectCommand({ Bucket: 'local-bucket', Key: 'external.txt', Body: 'in real postgres' }));
+    expect(await stopDev(dev.child)).toBe(0);
+
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    const { rows } = await client.query("select key from objects where key = 'external.txt'");
+    await client.end();
+    expect(rows).toEqual([{ key: 'external.txt' }]);
   });
 });
