@@ -364,7 +364,7 @@ function printReport(stack: BenchStack | undefined): void {
     `  4 KiB: ${SMALL.count} PUTs then ${SMALL.count} GETs, ${SMALL.concurrency} in flight; 1 MiB: ${MEDIUM.count} sequential PUTs then GETs;` +
       ` 256 MiB: ${LARGE.count} sequential PUTs then GETs.`,
   );
-  console.log('  Those PUT Buffer bodies (SHA-256-signed payload, built before the clock starts); every GET body is read');
+  console.log('  Those PUTs send Buffer bodies (SHA-256-signed payload, built before the clock starts); every GET body is read');
   console.log('  to its end, counted and compared with the expected bytes (nothing kept). 1 GiB: one PUT streamed from a');
   console.log('  generator (Content-Length known, UNSIGNED-PAYLOAD) and one GET, direct first, then through the');
   console.log('  orchestrator while sampling workerd RSS. Objects are deleted after each size and radosgw GC is run.');

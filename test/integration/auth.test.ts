@@ -1,9 +1,10 @@
 /** Who may do what: SigV4 header and presigned auth, bucket isolation, and the signed-payload check. */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AwsClient } from 'aws4fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBody, sha256 } from '../support/bytes.ts';
+import { s3Failure, xmlError } from '../support/s3-errors.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 let stack: TestStack;
@@ -22,22 +23,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function failure(promise: Promise<unknown>): Promise<{ code: string; status: number | undefined }> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return { code: err.name, status: err.$metadata.httpStatusCode };
-    throw err;
-  }
-  throw new Error('expected the request to fail');
-}
-
-/** Parses an S3 XML error document from a raw response. */
-async function xmlError(response: Response): Promise<{ status: number; code: string | undefined }> {
-  const text = await response.text();
-  return { status: response.status, code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1] };
-}
-
 describe('header auth', () => {
   it('lets both credentials of the bucket in', async () => {
     for (const creds of stack.credentials.slice(0, 2)) {
@@ -48,7 +33,7 @@ describe('header auth', () => {
 
   it('refuses a wrong secret with SignatureDoesNotMatch', async () => {
     const client = stack.client({ accessKeyId: stack.credentials[0]!.accessKeyId, secretAccessKey: 'not-the-secret' });
-    expect(await failure(client.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' })))).toEqual({
+    expect(await s3Failure(client.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' })))).toEqual({
       code: 'SignatureDoesNotMatch',
       status: 403,
     });
@@ -56,7 +41,7 @@ describe('header auth', () => {
 
   it('refuses an unknown key with InvalidAccessKeyId', async () => {
     const client = stack.client({ accessKeyId: 'no-such-key', secretAccessKey: 'whatever-secret' });
-    expect(await failure(client.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' })))).toEqual({
+    expect(await s3Failure(client.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' })))).toEqual({
       code: 'InvalidAccessKeyId',
       status: 403,
     });
@@ -65,7 +50,7 @@ describe('header auth', () => {
   it('refuses a skewed clock with RequestTimeTooSkewed', async () => {
     // The SDK corrects its clock from the error and retries; one attempt shows what the server said.
     const client = stack.client(undefined, { systemClockOffset: 20 * 60_000, maxAttempts: 1 });
-    expect(await failure(client.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' })))).toEqual({
+    expect(await s3Failure(client.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' })))).toEqual({
       code: 'RequestTimeTooSkewed',
       status: 403,
     });
@@ -73,16 +58,16 @@ describe('header auth', () => {
 
   it("refuses another bucket's credential with AccessDenied, for reads, writes and listings", async () => {
     const other = stack.client(stack.credentials[2]);
-    expect(await failure(other.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' })))).toEqual({
+    expect(await s3Failure(other.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'hello.txt' })))).toEqual({
       code: 'AccessDenied',
       status: 403,
     });
-    expect(await failure(other.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'intruder.txt', Body: 'x' })))).toEqual({
+    expect(await s3Failure(other.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'intruder.txt', Body: 'x' })))).toEqual({
       code: 'AccessDenied',
       status: 403,
     });
-    expect(await failure(other.send(new ListObjectsV2Command({ Bucket: stack.bucket })))).toEqual({ code: 'AccessDenied', status: 403 });
-    expect(await failure(stack.client().send(new ListObjectsV2Command({ Bucket: 'no-such-bucket' })))).toEqual({
+    expect(await s3Failure(other.send(new ListObjectsV2Command({ Bucket: stack.bucket })))).toEqual({ code: 'AccessDenied', status: 403 });
+    expect(await s3Failure(stack.client().send(new ListObjectsV2Command({ Bucket: 'no-such-bucket' })))).toEqual({
       code: 'AccessDenied',
       status: 403,
     });
@@ -115,11 +100,11 @@ describe('header auth', () => {
 describe('S3 limits', () => {
   it('refuses an object over max_object_size with EntityTooLarge, and a key over 1024 bytes with KeyTooLongError', async () => {
     const s3 = stack.client(undefined, { maxAttempts: 1 });
-    expect(await failure(s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'big.bin', Body: randomBody(8 * 1024 * 1024 + 1) })))).toEqual({
+    expect(await s3Failure(s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'big.bin', Body: randomBody(8 * 1024 * 1024 + 1) })))).toEqual({
       code: 'EntityTooLarge',
       status: 400,
     });
-    expect(await failure(s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'k'.repeat(1025), Body: 'x' })))).toEqual({
+    expect(await s3Failure(s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'k'.repeat(1025), Body: 'x' })))).toEqual({
       code: 'KeyTooLongError',
       status: 400,
     });

@@ -10,10 +10,11 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { AwsClient } from 'aws4fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bodyBytes, md5, randomBody, sha256 } from '../support/bytes.ts';
+import { s3Failure, xmlError } from '../support/s3-errors.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 let stack: TestStack;
@@ -35,16 +36,6 @@ afterAll(async () => {
   await stack?.expectExactAccounting();
   await stack?.stop();
 });
-
-async function s3Error(promise: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return err;
-    throw err;
-  }
-  throw new Error('expected the request to fail');
-}
 
 describe('bucket operations', () => {
   it('ListBuckets shows only the credential bucket; HeadBucket and GetBucketLocation answer', async () => {
@@ -136,9 +127,10 @@ describe('objects', () => {
       expect(got.ContentRange).toBe(contentRange);
       expect(Buffer.from(await bodyBytes(got.Body)).toString()).toBe(expected);
     }
-    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'range.txt', Range: 'bytes=20-' })));
-    expect(err.name).toBe('InvalidRange');
-    expect(err.$metadata.httpStatusCode).toBe(416);
+    expect(await s3Failure(s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'range.txt', Range: 'bytes=20-' })))).toEqual({
+      code: 'InvalidRange',
+      status: 416,
+    });
   });
 
   it('overwrites: the new version wins and the old copy leaves the backend', async () => {
@@ -159,30 +151,37 @@ describe('objects', () => {
     expect(first.$metadata.httpStatusCode).toBe(204);
     const again = await s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: 'gone.txt' }));
     expect(again.$metadata.httpStatusCode).toBe(204);
-    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'gone.txt' })));
-    expect(err.name).toBe('NoSuchKey');
-    expect(err.$metadata.httpStatusCode).toBe(404);
-    const head = await s3Error(s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: 'gone.txt' })));
-    expect(head.$metadata.httpStatusCode).toBe(404);
+    expect(await s3Failure(s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'gone.txt' })))).toEqual({
+      code: 'NoSuchKey',
+      status: 404,
+    });
+    expect((await s3Failure(s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: 'gone.txt' })))).status).toBe(404);
     const physical = [...(await stack.backendKeys('rgw')), ...(await stack.backendKeys('local'))];
     expect(physical.filter((k) => k.startsWith(`${stack.bucket}/gone.txt~`))).toEqual([]);
   });
 
   it('refuses oversize metadata with MetadataTooLarge and stores nothing', async () => {
-    const err = await s3Error(
-      s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'meta.txt', Body: 'x', Metadata: { big: 'v'.repeat(2100) } })),
-    );
-    expect(err.name).toBe('MetadataTooLarge');
-    expect(err.$metadata.httpStatusCode).toBe(400);
+    expect(
+      await s3Failure(
+        s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'meta.txt', Body: 'x', Metadata: { big: 'v'.repeat(2100) } })),
+      ),
+    ).toEqual({ code: 'MetadataTooLarge', status: 400 });
     const rows = await stack.query("select 1 from objects where key = 'meta.txt'");
     expect(rows).toEqual([]);
   });
 
-  it('refuses unsupported operations by name', async () => {
-    const response = await fetch(`${stack.endpoint}/${stack.bucket}?acl`);
-    expect(response.status).toBe(403); // unauthenticated first
-    const err = await s3Error(s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, MaxKeys: -1 })));
-    expect(err.name).toBe('InvalidArgument');
+  it('refuses unsupported operations by name, and bad listing arguments', async () => {
+    const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1' });
+    const acl = await aws.fetch(`${stack.endpoint}/${stack.bucket}/docs/report.pdf?tagging`);
+    expect(await xmlError(acl)).toEqual({ status: 501, code: 'NotImplemented' });
+    const create = await aws.fetch(`${stack.endpoint}/${stack.bucket}`, { method: 'PUT' });
+    expect(await xmlError(create)).toEqual({ status: 501, code: 'NotImplemented' });
+    const post = await aws.fetch(`${stack.endpoint}/${stack.bucket}/docs/report.pdf`, { method: 'POST' });
+    expect(await xmlError(post)).toEqual({ status: 405, code: 'MethodNotAllowed' });
+    expect(await s3Failure(s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, MaxKeys: -1 })))).toEqual({
+      code: 'InvalidArgument',
+      status: 400,
+    });
   });
 });
 
@@ -232,7 +231,9 @@ describe('listing', () => {
   });
 
   it('refuses a forged continuation token', async () => {
-    const err = await s3Error(s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, ContinuationToken: 'not-a-token!' })));
-    expect(err.name).toBe('InvalidArgument');
+    expect(await s3Failure(s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, ContinuationToken: 'not-a-token!' })))).toEqual({
+      code: 'InvalidArgument',
+      status: 400,
+    });
   });
 });
