@@ -2,6 +2,11 @@
  * Hashes an upload while it streams and checks what the client promised (x-amz-content-sha256, Content-MD5,
  * Content-Length) before the final chunk is released: on a mismatch the stream errors instead, so the backend
  * sees a truncated body and never stores the object.
+ *
+ * The body is re-read in large chunks (a BYOB reader filling 1 MiB buffers natively): workerd delivers request
+ * bodies in small pieces, and a per-piece JavaScript step (a TransformStream) capped uploads near 85 MB/s, where
+ * 1 MiB steps run at roughly 250 MB/s with MD5, 310 MB/s without (measured with `npm run bench`'s stack).
+ * Memory stays at a few chunks.
  */
 import { S3Error } from '../s3/errors.ts';
 import { toHex } from '../s3/sigv4.ts';
@@ -20,15 +25,18 @@ export interface DigestExpectations {
   length: number;
 }
 
-export interface DigestingStream {
-  stream: TransformStream<Uint8Array, Uint8Array>;
+export interface DigestingBody {
+  stream: ReadableStream<Uint8Array>;
   /** Settles after the body ended: with the digests, or with the S3Error that failed the stream. */
   digests: Promise<BodyDigests>;
   /** The S3Error that failed the stream, if it failed on the client's side (checked after a failed upload). */
   failure(): S3Error | undefined;
 }
 
-export function digestingStream(expect: DigestExpectations): DigestingStream {
+export const DIGEST_CHUNK_BYTES = 1024 * 1024;
+
+export function digestingBody(body: ReadableStream<Uint8Array>, expect: DigestExpectations, chunkBytes = DIGEST_CHUNK_BYTES): DigestingBody {
+  const source = chunkReader(body, chunkBytes);
   const md5 = new crypto.DigestStream('MD5');
   const sha = expect.sha256 ? new crypto.DigestStream('SHA-256') : undefined;
   const md5Writer = md5.getWriter();
@@ -49,20 +57,23 @@ export function digestingStream(expect: DigestExpectations): DigestingStream {
   // The caller may never await digests when the backend call failed first.
   digests.catch(() => {});
 
-  const stream = new TransformStream<Uint8Array, Uint8Array>({
-    async transform(chunk, controller) {
-      bytes += chunk.byteLength;
-      if (bytes > expect.length) {
-        const err = new S3Error('IncompleteBody', 'The request body is longer than its Content-Length');
-        settle?.reject(err);
-        throw err;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const chunk = await source.read();
+      if (chunk) {
+        bytes += chunk.byteLength;
+        if (bytes > expect.length) {
+          const err = new S3Error('IncompleteBody', 'The request body is longer than its Content-Length');
+          settle?.reject(err);
+          await source.cancel(err);
+          throw err;
+        }
+        await md5Writer.write(chunk);
+        await shaWriter?.write(chunk);
+        if (held) controller.enqueue(held);
+        held = chunk;
+        return;
       }
-      await md5Writer.write(chunk);
-      await shaWriter?.write(chunk);
-      if (held) controller.enqueue(held);
-      held = chunk;
-    },
-    async flush(controller) {
       await md5Writer.close();
       await shaWriter?.close();
       const result: BodyDigests = {
@@ -77,9 +88,47 @@ export function digestingStream(expect: DigestExpectations): DigestingStream {
       }
       settle?.resolve(result);
       if (held) controller.enqueue(held);
+      controller.close();
     },
+    cancel: (reason) => source.cancel(reason),
   });
   return { stream, digests, failure: () => failed };
+}
+
+interface ChunkReader {
+  /** The next chunk of up to `size` bytes, or undefined at the end. */
+  read(): Promise<Uint8Array | undefined>;
+  cancel(reason: unknown): Promise<void>;
+}
+
+/** Reads `size`-byte chunks where the stream supports BYOB reads (request bodies do); else chunks as they come. */
+function chunkReader(body: ReadableStream<Uint8Array>, size: number): ChunkReader {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = body.getReader({ mode: 'byob' });
+  } catch {
+    byob = undefined;
+  }
+  if (!byob) {
+    const reader = body.getReader();
+    return {
+      read: async () => {
+        const { done, value } = await reader.read();
+        return done ? undefined : value;
+      },
+      cancel: (reason) => reader.cancel(reason),
+    };
+  }
+  const reader = byob;
+  return {
+    async read() {
+      // readAtLeast (a workerd extension) fills the buffer natively instead of one JavaScript step per piece.
+      const { done, value } = await reader.readAtLeast(size, new Uint8Array(new ArrayBuffer(size)));
+      if (!value || value.byteLength === 0) return done ? undefined : new Uint8Array(0);
+      return value;
+    },
+    cancel: (reason) => reader.cancel(reason),
+  };
 }
 
 function check(result: BodyDigests, expect: DigestExpectations): S3Error | undefined {

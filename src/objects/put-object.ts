@@ -7,7 +7,7 @@ import { S3Error, isS3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
 import { QuotaExceededError, recordObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
-import { digestingStream, type DigestExpectations } from './body-digest.ts';
+import { digestingBody, type DigestExpectations } from './body-digest.ts';
 import { discardCopies } from './discard-copies.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
 import { choosePlacement } from './placement.ts';
@@ -35,9 +35,9 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
   const version = newVersion(services.now());
   const copy = { backendName, physicalKey: await physicalKey(input.bucket, input.key, version), storedSize };
 
-  const digesting = digestingStream({ ...input.expect, length: input.size });
+  const digesting = digestingBody(input.body, { ...input.expect, length: input.size });
   const stored = storage
-    .encode(input.body.pipeThrough(digesting.stream))
+    .encode(digesting.stream)
     // A piped stream loses its length; backends need Content-Length, and workerd streams fastest with it known.
     .pipeThrough(new FixedLengthStream(storedSize));
   try {
