@@ -98,7 +98,7 @@ export async function startPostgres(opts: { dir: string; port?: number }): Promi
   try {
     // --no-sync: a test cluster need not survive a power cut, and it saves most of initdb's time.
     await run(pgBinary("initdb"), [
-      "-D", dataDir, "-U", USER, `--pwfile=${pwFile}`, "--auth=scram-sha-256",
+      "-D", dataDir, "-U", USER, `--pwfile=${pwFile}`, "--auth-local=scram-sha-256", "--auth-host=password",
       "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
     ]);
   } finally {
