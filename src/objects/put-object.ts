@@ -7,7 +7,7 @@ import { S3Error, isS3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
 import { QuotaExceededError, recordObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
-import { digestingBody, type DigestExpectations } from './body-digest.ts';
+import { type DigestExpectations, type BodyDigests, pumpUpload } from './upload-pump.ts';
 import { discardCopies } from './discard-copies.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
 import { choosePlacement } from './placement.ts';
@@ -35,21 +35,32 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
   const version = newVersion(services.now());
   const copy = { backendName, physicalKey: await physicalKey(input.bucket, input.key, version), storedSize };
 
-  const digesting = digestingBody(input.body, { ...input.expect, length: input.size });
-  const stored = storage
-    .encode(digesting.stream)
-    // A piped stream loses its length; backends need Content-Length, and workerd streams fastest with it known.
-    .pipeThrough(new FixedLengthStream(storedSize));
-  try {
-    await services.backend(backendName).putObject(copy.physicalKey, stored, storedSize);
-  } catch (err) {
+  // The backend reads a body of known length (S3 needs Content-Length; workerd streams it fastest that way)
+  // while the pump fills it from the client's body.
+  const body = new FixedLengthStream(storedSize);
+  const backendGaveUp = new AbortController();
+  const [uploaded, pumped] = await Promise.allSettled([
+    services
+      .backend(backendName)
+      .putObject(copy.physicalKey, body.readable, storedSize)
+      .catch((err: unknown) => {
+        backendGaveUp.abort(err);
+        throw err;
+      }),
+    pumpUpload(input.body, body.writable, {
+      expect: { ...input.expect, length: input.size },
+      encoder: storage.createEncoder(),
+      signal: backendGaveUp.signal,
+    }),
+  ]);
+  if (uploaded.status === 'rejected' || pumped.status === 'rejected') {
     // The backend may have stored something before failing; make sure it does not linger.
     await discardCopies(services, [copy], 'upload_failed');
-    const bodyProblem = digesting.failure();
-    if (bodyProblem) throw bodyProblem;
-    throw backendFailure(services, err);
+    // What the client got wrong explains a failed upload better than the broken pipe it caused.
+    if (pumped.status === 'rejected' && isS3Error(pumped.reason)) throw pumped.reason;
+    throw backendFailure(services, uploaded.status === 'rejected' ? uploaded.reason : pumped.status === 'rejected' ? pumped.reason : undefined);
   }
-  const digests = await digesting.digests;
+  const digests: BodyDigests = pumped.value;
   const etag = `"${digests.md5Hex}"`;
 
   let displaced;

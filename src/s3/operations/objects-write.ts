@@ -1,5 +1,5 @@
 /** PutObject and DeleteObject. */
-import { base64ToHex } from '../../objects/body-digest.ts';
+import { base64ToHex } from '../../objects/upload-pump.ts';
 import { deleteObject } from '../../objects/delete-object.ts';
 import { putObject } from '../../objects/put-object.ts';
 import type { Handler } from '../dispatch-types.ts';

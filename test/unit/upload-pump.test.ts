@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { plaintextStorage } from '../../src/crypto/storage-transform.ts';
+import { pumpUpload } from '../../src/objects/upload-pump.ts';
+import { sha256Hex } from '../../src/s3/sigv4.ts';
+
+function chunks(...parts: string[]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream({
+    start(controller) {
+      for (const p of parts) controller.enqueue(encoder.encode(p));
+      controller.close();
+    },
+  });
+}
+
+/** A sink that records what reached it, as a backend request body would receive it. */
+function recordingSink() {
+  const received: Uint8Array[] = [];
+  let aborted: unknown;
+  let closed = false;
+  const sink = new WritableStream<Uint8Array>({
+    write: (chunk) => {
+      received.push(chunk.slice());
+    },
+    close: () => {
+      closed = true;
+    },
+    abort: (reason) => {
+      aborted = reason;
+    },
+  });
+  const text = () => new TextDecoder().decode(concat(received));
+  return { sink, received, text, aborted: () => aborted, closed: () => closed };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+const encoder = () => plaintextStorage.createEncoder();
+
+describe('pumpUpload', () => {
+  it('passes the bytes through, closes the sink and reports MD5 and SHA-256', async () => {
+    const out = recordingSink();
+    const digests = await pumpUpload(chunks('hello', ' ', 'world'), out.sink, {
+      expect: { sha256: await sha256Hex('hello world'), length: 11 },
+      encoder: encoder(),
+    });
+    expect(out.text()).toBe('hello world');
+    expect(out.closed()).toBe(true);
+    expect(digests.md5Hex).toBe('5eb63bbbe01eeed093cb22bb8f5acdc3');
+  });
+
+  it('withholds the last chunk when the signed hash does not match, so a backend never completes the upload', async () => {
+    const out = recordingSink();
+    const result = pumpUpload(chunks('hello', ' ', 'WORLD'), out.sink, {
+      expect: { sha256: await sha256Hex('hello world'), length: 11 },
+      encoder: encoder(),
+    });
+    await expect(result).rejects.toMatchObject({ code: 'XAmzContentSHA256Mismatch' });
+    expect(out.text()).toBe('hello ');
+    expect(out.closed()).toBe(false);
+    expect(out.aborted()).toMatchObject({ code: 'XAmzContentSHA256Mismatch' });
+  });
+
+  it('refuses a wrong Content-MD5, a short body and a long body', async () => {
+    const md5 = pumpUpload(chunks('hi'), recordingSink().sink, { expect: { md5Base64: btoa('0123456789abcdef'), length: 2 }, encoder: encoder() });
+    await expect(md5).rejects.toMatchObject({ code: 'BadDigest' });
+    const short = pumpUpload(chunks('hi'), recordingSink().sink, { expect: { length: 5 }, encoder: encoder() });
+    await expect(short).rejects.toMatchObject({ code: 'IncompleteBody' });
+    const long = pumpUpload(chunks('hello', ' world'), recordingSink().sink, { expect: { length: 5 }, encoder: encoder() });
+    await expect(long).rejects.toMatchObject({ code: 'IncompleteBody' });
+  });
+
+  it('reads a byte stream (as request bodies are) in full chunks and reuses its buffers without mixing bytes', async () => {
+    const pieces = Array.from({ length: 100 }, (_, i) => new Uint8Array(1000).fill(i));
+    const source = new ReadableStream({
+      type: 'bytes',
+      start(controller) {
+        for (const p of pieces) controller.enqueue(p.slice());
+        controller.close();
+      },
+    });
+    const out = recordingSink();
+    const digests = await pumpUpload(source, out.sink, { expect: { length: 100_000 }, encoder: encoder(), chunkBytes: 32 * 1024 });
+    expect(out.received.map((c) => c.byteLength)).toEqual([32768, 32768, 32768, 1696]);
+    expect(await sha256Hex(concat(out.received))).toBe(await sha256Hex(concat(pieces)));
+    expect(digests.bytes).toBe(100_000);
+  });
+
+  it('stops when the backend gives up instead of waiting on a sink nobody reads', async () => {
+    const stuck = new WritableStream<Uint8Array>({ write: () => new Promise(() => {}) }, { highWaterMark: 1 });
+    const stop = new AbortController();
+    const result = pumpUpload(chunks('a', 'b', 'c', 'd'), stuck, { expect: { length: 4 }, encoder: encoder(), signal: stop.signal });
+    stop.abort(new Error('backend answered 403'));
+    await expect(result).rejects.toThrow();
+  });
+});
