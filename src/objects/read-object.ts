@@ -1,8 +1,9 @@
 /** Reading an object: the record from the database, the bytes from the first copy that answers. */
-import { type ByteRange, describeError } from '../backends/client.ts';
+import { BackendError, type ByteRange, describeError } from '../backends/client.ts';
 import { S3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
 import { type StoredObject, findObject } from '../store/objects.ts';
+import { resolveRange } from './range.ts';
 
 export async function lookupObject(services: Services, bucket: string, key: string): Promise<StoredObject> {
   const object = await findObject(services.db(), bucket, key);
@@ -10,23 +11,50 @@ export async function lookupObject(services: Services, bucket: string, key: stri
   return object;
 }
 
+export interface OpenedObject {
+  object: StoredObject;
+  range: ByteRange | undefined;
+  body: ReadableStream<Uint8Array>;
+}
+
+/**
+ * The record, the resolved range and a body from the first copy that answers. When every copy is missing, the
+ * object was most likely overwritten or deleted between the lookup and the fetch (replaced copies are deleted
+ * right after the new version commits), so the record is read once more before giving up.
+ */
+export async function openObject(services: Services, bucket: string, key: string, rangeHeader: string | null): Promise<OpenedObject> {
+  let object = await lookupObject(services, bucket, key);
+  for (let attempt = 1; ; attempt++) {
+    const range = resolveRange(rangeHeader, object.size);
+    const opened = await openFirstCopy(services, object, range);
+    if (opened.body) return { object, range, body: opened.body };
+    const current = attempt === 1 && opened.allMissing ? await lookupObject(services, bucket, key) : undefined;
+    if (!current || current.version === object.version) {
+      services.log.error('every copy failed to read', { bucket, key, failures: opened.failures });
+      throw new S3Error('InternalError', 'We encountered an internal error. Please try again.');
+    }
+    object = current;
+  }
+}
+
 /** Tries the copies oldest first; the client sees one normal response, or an error once every copy failed. */
-export async function openObjectBody(
+async function openFirstCopy(
   services: Services,
   object: StoredObject,
   range: ByteRange | undefined,
-): Promise<ReadableStream<Uint8Array>> {
+): Promise<{ body?: ReadableStream<Uint8Array>; allMissing: boolean; failures: string[] }> {
   const plan = services.storage.readPlan(range, object.size);
   const failures: string[] = [];
+  let allMissing = object.locations.length > 0;
   for (const location of object.locations) {
     try {
       const response = await services.backend(location.backendName).getObject(location.physicalKey, plan.storedRange);
-      if (!response.body) return new ReadableStream({ start: (c) => c.close() });
-      return plan.decode(response.body);
+      const body = response.body ?? new ReadableStream({ start: (c) => c.close() });
+      return { body: plan.decode(body), allMissing: false, failures };
     } catch (err) {
+      if (!(err instanceof BackendError && err.status === 404)) allMissing = false;
       failures.push(describeError(err));
     }
   }
-  services.log.error('every copy failed to read', { bucket: object.bucket, key: object.key, failures });
-  throw new S3Error('InternalError', 'We encountered an internal error. Please try again.');
+  return { allMissing, failures };
 }

@@ -145,6 +145,20 @@ describe('objects', () => {
     await stack.expectExactAccounting();
   });
 
+  it('keeps reads whole while the key is overwritten: every GET returns one complete version with its own ETag', async () => {
+    const versions = Array.from({ length: 5 }, () => randomBody(64 * 1024));
+    const etags = new Map(versions.map((v) => [`"${md5(v)}"`, sha256(v)]));
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'busy.bin', Body: versions[0] }));
+    const reads = Array.from({ length: 16 }, async () => {
+      const got = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'busy.bin' }));
+      return { etag: got.ETag ?? '', digest: sha256(await bodyBytes(got.Body)) };
+    });
+    const writes = versions.slice(1).map((Body) => s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'busy.bin', Body })));
+    const [readResults] = await Promise.all([Promise.all(reads), Promise.all(writes)]);
+    for (const read of readResults) expect(etags.get(read.etag)).toBe(read.digest);
+    await stack.expectExactAccounting();
+  });
+
   it('deletes idempotently and answers NoSuchKey afterwards', async () => {
     await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'gone.txt', Body: 'bye' }));
     const first = await s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: 'gone.txt' }));

@@ -1,15 +1,12 @@
 /** GetObject and HeadObject. */
-import { openObjectBody, lookupObject } from '../../objects/read-object.ts';
-import { resolveRange } from '../../objects/range.ts';
+import { lookupObject, openObject } from '../../objects/read-object.ts';
 import type { Handler } from '../dispatch-types.ts';
 import { requireKey } from '../request-fields.ts';
 import { objectHeaders } from '../responses.ts';
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html */
 export const GetObject: Handler = async (services, request, auth) => {
-  const object = await lookupObject(services, auth.bucket, requireKey(request));
-  const range = resolveRange(request.headers.get('range'), object.size);
-  const body = await openObjectBody(services, object, range);
+  const { object, range, body } = await openObject(services, auth.bucket, requireKey(request), request.headers.get('range'));
   const headers = objectHeaders(object);
   if (!range) {
     headers.set('content-length', String(object.size));
