@@ -7,7 +7,7 @@ import { S3Error, isS3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
 import { QuotaExceededError, recordObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
-import { type DigestExpectations, type BodyDigests, pumpUpload } from './upload-pump.ts';
+import { type BodyDigests, type ChunkSource, type DigestExpectations, pumpUpload } from './upload-pump.ts';
 import { discardCopies } from './discard-copies.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
 import { choosePlacement } from './placement.ts';
@@ -15,7 +15,8 @@ import { choosePlacement } from './placement.ts';
 export interface PutObjectInput {
   bucket: string;
   key: string;
-  body: ReadableStream<Uint8Array>;
+  /** The client's bytes (decoded from aws-chunked framing where the upload used it). */
+  source: ChunkSource;
   /** Client bytes. */
   size: number;
   contentType: string;
@@ -26,6 +27,7 @@ export interface PutObjectInput {
 
 export interface PutObjectResult {
   etag: string;
+  checksum: BodyDigests['checksum'];
 }
 
 export async function putObject(services: Services, input: PutObjectInput): Promise<PutObjectResult> {
@@ -47,7 +49,7 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
         backendGaveUp.abort(err);
         throw err;
       }),
-    pumpUpload(input.body, body.writable, {
+    pumpUpload(input.source, body.writable, {
       expect: { ...input.expect, length: input.size },
       encoder: storage.createEncoder(),
       signal: backendGaveUp.signal,
@@ -74,6 +76,7 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
       contentType: input.contentType,
       metadata: input.metadata,
       headers: input.headers,
+      checksum: digests.checksum ?? null,
       copy,
     });
   } catch (err) {
@@ -84,7 +87,7 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
     throw err;
   }
   await discardCopies(services, displaced, 'overwrite_displaced');
-  return { etag };
+  return { etag, checksum: digests.checksum };
 }
 
 /** Refuses before any body byte is read, so clients waiting on 100-continue never send a doomed body. */

@@ -9,6 +9,7 @@
  * reused: a write to a workerd stream resolves once its bytes have been consumed, so a buffer is free again after
  * its write settles. Memory stays at three chunks whatever the object size.
  */
+import { type ChecksumAlgorithm, createChecksum } from '../s3/checksums.ts';
 import { S3Error } from '../s3/errors.ts';
 import { toHex } from '../s3/sigv4.ts';
 
@@ -16,6 +17,8 @@ export interface BodyDigests {
   md5Hex: string;
   sha256Hex: string | undefined;
   bytes: number;
+  /** The verified additional checksum, when the client sent one. */
+  checksum: { algorithm: ChecksumAlgorithm; value: string } | undefined;
 }
 
 export interface DigestExpectations {
@@ -23,7 +26,18 @@ export interface DigestExpectations {
   sha256?: string | undefined;
   /** Base64 MD5 from Content-MD5. */
   md5Base64?: string | undefined;
+  /** An x-amz-checksum-* value from a header, or (value undefined) one that arrives as a trailer. */
+  checksum?: { algorithm: ChecksumAlgorithm; value: string | undefined } | undefined;
   length: number;
+}
+
+/** Where the client's bytes come from: the body as is, or decoded from aws-chunked framing. */
+export interface ChunkSource {
+  /** Fills `buffer` (or as much as is left); undefined once the body (and any trailer) is complete. */
+  read(buffer: ArrayBuffer): Promise<Uint8Array | undefined>;
+  cancel(reason: unknown): Promise<void>;
+  /** Trailing headers (lower-case names), available after read() returned undefined. */
+  trailers(): Record<string, string>;
 }
 
 /** Where the stored bytes go, chunk by chunk (the encryption seam: plaintext passes chunks through). */
@@ -43,14 +57,13 @@ const BUFFERS = 3;
  * client got wrong (after aborting the sink), or with the sink's error when the backend failed.
  */
 export async function pumpUpload(
-  body: ReadableStream<Uint8Array>,
+  source: ChunkSource,
   sink: WritableStream<Uint8Array>,
   options: { expect: DigestExpectations; encoder: ChunkEncoder; chunkBytes?: number; signal?: AbortSignal },
 ): Promise<BodyDigests> {
   const { expect, encoder } = options;
   // Small objects get small buffers; one spare byte lets the last read see the end of the body.
   const chunkBytes = Math.min(options.chunkBytes ?? PUMP_CHUNK_BYTES, expect.length + 1);
-  const source = chunkSource(body);
   const writer = sink.getWriter();
   // When the backend gives up, nobody reads the sink any more: fail the pending write instead of waiting forever.
   options.signal?.addEventListener('abort', () => {
@@ -61,6 +74,7 @@ export async function pumpUpload(
   const sha = expect.sha256 ? new crypto.DigestStream('SHA-256') : undefined;
   const md5Writer = md5.getWriter();
   const shaWriter = sha?.getWriter();
+  const checksum = expect.checksum ? createChecksum(expect.checksum.algorithm) : undefined;
   const spare: ArrayBuffer[] = Array.from({ length: BUFFERS }, () => new ArrayBuffer(chunkBytes));
   let held: Uint8Array | undefined;
   let writing: Promise<void> = Promise.resolve();
@@ -69,7 +83,7 @@ export async function pumpUpload(
   const writeChunks = async (chunks: Uint8Array[]) => {
     for (const chunk of chunks) await writer.write(chunk);
   };
-  const fail = async (err: S3Error): Promise<never> => {
+  const fail = async (err: unknown): Promise<never> => {
     await writing.catch(() => {});
     await writer.abort(err).catch(() => {});
     await source.cancel(err).catch(() => {});
@@ -77,7 +91,8 @@ export async function pumpUpload(
   };
 
   for (;;) {
-    const chunk = await source.read(spare.pop() ?? new ArrayBuffer(chunkBytes));
+    // A decoding failure (bad chunk signature, truncated framing) must also cut the backend's body short.
+    const chunk = await source.read(spare.pop() ?? new ArrayBuffer(chunkBytes)).catch(fail);
     // The previous chunk's write ran while this one was read; its buffer is free once it settled.
     await writing;
     if (!chunk) break;
@@ -85,6 +100,7 @@ export async function pumpUpload(
     if (bytes > expect.length) return fail(new S3Error('IncompleteBody', 'The request body is longer than its Content-Length'));
     await md5Writer.write(chunk);
     await shaWriter?.write(chunk);
+    await checksum?.update(chunk);
     const previous = held;
     held = chunk;
     if (previous) {
@@ -100,8 +116,9 @@ export async function pumpUpload(
     md5Hex: toHex(await md5.digest),
     sha256Hex: sha ? toHex(await sha.digest) : undefined,
     bytes,
+    checksum: expect.checksum && checksum ? { algorithm: expect.checksum.algorithm, value: await checksum.digest() } : undefined,
   };
-  const problem = check(digests, expect);
+  const problem = check(digests, expect) ?? checkChecksum(digests, expect, source.trailers());
   if (problem) return fail(problem);
   if (held) await writeChunks(await encoder.update(held));
   await writeChunks(await encoder.final());
@@ -109,14 +126,8 @@ export async function pumpUpload(
   return digests;
 }
 
-interface ChunkSource {
-  /** Fills `buffer` (or as much as is left); undefined at the end. */
-  read(buffer: ArrayBuffer): Promise<Uint8Array | undefined>;
-  cancel(reason: unknown): Promise<void>;
-}
-
 /** Request bodies are byte streams: fill whole buffers natively. Other streams: take chunks as they come. */
-function chunkSource(body: ReadableStream<Uint8Array>): ChunkSource {
+export function plainSource(body: ReadableStream<Uint8Array>): ChunkSource {
   let byob: ReadableStreamBYOBReader | undefined;
   try {
     byob = body.getReader({ mode: 'byob' });
@@ -131,6 +142,7 @@ function chunkSource(body: ReadableStream<Uint8Array>): ChunkSource {
         return done ? undefined : value;
       },
       cancel: (reason) => reader.cancel(reason),
+      trailers: () => ({}),
     };
   }
   const reader = byob;
@@ -145,7 +157,22 @@ function chunkSource(body: ReadableStream<Uint8Array>): ChunkSource {
       }
     },
     cancel: (reason) => reader.cancel(reason),
+    trailers: () => ({}),
   };
+}
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html */
+function checkChecksum(result: BodyDigests, expect: DigestExpectations, trailers: Record<string, string>): S3Error | undefined {
+  if (!expect.checksum || !result.checksum) return undefined;
+  const name = `x-amz-checksum-${expect.checksum.algorithm}`;
+  const promised = expect.checksum.value ?? trailers[name];
+  if (promised === undefined) {
+    return new S3Error('InvalidRequest', `The upload announced a ${name} trailer but did not send it.`);
+  }
+  if (promised !== result.checksum.value) {
+    return new S3Error('BadDigest', `The ${expect.checksum.algorithm.toUpperCase()} you specified did not match the calculated checksum.`);
+  }
+  return undefined;
 }
 
 function check(result: BodyDigests, expect: DigestExpectations): S3Error | undefined {

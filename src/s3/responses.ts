@@ -25,7 +25,7 @@ export function errorResponse(err: S3Error, requestId: string, resource: string,
 }
 
 /** The headers GET and HEAD share: everything the client stored plus what S3 derives. */
-export function objectHeaders(object: StoredObject): Headers {
+export function objectHeaders(object: StoredObject, opts: { checksum?: boolean } = {}): Headers {
   const headers = new Headers({
     'content-type': object.contentType,
     etag: object.etag,
@@ -34,6 +34,10 @@ export function objectHeaders(object: StoredObject): Headers {
   });
   for (const [name, value] of Object.entries(object.headers)) headers.set(name, value);
   for (const [name, value] of Object.entries(object.metadata)) headers.set(`x-amz-meta-${name}`, value);
+  if (opts.checksum && object.checksum) {
+    headers.set(`x-amz-checksum-${object.checksum.algorithm}`, object.checksum.value);
+    headers.set('x-amz-checksum-type', 'FULL_OBJECT');
+  }
   return headers;
 }
 

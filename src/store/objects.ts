@@ -36,6 +36,7 @@ export interface NewObject {
   contentType: string;
   metadata: Record<string, string>;
   headers: Record<string, string>;
+  checksum: { algorithm: string; value: string } | null;
   copy: PhysicalCopy;
 }
 
@@ -85,6 +86,7 @@ export async function recordObject(db: Db, object: NewObject): Promise<PhysicalC
       contentType: object.contentType,
       metadata: object.metadata,
       headers: object.headers,
+      checksum: object.checksum,
       createdAt: sql`now()`,
     };
     await tx

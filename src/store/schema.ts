@@ -54,6 +54,8 @@ export const objects = pgTable(
     metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
     /** Standard content headers to replay on GET/HEAD (cache-control, content-disposition, ...). */
     headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+    /** The additional checksum the client uploaded with (x-amz-checksum-*), verified; null when it sent none. */
+    checksum: jsonb('checksum').$type<{ algorithm: string; value: string }>(),
     /** Last-Modified. */
     createdAt: moment('created_at').notNull().defaultNow(),
   },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { plaintextStorage } from '../../src/crypto/storage-transform.ts';
-import { pumpUpload } from '../../src/objects/upload-pump.ts';
+import { plainSource, pumpUpload } from '../../src/objects/upload-pump.ts';
 import { sha256Hex } from '../../src/s3/sigv4.ts';
 
 function chunks(...parts: string[]): ReadableStream<Uint8Array> {
@@ -48,7 +48,7 @@ const encoder = () => plaintextStorage.createEncoder();
 describe('pumpUpload', () => {
   it('passes the bytes through, closes the sink and reports MD5 and SHA-256', async () => {
     const out = recordingSink();
-    const digests = await pumpUpload(chunks('hello', ' ', 'world'), out.sink, {
+    const digests = await pumpUpload(plainSource(chunks('hello', ' ', 'world')), out.sink, {
       expect: { sha256: await sha256Hex('hello world'), length: 11 },
       encoder: encoder(),
     });
@@ -59,7 +59,7 @@ describe('pumpUpload', () => {
 
   it('withholds the last chunk when the signed hash does not match, so a backend never completes the upload', async () => {
     const out = recordingSink();
-    const result = pumpUpload(chunks('hello', ' ', 'WORLD'), out.sink, {
+    const result = pumpUpload(plainSource(chunks('hello', ' ', 'WORLD')), out.sink, {
       expect: { sha256: await sha256Hex('hello world'), length: 11 },
       encoder: encoder(),
     });
@@ -70,11 +70,11 @@ describe('pumpUpload', () => {
   });
 
   it('refuses a wrong Content-MD5, a short body and a long body', async () => {
-    const md5 = pumpUpload(chunks('hi'), recordingSink().sink, { expect: { md5Base64: btoa('0123456789abcdef'), length: 2 }, encoder: encoder() });
+    const md5 = pumpUpload(plainSource(chunks('hi')), recordingSink().sink, { expect: { md5Base64: btoa('0123456789abcdef'), length: 2 }, encoder: encoder() });
     await expect(md5).rejects.toMatchObject({ code: 'BadDigest' });
-    const short = pumpUpload(chunks('hi'), recordingSink().sink, { expect: { length: 5 }, encoder: encoder() });
+    const short = pumpUpload(plainSource(chunks('hi')), recordingSink().sink, { expect: { length: 5 }, encoder: encoder() });
     await expect(short).rejects.toMatchObject({ code: 'IncompleteBody' });
-    const long = pumpUpload(chunks('hello', ' world'), recordingSink().sink, { expect: { length: 5 }, encoder: encoder() });
+    const long = pumpUpload(plainSource(chunks('hello', ' world')), recordingSink().sink, { expect: { length: 5 }, encoder: encoder() });
     await expect(long).rejects.toMatchObject({ code: 'IncompleteBody' });
   });
 
@@ -88,7 +88,7 @@ describe('pumpUpload', () => {
       },
     });
     const out = recordingSink();
-    const digests = await pumpUpload(source, out.sink, { expect: { length: 100_000 }, encoder: encoder(), chunkBytes: 32 * 1024 });
+    const digests = await pumpUpload(plainSource(source), out.sink, { expect: { length: 100_000 }, encoder: encoder(), chunkBytes: 32 * 1024 });
     expect(out.received.map((c) => c.byteLength)).toEqual([32768, 32768, 32768, 1696]);
     expect(await sha256Hex(concat(out.received))).toBe(await sha256Hex(concat(pieces)));
     expect(digests.bytes).toBe(100_000);
@@ -97,8 +97,26 @@ describe('pumpUpload', () => {
   it('stops when the backend gives up instead of waiting on a sink nobody reads', async () => {
     const stuck = new WritableStream<Uint8Array>({ write: () => new Promise(() => {}) }, { highWaterMark: 1 });
     const stop = new AbortController();
-    const result = pumpUpload(chunks('a', 'b', 'c', 'd'), stuck, { expect: { length: 4 }, encoder: encoder(), signal: stop.signal });
+    const result = pumpUpload(plainSource(chunks('a', 'b', 'c', 'd')), stuck, { expect: { length: 4 }, encoder: encoder(), signal: stop.signal });
     stop.abort(new Error('backend answered 403'));
     await expect(result).rejects.toThrow();
+  });
+
+  it('aborts the sink when the source fails mid-body (a bad chunk signature), so the backend never completes', async () => {
+    const out = recordingSink();
+    let reads = 0;
+    const failing = {
+      read: async () => {
+        reads++;
+        if (reads > 2) throw Object.assign(new Error('bad chunk'), { code: 'SignatureDoesNotMatch' });
+        return new Uint8Array(10).fill(reads);
+      },
+      cancel: async () => {},
+      trailers: () => ({}),
+    };
+    const result = pumpUpload(failing, out.sink, { expect: { length: 100 }, encoder: encoder() });
+    await expect(result).rejects.toMatchObject({ code: 'SignatureDoesNotMatch' });
+    expect(out.aborted()).toMatchObject({ code: 'SignatureDoesNotMatch' });
+    expect(out.closed()).toBe(false);
   });
 });

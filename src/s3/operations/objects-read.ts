@@ -1,13 +1,14 @@
 /** GetObject and HeadObject. */
 import { lookupObject, openObject } from '../../objects/read-object.ts';
 import type { Handler } from '../dispatch-types.ts';
+import type { S3Request } from '../request.ts';
 import { requireKey } from '../request-fields.ts';
 import { objectHeaders } from '../responses.ts';
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html */
 export const GetObject: Handler = async (services, request, auth) => {
   const { object, range, body } = await openObject(services, auth.bucket, requireKey(request), request.headers.get('range'));
-  const headers = objectHeaders(object);
+  const headers = objectHeaders(object, { checksum: wantsChecksum(request) && !range });
   if (!range) {
     headers.set('content-length', String(object.size));
     return new Response(body, { status: 200, headers });
@@ -20,7 +21,12 @@ export const GetObject: Handler = async (services, request, auth) => {
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html - answered from the record alone. */
 export const HeadObject: Handler = async (services, request, auth) => {
   const object = await lookupObject(services, auth.bucket, requireKey(request));
-  const headers = objectHeaders(object);
+  const headers = objectHeaders(object, { checksum: wantsChecksum(request) });
   headers.set('content-length', String(object.size));
   return new Response(null, { status: 200, headers });
 };
+
+/** Checksums are returned only on request, and (being whole-object values) never for a range. */
+function wantsChecksum(request: S3Request): boolean {
+  return request.headers.get('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED';
+}

@@ -1,0 +1,112 @@
+/**
+ * How an upload's body arrives and what it promises: plain or aws-chunked, its decoded length, the payload hash
+ * to verify, and an additional checksum (x-amz-checksum-* as a header or as a trailer).
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html
+ */
+import { type ChunkSource, type DigestExpectations, plainSource } from '../objects/upload-pump.ts';
+import type { Authenticated } from './authenticate.ts';
+import { STREAMING_MODES, awsChunkedSource } from './aws-chunked.ts';
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, isChecksumAlgorithm } from './checksums.ts';
+import { S3Error } from './errors.ts';
+import type { S3Request } from './request.ts';
+import { UNSIGNED_PAYLOAD } from './sigv4.ts';
+
+export interface UploadBody {
+  source: ChunkSource;
+  /** Client bytes (the decoded length for aws-chunked). */
+  size: number;
+  expect: Omit<DigestExpectations, 'length'>;
+}
+
+/** Expected base64 length of each checksum, to refuse malformed values up front. */
+const CHECKSUM_BYTES: Record<ChecksumAlgorithm, number> = { crc32: 4, crc32c: 4, crc64nvme: 8, sha1: 20, sha256: 32 };
+
+export function uploadBody(request: S3Request, auth: Authenticated): UploadBody {
+  const headers = request.headers;
+  const body = request.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  const payloadHash = auth.payloadHash;
+  const mode = STREAMING_MODES[payloadHash];
+  const chunked = mode !== undefined || contentEncodings(headers).includes('aws-chunked');
+  const checksum = checksumExpectation(headers, mode !== undefined && mode !== 'signed');
+  const md5Base64 = contentMd5(headers);
+  if (!chunked) {
+    return { source: plainSource(body), size: contentLength(headers, 'content-length'), expect: { sha256: payloadSha256(payloadHash), md5Base64, checksum } };
+  }
+  if (!mode) {
+    throw new S3Error('NotImplemented', `x-amz-content-sha256 ${payloadHash} is not a supported aws-chunked signing mode`);
+  }
+  return {
+    source: awsChunkedSource(body, mode, auth.signing),
+    size: contentLength(headers, 'x-amz-decoded-content-length'),
+    expect: { md5Base64, checksum },
+  };
+}
+
+/** The content-encoding to store: the client's, without the transfer framing. */
+export function storedContentEncoding(headers: Headers): string | undefined {
+  const kept = contentEncodings(headers).filter((e) => e !== 'aws-chunked');
+  return kept.length > 0 ? kept.join(', ') : undefined;
+}
+
+function contentEncodings(headers: Headers): string[] {
+  return (headers.get('content-encoding') ?? '')
+    .split(',')
+    .map((e) => e.trim().toLowerCase())
+    .filter(Boolean);
+}
+
+function contentLength(headers: Headers, name: string): number {
+  const value = headers.get(name);
+  if (value === null) throw new S3Error('MissingContentLength', `You must provide the ${name} HTTP header.`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new S3Error('InvalidArgument', `${name} must be a non-negative integer`, { details: { ArgumentName: name, ArgumentValue: value } });
+  }
+  return Number(value);
+}
+
+function payloadSha256(payloadHash: string): string | undefined {
+  if (payloadHash === UNSIGNED_PAYLOAD) return undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(payloadHash)) return payloadHash;
+  throw new S3Error('InvalidArgument', 'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a SHA-256 hex digest or a STREAMING-* mode', {
+    details: { ArgumentName: 'x-amz-content-sha256', ArgumentValue: payloadHash },
+  });
+}
+
+function contentMd5(headers: Headers): string | undefined {
+  const value = headers.get('content-md5');
+  if (value === null) return undefined;
+  if (decodedLength(value) !== 16) throw new S3Error('InvalidDigest', 'The Content-MD5 you specified was invalid.');
+  return value;
+}
+
+/** At most one additional checksum, from a header or (for trailer modes) named by x-amz-trailer. */
+function checksumExpectation(headers: Headers, trailerMode: boolean): UploadBody['expect']['checksum'] {
+  const present = CHECKSUM_ALGORITHMS.filter((a) => headers.has(`x-amz-checksum-${a}`));
+  const trailer = headers.get('x-amz-trailer')?.trim().toLowerCase();
+  if (trailer !== undefined && !trailerMode) {
+    throw new S3Error('InvalidRequest', 'x-amz-trailer is only valid with a STREAMING-*-TRAILER x-amz-content-sha256');
+  }
+  const fromTrailer = trailer?.startsWith('x-amz-checksum-') ? trailer.slice('x-amz-checksum-'.length) : undefined;
+  if (trailer !== undefined && (fromTrailer === undefined || !isChecksumAlgorithm(fromTrailer))) {
+    throw new S3Error('InvalidRequest', `The trailer ${trailer} is not a supported checksum (x-amz-checksum-{${CHECKSUM_ALGORITHMS.join(',')}})`);
+  }
+  if (present.length + (fromTrailer ? 1 : 0) > 1) {
+    throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum types are not allowed.');
+  }
+  if (fromTrailer && isChecksumAlgorithm(fromTrailer)) return { algorithm: fromTrailer, value: undefined };
+  const algorithm = present[0];
+  if (!algorithm) return undefined;
+  const value = headers.get(`x-amz-checksum-${algorithm}`) ?? '';
+  if (decodedLength(value) !== CHECKSUM_BYTES[algorithm]) {
+    throw new S3Error('InvalidRequest', `Value for x-amz-checksum-${algorithm} header is invalid.`);
+  }
+  return { algorithm, value };
+}
+
+function decodedLength(b64: string): number | undefined {
+  try {
+    return atob(b64).length;
+  } catch {
+    return undefined;
+  }
+}
