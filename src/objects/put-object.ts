@@ -5,10 +5,11 @@
 import { BackendError } from '../backends/client.ts';
 import { S3Error, isS3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
-import { QuotaExceededError, recordObject } from '../store/objects.ts';
+import { QuotaExceededError, findObject, recordObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
 import { type BodyDigests, type ChunkSource, type DigestExpectations, pumpUpload } from './upload-pump.ts';
 import { discardCopies } from './discard-copies.ts';
+import { type WriteCondition, checkWriteCondition } from './conditions.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
 import { choosePlacement } from './placement.ts';
 
@@ -23,6 +24,8 @@ export interface PutObjectInput {
   metadata: Record<string, string>;
   headers: Record<string, string>;
   expect: Omit<DigestExpectations, 'length'>;
+  /** If-None-Match: * / If-Match, checked before the upload and again when it is recorded. */
+  condition?: WriteCondition | undefined;
 }
 
 export interface PutObjectResult {
@@ -33,6 +36,9 @@ export interface PutObjectResult {
 export async function putObject(services: Services, input: PutObjectInput): Promise<PutObjectResult> {
   const { storage } = services;
   const storedSize = storage.storedSize(input.size);
+  const condition = input.condition;
+  // Refuse a doomed conditional write before its body crosses the network.
+  if (condition) checkWriteCondition(condition, await findObject(services.db(), input.bucket, input.key));
   const backendName = await chooseBackend(services, storedSize);
   const version = newVersion(services.now());
   const copy = { backendName, physicalKey: await physicalKey(input.bucket, input.key, version), storedSize };
@@ -78,12 +84,13 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
       headers: input.headers,
       checksum: digests.checksum ?? null,
       copy,
-    });
+    }, condition && ((current) => checkWriteCondition(condition, current)));
   } catch (err) {
     await discardCopies(services, [copy], 'record_failed');
     if (err instanceof QuotaExceededError) {
       throw new S3Error('InsufficientStorage', 'No backend has room for this object');
     }
+    // Includes a write condition that held before the upload but not at commit (another writer got there first).
     throw err;
   }
   await discardCopies(services, displaced, 'overwrite_displaced');

@@ -3,6 +3,7 @@ import { BackendError, type ByteRange, describeError } from '../backends/client.
 import { S3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
 import { type StoredObject, findObject } from '../store/objects.ts';
+import { evaluateReadConditions } from './conditions.ts';
 import { resolveRange } from './range.ts';
 
 export async function lookupObject(services: Services, bucket: string, key: string): Promise<StoredObject> {
@@ -11,23 +12,23 @@ export async function lookupObject(services: Services, bucket: string, key: stri
   return object;
 }
 
-export interface OpenedObject {
-  object: StoredObject;
-  range: ByteRange | undefined;
-  body: ReadableStream<Uint8Array>;
-}
+export type OpenedObject =
+  | { notModified: false; object: StoredObject; range: ByteRange | undefined; body: ReadableStream<Uint8Array> }
+  | { notModified: true; object: StoredObject };
 
 /**
  * The record, the resolved range and a body from the first copy that answers. When every copy is missing, the
  * object was most likely overwritten or deleted between the lookup and the fetch (replaced copies are deleted
  * right after the new version commits), so the record is read once more before giving up.
  */
-export async function openObject(services: Services, bucket: string, key: string, rangeHeader: string | null): Promise<OpenedObject> {
+export async function openObject(services: Services, bucket: string, key: string, requestHeaders: Headers): Promise<OpenedObject> {
   let object = await lookupObject(services, bucket, key);
   for (let attempt = 1; ; attempt++) {
-    const range = resolveRange(rangeHeader, object.size);
+    // Conditions are settled before any byte is fetched from a backend.
+    if (evaluateReadConditions(requestHeaders, conditionTarget(object)) === 'not-modified') return { notModified: true, object };
+    const range = resolveRange(requestHeaders.get('range'), object.size);
     const opened = await openFirstCopy(services, object, range);
-    if (opened.body) return { object, range, body: opened.body };
+    if (opened.body) return { notModified: false, object, range, body: opened.body };
     const current = attempt === 1 && opened.allMissing ? await lookupObject(services, bucket, key) : undefined;
     if (!current || current.version === object.version) {
       services.log.error('every copy failed to read', { bucket, key, failures: opened.failures });
@@ -57,4 +58,8 @@ async function openFirstCopy(
     }
   }
   return { allMissing, failures };
+}
+
+export function conditionTarget(object: StoredObject): { etag: string; lastModified: Date } {
+  return { etag: object.etag, lastModified: object.createdAt };
 }

@@ -71,11 +71,24 @@ async function dropCopies(tx: Queryable, bucket: string, key: string): Promise<P
 /**
  * Records a freshly written object as the key's only copy, in one transaction: the previous version's copies are
  * dropped and their bytes released, then the new copy's bytes are reserved if they still fit. Throws
- * QuotaExceededError (and changes nothing) when they do not. Returns the displaced copies to delete.
+ * QuotaExceededError (and changes nothing) when they do not. `precondition` sees the current object under the
+ * key's lock and may throw to refuse the write. Returns the displaced copies to delete.
  */
-export async function recordObject(db: Db, object: NewObject): Promise<PhysicalCopy[]> {
+export async function recordObject(
+  db: Db,
+  object: NewObject,
+  precondition?: (current: { etag: string } | undefined) => void,
+): Promise<PhysicalCopy[]> {
   return db.transaction(async (tx) => {
     await lockKey(tx, object.bucket, object.key);
+    if (precondition) {
+      const [current] = await tx
+        .select({ etag: objects.etag })
+        .from(objects)
+        .where(and(eq(objects.bucket, object.bucket), eq(objects.key, object.key)));
+      // Throwing here rolls the transaction back: the write condition no longer holds.
+      precondition(current);
+    }
     const displaced = await dropCopies(tx, object.bucket, object.key);
     const row = {
       bucket: object.bucket,

@@ -1,5 +1,6 @@
 /** PutObject and DeleteObject. */
 import { deleteObject } from '../../objects/delete-object.ts';
+import { writeCondition } from '../../objects/conditions.ts';
 import { putObject } from '../../objects/put-object.ts';
 import type { Handler } from '../dispatch-types.ts';
 import { S3Error } from '../errors.ts';
@@ -30,6 +31,7 @@ export const PutObject: Handler = async (services, request, auth) => {
     metadata,
     headers: storedHeaders(request.headers),
     expect: upload.expect,
+    condition: writeCondition(request.headers),
   });
   const headers = new Headers({ etag: result.etag });
   if (result.checksum) headers.set(`x-amz-checksum-${result.checksum.algorithm}`, result.checksum.value);
