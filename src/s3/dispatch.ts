@@ -5,6 +5,7 @@
 import type { Handler } from './dispatch-types.ts';
 import { S3Error } from './errors.ts';
 import { GetBucketLocation, HeadBucket, ListBuckets } from './operations/buckets.ts';
+import { DeleteObjects } from './operations/delete-batch.ts';
 import { ListObjects, ListObjectsV2 } from './operations/list.ts';
 import { GetObject, HeadObject } from './operations/objects-read.ts';
 import { DeleteObject, PutObject } from './operations/objects-write.ts';
@@ -28,6 +29,7 @@ const ROUTES: readonly Route[] = [
   { operation: 'GetBucketLocation', method: 'GET', level: 'bucket', subresource: 'location', handler: GetBucketLocation },
   { operation: 'ListObjectsV2', method: 'GET', level: 'bucket', subresource: 'list-type', value: '2', handler: ListObjectsV2 },
   { operation: 'ListObjects', method: 'GET', level: 'bucket', handler: ListObjects },
+  { operation: 'DeleteObjects', method: 'POST', level: 'bucket', subresource: 'delete', handler: DeleteObjects },
   { operation: 'PutObject', method: 'PUT', level: 'object', handler: PutObject },
   { operation: 'GetObject', method: 'GET', level: 'object', handler: GetObject },
   { operation: 'HeadObject', method: 'HEAD', level: 'object', handler: HeadObject },
