@@ -1,8 +1,11 @@
 /**
- * `npm run bench`: throughput and memory of the orchestrator against going to its backend directly.
+ * `npm run bench`: throughput and memory of the orchestrator against going to its backend directly, and against
+ * a bare re-signing proxy Worker (the toolchain's own ceiling for any proxy).
  *
  * Starts its own stack (PostgreSQL 15, Ceph radosgw, the Worker under `wrangler dev`) with one virtual bucket over
- * one radosgw backend, then measures with @aws-sdk/client-s3, direct to radosgw and through the orchestrator:
+ * one radosgw backend, plus the bare proxy (scripts/bench-proxy) under a second `wrangler dev` in front of the
+ * same radosgw, then measures with @aws-sdk/client-s3, direct to radosgw, through the bare proxy and through the
+ * orchestrator:
  * PUT/GET throughput for 1 MiB and 256 MiB objects, PUT/GET operations per second for 4 KiB objects, 1 GiB
  * streamed transfers, and workerd's resident memory during the 1 GiB transfers through the orchestrator.
  * Targets are printed as PASS/MISS; it exits 0 whether or not they are met (it is a measurement, not a test),
@@ -40,7 +43,9 @@ const progress = (message: string): void => console.log(`[bench ${elapsed().padS
 
 // ---------------------------------------------------------------------------------------------- measurements
 
-type Path = 'direct' | 'orchestrator';
+type Path = 'direct' | 'proxy' | 'orchestrator';
+
+const PATH_NAMES: Record<Path, string> = { direct: 'direct', proxy: 'bare proxy', orchestrator: 'orchestrator' };
 
 interface Target {
   client: S3Client;
@@ -168,27 +173,34 @@ async function runPhase(stack: BenchStack, phase: Phase): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     if (cutOff) return false;
     const alive = stack.alive();
-    if (!alive.worker || !alive.radosgw) {
-      failures.push(`${phase.name}: skipped (${alive.worker ? '' : 'wrangler exited; '}${alive.radosgw ? '' : 'radosgw died'})`);
+    if (!alive.worker || !alive.proxy || !alive.radosgw) {
+      const why = [
+        alive.worker ? '' : "the orchestrator's wrangler exited",
+        alive.proxy ? '' : "the bare proxy's wrangler exited",
+        alive.radosgw ? '' : 'radosgw died',
+      ];
+      failures.push(`${phase.name}: skipped (${why.filter(Boolean).join('; ')})`);
       return false;
     }
-    const before = stack.workerdPids();
+    const allWorkerd = (): number[] => [...stack.workerdPids(), ...stack.proxyWorkerdPids()];
+    const before = allWorkerd();
     progress(`${phase.name}${attempt > 1 ? ` (attempt ${attempt})` : ''} ...`);
     const started = performance.now();
     const problem = await withTimeout(phase.timeoutMs, phase.run);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    const after = stack.workerdPids();
+    const after = allWorkerd();
     const where = `${phase.name}${attempt > 1 ? ` (attempt ${attempt})` : ''}`;
     if (cutOff) return false;
     if (!stack.alive().radosgw) failures.push(`${where}: radosgw died during the phase`);
-    if (!stack.alive().worker) failures.push(`${where}: wrangler exited during the phase`);
+    if (!stack.alive().worker) failures.push(`${where}: the orchestrator's wrangler exited during the phase`);
+    if (!stack.alive().proxy) failures.push(`${where}: the bare proxy's wrangler exited during the phase`);
     if (!sameSet(before, after)) {
       const note =
         `${where}: workerd was replaced during the phase (pids ${before.join(', ')} -> ${after.join(', ') || 'none'}); ` +
         'wrangler dev restarts it when it reloads the Worker (a watched source file changed) or when it crashed';
       progress(note);
       await stack.waitHealthy(30_000).catch((err: unknown) => failures.push(`${where}: ${errorText(err)}`));
-      if (attempt === 1 && stack.alive().worker) {
+      if (attempt === 1 && stack.alive().worker && stack.alive().proxy) {
         notes.push(`${note}${problem ? `; it failed with: ${problem}` : ''}; re-run`);
         continue;
       }
@@ -241,7 +253,7 @@ function errorText(err: unknown): string {
 function workerdRssNow(stack: BenchStack): string {
   const pids = stack.workerdPids();
   const each = pids.map((pid) => `${pid}: ${mb(rssBytes(pid) ?? 0)}`).join(', ');
-  return `workerd RSS ${mb(totalRss(pids))} MB (${each})`;
+  return `orchestrator workerd RSS ${mb(totalRss(pids))} MB (${each}); bare proxy's ${mb(totalRss(stack.proxyWorkerdPids()))} MB`;
 }
 
 // ---------------------------------------------------------------------------------------------- report
@@ -250,13 +262,14 @@ interface Row {
   label: string;
   unit: 'MB/s' | 'ops/s';
   direct?: number | undefined;
+  proxy?: number | undefined;
   orchestrator?: number | undefined;
   /** Minimum orchestrator/direct ratio, when this row has a target. */
   minRatio?: number;
 }
 
 const rows: Row[] = [];
-const latencies: { label: string; direct?: number[]; orchestrator?: number[] }[] = [];
+const latencies: { label: string; direct?: number[]; proxy?: number[]; orchestrator?: number[] }[] = [];
 const rss: { label: string; sample: RssSample; seconds: number }[] = [];
 /** workerd's summed RSS once the stack answered, before any measurement. */
 let startupRss: number | undefined;
@@ -282,6 +295,8 @@ function recordLatency(label: string, path: Path, values: number[]): void {
 const mbps = (t: Timing): number => t.bytes / MB / t.seconds;
 const opsps = (t: Timing): number => t.ops / t.seconds;
 const fmt = (value: number | undefined, digits = 1): string => (value === undefined ? '-' : value.toFixed(digits));
+const ratioOf = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : a / b);
+const fmtRatio = (ratio: number | undefined): string => (ratio === undefined ? '-' : `${ratio.toFixed(2)}x`);
 const mb = (bytes: number): string => (bytes / MB).toFixed(1);
 
 function percentile(values: readonly number[], p: number): number {
@@ -297,37 +312,43 @@ function table(headers: string[], body: string[][], rightAligned: boolean[]): st
 }
 
 function printReport(stack: BenchStack | undefined): void {
-  console.log('\n== Throughput: direct to radosgw vs through the orchestrator (MB = 10^6 bytes)');
+  console.log('\n== Throughput: direct to radosgw vs through the bare proxy vs through the orchestrator (MB = 10^6 bytes)');
   console.log(
     table(
-      ['Measurement', 'Unit', 'Direct', 'Orchestrator', 'Ratio', 'Target', 'Result'],
+      ['Measurement', 'Unit', 'Direct', 'Bare proxy', 'Orchestrator', 'Orch/direct', 'Target', 'Result', 'Orch/proxy', 'Proxy/direct'],
       rows.map((r) => {
-        const ratio = r.direct !== undefined && r.orchestrator !== undefined ? r.orchestrator / r.direct : undefined;
+        const ratio = ratioOf(r.orchestrator, r.direct);
         const result = r.minRatio === undefined || ratio === undefined ? '' : ratio >= r.minRatio ? 'PASS' : 'MISS';
         return [
           r.label,
           r.unit,
           fmt(r.direct),
+          fmt(r.proxy),
           fmt(r.orchestrator),
-          ratio === undefined ? '-' : `${ratio.toFixed(2)}x`,
+          fmtRatio(ratio),
           r.minRatio === undefined ? '' : `>= ${r.minRatio.toFixed(2)}x`,
           result,
+          fmtRatio(ratioOf(r.orchestrator, r.proxy)),
+          fmtRatio(ratioOf(r.proxy, r.direct)),
         ];
       }),
-      [false, false, true, true, true, false, false],
+      [false, false, true, true, true, true, false, false, true, true],
     ),
   );
+  console.log('  Bare proxy: scripts/bench-proxy/worker.ts under its own wrangler dev on the same machine, in front of the same');
+  console.log('  radosgw; it authenticates nothing and only re-signs and streams. It is the toolchain\'s own ceiling for any proxy');
+  console.log('  here (Orch/proxy 1.00x = the orchestrator adds nothing on top of workerd), measured in this same run; the');
+  console.log('  targets stay on Orch/direct. On 2 cores every figure is noisy: compare Orch/proxy across runs, not one row.');
 
   console.log('\n== Per-operation latency in ms (p50 / p99)');
   console.log(
     table(
-      ['Operation', 'Direct', 'Orchestrator'],
+      ['Operation', 'Direct', 'Bare proxy', 'Orchestrator'],
       latencies.map((l) => [
         l.label,
-        l.direct ? `${fmt(percentile(l.direct, 50))} / ${fmt(percentile(l.direct, 99))}` : '-',
-        l.orchestrator ? `${fmt(percentile(l.orchestrator, 50))} / ${fmt(percentile(l.orchestrator, 99))}` : '-',
+        ...[l.direct, l.proxy, l.orchestrator].map((v) => (v ? `${fmt(percentile(v, 50))} / ${fmt(percentile(v, 99))}` : '-')),
       ]),
-      [false, true, true],
+      [false, true, true, true],
     ),
   );
 
@@ -366,12 +387,16 @@ function printReport(stack: BenchStack | undefined): void {
   );
   console.log('  Those PUTs send Buffer bodies (SHA-256-signed payload, built before the clock starts); every GET body is read');
   console.log('  to its end, counted and compared with the expected bytes (nothing kept). 1 GiB: one PUT streamed from a');
-  console.log('  generator (Content-Length known, UNSIGNED-PAYLOAD) and one GET, direct first, then through the');
-  console.log('  orchestrator while sampling workerd RSS. Objects are deleted after each size and radosgw GC is run.');
+  console.log('  generator (Content-Length known, UNSIGNED-PAYLOAD) and one GET, direct first, then through the bare proxy,');
+  console.log('  then through the orchestrator while sampling its workerd RSS. Every size runs direct, bare proxy, orchestrator');
+  console.log('  in that order; objects are deleted after each size and path and radosgw GC is run after the large ones.');
   if (stack) {
     const log = stack.workerLog().map((line) => line.replace(/\x1b\[[0-9;]*m/g, '')).filter((line) => line.trim() !== '');
     console.log(`\nWorker output during the run: ${log.length} line(s)${log.length ? ' (last 30 below)' : ''}`);
     for (const line of log.slice(-30)) console.log(`  | ${line}`);
+    const proxyLog = stack.proxyLog().map((line) => line.replace(/\x1b\[[0-9;]*m/g, '')).filter((line) => line.trim() !== '');
+    console.log(`Bare proxy output during the run: ${proxyLog.length} line(s)${proxyLog.length ? ' (last 10 below)' : ''}`);
+    for (const line of proxyLog.slice(-10)) console.log(`  | ${line}`);
   }
   if (notes.length > 0) {
     console.log('\n== Disturbances (recovered by re-running the phase)');
@@ -394,7 +419,8 @@ function codeUnderTest(): string {
   };
   const commit = git(['rev-parse', '--short', 'HEAD']);
   if (commit === undefined) return 'not a git checkout';
-  const dirty = (git(['status', '--porcelain', '--', 'src', 'wrangler.toml', 'wrangler.jsonc', 'package.json']) ?? '')
+  const sources = ['src', 'workers', 'wrangler.toml', 'wrangler.jsonc', 'package.json', 'scripts/bench-proxy'];
+  const dirty = (git(['status', '--porcelain', '--', ...sources]) ?? '')
     .split('\n')
     .filter(Boolean);
   return `commit ${commit}${dirty.length ? ` + uncommitted: ${dirty.map((l) => l.slice(3)).join(', ')}` : ''} (the Worker runs from a copy taken now)`;
@@ -422,17 +448,20 @@ async function main(): Promise<number> {
     // Registered after the launchers' exit handlers, so it runs after they killed their processes (Ctrl-C).
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
     const s = stack;
-    progress(`stack up: orchestrator ${s.worker.url} (wrangler pid ${s.worker.pid}), radosgw ${s.radosgw.endpoint}`);
+    progress(
+      `stack up: orchestrator ${s.worker.url} (wrangler pid ${s.worker.pid}), bare proxy ${s.proxy.url}` +
+        ` (wrangler pid ${s.proxy.pid}), radosgw ${s.radosgw.endpoint}`,
+    );
     startupRss = totalRss(s.workerdPids());
     if (s.workerdPids().length === 0) failures.push('no workerd process found under wrangler: RSS cannot be sampled');
     for (const pid of s.workerdPids()) progress(`  workerd pid ${pid}: RSS ${mb(rssBytes(pid) ?? 0)} MB: ${commandLine(pid).slice(0, 160)}`);
-    const direct: Target = {
-      client: makeClient(s.radosgw.endpoint, { accessKeyId: s.radosgw.accessKeyId, secretAccessKey: s.radosgw.secretAccessKey }),
-      bucket: s.directBucket,
-      path: 'direct',
-    };
+    if (s.proxyWorkerdPids().length === 0) failures.push('no workerd process found under the bare proxy\'s wrangler');
+    const rgwCredentials = { accessKeyId: s.radosgw.accessKeyId, secretAccessKey: s.radosgw.secretAccessKey };
+    const direct: Target = { client: makeClient(s.radosgw.endpoint, rgwCredentials), bucket: s.directBucket, path: 'direct' };
+    // The proxy checks no signature and re-signs with radosgw's own credentials; the client signs anyway, as any would.
+    const proxy: Target = { client: makeClient(s.proxy.url, rgwCredentials), bucket: s.directBucket, path: 'proxy' };
     const orchestrator: Target = { client: makeClient(s.worker.url, s.virtualCredentials), bucket: s.virtualBucket, path: 'orchestrator' };
-    const targets = [direct, orchestrator];
+    const targets = [direct, proxy, orchestrator];
     const gc = async (): Promise<void> => {
       await s.collectGarbage(60_000).catch((err: unknown) => progress(`radosgw gc failed (continuing): ${String(err)}`));
     };
@@ -447,7 +476,7 @@ async function main(): Promise<number> {
 
     for (const t of targets) {
       await runPhase(s, {
-        name: `4 KiB x${SMALL.count} PUT then GET, ${SMALL.concurrency} in flight (${t.path})`,
+        name: `4 KiB x${SMALL.count} PUT then GET, ${SMALL.concurrency} in flight (${PATH_NAMES[t.path]})`,
         timeoutMs: 120_000,
         async run(signal) {
           const { put, get } = await putGetBuffers(t, 'small', SMALL, signal);
@@ -462,7 +491,7 @@ async function main(): Promise<number> {
 
     for (const t of targets) {
       await runPhase(s, {
-        name: `1 MiB x${MEDIUM.count} sequential PUT then GET (${t.path})`,
+        name: `1 MiB x${MEDIUM.count} sequential PUT then GET (${PATH_NAMES[t.path]})`,
         timeoutMs: 120_000,
         async run(signal) {
           const { put, get } = await putGetBuffers(t, 'medium', MEDIUM, signal);
@@ -476,7 +505,7 @@ async function main(): Promise<number> {
 
     for (const t of targets) {
       await runPhase(s, {
-        name: `256 MiB x${LARGE.count} sequential PUT then GET (${t.path})`,
+        name: `256 MiB x${LARGE.count} sequential PUT then GET (${PATH_NAMES[t.path]})`,
         timeoutMs: 180_000,
         async run(signal) {
           const { put, get } = await putGetBuffers(t, 'large', LARGE, signal);
@@ -489,13 +518,13 @@ async function main(): Promise<number> {
 
     for (const t of targets) {
       await runPhase(s, {
-        name: `1 GiB streamed PUT then GET (${t.path}${t.path === 'orchestrator' ? ', sampling workerd RSS' : ''})`,
+        name: `1 GiB streamed PUT then GET (${PATH_NAMES[t.path]}${t.path === 'orchestrator' ? ', sampling workerd RSS' : ''})`,
         timeoutMs: 180_000,
         async run(signal) {
           const [ref] = objects('huge', HUGE);
           if (!ref) throw new Error('unreachable');
           const measure = async (label: string, work: () => Promise<number>): Promise<Timing> => {
-            if (t.path === 'direct') return timedPool([ref], 1, work);
+            if (t.path !== 'orchestrator') return timedPool([ref], 1, work);
             const sampler = sampleRss(s.workerdPids());
             const started = performance.now();
             try {

@@ -1,7 +1,8 @@
 /**
  * The benchmark's stack: PostgreSQL 15, Ceph radosgw and the Worker under `wrangler dev`, configured with ONE
  * virtual bucket (one credential) over ONE radosgw backend, so that "direct" and "through the orchestrator"
- * reach the same radosgw. Everything lives under one folder; stop() ends every process and removes it.
+ * reach the same radosgw; plus the bare re-signing proxy (scripts/bench-proxy) under a second `wrangler dev`,
+ * in front of the same radosgw. Everything lives under one folder; stop() ends every process and removes it.
  */
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, symlinkSync } from 'node:fs';
@@ -25,6 +26,8 @@ export interface Credentials {
 export interface BenchStack {
   /** The orchestrator (wrangler dev). */
   worker: WorkerProcess;
+  /** The bare proxy (a second wrangler dev): `/<bucket>/<key>` re-signed one to one onto radosgw, no auth. */
+  proxy: WorkerProcess;
   virtualBucket: string;
   virtualCredentials: Credentials;
   radosgw: RadosgwServer;
@@ -32,15 +35,19 @@ export interface BenchStack {
   databaseUrl: string;
   /** A radosgw bucket of its own for the direct measurements (the backend's bucket is the orchestrator's). */
   directBucket: string;
-  /** The workerd processes under wrangler now (it replaces them when it reloads the Worker). */
+  /** The orchestrator's workerd processes under wrangler now (it replaces them when it reloads the Worker). */
   workerdPids(): number[];
-  /** Waits until the Worker answers /health again (after a reload). */
+  /** The same for the bare proxy. */
+  proxyWorkerdPids(): number[];
+  /** Waits until both Workers answer /health again (after a reload). */
   waitHealthy(timeoutMs: number): Promise<void>;
   /** Runs radosgw's garbage collector now, so deleted objects' space really comes back (memstore is capped). */
   collectGarbage(timeoutMs: number): Promise<void>;
-  /** The Worker's output (stdout and stderr), as lines. */
+  /** The orchestrator's output (stdout and stderr), as lines. */
   workerLog(): string[];
-  alive(): { worker: boolean; radosgw: boolean };
+  /** The bare proxy's output, as lines. */
+  proxyLog(): string[];
+  alive(): { worker: boolean; proxy: boolean; radosgw: boolean };
   stop(): Promise<void>;
 }
 
@@ -120,68 +127,73 @@ export async function startBenchStack(
         },
       ],
     };
-    progress('starting the Worker (wrangler dev) from a snapshot of the working tree');
+    progress('starting the Worker and the bare proxy (two wrangler dev, in parallel) from a snapshot of the working tree');
     const { startWorker } = await snapshotWorker(join(dir, 'worker-src'));
-    const worker = await startWorker({
-      persistDir: join(dir, 'wrangler'),
-      output: 'pipe',
-      vars: {
-        S3O_CONFIG: stringify(config),
-        RGW_ACCESS_KEY: rgw.accessKeyId,
-        RGW_SECRET_KEY: rgw.secretAccessKey,
-        DATABASE_URL: postgres.url,
-        DATABASE_LOCAL_PROXY: `127.0.0.1:${bridge.port}`,
-      },
-    });
-    // If this process dies before stop(), take wrangler and everything under it along (its bin script runs the
-    // real CLI as a child, which runs workerd; none has an exit hook of ours). Innermost first.
-    const onExit = (): void => killAll([...descendants(worker.pid).map((p) => p.pid).reverse(), worker.pid]);
-    process.on('exit', onExit);
-    stops.push(async () => {
-      process.off('exit', onExit);
-      const under = descendants(worker.pid);
-      await worker.stop();
-      // wrangler normally ends its own children; make sure nothing it started outlives it.
-      killIfStillThere(under);
-    });
-
-    const log: string[] = [];
-    let partial = '';
-    const collect = (chunk: Buffer): void => {
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      log.push(...lines);
-      if (log.length > LOG_LINES_KEPT) log.splice(0, log.length - LOG_LINES_KEPT);
-    };
-    worker.child.stdout?.on('data', collect);
-    worker.child.stderr?.on('data', collect);
+    const [workerOutcome, proxyOutcome] = await Promise.allSettled([
+      startWorker({
+        persistDir: join(dir, 'wrangler'),
+        output: 'pipe',
+        vars: {
+          S3O_CONFIG: stringify(config),
+          RGW_ACCESS_KEY: rgw.accessKeyId,
+          RGW_SECRET_KEY: rgw.secretAccessKey,
+          DATABASE_URL: postgres.url,
+          DATABASE_LOCAL_PROXY: `127.0.0.1:${bridge.port}`,
+        },
+      }),
+      startWorker({
+        configPath: PROXY_CONFIG,
+        persistDir: join(dir, 'wrangler-proxy'),
+        output: 'pipe',
+        runCronOnStart: false,
+        vars: {
+          BACKEND_ENDPOINT: rgw.endpoint,
+          BACKEND_REGION: rgw.region,
+          BACKEND_ACCESS_KEY: rgw.accessKeyId,
+          BACKEND_SECRET_KEY: rgw.secretAccessKey,
+        },
+      }),
+    ]);
+    const workerLog = workerOutcome.status === 'fulfilled' ? manage(workerOutcome.value, stops) : undefined;
+    const proxyLog = proxyOutcome.status === 'fulfilled' ? manage(proxyOutcome.value, stops) : undefined;
+    if (workerOutcome.status === 'rejected') throw workerOutcome.reason;
+    if (proxyOutcome.status === 'rejected') throw new Error(`bare proxy: ${String(proxyOutcome.reason)}`);
+    if (workerLog === undefined || proxyLog === undefined) throw new Error('unreachable');
+    const worker = workerOutcome.value;
+    const proxy = proxyOutcome.value;
+    const running = (w: WorkerProcess): boolean => w.child.exitCode === null && w.child.signalCode === null;
 
     const conf = join(dir, 'radosgw', 'ceph.conf');
     return {
       worker,
+      proxy,
       virtualBucket: VIRTUAL_BUCKET,
       virtualCredentials: CREDENTIALS,
       radosgw: rgw,
       databaseUrl: postgres.url,
       directBucket: DIRECT_BUCKET,
       workerdPids: () => workerdPids(worker.pid),
+      proxyWorkerdPids: () => workerdPids(proxy.pid),
       waitHealthy: async (timeoutMs) => {
         const deadline = Date.now() + timeoutMs;
-        for (;;) {
-          try {
-            const response = await fetch(`${worker.url}/health`, { signal: AbortSignal.timeout(5000) });
-            await response.body?.cancel();
-            if (response.status === 200) return;
-          } catch {
-            // reloading
+        for (const [name, w] of [['the Worker', worker], ['the bare proxy', proxy]] as const) {
+          for (;;) {
+            try {
+              const response = await fetch(`${w.url}/health`, { signal: AbortSignal.timeout(5000) });
+              await response.body?.cancel();
+              if (response.status === 200) break;
+            } catch {
+              // reloading
+            }
+            if (Date.now() > deadline) throw new Error(`${name} did not answer /health within ${timeoutMs} ms`);
+            await new Promise((resolve) => setTimeout(resolve, 250));
           }
-          if (Date.now() > deadline) throw new Error(`the Worker did not answer /health within ${timeoutMs} ms`);
-          await new Promise((resolve) => setTimeout(resolve, 250));
         }
       },
       collectGarbage: (timeoutMs) => runQuietly('radosgw-admin', ['-c', conf, 'gc', 'process', '--include-all'], timeoutMs),
-      workerLog: () => (partial ? [...log, partial] : [...log]),
-      alive: () => ({ worker: worker.child.exitCode === null && worker.child.signalCode === null, radosgw: rgw.alive() }),
+      workerLog,
+      proxyLog,
+      alive: () => ({ worker: running(worker), proxy: running(proxy), radosgw: rgw.alive() }),
       stop,
     };
   } catch (err) {
@@ -191,10 +203,42 @@ export async function startBenchStack(
 }
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The bare proxy's wrangler configuration, relative to the (snapshot's) project root. */
+const PROXY_CONFIG = 'scripts/bench-proxy/wrangler.toml';
 
 /**
- * Copies the Worker's sources (and the wrangler launcher itself, whose project root is its own location) to
- * `into`, and loads that launcher. wrangler dev reloads the Worker whenever a source file changes, cutting
+ * Makes sure `worker` (wrangler and everything under it) ends with this process or at stop(), and collects its
+ * output; returns a reader of that output, as lines.
+ */
+function manage(worker: WorkerProcess, stops: (() => Promise<void>)[]): () => string[] {
+  // If this process dies before stop(), take wrangler and everything under it along (its bin script runs the
+  // real CLI as a child, which runs workerd; none has an exit hook of ours). Innermost first.
+  const onExit = (): void => killAll([...descendants(worker.pid).map((p) => p.pid).reverse(), worker.pid]);
+  process.on('exit', onExit);
+  stops.push(async () => {
+    process.off('exit', onExit);
+    const under = descendants(worker.pid);
+    await worker.stop();
+    // wrangler normally ends its own children; make sure nothing it started outlives it.
+    killIfStillThere(under);
+  });
+
+  const log: string[] = [];
+  let partial = '';
+  const collect = (chunk: Buffer): void => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    log.push(...lines);
+    if (log.length > LOG_LINES_KEPT) log.splice(0, log.length - LOG_LINES_KEPT);
+  };
+  worker.child.stdout?.on('data', collect);
+  worker.child.stderr?.on('data', collect);
+  return () => (partial ? [...log, partial] : [...log]);
+}
+
+/**
+ * Copies the Worker's sources and the bare proxy's (and the wrangler launcher itself, whose project root is its
+ * own location) to `into`, and loads that launcher. wrangler dev reloads the Worker whenever a source file changes, cutting
  * every request in flight ("Your worker restarted mid-request"); a snapshot keeps edits made during the run
  * from disturbing it, and measures the code as it was when the run began.
  */
@@ -202,6 +246,7 @@ async function snapshotWorker(into: string): Promise<typeof import('./worker-dev
   for (const path of ['src', 'workers', 'wrangler.toml', 'package.json', 'tsconfig.json', 'tsconfig.base.json']) {
     cpSync(join(ROOT, path), join(into, path), { recursive: true });
   }
+  cpSync(join(ROOT, 'scripts', 'bench-proxy'), join(into, 'scripts', 'bench-proxy'), { recursive: true });
   mkdirSync(join(into, 'scripts', 'lib'), { recursive: true });
   for (const file of ['worker-dev.ts', 'ports.ts']) cpSync(join(ROOT, 'scripts', 'lib', file), join(into, 'scripts', 'lib', file));
   symlinkSync(join(ROOT, 'node_modules'), join(into, 'node_modules'), 'dir');

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.ts';
 
@@ -28,6 +28,13 @@ export interface WorkerOptions {
   /** Where wrangler's own output goes; defaults to this process's stderr. */
   output?: 'inherit' | 'pipe' | 'ignore';
   startTimeoutMs?: number;
+  /**
+   * The wrangler configuration to run, absolute or relative to the project root (wrangler resolves its `main`
+   * from the file's folder). Defaults to the project's own wrangler.toml, the orchestrator.
+   */
+  configPath?: string;
+  /** Drive the cron handler once the Worker answers, as Cloudflare does after a deploy (default true). */
+  runCronOnStart?: boolean;
 }
 
 export async function startWorker(options: WorkerOptions): Promise<WorkerProcess> {
@@ -42,6 +49,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
     '--persist-to', options.persistDir,
     '--show-interactive-dev-session=false',
     '--log-level', 'warn',
+    ...(options.configPath === undefined ? [] : ['--config', resolve(ROOT, options.configPath)]),
     ...Object.entries(options.vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
   ];
   const child = spawn(process.execPath, args, {
@@ -69,7 +77,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
     await new Promise((r) => setTimeout(r, 250));
   }
   // Cloudflare runs the cron soon after a deploy; do the same so start-up work (quota sync) happens now.
-  await fetch(`${url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).then((r) => r.body?.cancel());
+  if (options.runCronOnStart ?? true) await fetch(`${url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).then((r) => r.body?.cancel());
   return {
     url,
     port,
