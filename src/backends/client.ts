@@ -31,6 +31,8 @@ export interface BackendClient {
   getObject(physicalKey: string, range?: ByteRange): Promise<Response>;
   /** Succeeds when the object is gone, including when it never existed. */
   deleteObject(physicalKey: string): Promise<void>;
+  /** Server-side copy within this backend's bucket (objects up to 5 GiB); no bytes pass through the Worker. */
+  copyObject(sourcePhysicalKey: string, targetPhysicalKey: string): Promise<void>;
 }
 
 export function createBackendClient(config: BackendConfig): BackendClient {
@@ -91,6 +93,20 @@ export function createBackendClient(config: BackendConfig): BackendClient {
       const response = await send('DELETE', physicalKey, {});
       await response.body?.cancel();
       if (!response.ok && response.status !== 404) throw await failure('DELETE', response);
+    },
+    async copyObject(sourcePhysicalKey, targetPhysicalKey) {
+      const response = await send('PUT', targetPhysicalKey, {
+        headers: {
+          'x-amz-copy-source': `/${config.bucket}/${uriEncode(sourcePhysicalKey, false)}`,
+          'x-amz-metadata-directive': 'COPY',
+        },
+      });
+      // S3 may answer 200 and still report a failure in the body, when the copy fails after it started.
+      const text = await response.text().catch(() => '');
+      if (!response.ok || !text.includes('<CopyObjectResult')) {
+        const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? '';
+        throw new BackendError(config.name, response.ok ? 500 : response.status, `COPY answered ${response.status} ${code}`.trim());
+      }
     },
   };
 }

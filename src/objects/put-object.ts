@@ -5,7 +5,7 @@
 import { BackendError } from '../backends/client.ts';
 import { S3Error, isS3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
-import { QuotaExceededError, findObject, recordObject } from '../store/objects.ts';
+import { type NewObject, QuotaExceededError, findObject, recordObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
 import { type BodyDigests, type ChunkSource, type DigestExpectations, pumpUpload } from './upload-pump.ts';
 import { discardCopies } from './discard-copies.ts';
@@ -71,9 +71,9 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
   const digests: BodyDigests = pumped.value;
   const etag = `"${digests.md5Hex}"`;
 
-  let displaced;
-  try {
-    displaced = await recordObject(services.db(), {
+  await recordNewCopy(
+    services,
+    {
       bucket: input.bucket,
       key: input.key,
       version,
@@ -84,9 +84,22 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
       headers: input.headers,
       checksum: digests.checksum ?? null,
       copy,
-    }, condition && ((current) => checkWriteCondition(condition, current)));
+    },
+    condition,
+  );
+  return { etag, checksum: digests.checksum };
+}
+
+/**
+ * Records bytes already on a backend as the key's object, or removes them again when that fails (no room left,
+ * a write condition that no longer holds); then deletes the copies the new object replaced.
+ */
+export async function recordNewCopy(services: Services, object: NewObject, condition?: WriteCondition): Promise<void> {
+  let displaced;
+  try {
+    displaced = await recordObject(services.db(), object, condition && ((current) => checkWriteCondition(condition, current)));
   } catch (err) {
-    await discardCopies(services, [copy], 'record_failed');
+    await discardCopies(services, [object.copy], 'record_failed');
     if (err instanceof QuotaExceededError) {
       throw new S3Error('InsufficientStorage', 'No backend has room for this object');
     }
@@ -94,11 +107,10 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
     throw err;
   }
   await discardCopies(services, displaced, 'overwrite_displaced');
-  return { etag, checksum: digests.checksum };
 }
 
 /** Refuses before any body byte is read, so clients waiting on 100-continue never send a doomed body. */
-async function chooseBackend(services: Services, storedSize: number): Promise<string> {
+export async function chooseBackend(services: Services, storedSize: number): Promise<string> {
   const names = services.config.backends.map((b) => b.name);
   const spaces = await backendSpace(services.db(), names);
   const ordered = names.flatMap((name) => spaces.filter((s) => s.backendName === name));
@@ -107,7 +119,7 @@ async function chooseBackend(services: Services, storedSize: number): Promise<st
   return chosen;
 }
 
-function backendFailure(services: Services, err: unknown): S3Error {
+export function backendFailure(services: Services, err: unknown): S3Error {
   services.log.error('backend write failed', { error: err instanceof Error ? err.message : String(err) });
   if (err instanceof BackendError) return new S3Error('ServiceUnavailable', 'A storage backend failed; please retry');
   if (isS3Error(err)) return err;

@@ -63,3 +63,11 @@ async function openFirstCopy(
 export function conditionTarget(object: StoredObject): { etag: string; lastModified: Date } {
   return { etag: object.etag, lastModified: object.createdAt };
 }
+
+/** A body for the whole object or a range from its first answering copy; InternalError when none answers. */
+export async function openStoredObject(services: Services, object: StoredObject, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
+  const opened = await openFirstCopy(services, object, range);
+  if (opened.body) return opened.body;
+  services.log.error('every copy failed to read', { bucket: object.bucket, key: object.key, failures: opened.failures });
+  throw new S3Error('InternalError', 'We encountered an internal error. Please try again.');
+}

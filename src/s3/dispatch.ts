@@ -5,6 +5,7 @@
 import type { Handler } from './dispatch-types.ts';
 import { S3Error } from './errors.ts';
 import { GetBucketLocation, HeadBucket, ListBuckets } from './operations/buckets.ts';
+import { CopyObject } from './operations/copy.ts';
 import { DeleteObjects } from './operations/delete-batch.ts';
 import { ListObjects, ListObjectsV2 } from './operations/list.ts';
 import { GetObject, HeadObject } from './operations/objects-read.ts';
@@ -20,6 +21,8 @@ interface Route {
   /** Query parameter that selects the operation, optionally with a required value. */
   subresource?: string;
   value?: string;
+  /** Selected by the presence of x-amz-copy-source (CopyObject, UploadPartCopy). */
+  copySource?: boolean;
   handler: Handler;
 }
 
@@ -30,6 +33,7 @@ const ROUTES: readonly Route[] = [
   { operation: 'ListObjectsV2', method: 'GET', level: 'bucket', subresource: 'list-type', value: '2', handler: ListObjectsV2 },
   { operation: 'ListObjects', method: 'GET', level: 'bucket', handler: ListObjects },
   { operation: 'DeleteObjects', method: 'POST', level: 'bucket', subresource: 'delete', handler: DeleteObjects },
+  { operation: 'CopyObject', method: 'PUT', level: 'object', copySource: true, handler: CopyObject },
   { operation: 'PutObject', method: 'PUT', level: 'object', handler: PutObject },
   { operation: 'GetObject', method: 'GET', level: 'object', handler: GetObject },
   { operation: 'HeadObject', method: 'HEAD', level: 'object', handler: HeadObject },
@@ -61,6 +65,7 @@ export function resolveRoute(request: S3Request): ResolvedRoute {
   const named = SUBRESOURCES.filter((name) => request.query.has(name));
   for (const route of ROUTES) {
     if (route.method !== method || route.level !== level) continue;
+    if (route.copySource && !request.headers.has('x-amz-copy-source')) continue;
     if (route.subresource !== undefined) {
       if (!request.query.has(route.subresource)) continue;
       if (route.value !== undefined && request.query.get(route.subresource) !== route.value) continue;

@@ -70,7 +70,7 @@ export function userMetadata(headers: Headers): Record<string, string> {
   return metadata;
 }
 
-function storedHeaders(headers: Headers): Record<string, string> {
+export function storedHeaders(headers: Headers): Record<string, string> {
   const stored: Record<string, string> = {};
   for (const name of STORED_HEADERS) {
     const value = name === 'content-encoding' ? storedContentEncoding(headers) : headers.get(name);
