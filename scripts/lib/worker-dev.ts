@@ -59,7 +59,16 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
   });
   const url = `http://127.0.0.1:${port}`;
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
+  // If this process dies without stopping the Worker (a crashed test or script), do not leave wrangler behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      process.off('exit', killOnExit);
+      resolve();
+    }),
+  );
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   while (true) {
     if (exited) throw new Error(`wrangler dev exited during start-up (code ${child.exitCode})`);
