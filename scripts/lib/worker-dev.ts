@@ -56,11 +56,19 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
     cwd: ROOT,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' },
     stdio: ['ignore', options.output ?? 'inherit', options.output ?? 'inherit'],
+    // Its own process group, so wrangler's node child and workerd can be killed together.
+    detached: true,
   });
   const url = `http://127.0.0.1:${port}`;
   let exited = false;
   // If this process dies without stopping the Worker (a crashed test or script), do not leave wrangler behind.
-  const killOnExit = () => child.kill('SIGKILL');
+  const killOnExit = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
   process.once('exit', killOnExit);
   const exit = new Promise<void>((resolve) =>
     child.once('exit', () => {
