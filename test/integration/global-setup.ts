@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startPostgres } from '../../scripts/lib/postgres.ts';
-import { startS3rverBackend } from '../../scripts/lib/s3rver-backends.ts';
-const startRadosgw = async (o: { dir: string }) => { const b = await startS3rverBackend('rgw', o.dir, 'dummy'); return { endpoint: b.endpoint, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1', stop: b.stop, alive: () => true }; };
+import { startRadosgw } from '../../scripts/lib/radosgw.ts';
 import { TEST_SERVICES_PACKAGES, ensureDebianPackages } from '../../scripts/lib/system-deps.ts';
 import { accountingDrift } from '../support/accounting.ts';
 
