@@ -4,7 +4,8 @@
  */
 import { AwsClient } from 'aws4fetch';
 import type { BackendConfig } from '../config/types.ts';
-import { uriEncode } from '../s3/sigv4.ts';
+import { sha256Hex, uriEncode } from '../s3/sigv4.ts';
+import { escapeXml as escapeXmlText } from '../s3/xml.ts';
 
 export class BackendError extends Error {
   readonly backendName: string;
@@ -33,6 +34,12 @@ export interface BackendClient {
   deleteObject(physicalKey: string): Promise<void>;
   /** Server-side copy within this backend's bucket (objects up to 5 GiB); no bytes pass through the Worker. */
   copyObject(sourcePhysicalKey: string, targetPhysicalKey: string): Promise<void>;
+  /** The backend's own multipart upload: parts stream straight to it and it assembles the object. */
+  createMultipartUpload(physicalKey: string): Promise<string>;
+  uploadPart(physicalKey: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, length: number): Promise<{ etag: string }>;
+  completeMultipartUpload(physicalKey: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<void>;
+  /** Succeeds when the upload is gone, including when it never existed. */
+  abortMultipartUpload(physicalKey: string, uploadId: string): Promise<void>;
 }
 
 export function createBackendClient(config: BackendConfig): BackendClient {
@@ -44,18 +51,23 @@ export function createBackendClient(config: BackendConfig): BackendClient {
     retries: 0,
   });
   const base = new URL(config.endpoint);
-  const objectUrl = (physicalKey: string) => {
+  const objectUrl = (physicalKey: string, query = '') => {
     const path = uriEncode(physicalKey, false);
-    return config.forcePathStyle
+    const url = config.forcePathStyle
       ? `${base.origin}/${config.bucket}/${path}`
       : `${base.protocol}//${config.bucket}.${base.host}/${path}`;
+    return query ? `${url}?${query}` : url;
   };
 
-  async function send(method: string, physicalKey: string, init: { headers?: Record<string, string>; body?: ReadableStream<Uint8Array> }): Promise<Response> {
+  async function send(
+    method: string,
+    physicalKey: string,
+    init: { headers?: Record<string, string>; body?: ReadableStream<Uint8Array> | string; query?: string },
+  ): Promise<Response> {
     const headers = { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...init.headers };
     let signed: Request;
     try {
-      signed = await aws.sign(objectUrl(physicalKey), { method, headers, body: init.body ?? null });
+      signed = await aws.sign(objectUrl(physicalKey, init.query), { method, headers, body: init.body ?? null });
     } catch (err) {
       throw new BackendError(config.name, 0, `could not sign request: ${describeError(err)}`);
     }
@@ -108,9 +120,52 @@ export function createBackendClient(config: BackendConfig): BackendClient {
         throw new BackendError(config.name, response.ok ? 500 : response.status, `COPY answered ${response.status} ${code}`.trim());
       }
     },
+    async createMultipartUpload(physicalKey) {
+      const response = await send('POST', physicalKey, { query: 'uploads=', headers: { 'content-type': 'application/octet-stream' } });
+      if (!response.ok) throw await failure('CreateMultipartUpload', response);
+      const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(await response.text())?.[1];
+      if (!uploadId) throw new BackendError(config.name, 500, 'CreateMultipartUpload answered without an UploadId');
+      return decodeXmlText(uploadId);
+    },
+    async uploadPart(physicalKey, uploadId, partNumber, body, length) {
+      const response = await send('PUT', physicalKey, {
+        query: `partNumber=${partNumber}&uploadId=${encodeURIComponent(uploadId)}`,
+        headers: { 'content-length': String(length) },
+        body,
+      });
+      if (!response.ok) throw await failure('UploadPart', response);
+      await response.body?.cancel();
+      return { etag: response.headers.get('etag') ?? '' };
+    },
+    async completeMultipartUpload(physicalKey, uploadId, parts) {
+      const xml =
+        '<CompleteMultipartUpload>' +
+        parts.map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${escapeXmlText(p.etag)}</ETag></Part>`).join('') +
+        '</CompleteMultipartUpload>';
+      const response = await send('POST', physicalKey, {
+        query: `uploadId=${encodeURIComponent(uploadId)}`,
+        headers: { 'content-type': 'application/xml', 'x-amz-content-sha256': await sha256Hex(xml) },
+        body: xml,
+      });
+      // Like CopyObject, a 200 can carry an error document when assembly fails late.
+      const text = await response.text().catch(() => '');
+      if (!response.ok || !text.includes('CompleteMultipartUploadResult')) {
+        const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? '';
+        throw new BackendError(config.name, response.ok ? 500 : response.status, `CompleteMultipartUpload answered ${response.status} ${code}`.trim());
+      }
+    },
+    async abortMultipartUpload(physicalKey, uploadId) {
+      const response = await send('DELETE', physicalKey, { query: `uploadId=${encodeURIComponent(uploadId)}` });
+      await response.body?.cancel();
+      if (!response.ok && response.status !== 404) throw await failure('AbortMultipartUpload', response);
+    },
   };
 }
 
 export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+function decodeXmlText(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
 }

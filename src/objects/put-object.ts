@@ -5,7 +5,7 @@
 import { BackendError } from '../backends/client.ts';
 import { S3Error, isS3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
-import { type NewObject, QuotaExceededError, findObject, recordObject } from '../store/objects.ts';
+import { type NewObject, QuotaExceededError, UploadGoneError, findObject, recordObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
 import { type BodyDigests, type ChunkSource, type DigestExpectations, pumpUpload } from './upload-pump.ts';
 import { discardCopies } from './discard-copies.ts';
@@ -43,32 +43,16 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
   const version = newVersion(services.now());
   const copy = { backendName, physicalKey: await physicalKey(input.bucket, input.key, version), storedSize };
 
-  // The backend reads a body of known length (S3 needs Content-Length; workerd streams it fastest that way)
-  // while the pump fills it from the client's body.
-  const body = new FixedLengthStream(storedSize);
-  const backendGaveUp = new AbortController();
-  const [uploaded, pumped] = await Promise.allSettled([
-    services
-      .backend(backendName)
-      .putObject(copy.physicalKey, body.readable, storedSize)
-      .catch((err: unknown) => {
-        backendGaveUp.abort(err);
-        throw err;
-      }),
-    pumpUpload(input.source, body.writable, {
-      expect: { ...input.expect, length: input.size },
-      encoder: storage.createEncoder(),
-      signal: backendGaveUp.signal,
-    }),
-  ]);
-  if (uploaded.status === 'rejected' || pumped.status === 'rejected') {
+  let digests: BodyDigests;
+  try {
+    ({ digests } = await streamToBackend(services, input.source, { ...input.expect, length: input.size }, storedSize, (body) =>
+      services.backend(backendName).putObject(copy.physicalKey, body, storedSize),
+    ));
+  } catch (err) {
     // The backend may have stored something before failing; make sure it does not linger.
     await discardCopies(services, [copy], 'upload_failed');
-    // What the client got wrong explains a failed upload better than the broken pipe it caused.
-    if (pumped.status === 'rejected' && isS3Error(pumped.reason)) throw pumped.reason;
-    throw backendFailure(services, uploaded.status === 'rejected' ? uploaded.reason : pumped.status === 'rejected' ? pumped.reason : undefined);
+    throw err;
   }
-  const digests: BodyDigests = pumped.value;
   const etag = `"${digests.md5Hex}"`;
 
   await recordNewCopy(
@@ -91,17 +75,52 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
 }
 
 /**
+ * Streams the client's bytes into a backend request body of known length (S3 needs Content-Length; workerd
+ * streams it fastest that way) while the pump fills it. Rejects with what the client got wrong, or with a
+ * ServiceUnavailable when the backend failed.
+ */
+export async function streamToBackend<T>(
+  services: Services,
+  source: ChunkSource,
+  expect: DigestExpectations,
+  storedSize: number,
+  send: (body: ReadableStream<Uint8Array>) => Promise<T>,
+): Promise<{ sent: T; digests: BodyDigests }> {
+  const body = new FixedLengthStream(storedSize);
+  const backendGaveUp = new AbortController();
+  const [sent, pumped] = await Promise.allSettled([
+    send(body.readable).catch((err: unknown) => {
+      backendGaveUp.abort(err);
+      throw err;
+    }),
+    pumpUpload(source, body.writable, { expect, encoder: services.storage.createEncoder(), signal: backendGaveUp.signal }),
+  ]);
+  if (sent.status === 'fulfilled' && pumped.status === 'fulfilled') return { sent: sent.value, digests: pumped.value };
+  // What the client got wrong explains a failed upload better than the broken pipe it caused.
+  if (pumped.status === 'rejected' && isS3Error(pumped.reason)) throw pumped.reason;
+  throw backendFailure(services, sent.status === 'rejected' ? sent.reason : pumped.status === 'rejected' ? pumped.reason : undefined);
+}
+
+/**
  * Records bytes already on a backend as the key's object, or removes them again when that fails (no room left,
  * a write condition that no longer holds); then deletes the copies the new object replaced.
  */
-export async function recordNewCopy(services: Services, object: NewObject, condition?: WriteCondition): Promise<void> {
+export async function recordNewCopy(
+  services: Services,
+  object: NewObject,
+  condition?: WriteCondition,
+  options: { completesUpload?: string } = {},
+): Promise<void> {
   let displaced;
   try {
-    displaced = await recordObject(services.db(), object, condition && ((current) => checkWriteCondition(condition, current)));
+    displaced = await recordObject(services.db(), object, condition && ((current) => checkWriteCondition(condition, current)), options);
   } catch (err) {
     await discardCopies(services, [object.copy], 'record_failed');
     if (err instanceof QuotaExceededError) {
       throw new S3Error('InsufficientStorage', 'No backend has room for this object');
+    }
+    if (err instanceof UploadGoneError) {
+      throw new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
     }
     // Includes a write condition that held before the upload but not at commit (another writer got there first).
     throw err;

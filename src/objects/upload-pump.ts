@@ -126,6 +126,20 @@ export async function pumpUpload(
   return digests;
 }
 
+/**
+ * A source that takes hold of the body only when first read. Until then the request body stays untouched, so a
+ * request refused before its upload starts can still have its body drained (see the S3 front door).
+ */
+export function lazySource(open: () => ChunkSource): ChunkSource {
+  let source: ChunkSource | undefined;
+  const get = () => (source ??= open());
+  return {
+    read: (buffer) => get().read(buffer),
+    cancel: (reason) => get().cancel(reason),
+    trailers: () => source?.trailers() ?? {},
+  };
+}
+
 /** Request bodies are byte streams: fill whole buffers natively. Other streams: take chunks as they come. */
 export function plainSource(body: ReadableStream<Uint8Array>): ChunkSource {
   let byob: ReadableStreamBYOBReader | undefined;

@@ -6,6 +6,15 @@ import type { Handler } from './dispatch-types.ts';
 import { S3Error } from './errors.ts';
 import { GetBucketLocation, HeadBucket, ListBuckets } from './operations/buckets.ts';
 import { CopyObject } from './operations/copy.ts';
+import {
+  AbortMultipartUpload,
+  CompleteMultipartUpload,
+  CreateMultipartUpload,
+  ListMultipartUploads,
+  ListParts,
+  UploadPart,
+  UploadPartCopy,
+} from './operations/multipart.ts';
 import { DeleteObjects } from './operations/delete-batch.ts';
 import { ListObjects, ListObjectsV2 } from './operations/list.ts';
 import { GetObject, HeadObject } from './operations/objects-read.ts';
@@ -18,8 +27,8 @@ interface Route {
   operation: string;
   method: string;
   level: Level;
-  /** Query parameter that selects the operation, optionally with a required value. */
-  subresource?: string;
+  /** Query parameters that select the operation (all must be present), optionally one with a required value. */
+  subresources?: readonly string[];
   value?: string;
   /** Selected by the presence of x-amz-copy-source (CopyObject, UploadPartCopy). */
   copySource?: boolean;
@@ -29,10 +38,17 @@ interface Route {
 const ROUTES: readonly Route[] = [
   { operation: 'ListBuckets', method: 'GET', level: 'service', handler: ListBuckets },
   { operation: 'HeadBucket', method: 'HEAD', level: 'bucket', handler: HeadBucket },
-  { operation: 'GetBucketLocation', method: 'GET', level: 'bucket', subresource: 'location', handler: GetBucketLocation },
-  { operation: 'ListObjectsV2', method: 'GET', level: 'bucket', subresource: 'list-type', value: '2', handler: ListObjectsV2 },
+  { operation: 'GetBucketLocation', method: 'GET', level: 'bucket', subresources: ['location'], handler: GetBucketLocation },
+  { operation: 'ListObjectsV2', method: 'GET', level: 'bucket', subresources: ['list-type'], value: '2', handler: ListObjectsV2 },
   { operation: 'ListObjects', method: 'GET', level: 'bucket', handler: ListObjects },
-  { operation: 'DeleteObjects', method: 'POST', level: 'bucket', subresource: 'delete', handler: DeleteObjects },
+  { operation: 'DeleteObjects', method: 'POST', level: 'bucket', subresources: ['delete'], handler: DeleteObjects },
+  { operation: 'ListMultipartUploads', method: 'GET', level: 'bucket', subresources: ['uploads'], handler: ListMultipartUploads },
+  { operation: 'CreateMultipartUpload', method: 'POST', level: 'object', subresources: ['uploads'], handler: CreateMultipartUpload },
+  { operation: 'CompleteMultipartUpload', method: 'POST', level: 'object', subresources: ['uploadId'], handler: CompleteMultipartUpload },
+  { operation: 'UploadPartCopy', method: 'PUT', level: 'object', subresources: ['partNumber', 'uploadId'], copySource: true, handler: UploadPartCopy },
+  { operation: 'UploadPart', method: 'PUT', level: 'object', subresources: ['partNumber', 'uploadId'], handler: UploadPart },
+  { operation: 'AbortMultipartUpload', method: 'DELETE', level: 'object', subresources: ['uploadId'], handler: AbortMultipartUpload },
+  { operation: 'ListParts', method: 'GET', level: 'object', subresources: ['uploadId'], handler: ListParts },
   { operation: 'CopyObject', method: 'PUT', level: 'object', copySource: true, handler: CopyObject },
   { operation: 'PutObject', method: 'PUT', level: 'object', handler: PutObject },
   { operation: 'GetObject', method: 'GET', level: 'object', handler: GetObject },
@@ -66,12 +82,11 @@ export function resolveRoute(request: S3Request): ResolvedRoute {
   for (const route of ROUTES) {
     if (route.method !== method || route.level !== level) continue;
     if (route.copySource && !request.headers.has('x-amz-copy-source')) continue;
-    if (route.subresource !== undefined) {
-      if (!request.query.has(route.subresource)) continue;
-      if (route.value !== undefined && request.query.get(route.subresource) !== route.value) continue;
-    }
-    const unrouted = named.filter((name) => name !== route.subresource);
-    if (unrouted.length > 0) break;
+    const selectors = route.subresources ?? [];
+    if (!selectors.every((name) => request.query.has(name))) continue;
+    if (route.value !== undefined && request.query.get(selectors[0] ?? '') !== route.value) continue;
+    const unrouted = named.filter((name) => !selectors.includes(name));
+    if (unrouted.length > 0) continue;
     return { operation: route.operation, handler: route.handler };
   }
   const unsupported = UNSUPPORTED[`${method} ${level}`];

@@ -3,7 +3,7 @@
  * to verify, and an additional checksum (x-amz-checksum-* as a header or as a trailer).
  * https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html
  */
-import { type ChunkSource, type DigestExpectations, plainSource } from '../objects/upload-pump.ts';
+import { type ChunkSource, type DigestExpectations, lazySource, plainSource } from '../objects/upload-pump.ts';
 import type { Authenticated } from './authenticate.ts';
 import { STREAMING_MODES, awsChunkedSource } from './aws-chunked.ts';
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, isChecksumAlgorithm } from './checksums.ts';
@@ -30,13 +30,13 @@ export function uploadBody(request: S3Request, auth: Authenticated): UploadBody 
   const checksum = checksumExpectation(headers, mode !== undefined && mode !== 'signed');
   const md5Base64 = contentMd5(headers);
   if (!chunked) {
-    return { source: plainSource(body), size: contentLength(headers, 'content-length'), expect: { sha256: payloadSha256(payloadHash), md5Base64, checksum } };
+    return { source: lazySource(() => plainSource(body)), size: contentLength(headers, 'content-length'), expect: { sha256: payloadSha256(payloadHash), md5Base64, checksum } };
   }
   if (!mode) {
     throw new S3Error('NotImplemented', `x-amz-content-sha256 ${payloadHash} is not a supported aws-chunked signing mode`);
   }
   return {
-    source: awsChunkedSource(body, mode, auth.signing),
+    source: lazySource(() => awsChunkedSource(body, mode, auth.signing)),
     size: contentLength(headers, 'x-amz-decoded-content-length'),
     expect: { md5Base64, checksum },
   };

@@ -2,7 +2,7 @@
 import { and, asc, eq, gt, like, sql } from 'drizzle-orm';
 import type { Db, Queryable } from './db.ts';
 import { releaseBytes, reserveBytes } from './quotas.ts';
-import { objectLocations, objects, type ObjectLocationRow, type ObjectRow } from './schema.ts';
+import { multipartUploads, objectLocations, objects, type ObjectLocationRow, type ObjectRow } from './schema.ts';
 
 export interface StoredObject extends ObjectRow {
   /** Oldest copy first: the order reads try them in. */
@@ -38,6 +38,16 @@ export interface NewObject {
   headers: Record<string, string>;
   checksum: { algorithm: string; value: string } | null;
   copy: PhysicalCopy;
+}
+
+/** The multipart upload being completed was aborted (or completed) meanwhile. */
+export class UploadGoneError extends Error {
+  readonly uploadId: string;
+  constructor(uploadId: string) {
+    super(`multipart upload ${uploadId} no longer exists`);
+    this.name = 'UploadGoneError';
+    this.uploadId = uploadId;
+  }
 }
 
 export class QuotaExceededError extends Error {
@@ -78,9 +88,15 @@ export async function recordObject(
   db: Db,
   object: NewObject,
   precondition?: (current: { etag: string } | undefined) => void,
+  options: { completesUpload?: string } = {},
 ): Promise<PhysicalCopy[]> {
   return db.transaction(async (tx) => {
     await lockKey(tx, object.bucket, object.key);
+    if (options.completesUpload !== undefined) {
+      // The parts' bytes stop counting as in flight in the same transaction that counts the object's.
+      const removed = await tx.delete(multipartUploads).where(eq(multipartUploads.uploadId, options.completesUpload)).returning({ id: multipartUploads.uploadId });
+      if (removed.length === 0) throw new UploadGoneError(options.completesUpload);
+    }
     if (precondition) {
       const [current] = await tx
         .select({ etag: objects.etag })

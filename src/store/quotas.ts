@@ -29,7 +29,7 @@ export async function backendSpace(db: Queryable, backendNames: readonly string[
   const inflight = db
     .select({
       backendName: multipartUploads.backendName,
-      bytes: sql<string>`coalesce(sum(${multipartParts.size}), 0)`.as('bytes'),
+      bytes: sql<string>`coalesce(sum(${multipartParts.storedSize}), 0)`.as('bytes'),
     })
     .from(multipartUploads)
     .innerJoin(multipartParts, eq(multipartParts.uploadId, multipartUploads.uploadId))

@@ -121,8 +121,16 @@ export const multipartParts = pgTable(
       .notNull()
       .references(() => multipartUploads.uploadId, { onDelete: 'cascade' }),
     partNumber: integer('part_number').notNull(),
+    /** Quoted MD5 of the client's part bytes, as returned to the client. */
     etag: text('etag').notNull(),
+    /** The backend's ETag for the part, which its CompleteMultipartUpload needs. */
+    backendEtag: text('backend_etag').notNull().default(''),
+    /** Client bytes of the part. */
     size: bytes('size').notNull(),
+    /** Bytes the part occupies on the backend (counted against free space until complete or abort). */
+    storedSize: bytes('stored_size').notNull().default(0),
+    /** The part's verified x-amz-checksum-*, if the client sent one. */
+    checksum: jsonb('checksum').$type<{ algorithm: string; value: string }>(),
     createdAt: moment('created_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: 'multipart_parts_pk', columns: [t.uploadId, t.partNumber] })],

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AwsClient } from 'aws4fetch';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startPostgres } from '../../scripts/lib/postgres.ts';
@@ -31,6 +32,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await postgres.stop();
     throw err;
   }
+  await assertVerifiesSignatures(radosgw);
   project.provide('postgresUrl', postgres.url);
   project.provide('radosgw', {
     endpoint: radosgw.endpoint,
@@ -65,4 +67,15 @@ async function checkEveryTestDatabase(adminUrl: string): Promise<void> {
   }
   if (problems.length > 0) throw new Error(`accounting drift after the suite:\n${problems.join('\n')}`);
   console.log(`accounting check: ${rows.length} test databases, bytes_used exact on every backend`);
+}
+
+/** The suite relies on one backend that really checks SigV4; make sure this one does. */
+async function assertVerifiesSignatures(server: { endpoint: string; accessKeyId: string; stop(): Promise<void> }): Promise<void> {
+  const forged = new AwsClient({ accessKeyId: server.accessKeyId, secretAccessKey: 'not-the-secret-key', service: 's3', region: 'us-east-1', retries: 0 });
+  const response = await forged.fetch(`${server.endpoint}/`);
+  await response.body?.cancel();
+  if (response.status !== 403) {
+    await server.stop();
+    throw new Error(`the signature-checking backend accepted a wrong secret (status ${response.status}); it is not a real radosgw`);
+  }
 }

@@ -27,6 +27,8 @@ export interface StackOptions {
   backends: BackendSpec[];
   strategy?: 'pack' | 'spread';
   maxObjectSize?: number;
+  /** The test bucket's cap on active multipart uploads. */
+  maxMultipartUploads?: number;
 }
 
 export interface Credentials {
@@ -120,6 +122,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
         {
           name: bucket,
           credentials: credentials.slice(0, 2).map((c) => ({ access_key_id: c.accessKeyId, secret_access_key: c.secretAccessKey })),
+          ...(options.maxMultipartUploads ? { max_multipart_uploads: options.maxMultipartUploads } : {}),
         },
         { name: otherBucket, credentials: [{ access_key_id: credentials[2]!.accessKeyId, secret_access_key: credentials[2]!.secretAccessKey }] },
       ],

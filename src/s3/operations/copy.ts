@@ -47,7 +47,7 @@ export const CopyObject: Handler = async (services, request, auth) => {
 };
 
 /** `/bucket/key` or `bucket/key`, URL-encoded, optionally with `?versionId=` (only the null version exists). */
-function parseCopySource(header: string): { bucket: string; key: string } {
+export function parseCopySource(header: string): { bucket: string; key: string } {
   const [path = '', query = ''] = header.split('?', 2);
   const version = /(?:^|&)versionId=([^&]*)/.exec(query)?.[1];
   if (version !== undefined && version !== 'null') {

@@ -1,0 +1,167 @@
+/** The multipart upload operations. https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html */
+import { evaluateReadConditions, writeCondition } from '../../objects/conditions.ts';
+import { MAX_PARTS, abortUpload, completeUpload, createUpload, requireUpload, uploadPart } from '../../objects/multipart.ts';
+import { conditionTarget, lookupObject, openStoredObject } from '../../objects/read-object.ts';
+import { plainSource } from '../../objects/upload-pump.ts';
+import { listParts, listUploads } from '../../store/multipart.ts';
+import type { Handler } from '../dispatch-types.ts';
+import { S3Error } from '../errors.ts';
+import type { S3Request } from '../request.ts';
+import { integerParam, requireKey } from '../request-fields.ts';
+import { isoTime, xmlResponse } from '../responses.ts';
+import { uploadBody } from '../upload-body.ts';
+import { malformed, readXmlBody } from '../xml-body.ts';
+import { child, childrenNamed } from '../xml-read.ts';
+import { parseCopySource } from './copy.ts';
+import { storedHeaders, userMetadata } from './objects-write.ts';
+
+const OWNER = { ID: 's3-orchestrator', DisplayName: 's3-orchestrator' };
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html */
+export const CreateMultipartUpload: Handler = async (services, request, auth) => {
+  const key = requireKey(request);
+  const uploadId = await createUpload(services, {
+    bucket: auth.bucket,
+    key,
+    contentType: request.headers.get('content-type') || 'application/octet-stream',
+    metadata: userMetadata(request.headers),
+    headers: storedHeaders(request.headers),
+  });
+  return xmlResponse('InitiateMultipartUploadResult', { Bucket: auth.bucket, Key: key, UploadId: uploadId });
+};
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html */
+export const UploadPart: Handler = async (services, request, auth) => {
+  const key = requireKey(request);
+  const partNumber = partNumberOf(request);
+  const upload = await requireUpload(services, request.query.get('uploadId') ?? '', auth.bucket, key);
+  const body = uploadBody(request, auth);
+  const result = await uploadPart(services, upload, { partNumber, source: body.source, size: body.size, expect: body.expect });
+  const headers = new Headers({ etag: result.etag });
+  if (result.checksum) headers.set(`x-amz-checksum-${result.checksum.algorithm}`, result.checksum.value);
+  return new Response(null, { status: 200, headers });
+};
+
+/**
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html - done here as a ranged read of the
+ * source and an ordinary part upload, so it works between backends and on backends whose own copy is fragile.
+ */
+export const UploadPartCopy: Handler = async (services, request, auth) => {
+  const key = requireKey(request);
+  const partNumber = partNumberOf(request);
+  const upload = await requireUpload(services, request.query.get('uploadId') ?? '', auth.bucket, key);
+  const sourceRef = parseCopySource(request.headers.get('x-amz-copy-source') ?? '');
+  if (sourceRef.bucket !== auth.bucket) throw new S3Error('AccessDenied', 'Access Denied');
+  const source = await lookupObject(services, auth.bucket, sourceRef.key);
+  const conditions = new Headers();
+  for (const name of ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']) {
+    const value = request.headers.get(`x-amz-copy-source-${name}`);
+    if (value !== null) conditions.set(name, value);
+  }
+  if (evaluateReadConditions(conditions, conditionTarget(source)) === 'not-modified') {
+    throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+  }
+  const range = copySourceRange(request.headers.get('x-amz-copy-source-range'), source.size);
+  const size = range ? range.end - range.start + 1 : source.size;
+  const body = await openStoredObject(services, source, range);
+  const result = await uploadPart(services, upload, { partNumber, source: plainSource(body), size, expect: {} }).catch(async (err: unknown) => {
+    await body.cancel().catch(() => {});
+    throw err;
+  });
+  return xmlResponse('CopyPartResult', { LastModified: isoTime(new Date(services.now())), ETag: result.etag });
+};
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html */
+export const CompleteMultipartUpload: Handler = async (services, request, auth) => {
+  const key = requireKey(request);
+  const upload = await requireUpload(services, request.query.get('uploadId') ?? '', auth.bucket, key);
+  const condition = writeCondition(request.headers);
+  const document = await readXmlBody(request, { rootName: 'CompleteMultipartUpload', requireIntegrity: false });
+  const parts = childrenNamed(document, 'Part').map((part) => {
+    const number = child(part, 'PartNumber')?.text.trim() ?? '';
+    const etag = child(part, 'ETag')?.text.trim();
+    if (!/^\d{1,5}$/.test(number) || !etag) throw malformed();
+    return { partNumber: Number(number), etag };
+  });
+  const result = await completeUpload(services, upload, parts, condition);
+  const location = `${new URL(request.raw.url).origin}/${encodeURIComponent(auth.bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  return xmlResponse('CompleteMultipartUploadResult', { Location: location, Bucket: auth.bucket, Key: key, ETag: result.etag });
+};
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_AbortMultipartUpload.html */
+export const AbortMultipartUpload: Handler = async (services, request, auth) => {
+  const upload = await requireUpload(services, request.query.get('uploadId') ?? '', auth.bucket, requireKey(request));
+  await abortUpload(services, upload);
+  return new Response(null, { status: 204 });
+};
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListParts.html */
+export const ListParts: Handler = async (services, request, auth) => {
+  const key = requireKey(request);
+  const upload = await requireUpload(services, request.query.get('uploadId') ?? '', auth.bucket, key);
+  const maxParts = integerParam(request, 'max-parts', { min: 0, max: 1000, fallback: 1000 });
+  const marker = integerParam(request, 'part-number-marker', { min: 0, max: MAX_PARTS, fallback: 0 });
+  const rows = maxParts === 0 ? [] : await listParts(services.db(), upload.uploadId, marker, maxParts + 1);
+  const page = rows.slice(0, maxParts);
+  return xmlResponse('ListPartsResult', {
+    Bucket: auth.bucket,
+    Key: key,
+    UploadId: upload.uploadId,
+    Initiator: OWNER,
+    Owner: OWNER,
+    StorageClass: 'STANDARD',
+    PartNumberMarker: marker,
+    NextPartNumberMarker: page.at(-1)?.partNumber ?? marker,
+    MaxParts: maxParts,
+    IsTruncated: rows.length > maxParts,
+    Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: isoTime(p.createdAt), ETag: p.etag, Size: p.size })),
+  });
+};
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html */
+export const ListMultipartUploads: Handler = async (services, request, auth) => {
+  const maxUploads = integerParam(request, 'max-uploads', { min: 0, max: 1000, fallback: 1000 });
+  const keyMarker = request.query.get('key-marker') ?? '';
+  const uploadIdMarker = keyMarker ? (request.query.get('upload-id-marker') ?? '') : '';
+  const prefix = request.query.get('prefix') ?? '';
+  const rows =
+    maxUploads === 0
+      ? []
+      : await listUploads(services.db(), { bucket: auth.bucket, prefix, keyMarker, uploadIdMarker, limit: maxUploads + 1 });
+  const page = rows.slice(0, maxUploads);
+  const truncated = rows.length > maxUploads;
+  return xmlResponse('ListMultipartUploadsResult', {
+    Bucket: auth.bucket,
+    KeyMarker: keyMarker,
+    UploadIdMarker: uploadIdMarker,
+    NextKeyMarker: truncated ? page.at(-1)?.key : undefined,
+    NextUploadIdMarker: truncated ? page.at(-1)?.uploadId : undefined,
+    Prefix: prefix,
+    MaxUploads: maxUploads,
+    IsTruncated: truncated,
+    Upload: page.map((u) => ({ Key: u.key, UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: isoTime(u.createdAt) })),
+  });
+};
+
+function partNumberOf(request: S3Request): number {
+  const raw = request.query.get('partNumber') ?? '';
+  const number = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
+  if (!(number >= 1 && number <= MAX_PARTS)) {
+    throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PARTS}, inclusive`, {
+      details: { ArgumentName: 'partNumber', ArgumentValue: raw },
+    });
+  }
+  return number;
+}
+
+/** `bytes=first-last`, both required and within the source. */
+function copySourceRange(header: string | null, size: number): { start: number; end: number } | undefined {
+  if (header === null) return undefined;
+  const m = /^bytes=(\d+)-(\d+)$/.exec(header.trim());
+  if (!m || Number(m[1]) > Number(m[2]) || Number(m[2]) >= size) {
+    throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', {
+      details: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: header },
+    });
+  }
+  return { start: Number(m[1]), end: Number(m[2]) };
+}

@@ -1,0 +1,107 @@
+/** Multipart upload records: the upload pinned to a backend, its parts, and the listings S3 offers over them. */
+import { and, asc, count, eq, gt, like, or, sql } from 'drizzle-orm';
+import type { Db, Queryable } from './db.ts';
+import { backendQuotas, multipartParts, multipartUploads } from './schema.ts';
+
+export type UploadRow = typeof multipartUploads.$inferSelect;
+export type PartRow = typeof multipartParts.$inferSelect;
+
+export async function countActiveUploads(db: Queryable, bucket: string): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(multipartUploads).where(eq(multipartUploads.bucket, bucket));
+  return Number(row?.n ?? 0);
+}
+
+export async function insertUpload(db: Queryable, row: typeof multipartUploads.$inferInsert): Promise<void> {
+  await db.insert(multipartUploads).values(row);
+}
+
+export async function findUpload(db: Queryable, uploadId: string): Promise<UploadRow | undefined> {
+  const [row] = await db.select().from(multipartUploads).where(eq(multipartUploads.uploadId, uploadId));
+  return row;
+}
+
+export type PartOutcome = 'recorded' | 'no-room' | 'no-upload';
+
+/**
+ * Records (or replaces) a part, but only while the upload still exists and the part's bytes fit in the backend
+ * next to its live copies, orphans and the upload parts already in flight. The backend's quota row is locked so
+ * concurrent parts cannot both take the last free bytes.
+ */
+export async function recordPart(db: Db, backendName: string, part: typeof multipartParts.$inferInsert): Promise<PartOutcome> {
+  return db.transaction(async (tx) => {
+    // Upload row first, then the quota row: the same order as completing an upload, so the two never deadlock.
+    const [upload] = await tx.select({ id: multipartUploads.uploadId }).from(multipartUploads).where(eq(multipartUploads.uploadId, part.uploadId)).for('update');
+    if (!upload) return 'no-upload';
+    const [quota] = await tx
+      .select({ used: backendQuotas.bytesUsed, limit: backendQuotas.bytesLimit, orphans: backendQuotas.orphanBytes })
+      .from(backendQuotas)
+      .where(eq(backendQuotas.backendName, backendName))
+      .for('update');
+    if (quota && quota.limit > 0) {
+      const [inflight] = await tx
+        .select({ bytes: sql<string>`coalesce(sum(${multipartParts.storedSize}), 0)` })
+        .from(multipartParts)
+        .innerJoin(multipartUploads, eq(multipartUploads.uploadId, multipartParts.uploadId))
+        .where(
+          and(
+            eq(multipartUploads.backendName, backendName),
+            // A re-uploaded part replaces its earlier bytes.
+            sql`not (${multipartParts.uploadId} = ${part.uploadId} and ${multipartParts.partNumber} = ${part.partNumber})`,
+          ),
+        );
+      if (quota.used + quota.orphans + Number(inflight?.bytes ?? 0) + (part.storedSize ?? 0) > quota.limit) return 'no-room';
+    }
+    await tx
+      .insert(multipartParts)
+      .values(part)
+      .onConflictDoUpdate({
+        target: [multipartParts.uploadId, multipartParts.partNumber],
+        set: {
+          etag: part.etag,
+          backendEtag: part.backendEtag,
+          size: part.size,
+          storedSize: part.storedSize,
+          checksum: part.checksum,
+          createdAt: sql`now()`,
+        },
+      });
+    return 'recorded';
+  });
+}
+
+export async function listParts(db: Queryable, uploadId: string, after: number, limit: number): Promise<PartRow[]> {
+  return db
+    .select()
+    .from(multipartParts)
+    .where(and(eq(multipartParts.uploadId, uploadId), gt(multipartParts.partNumber, after)))
+    .orderBy(asc(multipartParts.partNumber))
+    .limit(limit);
+}
+
+export async function allParts(db: Queryable, uploadId: string): Promise<PartRow[]> {
+  return db.select().from(multipartParts).where(eq(multipartParts.uploadId, uploadId)).orderBy(asc(multipartParts.partNumber));
+}
+
+/** Removes the upload and its parts; returns the row, or undefined if it was already gone. */
+export async function deleteUpload(db: Queryable, uploadId: string): Promise<UploadRow | undefined> {
+  const [row] = await db.delete(multipartUploads).where(eq(multipartUploads.uploadId, uploadId)).returning();
+  return row;
+}
+
+/** Uploads of the bucket in (key, upload id) order after the markers, for ListMultipartUploads. */
+export async function listUploads(
+  db: Queryable,
+  query: { bucket: string; prefix: string; keyMarker: string; uploadIdMarker: string; limit: number },
+): Promise<UploadRow[]> {
+  const after = query.uploadIdMarker
+    ? or(gt(multipartUploads.key, query.keyMarker), and(eq(multipartUploads.key, query.keyMarker), gt(multipartUploads.uploadId, query.uploadIdMarker)))
+    : gt(multipartUploads.key, query.keyMarker);
+  const conditions = [eq(multipartUploads.bucket, query.bucket), after];
+  if (query.prefix) conditions.push(like(multipartUploads.key, `${query.prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
+  return db
+    .select()
+    .from(multipartUploads)
+    .where(and(...conditions))
+    .orderBy(asc(multipartUploads.key), asc(multipartUploads.uploadId))
+    .limit(query.limit);
+}
