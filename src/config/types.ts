@@ -36,6 +36,8 @@ export interface ServerConfig {
   maxObjectSize: number;
   /** Allowed difference between a signed request's X-Amz-Date and the clock, in seconds. */
   clockSkewSeconds: number;
+  /** Hostnames under which `<bucket>.<domain>` requests are virtual-hosted-style; empty means path style only. */
+  baseDomains: string[];
 }
 
 export interface Config {

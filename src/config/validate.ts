@@ -27,7 +27,8 @@ import {
 } from './types.ts';
 
 const TOP_LEVEL_KEYS = ['server', 'buckets', 'backends', 'routing_strategy'] as const;
-const SERVER_KEYS = ['log_level', 'max_object_size', 'clock_skew_seconds'] as const;
+const SERVER_KEYS = ['log_level', 'max_object_size', 'clock_skew_seconds', 'base_domains'] as const;
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const BUCKET_KEYS = ['name', 'credentials', 'max_multipart_uploads'] as const;
 const CREDENTIAL_KEYS = ['access_key_id', 'secret_access_key'] as const;
 const BACKEND_KEYS = [
@@ -82,6 +83,14 @@ function readServer(doc: Doc, problems: ProblemList): ServerConfig {
     clockSkewSeconds: readCount(doc, 'clock_skew_seconds', 'server', problems, {
       fallback: DEFAULT_CLOCK_SKEW_SECONDS,
       min: 1,
+    }),
+    baseDomains: readList(doc, 'base_domains', 'server', problems, false).flatMap((value, i) => {
+      const path = join(join('server', 'base_domains'), i);
+      if (typeof value !== 'string' || !HOSTNAME.test(value)) {
+        report(problems, path, 'must be a lower-case hostname such as s3.example.com');
+        return [];
+      }
+      return [value];
     }),
   };
 }

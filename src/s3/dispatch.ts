@@ -4,7 +4,7 @@
  */
 import type { Handler } from './dispatch-types.ts';
 import { S3Error } from './errors.ts';
-import { GetBucketLocation, HeadBucket, ListBuckets } from './operations/buckets.ts';
+import { GetBucketLocation, GetBucketVersioning, HeadBucket, ListBuckets } from './operations/buckets.ts';
 import { CopyObject } from './operations/copy.ts';
 import {
   AbortMultipartUpload,
@@ -38,6 +38,7 @@ interface Route {
 const ROUTES: readonly Route[] = [
   { operation: 'ListBuckets', method: 'GET', level: 'service', handler: ListBuckets },
   { operation: 'HeadBucket', method: 'HEAD', level: 'bucket', handler: HeadBucket },
+  { operation: 'GetBucketVersioning', method: 'GET', level: 'bucket', subresources: ['versioning'], handler: GetBucketVersioning },
   { operation: 'GetBucketLocation', method: 'GET', level: 'bucket', subresources: ['location'], handler: GetBucketLocation },
   { operation: 'ListObjectsV2', method: 'GET', level: 'bucket', subresources: ['list-type'], value: '2', handler: ListObjectsV2 },
   { operation: 'ListObjects', method: 'GET', level: 'bucket', handler: ListObjects },

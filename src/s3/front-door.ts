@@ -16,7 +16,7 @@ export async function handleS3(request: Request, services: Services, credentials
   let response: Response;
   let operation = 'unknown';
   try {
-    const s3 = parseS3Request(request);
+    const s3 = parseS3Request(request, services.config.server.baseDomains);
     const result = await authenticate(request, credentials, {
       now: services.now(),
       clockSkewSeconds: services.config.server.clockSkewSeconds,

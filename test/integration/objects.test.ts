@@ -11,6 +11,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { request as httpRequest } from 'node:http';
 import { AwsClient } from 'aws4fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bodyBytes, md5, randomBody, sha256 } from '../support/bytes.ts';
@@ -24,6 +25,7 @@ beforeAll(async () => {
   stack = await startTestStack({
     name: 'objects',
     strategy: 'spread',
+    baseDomains: ['s3.test.internal'],
     backends: [
       { name: 'rgw', kind: 'radosgw', quotaBytes: 1024 ** 3 },
       { name: 'local', kind: 's3rver', quotaBytes: 1024 ** 3 },
@@ -198,6 +200,48 @@ describe('objects', () => {
     });
   });
 });
+
+describe('addressing and bucket sub-resources', () => {
+  it('accepts virtual-hosted-style requests under a configured base domain', async () => {
+    const port = new URL(stack.endpoint).port;
+    const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1' });
+    const virtualUrl = `http://${stack.bucket}.s3.test.internal:${port}/vhost/hello.txt`;
+    const put = await aws.sign(virtualUrl, { method: 'PUT', body: 'virtual', headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    expect((await sendTo127(put, 'virtual')).status).toBe(200);
+    const get = await aws.sign(virtualUrl, { headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    const got = await sendTo127(get);
+    expect(got).toEqual({ status: 200, body: 'virtual' });
+    // And the same object path style.
+    const viaPath = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'vhost/hello.txt' }));
+    expect(await viaPath.Body?.transformToString()).toBe('virtual');
+  });
+
+  it('reports versioning as never enabled, and the owner with fetch-owner', async () => {
+    const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1' });
+    const versioning = await aws.fetch(`${stack.endpoint}/${stack.bucket}?versioning`);
+    expect(versioning.status).toBe(200);
+    expect(await versioning.text()).toContain('<VersioningConfiguration');
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'docs/', FetchOwner: true }));
+    expect(page.Contents?.[0]?.Owner?.ID).toBe('s3-orchestrator');
+  });
+});
+
+/** Sends a signed request to the Worker on 127.0.0.1 with the Host it was signed for (no DNS needed). */
+function sendTo127(signed: Request, body?: string): Promise<{ status: number; body: string }> {
+  const url = new URL(signed.url);
+  const headers: Record<string, string> = { host: url.host };
+  signed.headers.forEach((value, name) => (headers[name] = value));
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: Number(url.port), method: signed.method, path: url.pathname + url.search, headers, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 describe('listing', () => {
   const keys = ['list/a.txt', 'list/b/1.txt', 'list/b/2.txt', 'list/c/1.txt', 'list/d.txt', 'list/é.txt', 'list/z.txt', 'list/~.txt'];

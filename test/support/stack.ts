@@ -29,6 +29,8 @@ export interface StackOptions {
   maxObjectSize?: number;
   /** The test bucket's cap on active multipart uploads. */
   maxMultipartUploads?: number;
+  /** server.base_domains, for virtual-hosted-style requests. */
+  baseDomains?: string[];
 }
 
 export interface Credentials {
@@ -116,7 +118,11 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
       { accessKeyId: 'other-key', secretAccessKey: 'other-key-secret' },
     ];
     const config = {
-      server: { log_level: 'warn', ...(options.maxObjectSize ? { max_object_size: options.maxObjectSize } : {}) },
+      server: {
+        log_level: 'warn',
+        ...(options.maxObjectSize ? { max_object_size: options.maxObjectSize } : {}),
+        ...(options.baseDomains ? { base_domains: options.baseDomains } : {}),
+      },
       routing_strategy: options.strategy ?? 'pack',
       buckets: [
         {

@@ -3,7 +3,7 @@ import type { Handler } from '../dispatch-types.ts';
 import { xmlResponse } from '../responses.ts';
 
 /** The owner S3 reports; there is one, the orchestrator. */
-const OWNER = { ID: 's3-orchestrator', DisplayName: 's3-orchestrator' };
+export const OWNER = { ID: 's3-orchestrator', DisplayName: 's3-orchestrator' };
 /** Virtual buckets exist as long as the config names them; report a fixed creation time. */
 const BUCKET_CREATION = new Date(Date.UTC(2026, 0, 1)).toISOString();
 
@@ -22,5 +22,12 @@ export const HeadBucket: Handler = async () =>
 export const GetBucketLocation: Handler = async () =>
   new Response(
     '<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>',
+    { headers: { 'content-type': 'application/xml' } },
+  );
+
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketVersioning.html - versioning is never enabled. */
+export const GetBucketVersioning: Handler = async () =>
+  new Response(
+    '<?xml version="1.0" encoding="UTF-8"?>\n<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>',
     { headers: { 'content-type': 'application/xml' } },
   );

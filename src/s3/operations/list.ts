@@ -7,6 +7,7 @@ import { integerParam } from '../request-fields.ts';
 import { isoTime, xmlResponse } from '../responses.ts';
 import { uriEncode } from '../sigv4.ts';
 import type { XmlNode } from '../xml.ts';
+import { OWNER } from './buckets.ts';
 
 const MAX_KEYS = 1000;
 
@@ -29,7 +30,7 @@ export const ListObjectsV2: Handler = async (services, request, auth) => {
     NextContinuationToken: result.isTruncated && result.lastEntry !== undefined ? encodeToken(result, common.delimiter) : undefined,
     StartAfter: startAfter ? encode(startAfter) : undefined,
     EncodingType: request.query.get('encoding-type'),
-    ...entries(result, encode),
+    ...entries(result, encode, request.query.get('fetch-owner') === 'true'),
   });
 };
 
@@ -49,7 +50,8 @@ export const ListObjects: Handler = async (services, request, auth) => {
     IsTruncated: result.isTruncated,
     NextMarker: result.isTruncated && result.lastEntry !== undefined ? encode(result.lastEntry) : undefined,
     EncodingType: request.query.get('encoding-type'),
-    ...entries(result, encode),
+    // V1 always reports the owner.
+    ...entries(result, encode, true),
   });
 };
 
@@ -67,7 +69,7 @@ function commonParams(request: S3Request) {
   };
 }
 
-function entries(result: ListResult, encode: (s: string) => string): XmlNode {
+function entries(result: ListResult, encode: (s: string) => string, withOwner: boolean): XmlNode {
   return {
     Contents: result.contents.map((o) => ({
       Key: encode(o.key),
@@ -75,6 +77,7 @@ function entries(result: ListResult, encode: (s: string) => string): XmlNode {
       ETag: o.etag,
       Size: o.size,
       StorageClass: 'STANDARD',
+      Owner: withOwner ? OWNER : undefined,
     })),
     CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
   };

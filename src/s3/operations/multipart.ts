@@ -12,10 +12,10 @@ import { isoTime, xmlResponse } from '../responses.ts';
 import { uploadBody } from '../upload-body.ts';
 import { malformed, readXmlBody } from '../xml-body.ts';
 import { child, childrenNamed } from '../xml-read.ts';
+import { OWNER } from './buckets.ts';
 import { parseCopySource } from './copy.ts';
 import { storedHeaders, userMetadata } from './objects-write.ts';
 
-const OWNER = { ID: 's3-orchestrator', DisplayName: 's3-orchestrator' };
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html */
 export const CreateMultipartUpload: Handler = async (services, request, auth) => {
