@@ -3,7 +3,7 @@
  * then integration tests against the real Worker, PostgreSQL and radosgw (installed from Debian when missing).
  */
 import { spawnSync } from 'node:child_process';
-import { TEST_SERVICES_PACKAGES, ensureDebianPackages } from './lib/system-deps.ts';
+import { REAL_CLIENT_PACKAGES, TEST_SERVICES_PACKAGES, ensureDebianPackages } from './lib/system-deps.ts';
 
 function run(title: string, command: string, args: string[]): void {
   console.log(`\n== ${title}`);
@@ -23,5 +23,5 @@ run('typecheck (Worker)', node, [bin('typescript/bin/tsc'), '-p', 'tsconfig.json
 run('typecheck (Node: scripts, CLI, integration tests)', node, [bin('typescript/bin/tsc'), '-p', 'tsconfig.node.json']);
 run('lint', node, [bin('eslint/bin/eslint.js'), '.', '--max-warnings=0']);
 run('unit tests (workerd)', node, [bin('vitest/vitest.mjs'), 'run', '--project', 'unit']);
-await ensureDebianPackages(TEST_SERVICES_PACKAGES);
+await ensureDebianPackages([...TEST_SERVICES_PACKAGES, ...REAL_CLIENT_PACKAGES]);
 run('integration tests (wrangler dev + PostgreSQL + radosgw + s3rver)', node, [bin('vitest/vitest.mjs'), 'run', '--project', 'integration']);

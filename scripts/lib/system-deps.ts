@@ -22,8 +22,27 @@ export const TEST_SERVICES_PACKAGES: readonly DebianDependency[] = [
   { bin: "postgres", packages: ["postgresql-15"] },
 ];
 
+/**
+ * Real S3 clients for the end-to-end suite, from Debian. Checked by absolute path: a machine may have other
+ * copies on PATH (pip's aws in a pyenv), and the tests mean Debian's.
+ */
+export const REAL_CLIENT_PACKAGES: readonly DebianDependency[] = [
+  { bin: "/usr/bin/aws", packages: ["awscli"] },
+  { bin: "/usr/bin/rclone", packages: ["rclone"] },
+  { bin: "/usr/bin/s3cmd", packages: ["s3cmd"] },
+  { bin: "/usr/lib/python3/dist-packages/boto3/__init__.py", packages: ["python3-boto3"] },
+];
+
 /** Absolute path of `bin` on PATH or in Debian's usual binary folders, or undefined. */
 export function findBinary(bin: string): string | undefined {
+  if (bin.startsWith("/")) {
+    try {
+      accessSync(bin, constants.F_OK);
+      return bin;
+    } catch {
+      return undefined;
+    }
+  }
   const dirs = [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), ...EXTRA_DIRS];
   for (const dir of dirs) {
     const candidate = join(dir, bin);

@@ -30,7 +30,13 @@ export function createLogger(level: LogLevel, base: LogFields = {}): Logger {
   };
 }
 
+/** The error and its causes (drizzle wraps driver errors: "Failed query ..." caused by the real reason). */
 export function errorFields(err: unknown): LogFields {
-  if (err instanceof Error) return { error: err.message, error_name: err.name };
-  return { error: String(err) };
+  if (!(err instanceof Error)) return { error: String(err) };
+  const causes: string[] = [];
+  for (let cause: unknown = err.cause, depth = 0; cause !== undefined && depth < 4; depth++) {
+    causes.push(cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause));
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return { error: err.message, error_name: err.name, ...(causes.length > 0 ? { cause: causes.join(' <- ') } : {}) };
 }

@@ -11,7 +11,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startPostgres } from '../../scripts/lib/postgres.ts';
 import { startRadosgw } from '../../scripts/lib/radosgw.ts';
-import { TEST_SERVICES_PACKAGES, ensureDebianPackages } from '../../scripts/lib/system-deps.ts';
+import { REAL_CLIENT_PACKAGES, TEST_SERVICES_PACKAGES, ensureDebianPackages } from '../../scripts/lib/system-deps.ts';
 import { accountingDrift } from '../support/accounting.ts';
 
 declare module 'vitest' {
@@ -22,7 +22,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  await ensureDebianPackages(TEST_SERVICES_PACKAGES);
+  await ensureDebianPackages([...TEST_SERVICES_PACKAGES, ...REAL_CLIENT_PACKAGES]);
   const dir = mkdtempSync(join(tmpdir(), 's3o-itest-'));
   const postgres = await startPostgres({ dir: join(dir, 'postgres') });
   let radosgw: Awaited<ReturnType<typeof startRadosgw>>;

@@ -42,6 +42,20 @@ describe('SigV4 header auth', () => {
     }
   });
 
+  it('verifies a signed Accept-Encoding that the platform rewrote (aws-sdk-go v1 signs it)', async () => {
+    const client = new AwsClient({ ...AWS_EXAMPLE, service: 's3', region: 'us-east-1' });
+    const signed = await client.sign('http://127.0.0.1:8787/b/k', {
+      headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'accept-encoding': 'gzip' },
+      aws: { allHeaders: true },
+    });
+    expect(signed.headers.get('authorization')).toContain('accept-encoding');
+    const rewritten = new Request(signed);
+    rewritten.headers.set('host', '127.0.0.1:8787');
+    rewritten.headers.set('accept-encoding', 'gzip, br');
+    const result = await authenticate(rewritten, lookup, { now: Date.now(), clockSkewSeconds: 900 });
+    expect(result.ok ? 'ok' : result.failure).toBe('ok');
+  });
+
   it('refuses a wrong secret with SignatureDoesNotMatch', async () => {
     const client = new AwsClient({ accessKeyId: AWS_EXAMPLE.accessKeyId, secretAccessKey: 'wrong-secret', service: 's3' });
     const signed = await client.sign('http://127.0.0.1/b/k', { headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
