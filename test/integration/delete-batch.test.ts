@@ -79,6 +79,8 @@ describe('DeleteObjects', () => {
     for (const xml of ['<Delete><Object><Key>keep/0000</Key></Delete>', '<Delete></Delete>', '<Other/>', 'not xml']) {
       expect(await xmlError(await rawDelete(xml, { 'content-md5': md5(xml) })), xml).toEqual({ status: 400, code: 'MalformedXML' });
     }
+    const oversized = `<Delete><Object><Key>keep/0000</Key></Object><!--${'x'.repeat(1024 * 1024)}--></Delete>`;
+    expect(await xmlError(await rawDelete(oversized, { 'content-md5': md5(oversized) }))).toEqual({ status: 400, code: 'MalformedXML' });
     const tooMany = `<Delete>${'<Object><Key>x</Key></Object>'.repeat(1001)}</Delete>`;
     expect(await xmlError(await rawDelete(tooMany, { 'content-md5': md5(tooMany) }))).toEqual({ status: 400, code: 'MalformedXML' });
     expect(await remaining('keep')).toBe(1);
