@@ -14,6 +14,7 @@ import { chooseBackend, putObject, recordNewCopy } from './put-object.ts';
 import { openStoredObject } from './read-object.ts';
 import { plainSource } from './upload-pump.ts';
 
+/** Where a copy goes and what it is described as. */
 export interface CopyTarget {
   bucket: string;
   key: string;

@@ -15,6 +15,7 @@ import { checkWriteCondition } from './conditions.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
 import { freeBytes } from './placement.ts';
 import { backendFailure, chooseBackend, recordNewCopy, streamToBackend } from './put-object.ts';
+import type { CopyTarget } from './copy-object.ts';
 import type { BodyDigests, ChunkSource, DigestExpectations } from './upload-pump.ts';
 import { findObject } from '../store/objects.ts';
 
@@ -22,13 +23,8 @@ export const MIN_PART_BYTES = 5 * 1024 * 1024;
 export const MAX_PART_BYTES = 5 * 1024 ** 3;
 export const MAX_PARTS = 10_000;
 
-export interface NewUpload {
-  bucket: string;
-  key: string;
-  contentType: string;
-  metadata: Record<string, string>;
-  headers: Record<string, string>;
-}
+/** An upload is described like the object it will become, the same way a copy's target is. */
+export type NewUpload = CopyTarget;
 
 export async function createUpload(services: Services, upload: NewUpload): Promise<string> {
   const cap = services.config.buckets.find((b) => b.name === upload.bucket)?.maxMultipartUploads ?? 0;

@@ -70,7 +70,8 @@ function invalidCopySource(): S3Error {
   });
 }
 
-function copySourceConditions(headers: Headers): Headers {
+/** x-amz-copy-source-if-* as the plain conditional headers the read rules understand. */
+export function copySourceConditions(headers: Headers): Headers {
   const mapped = new Headers();
   for (const name of ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']) {
     const value = headers.get(`x-amz-copy-source-${name}`);

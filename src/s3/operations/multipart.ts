@@ -13,7 +13,7 @@ import { uploadBody } from '../upload-body.ts';
 import { malformed, readXmlBody } from '../xml-body.ts';
 import { child, childrenNamed } from '../xml-read.ts';
 import { OWNER } from './buckets.ts';
-import { parseCopySource } from './copy.ts';
+import { copySourceConditions, parseCopySource } from './copy.ts';
 import { storedHeaders, userMetadata } from './objects-write.ts';
 
 
@@ -53,12 +53,7 @@ export const UploadPartCopy: Handler = async (services, request, auth) => {
   const sourceRef = parseCopySource(request.headers.get('x-amz-copy-source') ?? '');
   if (sourceRef.bucket !== auth.bucket) throw new S3Error('AccessDenied', 'Access Denied');
   const source = await lookupObject(services, auth.bucket, sourceRef.key);
-  const conditions = new Headers();
-  for (const name of ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']) {
-    const value = request.headers.get(`x-amz-copy-source-${name}`);
-    if (value !== null) conditions.set(name, value);
-  }
-  if (evaluateReadConditions(conditions, conditionTarget(source)) === 'not-modified') {
+  if (evaluateReadConditions(copySourceConditions(request.headers), conditionTarget(source)) === 'not-modified') {
     throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
   }
   const range = copySourceRange(request.headers.get('x-amz-copy-source-range'), source.size);
