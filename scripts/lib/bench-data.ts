@@ -1,7 +1,9 @@
 /**
  * Benchmark payloads: every object is a window onto one random 1 MiB block repeated forever, starting at a
- * per-object offset. Bodies can be built as Buffers or generated as a stream without holding the object, and a
- * download is checked against the pattern chunk by chunk (a memcmp, cheap next to the transfer) while counting.
+ * per-object offset. With a `shift`, the window moves on by `shift` more bytes at every 1 MiB block of the object,
+ * so that its blocks all differ (a part uploaded twice, or in the wrong place, shows). Bodies can be built as
+ * Buffers or generated as a stream without holding the object, and a download is checked against the pattern
+ * chunk by chunk (a memcmp, cheap next to the transfer) while counting.
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -17,11 +19,20 @@ const DOUBLE = (() => {
   return Buffer.concat([block, block]);
 })();
 
-/** Bytes [from, from + length) of the pattern that starts at `offset`; length at most one block. */
-function window(offset: number, from: number, length: number): Buffer {
-  const start = (offset + from) % BLOCK;
+/**
+ * Bytes [from, from + length) of the object whose pattern starts at `offset` and moves on by `shift` bytes at each
+ * block; length at most one block, and within one block of the object unless `shift` is 0.
+ */
+function window(offset: number, from: number, length: number, shift = 0): Buffer {
+  const start = (offset + from + Math.floor(from / BLOCK) * shift) % BLOCK;
   return DOUBLE.subarray(start, start + length);
 }
+
+/**
+ * A shift that makes every block of an object up to 1 TiB different: odd, so the 2^20 first blocks start at 2^20
+ * different places of the (random, so aperiodic) block.
+ */
+export const DISTINCT_BLOCKS_SHIFT = 4099;
 
 /** The whole object as one Buffer (a view into the pattern when it fits in one block, else a fresh copy). */
 export function objectBuffer(offset: number, size: number): Buffer {
@@ -31,10 +42,10 @@ export function objectBuffer(offset: number, size: number): Buffer {
   return out;
 }
 
-/** The object as a stream of 1 MiB chunks, generated on demand. */
-export function objectStream(offset: number, size: number): Readable {
+/** The object as a stream of 1 MiB chunks (one per block), generated on demand. */
+export function objectStream(offset: number, size: number, shift = 0): Readable {
   function* chunks(): Generator<Buffer> {
-    for (let at = 0; at < size; at += BLOCK) yield window(offset, at, Math.min(BLOCK, size - at));
+    for (let at = 0; at < size; at += BLOCK) yield window(offset, at, Math.min(BLOCK, size - at), shift);
   }
   return Readable.from(chunks(), { objectMode: false });
 }
@@ -45,17 +56,21 @@ export interface ReadResult {
   firstMismatch: number | undefined;
 }
 
-/** Reads `body` to its end, counting bytes and comparing them with the object at `offset` (keeps nothing). */
-export async function drainAndCheck(body: AsyncIterable<Uint8Array>, offset: number): Promise<ReadResult> {
+/**
+ * Reads `body` to its end, counting bytes and comparing them with the object at `offset` (and `shift`), block by
+ * block however the chunks fall (keeps nothing).
+ */
+export async function drainAndCheck(body: AsyncIterable<Uint8Array>, offset: number, shift = 0): Promise<ReadResult> {
   let bytes = 0;
   let firstMismatch: number | undefined;
   for await (const chunk of body) {
     if (firstMismatch === undefined) {
       for (let done = 0; done < chunk.byteLength; ) {
-        const take = Math.min(BLOCK, chunk.byteLength - done);
+        const at = bytes + done;
+        const take = Math.min(BLOCK - (at % BLOCK), chunk.byteLength - done);
         const got = Buffer.from(chunk.buffer, chunk.byteOffset + done, take);
-        if (!got.equals(window(offset, bytes + done, take))) {
-          firstMismatch = bytes + done;
+        if (!got.equals(window(offset, at, take, shift))) {
+          firstMismatch = at;
           break;
         }
         done += take;

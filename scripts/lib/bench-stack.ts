@@ -35,6 +35,8 @@ export interface BenchStack {
   databaseUrl: string;
   /** A radosgw bucket of its own for the direct measurements (the backend's bucket is the orchestrator's). */
   directBucket: string;
+  /** The orchestrator's backend bucket on radosgw (only for checking what is left there). */
+  backendBucket: string;
   /** The orchestrator's workerd processes under wrangler now (it replaces them when it reloads the Worker). */
   workerdPids(): number[];
   /** The same for the bare proxy. */
@@ -172,6 +174,7 @@ export async function startBenchStack(
       radosgw: rgw,
       databaseUrl: postgres.url,
       directBucket: DIRECT_BUCKET,
+      backendBucket: BACKEND_BUCKET,
       workerdPids: () => workerdPids(worker.pid),
       proxyWorkerdPids: () => workerdPids(proxy.pid),
       waitHealthy: async (timeoutMs) => {
