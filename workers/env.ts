@@ -8,5 +8,7 @@ export interface Env {
   DATABASE_URL?: string;
   /** Local development only: host:port of the WebSocket-to-Postgres bridge. */
   DATABASE_LOCAL_PROXY?: string;
+  /** "production" under [env.production]. */
+  S3O_ENVIRONMENT?: string;
   [name: string]: unknown;
 }

@@ -13,6 +13,7 @@ function bindingsFrom(env: Env, ctx: ExecutionContext): Bindings {
     vars: env,
     databaseUrl: env.DATABASE_URL,
     databaseLocalProxy: env.DATABASE_LOCAL_PROXY,
+    environment: env.S3O_ENVIRONMENT,
     waitUntil: (promise) => ctx.waitUntil(promise),
   };
 }

@@ -40,8 +40,16 @@ export interface ServerConfig {
   baseDomains: string[];
 }
 
+export interface AdminConfig {
+  /** Cloudflare Access in front of /admin: the team domain (issuer, JWKS) and the application's audience tag. */
+  access: { teamDomain: string; audience: string } | undefined;
+  /** Local development only: a bearer token for the admin API, refused in the production environment. */
+  token: string | undefined;
+}
+
 export interface Config {
   server: ServerConfig;
+  admin: AdminConfig;
   buckets: BucketConfig[];
   backends: BackendConfig[];
   routingStrategy: RoutingStrategy;

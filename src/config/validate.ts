@@ -17,6 +17,7 @@ import {
   report,
 } from './fields.ts';
 import {
+  type AdminConfig,
   type BackendConfig,
   type BucketConfig,
   type Config,
@@ -26,7 +27,9 @@ import {
   DEFAULT_MAX_OBJECT_SIZE,
 } from './types.ts';
 
-const TOP_LEVEL_KEYS = ['server', 'buckets', 'backends', 'routing_strategy'] as const;
+const TOP_LEVEL_KEYS = ['server', 'admin', 'buckets', 'backends', 'routing_strategy'] as const;
+const ADMIN_KEYS = ['access', 'token'] as const;
+const ACCESS_KEYS = ['team_domain', 'audience'] as const;
 const SERVER_KEYS = ['log_level', 'max_object_size', 'clock_skew_seconds', 'base_domains'] as const;
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const BUCKET_KEYS = ['name', 'credentials', 'max_multipart_uploads'] as const;
@@ -61,6 +64,7 @@ export function validateConfig(input: unknown): ValidationResult {
   rejectUnknownKeys(input, TOP_LEVEL_KEYS, '', problems);
   const config: Config = {
     server: readServer(readSection(input, 'server', '', problems), problems),
+    admin: readAdmin(readSection(input, 'admin', '', problems), problems),
     buckets: readList(input, 'buckets', '', problems, true).map((b, i) => readBucket(b, join('buckets', i), problems)),
     backends: readList(input, 'backends', '', problems, true).map((b, i) =>
       readBackend(b, join('backends', i), problems),
@@ -93,6 +97,24 @@ function readServer(doc: Doc, problems: ProblemList): ServerConfig {
       return [value];
     }),
   };
+}
+
+function readAdmin(doc: Doc, problems: ProblemList): AdminConfig {
+  rejectUnknownKeys(doc, ADMIN_KEYS, 'admin', problems);
+  const accessDoc = readSection(doc, 'access', 'admin', problems);
+  let access: AdminConfig['access'];
+  if (Object.keys(accessDoc).length > 0) {
+    rejectUnknownKeys(accessDoc, ACCESS_KEYS, 'admin.access', problems);
+    const teamDomain = readString(accessDoc, 'team_domain', 'admin.access', problems, { required: true });
+    const audience = readString(accessDoc, 'audience', 'admin.access', problems, { required: true });
+    if (teamDomain && !/^https:\/\/[a-z0-9.-]+$|^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(teamDomain.replace(/\/+$/, ''))) {
+      report(problems, 'admin.access.team_domain', 'must be https://<team>.cloudflareaccess.com (http only for 127.0.0.1 or localhost, in tests)');
+    }
+    access = { teamDomain: teamDomain.replace(/\/+$/, ''), audience };
+  }
+  const token = readString(doc, 'token', 'admin', problems) || undefined;
+  if (token !== undefined && token.length < 16) report(problems, 'admin.token', 'must be at least 16 characters');
+  return { access, token };
 }
 
 function readBucket(value: unknown, path: string, problems: ProblemList): BucketConfig {

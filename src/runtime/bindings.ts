@@ -7,5 +7,7 @@ export interface Bindings {
   databaseUrl: string | undefined;
   /** Local development only: host:port of a WebSocket-to-Postgres bridge standing in for Neon's proxy. */
   databaseLocalProxy: string | undefined;
+  /** "production" when deployed with `--env production` (wrangler.toml sets S3O_ENVIRONMENT). */
+  environment: string | undefined;
   waitUntil(promise: Promise<unknown>): void;
 }

@@ -1,5 +1,6 @@
 /** The Worker's HTTP entry: the orchestrator's own routes, then everything else as S3. */
 import { Router } from 'itty-router';
+import { handleAdmin, json } from '../admin/api.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { S3Error } from '../s3/errors.ts';
 import { handleS3, withRequestId } from '../s3/front-door.ts';
@@ -16,7 +17,7 @@ const HEALTH_TIMEOUT_MS = 3000;
 export async function handleFetch(request: Request, bindings: Bindings): Promise<Response> {
   const router = Router();
   router.get('/health', () => health(bindings));
-  router.all('/admin/*', () => json(404, { error: 'the admin API is not available in this version' }));
+  router.all('/admin/*', () => admin(request, bindings));
   router.all('*', () => s3(request, bindings));
   return router.fetch(request) as Promise<Response>;
 }
@@ -35,6 +36,21 @@ async function s3(request: Request, bindings: Bindings): Promise<Response> {
       services.log.warn('quota limit sync failed; will retry', errorFields(err));
     });
     return await handleS3(request, services, loaded.active.credentials);
+  } finally {
+    bindings.waitUntil(close().catch(() => {}));
+  }
+}
+
+async function admin(request: Request, bindings: Bindings): Promise<Response> {
+  const loaded = activeConfig(bindings.configText, bindings.vars);
+  if (!loaded.ok) {
+    createLogger('info').error('configuration unusable', { error: loaded.error });
+    return json(503, { error: 'the orchestrator is not configured correctly; see its logs' });
+  }
+  if (!new URL(request.url).pathname.startsWith('/admin/api/')) return json(404, { error: 'not found' });
+  const { services, close } = createServices(bindings, loaded.active, newRequestId());
+  try {
+    return await handleAdmin(request, { config: services.config, environment: bindings.environment, db: services.db, log: services.log });
   } finally {
     bindings.waitUntil(close().catch(() => {}));
   }
@@ -60,6 +76,4 @@ function text(body: string): Response {
   return new Response(body, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
 }
 
-function json(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-}
+

@@ -31,6 +31,10 @@ export interface StackOptions {
   maxMultipartUploads?: number;
   /** server.base_domains, for virtual-hosted-style requests. */
   baseDomains?: string[];
+  /** The config's admin section, as YAML would hold it. */
+  admin?: Record<string, unknown>;
+  /** Extra Worker vars (e.g. S3O_ENVIRONMENT). */
+  vars?: Record<string, string>;
 }
 
 export interface Credentials {
@@ -123,6 +127,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
         ...(options.maxObjectSize ? { max_object_size: options.maxObjectSize } : {}),
         ...(options.baseDomains ? { base_domains: options.baseDomains } : {}),
       },
+      ...(options.admin ? { admin: options.admin } : {}),
       routing_strategy: options.strategy ?? 'pack',
       buckets: [
         {
@@ -143,6 +148,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
         RGW_SECRET_KEY: rgw.secretAccessKey,
         DATABASE_URL: databaseUrl,
         DATABASE_LOCAL_PROXY: `127.0.0.1:${bridgePort}`,
+        ...options.vars,
       },
     });
     stops.push(worker.stop);

@@ -97,4 +97,21 @@ backends:
     const bad = loadConfig('buckets: [unclosed', {});
     expect(bad.ok || formatProblems(bad.problems)).toMatch(/invalid YAML/);
   });
+
+  it('checks the admin section: Access team domain and audience, token length', () => {
+    const base = VALID.replace('routing_strategy: spread', 'routing_strategy: spread\nadmin:\n  access:\n    team_domain: http://example.com\n  token: short');
+    const result = loadConfig(base, { B2_KEY: 'k', B2_SECRET: 's' });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const text = formatProblems(result.problems);
+    expect(text).toContain('admin.access.audience: is required');
+    expect(text).toContain('admin.access.team_domain: must be https://<team>.cloudflareaccess.com');
+    expect(text).toContain('admin.token: must be at least 16 characters');
+    const good = VALID.replace(
+      'routing_strategy: spread',
+      'routing_strategy: spread\nadmin:\n  access:\n    team_domain: https://acme.cloudflareaccess.com/\n    audience: abc123',
+    );
+    const ok = loadConfig(good, { B2_KEY: 'k', B2_SECRET: 's' });
+    expect(ok.ok && ok.config.admin).toEqual({ access: { teamDomain: 'https://acme.cloudflareaccess.com', audience: 'abc123' }, token: undefined });
+  });
 });
