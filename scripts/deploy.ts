@@ -25,6 +25,9 @@ if (report.problems.length > 0) {
   console.error(`deploy: ${file} is invalid; nothing was deployed\n${formatProblems(report.problems)}`);
   process.exit(1);
 }
+if (report.config?.admin.token !== undefined || /^\s*token\s*:/m.test(text.split(/^admin\s*:/m)[1]?.split(/^\S/m)[0] ?? '')) {
+  console.log('deploy: admin.token is set; the production Worker refuses it (use Cloudflare Access: admin.access)');
+}
 if (report.unsetVariables.length > 0) {
   console.log(`deploy: these must exist as Worker secrets:\n${formatProblems(report.unsetVariables)}`);
 }
