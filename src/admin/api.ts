@@ -6,7 +6,7 @@ import { Router } from 'itty-router';
 import type { Config } from '../config/types.ts';
 import { errorFields, type Logger } from '../observe/log.ts';
 import type { Db } from '../store/db.ts';
-import { backendStatus } from '../store/status.ts';
+import { backendReport } from '../store/quotas.ts';
 import { authorizeAdmin } from './authorize.ts';
 
 export interface AdminContext {
@@ -35,7 +35,7 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
 
 /** Per backend: quota used and limit, orphaned bytes, objects, state. */
 async function status(context: AdminContext): Promise<Response> {
-  const rows = await backendStatus(context.db());
+  const rows = await backendReport(context.db());
   const configured = new Set(context.config.backends.map((b) => b.name));
   return json(200, {
     backends: rows.map((r) => ({

@@ -71,23 +71,30 @@ export async function releaseBytes(db: Queryable, backendName: string, amount: n
     .where(eq(backendQuotas.backendName, backendName));
 }
 
-export interface AccountingRow {
+export interface BackendReport {
   backendName: string;
   bytesUsed: number;
+  bytesLimit: number;
+  orphanBytes: number;
+  /** Copies recorded on the backend, and the sum of their sizes (which must equal bytesUsed). */
+  objects: number;
   recordedBytes: number;
 }
 
-/** bytes_used next to the sum of recorded copy sizes, per backend: the two must always be equal. */
-export async function accountingReport(db: Queryable): Promise<AccountingRow[]> {
+/** Every backend's quota row next to what is recorded on it: the status report and the accounting check. */
+export async function backendReport(db: Queryable): Promise<BackendReport[]> {
   const rows = await db
     .select({
       backendName: backendQuotas.backendName,
       bytesUsed: backendQuotas.bytesUsed,
+      bytesLimit: backendQuotas.bytesLimit,
+      orphanBytes: backendQuotas.orphanBytes,
+      objects: sql<string>`count(${objectLocations.key})`,
       recordedBytes: sql<string>`coalesce(sum(${objectLocations.storedSize}), 0)`,
     })
     .from(backendQuotas)
     .leftJoin(objectLocations, eq(objectLocations.backendName, backendQuotas.backendName))
-    .groupBy(backendQuotas.backendName, backendQuotas.bytesUsed)
+    .groupBy(backendQuotas.backendName)
     .orderBy(backendQuotas.backendName);
-  return rows.map((r) => ({ ...r, recordedBytes: Number(r.recordedBytes) }));
+  return rows.map((r) => ({ ...r, objects: Number(r.objects), recordedBytes: Number(r.recordedBytes) }));
 }

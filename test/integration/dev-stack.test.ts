@@ -51,6 +51,16 @@ function leftoverPids(): number[] {
     .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
 
+/** A client with the credentials config.local.yaml commits for local use. */
+function localClient(port: number): S3Client {
+  return new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'local-access-key', secretAccessKey: 'local-secret-key-change-me' },
+  });
+}
+
 describe('npm run dev', () => {
   it('starts with one command, prints the credentials, keeps data across restarts and stops cleanly', async () => {
     const port = await freePort();
@@ -59,12 +69,7 @@ describe('npm run dev', () => {
     expect(first.output()).toContain(`running at http://127.0.0.1:${port}`);
     expect(first.output()).toContain('access key: local-access-key');
 
-    const s3 = new S3Client({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'local-access-key', secretAccessKey: 'local-secret-key-change-me' },
-    });
+    const s3 = localClient(port);
     await s3.send(new PutObjectCommand({ Bucket: 'local-bucket', Key: 'persist/me.txt', Body: 'still here' }));
     expect(await stopDev(first.child)).toBe(0);
     expect(leftoverPids()).toEqual([]);
@@ -93,12 +98,7 @@ describe('npm run dev with DATABASE_URL', () => {
     const dev = await startDev(port, { DATABASE_URL: url.toString() });
     child = dev.child;
     expect(dev.output()).toContain('(DATABASE_URL), migrated');
-    const s3 = new S3Client({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'local-access-key', secretAccessKey: 'local-secret-key-change-me' },
-    });
+    const s3 = localClient(port);
     await s3.send(new PutObjectCommand({ Bucket: 'local-bucket', Key: 'external.txt', Body: 'in real postgres' }));
     expect(await stopDev(dev.child)).toBe(0);
 
