@@ -3,7 +3,7 @@
  * (PGlite, unless DATABASE_URL is set), three s3rver backends, and the Worker under wrangler dev; data persists in
  * .data/ between runs. Ctrl-C stops everything.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -76,6 +76,9 @@ async function main(): Promise<void> {
   stops.push(async () => clearInterval(cron));
   worker.child.once('exit', () => void shutdown(stopping ? 0 : 1));
 
+  // Lets `npx s3-orchestrator admin ...` from this checkout find the local stack with no flags.
+  const adminToken = (parse(configText) as { admin?: { token?: string } }).admin?.token;
+  writeFileSync(join(DATA, 'cli.json'), `${JSON.stringify({ url: worker.url, token: adminToken }, null, 2)}\n`);
   printBanner(worker.url, configText);
 }
 
@@ -92,7 +95,8 @@ function printBanner(endpoint: string, configText: string): void {
   const cred = first?.credentials[0];
   if (first && cred) {
     console.log(`\n  try:  AWS_ACCESS_KEY_ID=${cred.access_key_id} AWS_SECRET_ACCESS_KEY=${cred.secret_access_key} \\`);
-    console.log(`        aws --endpoint-url ${endpoint} --region us-east-1 s3 ls s3://${first.name}/\n`);
+    console.log(`        aws --endpoint-url ${endpoint} --region us-east-1 s3 ls s3://${first.name}/`);
+    console.log(`  admin: npx s3-orchestrator admin status\n`);
   }
 }
 

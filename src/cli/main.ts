@@ -1,15 +1,21 @@
 /** The `s3-orchestrator` command line. Each command prints for people, or JSON with --json. */
 import { readFileSync } from 'node:fs';
 import { checkConfig, formatProblems } from '../config/load.ts';
+import { adminCommand } from './admin.ts';
 
 const USAGE = `usage: s3-orchestrator <command> [options]
 
 commands:
   config validate FILE   check a configuration file; prints every problem with its path
+  admin status           per backend: bytes used and limit, orphaned bytes, objects, state
   help                   show this text
 
 options:
   --json                 machine-readable output
+  --url URL              (admin) the orchestrator; else S3O_URL, the CLI config file, http://127.0.0.1:8787
+  --token TOKEN          (admin) the development admin token; else S3O_ADMIN_TOKEN or the CLI config file
+  --access-client-id ID --access-client-secret SECRET
+                         (admin) a Cloudflare Access service token; else CF_ACCESS_CLIENT_ID/_SECRET
   --vars FILE            (config validate) a dotenv-style file of VAR=value used for \${VAR} expansion;
                          without it, \${VAR} is taken from the environment`;
 
@@ -22,6 +28,7 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   if (command === 'config' && sub === 'validate') return configValidate(rest, json);
+  if (command === 'admin') return adminCommand(sub, rest, json);
   console.error(`s3-orchestrator: unknown command "${[command, sub].filter(Boolean).join(' ')}"\n\n${USAGE}`);
   return 2;
 }

@@ -48,3 +48,14 @@ describe('s3-orchestrator config validate', () => {
     expect(unknown.err).toContain('unknown command "frobnicate"');
   });
 });
+
+describe('s3-orchestrator admin', () => {
+  it('says clearly when the orchestrator cannot be reached, and refuses unknown admin commands', () => {
+    const down = cli('admin', 'status', '--url', 'http://127.0.0.1:9');
+    expect(down.code).toBe(1);
+    expect(down.err).toMatch(/^s3-orchestrator: cannot reach http:\/\/127\.0\.0\.1:9 \(.*\); is the orchestrator running\?/);
+    const unknown = cli('admin', 'frobnicate', '--url', 'http://127.0.0.1:9');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain('unknown command "admin frobnicate"');
+  });
+});

@@ -51,6 +51,18 @@ function leftoverPids(): number[] {
     .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
 
+/** Runs the CLI as a user would, without blocking this process. */
+function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/s3-orchestrator.js', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
 /** A client with the credentials config.local.yaml commits for local use. */
 function localClient(port: number): S3Client {
   return new S3Client({
@@ -71,6 +83,17 @@ describe('npm run dev', () => {
 
     const s3 = localClient(port);
     await s3.send(new PutObjectCommand({ Bucket: 'local-bucket', Key: 'persist/me.txt', Body: 'still here' }));
+
+    // The CLI finds the running stack through the file `npm run dev` writes; no flags needed.
+    const status = await cli(['admin', 'status'], { S3O_CLI_CONFIG: join(dataDir, 'cli.json') });
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(/^BACKEND\s+USED\s+LIMIT\s+ORPHANED\s+OBJECTS\s+STATE/);
+    expect(status.out).toMatch(/local-a\s+10 B\s+10\.0 GiB\s+0 B\s+1\s+active/);
+    const asJson = await cli(['admin', 'status', '--json'], { S3O_CLI_CONFIG: join(dataDir, 'cli.json') });
+    expect(JSON.parse(asJson.out).backends).toHaveLength(3);
+    const wrongToken = await cli(['admin', 'status', '--token', 'not-the-admin-token'], { S3O_CLI_CONFIG: join(dataDir, 'cli.json') });
+    expect(wrongToken.code).toBe(1);
+    expect(wrongToken.err).toContain('the server refused: invalid admin token (HTTP 403)');
     expect(await stopDev(first.child)).toBe(0);
     expect(leftoverPids()).toEqual([]);
 
