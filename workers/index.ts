@@ -14,6 +14,10 @@ function bindingsFrom(env: Env, ctx: ExecutionContext): Bindings {
     databaseUrl: env.DATABASE_URL,
     databaseLocalProxy: env.DATABASE_LOCAL_PROXY,
     environment: env.S3O_ENVIRONMENT,
+    configStore: {
+      get: (key) => env.CONFIG_KV.get(key),
+      put: (key, value) => env.CONFIG_KV.put(key, value),
+    },
     waitUntil: (promise) => ctx.waitUntil(promise),
   };
 }

@@ -1,5 +1,5 @@
 /** `s3-orchestrator admin ...`: calls to the admin API, printed as tables (or JSON with --json). */
-import { type Target, resolveTarget } from './target.ts';
+import { type Target, flagValue, resolveTarget } from './target.ts';
 
 interface StatusBackend {
   name: string;
@@ -31,15 +31,36 @@ export async function adminCommand(sub: string | undefined, args: string[], json
     );
     return 0;
   }
-  return fail(`unknown command "admin ${sub ?? ''}" (available: admin status)`, 2);
+  if (sub === 'log-level') {
+    // The seed's spelling is `-set debug`; `--set debug` works too.
+    const level = flagValue(args, '-set') ?? flagValue(args, '--set');
+    const reset = args.includes('--reset');
+    const body = reset
+      ? await call(target, 'DELETE', '/admin/api/log-level')
+      : level !== undefined
+        ? await call(target, 'PUT', '/admin/api/log-level', { level })
+        : await call(target, 'GET', '/admin/api/log-level');
+    if (!body.ok) return fail(body.error);
+    const value = body.value as { level?: string; source?: string; propagation_seconds?: number };
+    if (json) console.log(JSON.stringify(value, null, 2));
+    else if (level !== undefined || reset) console.log(`log level is now ${value.level} (${value.source}); every isolate applies it within ${value.propagation_seconds} s`);
+    else console.log(`log level: ${value.level} (${value.source === 'runtime' ? 'set at runtime' : 'from the configuration'})`);
+    return 0;
+  }
+  return fail(`unknown command "admin ${sub ?? ''}" (available: admin status, admin log-level [-set LEVEL | --reset])`, 2);
 }
 
 type CallResult = { ok: true; value: unknown } | { ok: false; error: string };
 
-async function call(target: Target, method: string, path: string): Promise<CallResult> {
+async function call(target: Target, method: string, path: string, body?: unknown): Promise<CallResult> {
   let response: Response;
   try {
-    response = await fetch(`${target.url}${path}`, { method, headers: target.headers, signal: AbortSignal.timeout(30_000) });
+    response = await fetch(`${target.url}${path}`, {
+      method,
+      headers: body === undefined ? target.headers : { ...target.headers, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
   } catch (err) {
     const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
     return { ok: false, error: `cannot reach ${target.url} (${cause}); is the orchestrator running? (settings from ${target.source})` };

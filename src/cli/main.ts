@@ -8,6 +8,7 @@ const USAGE = `usage: s3-orchestrator <command> [options]
 commands:
   config validate FILE   check a configuration file; prints every problem with its path
   admin status           per backend: bytes used and limit, orphaned bytes, objects, state
+  admin log-level        the log level in effect; -set LEVEL changes it fleet-wide, --reset returns to the config
   help                   show this text
 
 options:

@@ -1,4 +1,6 @@
 /** What src/ needs from the Worker's environment; workers/ fills this in from Cloudflare's bindings. */
+import type { SettingsStore } from '../config/runtime-settings.ts';
+
 export interface Bindings {
   /** The configuration document (YAML) the Worker was deployed with. */
   configText: string | undefined;
@@ -9,5 +11,7 @@ export interface Bindings {
   databaseLocalProxy: string | undefined;
   /** "production" when deployed with `--env production` (wrangler.toml sets S3O_ENVIRONMENT). */
   environment: string | undefined;
+  /** The config KV namespace (runtime settings now; configuration versions later). */
+  configStore: SettingsStore | undefined;
   waitUntil(promise: Promise<unknown>): void;
 }

@@ -7,6 +7,7 @@ import { handleS3, withRequestId } from '../s3/front-door.ts';
 import { errorResponse } from '../s3/responses.ts';
 import { openDatabase } from '../store/db.ts';
 import { sql } from 'drizzle-orm';
+import { readRuntimeSettings } from '../config/runtime-settings.ts';
 import { activeConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
 import { ensureQuotaLimitsSynced } from './quota-sync.ts';
@@ -30,7 +31,7 @@ async function s3(request: Request, bindings: Bindings): Promise<Response> {
     const err = new S3Error('ServiceUnavailable', 'The orchestrator is not configured correctly; see its logs');
     return withRequestId(errorResponse(err, requestId, new URL(request.url).pathname, request.method), requestId);
   }
-  const { services, close } = createServices(bindings, loaded.active, requestId);
+  const { services, close } = createServices(bindings, loaded.active, requestId, await readRuntimeSettings(bindings.configStore));
   try {
     await ensureQuotaLimitsSynced(services.db(), services.config).catch((err: unknown) => {
       services.log.warn('quota limit sync failed; will retry', errorFields(err));
@@ -48,9 +49,15 @@ async function admin(request: Request, bindings: Bindings): Promise<Response> {
     return json(503, { error: 'the orchestrator is not configured correctly; see its logs' });
   }
   if (!new URL(request.url).pathname.startsWith('/admin/api/')) return json(404, { error: 'not found' });
-  const { services, close } = createServices(bindings, loaded.active, newRequestId());
+  const { services, close } = createServices(bindings, loaded.active, newRequestId(), await readRuntimeSettings(bindings.configStore));
   try {
-    return await handleAdmin(request, { config: services.config, environment: bindings.environment, db: services.db, log: services.log });
+    return await handleAdmin(request, {
+      config: services.config,
+      environment: bindings.environment,
+      db: services.db,
+      log: services.log,
+      store: bindings.configStore,
+    });
   } finally {
     bindings.waitUntil(close().catch(() => {}));
   }

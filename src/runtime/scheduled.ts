@@ -2,6 +2,7 @@
  * Cron Trigger entry: one table maps schedules to background jobs. Each job is idempotent; a failing job is
  * logged and does not stop the others.
  */
+import { readRuntimeSettings } from '../config/runtime-settings.ts';
 import type { Job } from '../jobs/job.ts';
 import { syncQuotaLimitsJob } from '../jobs/sync-quota-limits.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
@@ -19,7 +20,8 @@ export async function handleScheduled(cron: string, scheduledTime: number, bindi
     createLogger('info').error('configuration unusable; background jobs skipped', { error: loaded.error });
     return;
   }
-  const log = createLogger(loaded.active.config.server.logLevel, { cron });
+  const runtime = await readRuntimeSettings(bindings.configStore);
+  const log = createLogger(runtime.logLevel ?? loaded.active.config.server.logLevel, { cron });
   const jobs = JOBS_BY_CRON[cron];
   if (!jobs) {
     log.warn('no jobs for cron schedule');

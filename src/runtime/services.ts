@@ -1,4 +1,5 @@
 /** Builds the per-request Services from the bindings and the active configuration. */
+import type { RuntimeSettings } from '../config/runtime-settings.ts';
 import { storageTransformFor } from '../crypto/select-transform.ts';
 import { createLogger } from '../observe/log.ts';
 import type { Services } from '../s3/services.ts';
@@ -12,9 +13,14 @@ export interface RequestServices {
   close(): Promise<void>;
 }
 
-export function createServices(bindings: Bindings, active: ActiveConfig, requestId: string): RequestServices {
+export function createServices(
+  bindings: Bindings,
+  active: ActiveConfig,
+  requestId: string,
+  runtime: RuntimeSettings = {},
+): RequestServices {
   let database: Database | undefined;
-  const log = createLogger(active.config.server.logLevel, { request_id: requestId });
+  const log = createLogger(runtime.logLevel ?? active.config.server.logLevel, { request_id: requestId });
   const services: Services = {
     config: active.config,
     db() {

@@ -102,4 +102,19 @@ describe('admin API authentication', () => {
     expect(String(prod.body.error)).toContain('refused in production');
     expect((await call(production, { 'cf-access-jwt-assertion': jwt(claims()) })).status).toBe(200);
   });
+
+  it('changes the log level fleet-wide at runtime, refuses bad levels, and returns to the configuration', async () => {
+    const auth = { authorization: `Bearer ${DEV_TOKEN}`, 'content-type': 'application/json' };
+    const put = (body: string) => fetch(`${stack.endpoint}/admin/api/log-level`, { method: 'PUT', headers: auth, body });
+    expect(await call(stack, auth, '/admin/api/log-level')).toEqual({ status: 200, body: { level: 'warn', source: 'config', propagation_seconds: 5 } });
+    const set = await put('{"level":"debug"}');
+    expect(set.status).toBe(200);
+    expect(await call(stack, auth, '/admin/api/log-level')).toMatchObject({ status: 200, body: { level: 'debug', source: 'runtime' } });
+    const bad = await put('{"level":"loud"}');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toContain('level must be one of debug, info, warn, error');
+    expect((await put('not json')).status).toBe(400);
+    const reset = await fetch(`${stack.endpoint}/admin/api/log-level`, { method: 'DELETE', headers: auth });
+    expect(((await reset.json()) as { level: string; source: string })).toMatchObject({ level: 'warn', source: 'config' });
+  });
 });

@@ -94,6 +94,13 @@ describe('npm run dev', () => {
     const wrongToken = await cli(['admin', 'status', '--token', 'not-the-admin-token'], { S3O_CLI_CONFIG: join(dataDir, 'cli.json') });
     expect(wrongToken.code).toBe(1);
     expect(wrongToken.err).toContain('the server refused: invalid admin token (HTTP 403)');
+    const cliEnv = { S3O_CLI_CONFIG: join(dataDir, 'cli.json') };
+    expect((await cli(['admin', 'log-level'], cliEnv)).out).toContain('log level: info (from the configuration)');
+    expect((await cli(['admin', 'log-level', '-set', 'debug'], cliEnv)).out).toContain('log level is now debug (runtime)');
+    expect((await cli(['admin', 'log-level'], cliEnv)).out).toContain('log level: debug (set at runtime)');
+    const badLevel = await cli(['admin', 'log-level', '-set', 'loud'], cliEnv);
+    expect(badLevel.code).toBe(1);
+    expect(badLevel.err).toContain('level must be one of debug, info, warn, error (HTTP 400)');
     expect(await stopDev(first.child)).toBe(0);
     expect(leftoverPids()).toEqual([]);
 
