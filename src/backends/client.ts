@@ -79,9 +79,13 @@ export function createBackendClient(config: BackendConfig): BackendClient {
   }
 
   async function failure(method: string, response: Response): Promise<BackendError> {
-    const text = await response.text().catch(() => '');
-    const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? '';
-    return new BackendError(config.name, response.status, `${method} answered ${response.status} ${code}`.trim());
+    return backendError(method, response, await response.text().catch(() => ''));
+  }
+
+  /** A failed call with its S3 error code; a 200 carrying an error document still counts as a failure (500). */
+  function backendError(method: string, response: Response, body: string): BackendError {
+    const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1] ?? '';
+    return new BackendError(config.name, response.ok ? 500 : response.status, `${method} answered ${response.status} ${code}`.trim());
   }
 
   return {
@@ -115,10 +119,7 @@ export function createBackendClient(config: BackendConfig): BackendClient {
       });
       // S3 may answer 200 and still report a failure in the body, when the copy fails after it started.
       const text = await response.text().catch(() => '');
-      if (!response.ok || !text.includes('<CopyObjectResult')) {
-        const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? '';
-        throw new BackendError(config.name, response.ok ? 500 : response.status, `COPY answered ${response.status} ${code}`.trim());
-      }
+      if (!response.ok || !text.includes('<CopyObjectResult')) throw backendError('COPY', response, text);
     },
     async createMultipartUpload(physicalKey) {
       const response = await send('POST', physicalKey, { query: 'uploads=', headers: { 'content-type': 'application/octet-stream' } });
@@ -149,10 +150,7 @@ export function createBackendClient(config: BackendConfig): BackendClient {
       });
       // Like CopyObject, a 200 can carry an error document when assembly fails late.
       const text = await response.text().catch(() => '');
-      if (!response.ok || !text.includes('CompleteMultipartUploadResult')) {
-        const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? '';
-        throw new BackendError(config.name, response.ok ? 500 : response.status, `CompleteMultipartUpload answered ${response.status} ${code}`.trim());
-      }
+      if (!response.ok || !text.includes('CompleteMultipartUploadResult')) throw backendError('CompleteMultipartUpload', response, text);
     },
     async abortMultipartUpload(physicalKey, uploadId) {
       const response = await send('DELETE', physicalKey, { query: `uploadId=${encodeURIComponent(uploadId)}` });

@@ -8,7 +8,8 @@ import { errorResponse } from '../s3/responses.ts';
 import { openDatabase } from '../store/db.ts';
 import { sql } from 'drizzle-orm';
 import { readRuntimeSettings } from '../config/runtime-settings.ts';
-import { activeConfig } from './active-config.ts';
+import type { Services } from '../s3/services.ts';
+import { type ActiveConfig, activeConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
 import { ensureQuotaLimitsSynced } from './quota-sync.ts';
 import { createServices, newRequestId } from './services.ts';
@@ -25,39 +26,58 @@ export async function handleFetch(request: Request, bindings: Bindings): Promise
 
 async function s3(request: Request, bindings: Bindings): Promise<Response> {
   const requestId = newRequestId();
-  const loaded = activeConfig(bindings.configText, bindings.vars);
-  if (!loaded.ok) {
-    createLogger('info').error('configuration unusable', { error: loaded.error });
-    const err = new S3Error('ServiceUnavailable', 'The orchestrator is not configured correctly; see its logs');
-    return withRequestId(errorResponse(err, requestId, new URL(request.url).pathname, request.method), requestId);
-  }
-  const { services, close } = createServices(bindings, loaded.active, requestId, await readRuntimeSettings(bindings.configStore));
-  try {
-    await ensureQuotaLimitsSynced(services.db(), services.config).catch((err: unknown) => {
-      services.log.warn('quota limit sync failed; will retry', errorFields(err));
-    });
-    return await handleS3(request, services, loaded.active.credentials);
-  } finally {
-    bindings.waitUntil(close().catch(() => {}));
-  }
+  return withRequestServices(
+    bindings,
+    requestId,
+    () => {
+      const err = new S3Error('ServiceUnavailable', 'The orchestrator is not configured correctly; see its logs');
+      return withRequestId(errorResponse(err, requestId, new URL(request.url).pathname, request.method), requestId);
+    },
+    async (services, active) => {
+      await ensureQuotaLimitsSynced(services.db(), services.config).catch((err: unknown) => {
+        services.log.warn('quota limit sync failed; will retry', errorFields(err));
+      });
+      return handleS3(request, services, active.credentials);
+    },
+  );
 }
 
 async function admin(request: Request, bindings: Bindings): Promise<Response> {
+  return withRequestServices(
+    bindings,
+    newRequestId(),
+    () => json(503, { error: 'the orchestrator is not configured correctly; see its logs' }),
+    async (services) => {
+      if (!new URL(request.url).pathname.startsWith('/admin/api/')) return json(404, { error: 'not found' });
+      return handleAdmin(request, {
+        config: services.config,
+        environment: bindings.environment,
+        db: services.db,
+        log: services.log,
+        store: bindings.configStore,
+      });
+    },
+  );
+}
+
+/**
+ * The request's services under the active configuration (or `unusable` when it is invalid); the database pool
+ * is released once the response is done.
+ */
+async function withRequestServices(
+  bindings: Bindings,
+  requestId: string,
+  unusable: () => Response,
+  handle: (services: Services, active: ActiveConfig) => Promise<Response>,
+): Promise<Response> {
   const loaded = activeConfig(bindings.configText, bindings.vars);
   if (!loaded.ok) {
     createLogger('info').error('configuration unusable', { error: loaded.error });
-    return json(503, { error: 'the orchestrator is not configured correctly; see its logs' });
+    return unusable();
   }
-  if (!new URL(request.url).pathname.startsWith('/admin/api/')) return json(404, { error: 'not found' });
-  const { services, close } = createServices(bindings, loaded.active, newRequestId(), await readRuntimeSettings(bindings.configStore));
+  const { services, close } = createServices(bindings, loaded.active, requestId, await readRuntimeSettings(bindings.configStore));
   try {
-    return await handleAdmin(request, {
-      config: services.config,
-      environment: bindings.environment,
-      db: services.db,
-      log: services.log,
-      store: bindings.configStore,
-    });
+    return await handle(services, loaded.active);
   } finally {
     bindings.waitUntil(close().catch(() => {}));
   }
