@@ -1,6 +1,7 @@
 /**
- * `npm run deploy [-- --dry-run]`: validates the configuration file, then publishes the Worker to the production
- * environment with that document as its S3O_CONFIG var. Secrets named in it as ${VAR} must already exist
+ * `npm run deploy [-- --dry-run]`: validates the configuration file, makes it the active configuration version in
+ * the production CONFIG_KV namespace (unless it already is), then publishes the Worker to the production
+ * environment with that document as its S3O_CONFIG var, which applies its deploy-only settings. Secrets named in it as ${VAR} must already exist
  * (`wrangler secret put VAR --env production`), as must DATABASE_URL. Run `npm run db:migrate` first when the
  * schema changed.
  */
@@ -9,6 +10,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { checkConfig, formatProblems } from '../src/config/load.ts';
+import { publishDeployedDocument } from '../src/config/versions.ts';
+import { wranglerConfigStore } from './lib/wrangler-kv.ts';
 
 const file = process.env.S3O_CONFIG_FILE ?? 'config.yaml';
 const dryRun = process.argv.includes('--dry-run');
@@ -30,6 +33,19 @@ if (report.config?.admin.token !== undefined || /^\s*token\s*:/m.test(text.split
 }
 if (report.unsetVariables.length > 0) {
   console.log(`deploy: these must exist as Worker secrets:\n${formatProblems(report.unsetVariables)}`);
+}
+
+if (dryRun) {
+  console.log('deploy: (dry run) would make this document the active configuration version in CONFIG_KV');
+} else {
+  // First, so that the reloadable settings the new deployment runs with are this document's too.
+  try {
+    const published = await publishDeployedDocument(wranglerConfigStore({ kind: 'production' }), text);
+    console.log(published.published ? `deploy: ${file} is configuration version ${published.version}` : `deploy: version ${published.version} already holds ${file}`);
+  } catch (err) {
+    console.error(`deploy: could not publish ${file} to CONFIG_KV; nothing was deployed\n${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
 }
 
 const wrangler = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');

@@ -12,6 +12,8 @@ import { migrateDatabase } from './lib/migrate.ts';
 import { startPgBridge } from './lib/pg-ws-bridge.ts';
 import { startS3rverBackend } from './lib/s3rver-backends.ts';
 import { startWorker } from './lib/worker-dev.ts';
+import { wranglerConfigStore } from './lib/wrangler-kv.ts';
+import { publishDeployedDocument } from '../src/config/versions.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = process.env.S3O_DATA_DIR ?? join(ROOT, '.data');
@@ -59,10 +61,19 @@ async function main(): Promise<void> {
     vars[`LOCAL_BACKEND_${letter}`] = backend.endpoint;
   }
 
+  // Starting the local stack plays the part of a deploy: the document it runs with becomes the active version.
+  const persistDir = join(DATA, 'wrangler');
+  const published = await publishDeployedDocument(wranglerConfigStore({ kind: 'local', persistDir }), configText);
+  console.log(
+    published.published
+      ? `config: ${CONFIG_PATH} published as version ${published.version} (deploy-only settings apply now)`
+      : `config: version ${published.version} already holds ${CONFIG_PATH}`,
+  );
+
   const port = process.env.PORT ? Number(process.env.PORT) : 8787;
   const worker = await startWorker({
     port,
-    persistDir: join(DATA, 'wrangler'),
+    persistDir,
     vars: {
       ...vars,
       S3O_CONFIG: configText,

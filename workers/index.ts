@@ -16,7 +16,11 @@ function bindingsFrom(env: Env, ctx: ExecutionContext): Bindings {
     environment: env.S3O_ENVIRONMENT,
     configStore: {
       get: (key) => env.CONFIG_KV.get(key),
-      put: (key, value) => env.CONFIG_KV.put(key, value),
+      put: (key, value, metadata) => env.CONFIG_KV.put(key, value, metadata ? { metadata } : undefined),
+      list: async (prefix, cursor) => {
+        const page = await env.CONFIG_KV.list({ prefix, ...(cursor ? { cursor } : {}) });
+        return { keys: page.keys, ...(page.list_complete ? {} : { cursor: page.cursor }) };
+      },
     },
     waitUntil: (promise) => ctx.waitUntil(promise),
   };

@@ -3,29 +3,44 @@
  * `error` message. Routes arrive with their issues (config versions, drain, ...); status is the first.
  */
 import { Router } from 'itty-router';
-import { LOG_LEVELS, RUNTIME_SETTINGS_TTL_MS, type SettingsStore, readRuntimeSettings, writeRuntimeSettings } from '../config/runtime-settings.ts';
-import type { Config, LogLevel } from '../config/types.ts';
+import { type ConfigStore, KV_REFRESH_MS } from '../config/config-store.ts';
+import { LOG_LEVELS, readRuntimeSettings, writeRuntimeSettings } from '../config/runtime-settings.ts';
+import type { LogLevel } from '../config/types.ts';
 import { errorFields, type Logger } from '../observe/log.ts';
+import type { ActiveConfig } from '../runtime/active-config.ts';
 import type { Db } from '../store/db.ts';
+import { findObject } from '../store/objects.ts';
 import { backendReport } from '../store/quotas.ts';
 import { authorizeAdmin } from './authorize.ts';
+import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
+import { json, readJsonObject } from './http.ts';
 
 export interface AdminContext {
-  config: Config;
+  active: ActiveConfig;
+  /** The document this deployment runs with (S3O_CONFIG), and the variables `${VAR}` expands from. */
+  deployedText: string;
+  vars: Readonly<Record<string, unknown>>;
   environment: string | undefined;
   db(): Db;
   log: Logger;
-  store: SettingsStore | undefined;
+  store: ConfigStore | undefined;
 }
 
 export async function handleAdmin(request: Request, context: AdminContext): Promise<Response> {
-  const auth = await authorizeAdmin(request, context.config.admin, context.environment);
+  const auth = await authorizeAdmin(request, context.active.config.admin, context.environment);
   if (!auth.ok) {
     context.log.info('admin request refused', { status: auth.status, error: auth.error });
     return json(auth.status, { error: auth.error });
   }
+  const by = auth.caller.kind === 'access' ? auth.caller.identity : 'admin-token';
   const router = Router({ base: '/admin/api' });
   router.get('/status', () => status(context));
+  router.get('/object-locations', () => objectLocations(request, context));
+  router.get('/config', () => showConfig(context));
+  router.get('/config/versions', () => versionHistory(context));
+  router.post('/config/versions', () => pushConfig(request, context, by));
+  router.post('/config/diff', () => diffConfig(request, context));
+  router.post('/config/rollback', () => rollbackConfig(request, context, by));
   router.get('/log-level', () => getLogLevel(context));
   router.put('/log-level', () => setLogLevel(request, context));
   router.delete('/log-level', () => clearLogLevel(context));
@@ -41,7 +56,7 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
 /** Per backend: quota used and limit, orphaned bytes, objects, state. */
 async function status(context: AdminContext): Promise<Response> {
   const rows = await backendReport(context.db());
-  const configured = new Set(context.config.backends.map((b) => b.name));
+  const configured = new Set(context.active.config.backends.map((b) => b.name));
   return json(200, {
     backends: rows.map((r) => ({
       name: r.backendName,
@@ -64,12 +79,9 @@ async function getLogLevel(context: AdminContext): Promise<Response> {
 /** Body `{"level": "debug"}`; every isolate picks it up within the runtime-settings bound. */
 async function setLogLevel(request: Request, context: AdminContext): Promise<Response> {
   if (!context.store) return json(503, { error: 'no configuration store (CONFIG_KV) is bound' });
-  let level: unknown;
-  try {
-    level = ((await request.json()) as { level?: unknown }).level;
-  } catch {
-    return json(400, { error: 'the body must be JSON like {"level": "debug"}' });
-  }
+  const body = await readJsonObject(request, '{"level": "debug"}');
+  if (!body.ok) return body.response;
+  const level = body.value.level;
   if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
     return json(400, { error: `level must be one of ${LOG_LEVELS.join(', ')}`, details: { level } });
   }
@@ -88,12 +100,40 @@ async function clearLogLevel(context: AdminContext): Promise<Response> {
 
 function levelBody(context: AdminContext, override: LogLevel | undefined) {
   return {
-    level: override ?? context.config.server.logLevel,
+    level: override ?? context.active.config.server.logLevel,
     source: override ? 'runtime' : 'config',
-    propagation_seconds: RUNTIME_SETTINGS_TTL_MS / 1000,
+    propagation_seconds: KV_REFRESH_MS / 1000,
   };
 }
 
-export function json(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
+/** `?key=bucket/key` (the reference's form): the object's record and every copy, oldest first. */
+async function objectLocations(request: Request, context: AdminContext): Promise<Response> {
+  const param = new URL(request.url).searchParams.get('key') ?? '';
+  const slash = param.indexOf('/');
+  if (slash <= 0 || slash === param.length - 1) {
+    return json(400, { error: 'key must be "<bucket>/<object key>", e.g. ?key=photos/2024/a.jpg' });
+  }
+  const bucket = param.slice(0, slash);
+  const key = param.slice(slash + 1);
+  if (!context.active.config.buckets.some((b) => b.name === bucket)) {
+    return json(404, { error: `no bucket "${bucket}" in the configuration` });
+  }
+  const object = await findObject(context.db(), bucket, key);
+  if (!object) return json(404, { error: `no object "${key}" in bucket "${bucket}"` });
+  const configured = new Set(context.active.config.backends.map((b) => b.name));
+  return json(200, {
+    bucket,
+    key,
+    size: object.size,
+    etag: object.etag,
+    version: object.version,
+    last_modified: object.createdAt,
+    locations: object.locations.map((l) => ({
+      backend: l.backendName,
+      physical_key: l.physicalKey,
+      stored_size: l.storedSize,
+      created_at: l.createdAt,
+      configured: configured.has(l.backendName),
+    })),
+  });
 }

@@ -21,9 +21,17 @@ interface FileSettings {
   access_client_secret?: string;
 }
 
+/** Flags that take a value; everything else starting with "-" is a switch. */
+const VALUE_FLAGS = new Set(['--url', '--token', '--access-client-id', '--access-client-secret', '--vars', '--note', '-set', '--set', '-key', '--key']);
+
 export function flagValue(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);
   return at >= 0 ? args[at + 1] : undefined;
+}
+
+/** The arguments that are neither flags nor flag values (FILE, N, ...). */
+export function positionals(args: string[]): string[] {
+  return args.filter((arg, i) => !arg.startsWith('-') && !VALUE_FLAGS.has(args[i - 1] ?? ''));
 }
 
 export function resolveTarget(args: string[], env: Record<string, string | undefined>, cwd: string): Target {

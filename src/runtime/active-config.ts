@@ -1,39 +1,148 @@
 /**
- * The configuration in effect for this isolate, parsed and validated once per document, with what is derived
- * from it (credential index, backend clients). An invalid document is never used.
+ * The configuration in effect for this isolate: the deployed document (S3O_CONFIG) with the reloadable settings
+ * of the active KV version applied, plus what is derived from it (credential index, backend clients). The KV
+ * record is re-read at most every KV_REFRESH_MS; a new version is adopted whole or not at all, and an invalid one
+ * never replaces a valid one.
  */
 import { type BackendClient, createBackendClient } from '../backends/client.ts';
-import { formatProblems, loadConfig } from '../config/load.ts';
-import type { Config } from '../config/types.ts';
+import { refreshedValue } from '../config/config-store.ts';
+import { formatProblems, loadConfig, type LoadResult } from '../config/load.ts';
+import { applyReloadable, type ConfigChange, configChanges } from '../config/reload-classes.ts';
+import type { Config, LogLevel } from '../config/types.ts';
+import { ACTIVE_KEY, type ConfigVersion, listVersions, parseVersionRecord, readVersion } from '../config/versions.ts';
+import { createLogger, errorFields, type Logger } from '../observe/log.ts';
 import type { CredentialLookup } from '../s3/authenticate.ts';
 import { credentialIndex } from '../s3/front-door.ts';
+import type { Bindings } from './bindings.ts';
 
 export interface ActiveConfig {
+  /** The effective configuration. */
   config: Config;
   credentials: CredentialLookup;
   backends: Map<string, BackendClient>;
+  /** The document this deployment runs with. */
+  deployed: Config;
+  /** The KV version whose reloadable settings apply, and its whole document; undefined when only the deployed
+   *  document applies. */
+  version: ConfigVersion | undefined;
+  pushed: Config | undefined;
 }
 
 export type ActiveConfigResult = { ok: true; active: ActiveConfig } | { ok: false; error: string };
 
-let cached: { text: string; result: ActiveConfigResult } | undefined;
+/** How many recent versions a fresh isolate tries when the active record is unusable. */
+const FALLBACK_DEPTH = 5;
 
-export function activeConfig(text: string | undefined, vars: Readonly<Record<string, unknown>>): ActiveConfigResult {
+const activeRecord = refreshedValue(ACTIVE_KEY);
+let deployedCache: { text: string; result: LoadResult } | undefined;
+let current: { deployedText: string; raw: string | null; active: ActiveConfig } | undefined;
+
+export async function resolveActiveConfig(bindings: Bindings, logLevel?: LogLevel): Promise<ActiveConfigResult> {
+  const text = bindings.configText;
   if (text === undefined || text.trim() === '') {
     return { ok: false, error: 'no configuration: set S3O_CONFIG to the YAML document' };
   }
-  if (cached?.text === text) return cached.result;
-  const loaded = loadConfig(text, vars);
-  const result: ActiveConfigResult = loaded.ok
-    ? {
-        ok: true,
-        active: {
-          config: loaded.config,
-          credentials: credentialIndex(loaded.config),
-          backends: new Map(loaded.config.backends.map((b) => [b.name, createBackendClient(b)])),
-        },
-      }
-    : { ok: false, error: `invalid configuration:\n${formatProblems(loaded.problems)}` };
-  cached = { text, result };
-  return result;
+  if (deployedCache?.text !== text) deployedCache = { text, result: loadConfig(text, bindings.vars) };
+  const deployed = deployedCache.result;
+  if (!deployed.ok) return { ok: false, error: `invalid configuration:\n${formatProblems(deployed.problems)}` };
+
+  const raw = bindings.configStore ? await activeRecord.read(bindings.configStore) : null;
+  if (current?.deployedText === text && current.raw === raw) return { ok: true, active: current.active };
+  const previous = current?.deployedText === text ? current.active : undefined;
+  const active = await adopt(raw, deployed.config, previous, bindings, logLevel);
+  current = { deployedText: text, raw, active };
+  return { ok: true, active };
+}
+
+/** This isolate's own push or rollback: followed at once rather than after the refresh bound. */
+export function rememberActiveRecord(text: string): void {
+  activeRecord.remember(text);
+}
+
+export function buildActiveConfig(deployed: Config, version: { record: ConfigVersion; config: Config } | undefined): ActiveConfig {
+  const config = version ? applyReloadable(deployed, version.config) : deployed;
+  return {
+    config,
+    credentials: credentialIndex(config),
+    backends: new Map(config.backends.map((b) => [b.name, createBackendClient(b)])),
+    deployed,
+    version: version?.record,
+    pushed: version?.config,
+  };
+}
+
+async function adopt(
+  raw: string | null,
+  deployed: Config,
+  previous: ActiveConfig | undefined,
+  bindings: Bindings,
+  logLevel: LogLevel | undefined,
+): Promise<ActiveConfig> {
+  const log = (config: Config) => createLogger(logLevel ?? config.server.logLevel, { component: 'config' });
+  if (raw === null) return buildActiveConfig(deployed, undefined);
+  let record: ConfigVersion | undefined;
+  try {
+    record = parseVersionRecord(raw);
+    const loaded = loadConfig(record.yaml, bindings.vars);
+    if (!loaded.ok) throw new Error(`invalid config (version ${record.version}):\n${formatProblems(loaded.problems)}`);
+    const active = buildActiveConfig(deployed, { record, config: loaded.config });
+    logAdoption(log(active.config), previous, active);
+    return active;
+  } catch (err) {
+    const fallback = previous ?? (await newestValidVersion(bindings, deployed, record?.version));
+    log(fallback.config).error('Config reload failed, keeping current config', {
+      ...errorFields(err),
+      ...(record ? { version: record.version } : {}),
+      kept_version: fallback.version?.version ?? 'deployed',
+    });
+    return fallback;
+  }
+}
+
+/** For an isolate with nothing to keep: the newest stored version that is valid, else the deployed document. */
+async function newestValidVersion(bindings: Bindings, deployed: Config, rejected: number | undefined): Promise<ActiveConfig> {
+  const store = bindings.configStore;
+  if (!store) return buildActiveConfig(deployed, undefined);
+  try {
+    const candidates = (await listVersions(store)).filter((v) => v.version !== rejected).slice(0, FALLBACK_DEPTH);
+    for (const candidate of candidates) {
+      const record = await readVersion(store, candidate.version).catch(() => undefined);
+      const loaded = record ? loadConfig(record.yaml, bindings.vars) : undefined;
+      if (record && loaded?.ok) return buildActiveConfig(deployed, { record, config: loaded.config });
+    }
+  } catch {
+    // The deployed document is always a safe answer.
+  }
+  return buildActiveConfig(deployed, undefined);
+}
+
+function logAdoption(log: Logger, previous: ActiveConfig | undefined, next: ActiveConfig): void {
+  const version = next.version?.version;
+  if (!previous) {
+    log.info('Configuration loaded', { version: version ?? 'deployed', source: next.version?.source ?? 'deploy' });
+  } else {
+    log.info('Config reload received', { version, source: next.version?.source });
+    const sections = new Map<string, string[]>();
+    for (const change of configChanges(previous.config, next.config)) {
+      const section = sectionOf(change);
+      sections.set(section, [...(sections.get(section) ?? []), change.field]);
+    }
+    for (const [section, fields] of sections) log.info('Config section reloaded', { section, fields });
+  }
+  for (const change of pendingDeploy(next)) {
+    log.warn('Config field changed but requires deploy to take effect', { field: change.field, change: change.change, version });
+  }
+  if (previous) log.info('Configuration reload complete', { version });
+}
+
+/** Deploy-only differences between the deployed document and the active version. */
+export function pendingDeploy(active: ActiveConfig): ConfigChange[] {
+  if (!active.pushed) return [];
+  return configChanges(active.deployed, active.pushed).filter((c) => c.effect === 'deploy-only');
+}
+
+function sectionOf(change: ConfigChange): string {
+  if (change.field.startsWith('buckets')) return 'buckets';
+  if (change.field.startsWith('backends')) return `backends.${change.field.split('.').pop() ?? ''}`;
+  return change.field;
 }

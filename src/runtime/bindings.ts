@@ -1,5 +1,5 @@
 /** What src/ needs from the Worker's environment; workers/ fills this in from Cloudflare's bindings. */
-import type { SettingsStore } from '../config/runtime-settings.ts';
+import type { ConfigStore } from '../config/config-store.ts';
 
 export interface Bindings {
   /** The configuration document (YAML) the Worker was deployed with. */
@@ -11,7 +11,7 @@ export interface Bindings {
   databaseLocalProxy: string | undefined;
   /** "production" when deployed with `--env production` (wrangler.toml sets S3O_ENVIRONMENT). */
   environment: string | undefined;
-  /** The config KV namespace (runtime settings now; configuration versions later). */
-  configStore: SettingsStore | undefined;
+  /** The config KV namespace: configuration versions and runtime settings. */
+  configStore: ConfigStore | undefined;
   waitUntil(promise: Promise<unknown>): void;
 }

@@ -1,6 +1,7 @@
 /** The Worker's HTTP entry: the orchestrator's own routes, then everything else as S3. */
 import { Router } from 'itty-router';
-import { handleAdmin, json } from '../admin/api.ts';
+import { handleAdmin } from '../admin/api.ts';
+import { json } from '../admin/http.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { S3Error } from '../s3/errors.ts';
 import { handleS3, withRequestId } from '../s3/front-door.ts';
@@ -9,7 +10,7 @@ import { openDatabase } from '../store/db.ts';
 import { sql } from 'drizzle-orm';
 import { readRuntimeSettings } from '../config/runtime-settings.ts';
 import type { Services } from '../s3/services.ts';
-import { type ActiveConfig, activeConfig } from './active-config.ts';
+import { type ActiveConfig, resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
 import { ensureQuotaLimitsSynced } from './quota-sync.ts';
 import { createServices, newRequestId } from './services.ts';
@@ -47,10 +48,12 @@ async function admin(request: Request, bindings: Bindings): Promise<Response> {
     bindings,
     newRequestId(),
     () => json(503, { error: 'the orchestrator is not configured correctly; see its logs' }),
-    async (services) => {
+    async (services, active) => {
       if (!new URL(request.url).pathname.startsWith('/admin/api/')) return json(404, { error: 'not found' });
       return handleAdmin(request, {
-        config: services.config,
+        active,
+        deployedText: bindings.configText ?? '',
+        vars: bindings.vars,
         environment: bindings.environment,
         db: services.db,
         log: services.log,
@@ -70,12 +73,13 @@ async function withRequestServices(
   unusable: () => Response,
   handle: (services: Services, active: ActiveConfig) => Promise<Response>,
 ): Promise<Response> {
-  const loaded = activeConfig(bindings.configText, bindings.vars);
+  const runtime = await readRuntimeSettings(bindings.configStore);
+  const loaded = await resolveActiveConfig(bindings, runtime.logLevel);
   if (!loaded.ok) {
     createLogger('info').error('configuration unusable', { error: loaded.error });
     return unusable();
   }
-  const { services, close } = createServices(bindings, loaded.active, requestId, await readRuntimeSettings(bindings.configStore));
+  const { services, close } = createServices(bindings, loaded.active, requestId, runtime);
   try {
     return await handle(services, loaded.active);
   } finally {

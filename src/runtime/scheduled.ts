@@ -7,7 +7,7 @@ import type { Job } from '../jobs/job.ts';
 import { syncQuotaLimitsJob } from '../jobs/sync-quota-limits.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { openDatabase, type Database } from '../store/db.ts';
-import { activeConfig } from './active-config.ts';
+import { resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
 
 export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]> = {
@@ -15,12 +15,12 @@ export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]>
 };
 
 export async function handleScheduled(cron: string, scheduledTime: number, bindings: Bindings): Promise<void> {
-  const loaded = activeConfig(bindings.configText, bindings.vars);
+  const runtime = await readRuntimeSettings(bindings.configStore);
+  const loaded = await resolveActiveConfig(bindings, runtime.logLevel);
   if (!loaded.ok) {
     createLogger('info').error('configuration unusable; background jobs skipped', { error: loaded.error });
     return;
   }
-  const runtime = await readRuntimeSettings(bindings.configStore);
   const log = createLogger(runtime.logLevel ?? loaded.active.config.server.logLevel, { cron });
   const jobs = JOBS_BY_CRON[cron];
   if (!jobs) {

@@ -1,0 +1,24 @@
+/** A configuration document safe to show: every secret value replaced, comments and layout kept. */
+import { isScalar, parseDocument, visit } from 'yaml';
+
+export const MASK = '********';
+const SECRET_KEYS = new Set(['secret_access_key', 'token', 'master_key', 'password', 'session_secret', 'admin_secret', 'secret']);
+/** A `${VAR}` reference names where the secret lives, not the secret itself, so it stays visible. */
+const REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
+
+export function maskSecrets(yamlText: string): string {
+  const doc = parseDocument(yamlText, { uniqueKeys: false });
+  if (doc.errors.length > 0) return '# (the document does not parse; not shown)\n';
+  visit(doc, {
+    Pair(_, pair) {
+      if (!isScalar(pair.key) || !SECRET_KEYS.has(String(pair.key.value))) return;
+      if (isScalar(pair.value)) {
+        if (typeof pair.value.value === 'string' && REFERENCE.test(pair.value.value)) return;
+        pair.value.value = MASK;
+      } else if (pair.value !== null) {
+        pair.value = doc.createNode(MASK);
+      }
+    },
+  });
+  return doc.toString();
+}
