@@ -35,6 +35,8 @@ export interface WorkerOptions {
   configPath?: string;
   /** Drive the cron handler once the Worker answers, as Cloudflare does after a deploy (default true). */
   runCronOnStart?: boolean;
+  /** wrangler's log level, which also filters the Worker's console output (default warn). */
+  logLevel?: 'info' | 'log' | 'warn';
 }
 
 export async function startWorker(options: WorkerOptions): Promise<WorkerProcess> {
@@ -48,7 +50,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
     '--inspector-port', String(inspectorPort),
     '--persist-to', options.persistDir,
     '--show-interactive-dev-session=false',
-    '--log-level', 'warn',
+    '--log-level', options.logLevel ?? 'warn',
     ...(options.configPath === undefined ? [] : ['--config', resolve(ROOT, options.configPath)]),
     ...Object.entries(options.vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
   ];

@@ -26,6 +26,8 @@ describe('npm run deploy', () => {
     const result = deploy(file);
     expect(result.output).toContain('WRITER_SECRET');
     expect(result.output).toMatch(/--dry-run: exiting now/);
+    // The real deploy publishes the document to CONFIG_KV first (the same step `npm run dev` runs locally).
+    expect(result.output).toContain('would make this document the active configuration version in CONFIG_KV');
     expect(result.code).toBe(0);
   });
 

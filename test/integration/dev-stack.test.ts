@@ -3,10 +3,10 @@
  * one command; data survives a restart; SIGTERM stops every process it started.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../scripts/lib/ports.ts';
@@ -112,6 +112,52 @@ describe('npm run dev', () => {
     expect(await got.Body?.transformToString()).toBe('still here');
     expect(await stopDev(second.child)).toBe(0);
     expect(leftoverPids()).toEqual([]);
+  });
+});
+
+describe('npm run dev as the local deploy', () => {
+  it('publishes the document it starts with; a pushed deploy-only change waits for the next start', async () => {
+    const port = await freePort();
+    const configFile = join(dataDir, 'config.yaml');
+    copyFileSync('config.local.yaml', configFile);
+    const env = { S3O_CONFIG_FILE: configFile, S3O_DATA_DIR: join(dataDir, 'deploy-cycle') };
+    const first = await startDev(port, env);
+    child = first.child;
+    expect(first.output()).toContain(`config: ${configFile} published as version 1`);
+    const cliEnv = { S3O_CLI_CONFIG: join(dataDir, 'deploy-cycle', 'cli.json') };
+
+    // The operator edits the file: a new credential (reloadable) and a smaller object limit (deploy-only).
+    const edited = readFileSync(configFile, 'utf8')
+      .replace('max_object_size: 5GiB', 'max_object_size: 1000')
+      .replace(
+        '        secret_access_key: local-secret-key-change-me\n',
+        '        secret_access_key: local-secret-key-change-me\n      - access_key_id: second-key\n        secret_access_key: second-secret-key\n',
+      );
+    writeFileSync(configFile, edited);
+    const pushed = await cli(['config', 'push', configFile], cliEnv);
+    expect(pushed.code).toBe(0);
+    expect(pushed.out).toContain('version 2 is active');
+    expect(pushed.out).toMatch(/buckets\[local-bucket\]\.credentials\[second-key\]\s+added\s+reloads/);
+    expect(pushed.out).toContain('server.max_object_size (changed)');
+    const second = new S3Client({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'second-key', secretAccessKey: 'second-secret-key' },
+    });
+    await second.send(new PutObjectCommand({ Bucket: 'local-bucket', Key: 'before-deploy.bin', Body: new Uint8Array(2000) }));
+    expect(await stopDev(first.child)).toBe(0);
+
+    // Starting again is the deploy: the file is already the active version, and now all of it applies.
+    const restarted = await startDev(port, env);
+    child = restarted.child;
+    expect(restarted.output()).toContain(`config: version 2 already holds ${configFile}`);
+    const refused = await second.send(new PutObjectCommand({ Bucket: 'local-bucket', Key: 'after-deploy.bin', Body: new Uint8Array(2000) })).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(S3ServiceException);
+    expect((refused as S3ServiceException).name).toBe('EntityTooLarge');
+    const shown = await cli(['config', 'show', '--json'], cliEnv);
+    expect(JSON.parse(shown.out)).toMatchObject({ version: 2, requires_deploy: [] });
+    expect(await stopDev(restarted.child)).toBe(0);
   });
 });
 

@@ -9,11 +9,15 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { AwsClient } from 'aws4fetch';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { stringify } from 'yaml';
+import type { Readable } from 'node:stream';
+import { parse, stringify } from 'yaml';
 import { migrateDatabase } from '../../scripts/lib/migrate.ts';
 import { startPgBridge } from '../../scripts/lib/pg-ws-bridge.ts';
 import { startS3rverBackend } from '../../scripts/lib/s3rver-backends.ts';
-import { startWorker } from '../../scripts/lib/worker-dev.ts';
+import { type WorkerProcess, startWorker } from '../../scripts/lib/worker-dev.ts';
+import { wranglerConfigStore } from '../../scripts/lib/wrangler-kv.ts';
+import type { ConfigStore } from '../../src/config/config-store.ts';
+import { publishDeployedDocument } from '../../src/config/versions.ts';
 import { accountingDrift, backendAccounting } from './accounting.ts';
 
 export interface BackendSpec {
@@ -35,6 +39,8 @@ export interface StackOptions {
   admin?: Record<string, unknown>;
   /** Extra Worker vars (e.g. S3O_ENVIRONMENT). */
   vars?: Record<string, string>;
+  /** Keep the Worker's log lines for `logs()` (otherwise they are dropped unless S3O_TEST_WORKER_LOGS is set). */
+  captureLogs?: boolean;
 }
 
 export interface Credentials {
@@ -58,6 +64,18 @@ export interface TestStack {
   pauseDatabase(): Promise<void>;
   resumeDatabase(): Promise<void>;
   expectExactAccounting(): Promise<void>;
+  /** The configuration document the Worker was deployed with (a parsed copy to edit and stringify). */
+  deployedConfig(): Record<string, unknown>;
+  /** The Worker's local config KV namespace, written from outside the Worker as an operator could by hand. */
+  kv: ConfigStore;
+  /** Worker log lines parsed as JSON (needs captureLogs). */
+  logs(): Record<string, unknown>[];
+  /** What `npm run deploy` does, locally: publish the document, then restart the Worker with it (same port). */
+  redeploy(configText: string): Promise<void>;
+  /** Restarts the Worker with the same deployment (fresh isolates, nothing published). */
+  restart(): Promise<void>;
+  /** An admin API call with the configured development token. */
+  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   stop(): Promise<void>;
 }
 
@@ -139,19 +157,31 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
       ],
       backends: backendDocs,
     };
-    const worker = await startWorker({
-      persistDir: join(dir, 'wrangler'),
-      output: process.env.S3O_TEST_WORKER_LOGS ? 'inherit' : 'ignore',
-      vars: {
-        S3O_CONFIG: stringify(config),
-        RGW_ACCESS_KEY: rgw.accessKeyId,
-        RGW_SECRET_KEY: rgw.secretAccessKey,
-        DATABASE_URL: databaseUrl,
-        DATABASE_LOCAL_PROXY: `127.0.0.1:${bridgePort}`,
-        ...options.vars,
-      },
-    });
-    stops.push(worker.stop);
+    const persistDir = join(dir, 'wrangler');
+    const logLines: Record<string, unknown>[] = [];
+    const launch = async (configText: string, port?: number): Promise<WorkerProcess> => {
+      const started = await startWorker({
+        ...(port ? { port } : {}),
+        persistDir,
+        ...(options.captureLogs ? { logLevel: 'log' as const } : {}),
+        output: options.captureLogs ? 'pipe' : process.env.S3O_TEST_WORKER_LOGS ? 'inherit' : 'ignore',
+        vars: {
+          S3O_CONFIG: configText,
+          RGW_ACCESS_KEY: rgw.accessKeyId,
+          RGW_SECRET_KEY: rgw.secretAccessKey,
+          DATABASE_URL: databaseUrl,
+          DATABASE_LOCAL_PROXY: `127.0.0.1:${bridgePort}`,
+          ...options.vars,
+        },
+      });
+      if (options.captureLogs) collectJsonLines([started.child.stdout, started.child.stderr], logLines);
+      return started;
+    };
+    let deployedText = stringify(config);
+    let worker = await launch(deployedText);
+    stops.push(() => worker.stop());
+    const kv = wranglerConfigStore({ kind: 'local', persistDir });
+    const adminToken = typeof options.admin?.token === 'string' ? options.admin.token : undefined;
 
     const stack: TestStack = {
       endpoint: worker.url,
@@ -186,6 +216,27 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
         const drift = await accountingDrift(databaseUrl);
         if (drift.length > 0) throw new Error(`accounting drift:\n${drift.join('\n')}`);
       },
+      deployedConfig: () => parse(deployedText) as Record<string, unknown>,
+      kv,
+      logs: () => [...logLines],
+      async redeploy(configText) {
+        await publishDeployedDocument(kv, configText);
+        await worker.stop();
+        worker = await launch(configText, worker.port);
+        deployedText = configText;
+      },
+      async restart() {
+        await worker.stop();
+        worker = await launch(deployedText, worker.port);
+      },
+      async admin(method, path, body) {
+        const response = await fetch(`${worker.url}${path}`, {
+          method,
+          headers: { ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+      },
       stop,
     };
     return stack;
@@ -206,6 +257,30 @@ async function createDatabase(adminUrl: string, name: string): Promise<string> {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/** Keeps every line that is a JSON object (the Worker's structured logs); wrangler's own chatter is skipped. */
+function collectJsonLines(streams: (Readable | null)[], into: Record<string, unknown>[]): void {
+  for (const stream of streams) {
+    let pending = '';
+    stream?.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const raw of lines) {
+        // wrangler prints console.warn/error with colour codes around the text.
+        const line = raw.replace(/\x1b\[[0-9;]*m/g, '');
+        const start = line.indexOf('{');
+        if (start < 0) continue;
+        try {
+          const value: unknown = JSON.parse(line.slice(start));
+          if (value && typeof value === 'object') into.push(value as Record<string, unknown>);
+        } catch {
+          // not a log line
+        }
+      }
+    });
+  }
 }
 
 function decodeXml(text: string): string {
