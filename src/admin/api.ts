@@ -10,7 +10,7 @@ import { errorFields, type Logger } from '../observe/log.ts';
 import type { ActiveConfig } from '../runtime/active-config.ts';
 import type { Db } from '../store/db.ts';
 import { findObject } from '../store/objects.ts';
-import { backendReport } from '../store/quotas.ts';
+import { backendReport, usageForPeriod } from '../store/quotas.ts';
 import { authorizeAdmin } from './authorize.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
 import { json, readJsonObject } from './http.ts';
@@ -53,20 +53,35 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   }
 }
 
-/** Per backend: quota used and limit, orphaned bytes, objects, state. */
+/** Per backend: quota used and limit, orphaned bytes, objects, this month's usage against its limits, state. */
 async function status(context: AdminContext): Promise<Response> {
-  const rows = await backendReport(context.db());
-  const configured = new Set(context.active.config.backends.map((b) => b.name));
+  const period = new Date().toISOString().slice(0, 7);
+  const [rows, usage] = await Promise.all([backendReport(context.db()), usageForPeriod(context.db(), period)]);
+  const configured = new Map(context.active.config.backends.map((b) => [b.name, b]));
+  const usageOf = new Map(usage.map((u) => [u.backendName, u]));
   return json(200, {
-    backends: rows.map((r) => ({
-      name: r.backendName,
-      bytes_used: r.bytesUsed,
-      bytes_limit: r.bytesLimit,
-      orphan_bytes: r.orphanBytes,
-      objects: r.objects,
-      // Drain and health states arrive with the Durable Object issue; a backend no longer configured is orphaned.
-      state: configured.has(r.backendName) ? 'active' : 'not-configured',
-    })),
+    period,
+    backends: rows.map((r) => {
+      const backend = configured.get(r.backendName);
+      const used = usageOf.get(r.backendName);
+      return {
+        name: r.backendName,
+        bytes_used: r.bytesUsed,
+        bytes_limit: r.bytesLimit,
+        orphan_bytes: r.orphanBytes,
+        objects: r.objects,
+        usage: {
+          api_requests: used?.apiRequests ?? 0,
+          api_request_limit: backend?.apiRequestLimit ?? 0,
+          egress_bytes: used?.egressBytes ?? 0,
+          egress_byte_limit: backend?.egressByteLimit ?? 0,
+          ingress_bytes: used?.ingressBytes ?? 0,
+          ingress_byte_limit: backend?.ingressByteLimit ?? 0,
+        },
+        // Drain and health states arrive with the Durable Object issue; a backend no longer configured is orphaned.
+        state: backend ? 'active' : 'not-configured',
+      };
+    }),
   });
 }
 

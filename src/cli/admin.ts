@@ -9,6 +9,7 @@ interface StatusBackend {
   bytes_limit: number;
   orphan_bytes: number;
   objects: number;
+  usage: { api_requests: number; api_request_limit: number; egress_bytes: number; egress_byte_limit: number; ingress_bytes: number; ingress_byte_limit: number };
   state: string;
 }
 
@@ -43,10 +44,21 @@ async function status(target: Target, json: boolean): Promise<number> {
     printJson(body.value);
     return 0;
   }
-  const backends = (body.value as { backends?: StatusBackend[] }).backends ?? [];
+  const { backends = [], period = '' } = body.value as { backends?: StatusBackend[]; period?: string };
+  const ofLimit = (used: string, limit: number, show: (n: number) => string) => (limit === 0 ? used : `${used} / ${show(limit)}`);
   printTable(
-    ['BACKEND', 'USED', 'LIMIT', 'ORPHANED', 'OBJECTS', 'STATE'],
-    backends.map((b) => [b.name, bytes(b.bytes_used), b.bytes_limit === 0 ? 'unlimited' : bytes(b.bytes_limit), bytes(b.orphan_bytes), String(b.objects), b.state]),
+    ['BACKEND', 'USED', 'LIMIT', 'ORPHANED', 'OBJECTS', `REQUESTS ${period}`, 'EGRESS', 'INGRESS', 'STATE'],
+    backends.map((b) => [
+      b.name,
+      bytes(b.bytes_used),
+      b.bytes_limit === 0 ? 'unlimited' : bytes(b.bytes_limit),
+      bytes(b.orphan_bytes),
+      String(b.objects),
+      ofLimit(String(b.usage.api_requests), b.usage.api_request_limit, String),
+      ofLimit(bytes(b.usage.egress_bytes), b.usage.egress_byte_limit, bytes),
+      ofLimit(bytes(b.usage.ingress_bytes), b.usage.ingress_byte_limit, bytes),
+      b.state,
+    ]),
   );
   return 0;
 }

@@ -1,7 +1,7 @@
 /** Backend quota rows: limits synced from config, free space for placement, the accounting check. */
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable } from './db.ts';
-import { backendQuotas, multipartParts, multipartUploads, objectLocations } from './schema.ts';
+import { backendQuotas, backendUsage, multipartParts, multipartUploads, objectLocations } from './schema.ts';
 
 export interface BackendSpace {
   backendName: string;
@@ -97,4 +97,24 @@ export async function backendReport(db: Queryable): Promise<BackendReport[]> {
     .groupBy(backendQuotas.backendName)
     .orderBy(backendQuotas.backendName);
   return rows.map((r) => ({ ...r, objects: Number(r.objects), recordedBytes: Number(r.recordedBytes) }));
+}
+
+export interface BackendUsage {
+  backendName: string;
+  apiRequests: number;
+  egressBytes: number;
+  ingressBytes: number;
+}
+
+/** Usage counted for a period (`YYYY-MM`), per backend that has any. */
+export async function usageForPeriod(db: Queryable, period: string): Promise<BackendUsage[]> {
+  return db
+    .select({
+      backendName: backendUsage.backendName,
+      apiRequests: backendUsage.apiRequests,
+      egressBytes: backendUsage.egressBytes,
+      ingressBytes: backendUsage.ingressBytes,
+    })
+    .from(backendUsage)
+    .where(eq(backendUsage.period, period));
 }

@@ -66,7 +66,20 @@ describe('admin API authentication', () => {
     const out = await call(stack, { 'cf-access-jwt-assertion': jwt(claims()) });
     expect(out).toEqual({
       status: 200,
-      body: { backends: [{ name: 'local', bytes_used: 5, bytes_limit: 1024 ** 3, orphan_bytes: 0, objects: 1, state: 'active' }] },
+      body: {
+        period: new Date().toISOString().slice(0, 7),
+        backends: [
+          {
+            name: 'local',
+            bytes_used: 5,
+            bytes_limit: 1024 ** 3,
+            orphan_bytes: 0,
+            objects: 1,
+            usage: { api_requests: 0, api_request_limit: 0, egress_bytes: 0, egress_byte_limit: 0, ingress_bytes: 0, ingress_byte_limit: 0 },
+            state: 'active',
+          },
+        ],
+      },
     });
   });
 
