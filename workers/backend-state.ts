@@ -1,10 +1,56 @@
-/** One Durable Object per backend: the home of its fleet-wide state. */
+/** One Durable Object per backend: the home of its fleet-wide state. The logic is in src/backends/drain-control.ts. */
 import { DurableObject } from 'cloudflare:workers';
-import { type BackendStateSnapshot, initialBackendState } from '../src/backends/backend-state.ts';
+import type { BackendStateSnapshot } from '../src/backends/backend-state.ts';
+import type { BackendStateRpc } from '../src/backends/backend-state-rpc.ts';
+import {
+  type ControlResult,
+  type DurableState,
+  type StoredState,
+  cancelDrain,
+  ensureDrainAlarm,
+  markRemoved,
+  readState,
+  runDrainAlarm,
+  startDrain,
+} from '../src/backends/drain-control.ts';
+import { bindingsFrom } from './bindings.ts';
 import type { Env } from './env.ts';
 
-export class BackendState extends DurableObject<Env> {
+export class BackendState extends DurableObject<Env> implements BackendStateRpc {
+  private readonly durable: DurableState = {
+    read: async () => (await this.ctx.storage.get<StoredState>('state')) ?? { mode: 'active' },
+    write: (state) => this.ctx.storage.put('state', state),
+    setAlarm: (at) => this.ctx.storage.setAlarm(at),
+    deleteAlarm: () => this.ctx.storage.deleteAlarm(),
+    getAlarm: () => this.ctx.storage.getAlarm(),
+  };
+
+  private bindings() {
+    return bindingsFrom(this.env, (promise) => this.ctx.waitUntil(promise));
+  }
+
   async snapshot(): Promise<BackendStateSnapshot> {
-    return (await this.ctx.storage.get<BackendStateSnapshot>('state')) ?? initialBackendState();
+    const { backend: _backend, ...snapshot } = await readState(this.durable);
+    return snapshot;
+  }
+
+  startDrain(backend: string): Promise<ControlResult> {
+    return startDrain(this.durable, backend, this.bindings());
+  }
+
+  cancelDrain(backend: string): Promise<ControlResult> {
+    return cancelDrain(this.durable, backend, this.bindings());
+  }
+
+  markRemoved(backend: string): Promise<ControlResult> {
+    return markRemoved(this.durable, backend);
+  }
+
+  ensureAlarm(): Promise<void> {
+    return ensureDrainAlarm(this.durable);
+  }
+
+  override async alarm(): Promise<void> {
+    await runDrainAlarm(this.durable, this.bindings());
   }
 }

@@ -11,7 +11,10 @@ import type { ActiveConfig } from '../runtime/active-config.ts';
 import type { Db } from '../store/db.ts';
 import { findObject } from '../store/objects.ts';
 import { backendReport, usageForPeriod } from '../store/quotas.ts';
+import { backendModes } from '../store/backend-states.ts';
 import { authorizeAdmin } from './authorize.ts';
+import { cancelDrainRoute, drainStatusRoute, startDrainRoute } from './backend-routes.ts';
+import type { Bindings } from '../runtime/bindings.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
 import { json, readJsonObject } from './http.ts';
 
@@ -24,6 +27,7 @@ export interface AdminContext {
   db(): Db;
   log: Logger;
   store: ConfigStore | undefined;
+  backendState: Bindings['backendState'];
 }
 
 export async function handleAdmin(request: Request, context: AdminContext): Promise<Response> {
@@ -36,6 +40,9 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   const router = Router({ base: '/admin/api' });
   router.get('/status', () => status(context));
   router.get('/object-locations', () => objectLocations(request, context));
+  router.post('/backends/:name/drain', ({ params }) => startDrainRoute(decodeURIComponent(params.name ?? ''), context));
+  router.get('/backends/:name/drain', ({ params }) => drainStatusRoute(decodeURIComponent(params.name ?? ''), context));
+  router.delete('/backends/:name/drain', ({ params }) => cancelDrainRoute(decodeURIComponent(params.name ?? ''), context));
   router.get('/config', () => showConfig(context));
   router.get('/config/versions', () => versionHistory(context));
   router.post('/config/versions', () => pushConfig(request, context, by));
@@ -56,12 +63,15 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
 /** Per backend: quota used and limit, orphaned bytes, objects, this month's usage against its limits, state. */
 async function status(context: AdminContext): Promise<Response> {
   const period = new Date().toISOString().slice(0, 7);
-  const [rows, usage] = await Promise.all([backendReport(context.db()), usageForPeriod(context.db(), period)]);
+  const [rows, usage, modes] = await Promise.all([backendReport(context.db()), usageForPeriod(context.db(), period), backendModes(context.db())]);
   const configured = new Map(context.active.config.backends.map((b) => [b.name, b]));
   const usageOf = new Map(usage.map((u) => [u.backendName, u]));
+  const listed = new Set(rows.map((r) => r.backendName));
+  // A drained or removed backend has no quota row left, but is still reported while it is configured.
+  const retired = [...configured.keys()].filter((name) => !listed.has(name)).map((name) => ({ backendName: name, bytesUsed: 0, bytesLimit: 0, orphanBytes: 0, objects: 0 }));
   return json(200, {
     period,
-    backends: rows.map((r) => {
+    backends: [...rows, ...retired].map((r) => {
       const backend = configured.get(r.backendName);
       const used = usageOf.get(r.backendName);
       return {
@@ -78,8 +88,8 @@ async function status(context: AdminContext): Promise<Response> {
           ingress_bytes: used?.ingressBytes ?? 0,
           ingress_byte_limit: backend?.ingressByteLimit ?? 0,
         },
-        // Drain and health states arrive with the Durable Object issue; a backend no longer configured is orphaned.
-        state: backend ? 'active' : 'not-configured',
+        // Health states arrive with the circuit breaker; a backend no longer configured is orphaned.
+        state: backend ? (modes.get(r.backendName) ?? 'active') : 'not-configured',
       };
     }),
   });

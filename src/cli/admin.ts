@@ -1,7 +1,7 @@
 /** `s3-orchestrator admin ...`: calls to the admin API, printed as tables (or JSON with --json). */
 import { call } from './api-call.ts';
 import { bytes, fail, printJson, printTable } from './output.ts';
-import { type Target, flagValue, resolveTarget } from './target.ts';
+import { type Target, flagValue, positionals, resolveTarget } from './target.ts';
 
 interface StatusBackend {
   name: string;
@@ -22,7 +22,23 @@ interface ObjectLocations {
   locations: { backend: string; physical_key: string; stored_size: number; created_at: string; configured: boolean }[];
 }
 
-const COMMANDS = 'admin status, admin object-locations -key BUCKET/KEY, admin log-level [-set LEVEL | --reset]';
+const COMMANDS =
+  'admin status, admin object-locations -key BUCKET/KEY, admin log-level [-set LEVEL | --reset], admin drain BACKEND, admin drain-status BACKEND [--watch], admin drain-cancel BACKEND';
+
+interface DrainStatus {
+  backend: string;
+  mode: string;
+  active: boolean;
+  objects_remaining: number;
+  bytes_remaining: number;
+  objects_moved: number;
+  bytes_moved: number;
+  copies_dropped: number;
+  failures: number;
+  waiting_for_space: boolean;
+  last_error?: string;
+  last_error_at?: string;
+}
 
 export async function adminCommand(sub: string | undefined, args: string[], json: boolean): Promise<number> {
   let target: Target;
@@ -34,6 +50,18 @@ export async function adminCommand(sub: string | undefined, args: string[], json
   if (sub === 'status') return status(target, json);
   if (sub === 'object-locations') return objectLocations(target, args, json);
   if (sub === 'log-level') return logLevel(target, args, json);
+  if (sub === 'drain' || sub === 'drain-status' || sub === 'drain-cancel') {
+    const [backend] = positionals(args);
+    if (!backend) return fail(`admin ${sub} needs a BACKEND name`, 2);
+    const path = `/admin/api/backends/${encodeURIComponent(backend)}/drain`;
+    if (sub === 'drain-status') return args.includes('--watch') ? watchDrain(target, path, json) : drainStatus(target, path, json);
+    const body = await call(target, sub === 'drain' ? 'POST' : 'DELETE', path);
+    if (!body.ok) return fail(body.error);
+    const value = body.value as { status: string; backend: string };
+    if (json) printJson(value);
+    else console.log(`${value.backend}: ${value.status}${sub === 'drain' ? ` (follow it with: s3-orchestrator admin drain-status ${value.backend} --watch)` : ''}`);
+    return 0;
+  }
   return fail(`unknown command "admin ${sub ?? ''}" (available: ${COMMANDS})`, 2);
 }
 
@@ -97,4 +125,48 @@ async function logLevel(target: Target, args: string[], json: boolean): Promise<
   else if (level !== undefined || reset) console.log(`log level is now ${value.level} (${value.source}); every isolate applies it within ${value.propagation_seconds} s`);
   else console.log(`log level: ${value.level} (${value.source === 'runtime' ? 'set at runtime' : 'from the configuration'})`);
   return 0;
+}
+
+async function drainStatus(target: Target, path: string, json: boolean): Promise<number> {
+  const body = await call(target, 'GET', path);
+  if (!body.ok) return fail(body.error);
+  if (json) {
+    printJson(body.value);
+    return 0;
+  }
+  const s = body.value as DrainStatus;
+  const lines = [
+    `${s.backend}: ${s.mode}${s.waiting_for_space ? ' (waiting: no other backend has room)' : ''}`,
+    `  remaining  ${s.objects_remaining} objects, ${bytes(s.bytes_remaining)}`,
+    `  moved      ${s.objects_moved} objects, ${bytes(s.bytes_moved)} copied (${s.copies_dropped} had a copy elsewhere)`,
+    `  failures   ${s.failures}${s.last_error ? ` (last: ${s.last_error} at ${s.last_error_at})` : ''}`,
+  ];
+  console.log(lines.join('\n'));
+  return 0;
+}
+
+/** Follows a drain with a progress bar until it is no longer active; one JSON line per poll with --json. */
+async function watchDrain(target: Target, path: string, json: boolean, intervalMs = 2000): Promise<number> {
+  let total: number | undefined;
+  for (;;) {
+    const body = await call(target, 'GET', path);
+    if (!body.ok) return fail(body.error);
+    const s = body.value as DrainStatus;
+    total ??= s.objects_remaining + s.objects_moved;
+    if (json) console.log(JSON.stringify(s));
+    else {
+      const done = total === 0 ? 1 : Math.min(1, s.objects_moved / total);
+      const bar = '#'.repeat(Math.round(done * 30)).padEnd(30, '.');
+      const note = s.waiting_for_space ? ' waiting for room' : s.failures > 0 ? ` ${s.failures} failures` : '';
+      const line = `[${bar}] ${Math.round(done * 100)}% ${s.objects_moved} moved, ${s.objects_remaining} left (${bytes(s.bytes_remaining)})${note}`;
+      if (process.stdout.isTTY) process.stdout.write(`\r${line}`);
+      else console.log(line);
+    }
+    if (!s.active) {
+      if (!json && process.stdout.isTTY) process.stdout.write('\n');
+      if (!json) console.log(`${s.backend}: ${s.mode}`);
+      return s.mode === 'drained' ? 0 : 1;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
 }

@@ -16,6 +16,10 @@ commands:
   admin object-locations -key BUCKET/KEY
                              an object's record and the backends holding its copies
   admin log-level            the log level in effect; -set LEVEL changes it fleet-wide, --reset returns to the config
+  admin drain BACKEND        stop placing copies on BACKEND and move its copies to the others (asking again
+                             while it drains retries at once)
+  admin drain-status BACKEND what is left and what has moved; --watch follows it with a progress bar
+  admin drain-cancel BACKEND stop the drain (moved copies stay moved), or take a drained backend back
   help                       show this text
 
 options:

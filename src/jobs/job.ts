@@ -1,4 +1,5 @@
 /** What every background job receives. Jobs must be idempotent: a cron tick or message may run twice. */
+import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Db } from '../store/db.ts';
@@ -8,6 +9,7 @@ export interface JobContext {
   db(): Db;
   log: Logger;
   scheduledTime: number;
+  backendState(backendName: string): BackendStateRpc;
 }
 
 export type Job = (context: JobContext) => Promise<void>;

@@ -74,6 +74,10 @@ export async function uploadPart(services: Services, upload: UploadRow, part: Pa
   const storedSize = services.storage.storedSize(part.size);
   // Refuse before the body is read when the pinned backend has no room for the part.
   const [space] = await backendSpace(services.db(), [upload.backendName]);
+  if (space && space.mode !== 'active') {
+    // Its drain aborts every upload on it; more parts could never complete.
+    throw new S3Error('NoSuchUpload', 'The upload was aborted: the backend holding it is being drained. Start the upload again.');
+  }
   if (!space || freeBytes(space) < storedSize) {
     throw new S3Error('InsufficientStorage', 'The backend holding this upload has no room for the part');
   }

@@ -13,12 +13,12 @@ function utilization(space: BackendSpace): number {
 }
 
 /**
- * `candidates` must be in config order. Returns the chosen backend's name, or undefined when the object fits
+ * `candidates` must be in config order; only active backends are eligible. Returns the chosen backend's name, or undefined when the object fits
  * nowhere. Ties under `spread` (e.g. several unlimited backends) go to the one holding fewer bytes, then to
  * config order, so unlimited backends still share the load.
  */
 export function choosePlacement(strategy: RoutingStrategy, candidates: readonly BackendSpace[], size: number): string | undefined {
-  const fitting = candidates.filter((c) => freeBytes(c) >= size);
+  const fitting = candidates.filter((c) => c.mode === 'active' && freeBytes(c) >= size);
   if (strategy === 'pack') return fitting[0]?.backendName;
   let best: BackendSpace | undefined;
   for (const c of fitting) {

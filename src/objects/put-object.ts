@@ -5,7 +5,7 @@
 import { BackendError } from '../backends/client.ts';
 import { S3Error, isS3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
-import { type NewObject, QuotaExceededError, UploadGoneError, findObject, recordObject } from '../store/objects.ts';
+import { BackendNotActiveError, type NewObject, QuotaExceededError, UploadGoneError, findObject, recordObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
 import { type BodyDigests, type ChunkSource, type DigestExpectations, pumpUpload } from './upload-pump.ts';
 import { discardCopies } from './discard-copies.ts';
@@ -118,6 +118,10 @@ export async function recordNewCopy(
     await discardCopies(services, [object.copy], 'record_failed');
     if (err instanceof QuotaExceededError) {
       throw new S3Error('InsufficientStorage', 'No backend has room for this object');
+    }
+    if (err instanceof BackendNotActiveError) {
+      // Placed just before a drain started: nothing was recorded, and a retry is placed elsewhere.
+      throw new S3Error('ServiceUnavailable', 'The backend chosen for this object started draining; please retry');
     }
     if (err instanceof UploadGoneError) {
       throw new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');

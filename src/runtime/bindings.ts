@@ -1,4 +1,5 @@
 /** What src/ needs from the Worker's environment; workers/ fills this in from Cloudflare's bindings. */
+import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
 import type { ConfigStore } from '../config/config-store.ts';
 
 export interface Bindings {
@@ -13,5 +14,7 @@ export interface Bindings {
   environment: string | undefined;
   /** The config KV namespace: configuration versions and runtime settings. */
   configStore: ConfigStore | undefined;
+  /** The Durable Object holding a backend's drain state and progress. */
+  backendState(backendName: string): BackendStateRpc;
   waitUntil(promise: Promise<unknown>): void;
 }

@@ -58,6 +58,7 @@ async function admin(request: Request, bindings: Bindings): Promise<Response> {
         db: services.db,
         log: services.log,
         store: bindings.configStore,
+        backendState: bindings.backendState,
       });
     },
   );

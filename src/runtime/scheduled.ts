@@ -5,13 +5,17 @@
 import { readRuntimeSettings } from '../config/runtime-settings.ts';
 import type { Job } from '../jobs/job.ts';
 import { syncQuotaLimitsJob } from '../jobs/sync-quota-limits.ts';
+import { drainWatchJob } from '../jobs/drain-watch.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { openDatabase, type Database } from '../store/db.ts';
 import { resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
 
 export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]> = {
-  '* * * * *': [{ name: 'sync-quota-limits', run: syncQuotaLimitsJob }],
+  '* * * * *': [
+    { name: 'sync-quota-limits', run: syncQuotaLimitsJob },
+    { name: 'drain-watch', run: drainWatchJob },
+  ],
 };
 
 export async function handleScheduled(cron: string, scheduledTime: number, bindings: Bindings): Promise<void> {
@@ -36,7 +40,7 @@ export async function handleScheduled(cron: string, scheduledTime: number, bindi
   try {
     for (const job of jobs) {
       try {
-        await job.run({ config: loaded.active.config, db, log: log.with({ job: job.name }), scheduledTime });
+        await job.run({ config: loaded.active.config, db, log: log.with({ job: job.name }), scheduledTime, backendState: bindings.backendState });
       } catch (err) {
         log.error('background job failed', { job: job.name, ...errorFields(err) });
       }

@@ -4,7 +4,7 @@ import type { Db } from './db.ts';
 import type { PhysicalCopy } from './objects.ts';
 import { backendQuotas, cleanupQueue } from './schema.ts';
 
-export type CleanupReason = 'overwrite_displaced' | 'delete_failed' | 'record_failed' | 'upload_failed';
+export type CleanupReason = 'overwrite_displaced' | 'delete_failed' | 'record_failed' | 'upload_failed' | 'drain_source_delete' | 'drain_stale_orphan';
 
 export async function enqueueCleanup(
   db: Db,

@@ -2,7 +2,7 @@
 import { and, asc, eq, gt, like, sql } from 'drizzle-orm';
 import type { Db, Queryable } from './db.ts';
 import { releaseBytes, reserveBytes } from './quotas.ts';
-import { multipartUploads, objectLocations, objects, type ObjectLocationRow, type ObjectRow } from './schema.ts';
+import { backendStates, multipartUploads, objectLocations, objects, type ObjectLocationRow, type ObjectRow } from './schema.ts';
 
 export interface StoredObject extends ObjectRow {
   /** Oldest copy first: the order reads try them in. */
@@ -50,6 +50,16 @@ export class UploadGoneError extends Error {
   }
 }
 
+/** The backend stopped taking new copies (a drain started) while this object was being written to it. */
+export class BackendNotActiveError extends Error {
+  readonly backendName: string;
+  constructor(backendName: string, mode: string) {
+    super(`backend ${backendName} is ${mode} and takes no new copies`);
+    this.backendName = backendName;
+    this.name = 'BackendNotActiveError';
+  }
+}
+
 export class QuotaExceededError extends Error {
   readonly backendName: string;
   constructor(backendName: string) {
@@ -60,7 +70,7 @@ export class QuotaExceededError extends Error {
 }
 
 /** Serialises writers of one key for the rest of the transaction. */
-async function lockKey(tx: Queryable, bucket: string, key: string): Promise<void> {
+export async function lockKey(tx: Queryable, bucket: string, key: string): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${bucket} || '/' || ${key}, 0))`);
 }
 
@@ -130,6 +140,8 @@ export async function recordObject(
       storedSize: object.copy.storedSize,
     });
     if (!(await reserveBytes(tx, object.copy.backendName, object.copy.storedSize))) {
+      const [state] = await tx.select({ mode: backendStates.mode }).from(backendStates).where(eq(backendStates.backendName, object.copy.backendName));
+      if (state && state.mode !== 'active') throw new BackendNotActiveError(object.copy.backendName, state.mode);
       throw new QuotaExceededError(object.copy.backendName);
     }
     return displaced;

@@ -1,10 +1,13 @@
 /** Backend quota rows: limits synced from config, free space for placement, the accounting check. */
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable } from './db.ts';
-import { backendQuotas, backendUsage, multipartParts, multipartUploads, objectLocations } from './schema.ts';
+import { retiredBackends } from './backend-states.ts';
+import { type BackendMode, backendQuotas, backendStates, backendUsage, multipartParts, multipartUploads, objectLocations } from './schema.ts';
 
 export interface BackendSpace {
   backendName: string;
+  /** Only an active backend takes new copies (draining, drained and removed ones do not). */
+  mode: BackendMode;
   bytesUsed: number;
   bytesLimit: number;
   orphanBytes: number;
@@ -12,12 +15,17 @@ export interface BackendSpace {
   inflightBytes: number;
 }
 
-/** Upserts each backend's limit; bytes_used is never touched here. */
+/**
+ * Upserts each backend's limit; bytes_used is never touched here. A backend that was drained or removed gets no
+ * row back while it stays configured, so it never silently re-enters placement.
+ */
 export async function syncQuotaLimits(db: Queryable, limits: { backendName: string; bytesLimit: number }[]): Promise<void> {
-  if (limits.length === 0) return;
+  const retired = await retiredBackends(db);
+  const live = limits.filter((l) => !retired.has(l.backendName));
+  if (live.length === 0) return;
   await db
     .insert(backendQuotas)
-    .values(limits.map((l) => ({ backendName: l.backendName, bytesLimit: l.bytesLimit })))
+    .values(live.map((l) => ({ backendName: l.backendName, bytesLimit: l.bytesLimit })))
     .onConflictDoUpdate({
       target: backendQuotas.backendName,
       set: { bytesLimit: sql`excluded.bytes_limit`, updatedAt: sql`now()` },
@@ -42,23 +50,27 @@ export async function backendSpace(db: Queryable, backendNames: readonly string[
       bytesLimit: backendQuotas.bytesLimit,
       orphanBytes: backendQuotas.orphanBytes,
       inflightBytes: sql<string | null>`${inflight.bytes}`,
+      mode: sql<BackendMode>`coalesce(${backendStates.mode}, 'active')`,
     })
     .from(backendQuotas)
     .leftJoin(inflight, eq(inflight.backendName, backendQuotas.backendName))
+    .leftJoin(backendStates, eq(backendStates.backendName, backendQuotas.backendName))
     .where(inArray(backendQuotas.backendName, [...backendNames]));
   return rows.map((r) => ({ ...r, inflightBytes: Number(r.inflightBytes ?? 0) }));
 }
 
 /**
- * Adds `amount` to bytes_used only if it still fits: the authoritative quota check, taken under the row lock so
- * concurrent writers cannot both squeeze into the last free bytes. Returns false when it does not fit.
+ * Adds `amount` to bytes_used only if it still fits and the backend is active: the authoritative check, taken
+ * under the row lock so concurrent writers cannot both squeeze into the last free bytes, and a write that was
+ * placed just before a drain started cannot land after it. Returns false otherwise.
  */
 export async function reserveBytes(db: Queryable, backendName: string, amount: number): Promise<boolean> {
   const rows = await db
     .update(backendQuotas)
     .set({ bytesUsed: sql`${backendQuotas.bytesUsed} + ${amount}`, updatedAt: sql`now()` })
     .where(
-      sql`${backendQuotas.backendName} = ${backendName} and (${backendQuotas.bytesLimit} = 0 or ${backendQuotas.bytesUsed} + ${backendQuotas.orphanBytes} + ${amount} <= ${backendQuotas.bytesLimit})`,
+      sql`${backendQuotas.backendName} = ${backendName} and (${backendQuotas.bytesLimit} = 0 or ${backendQuotas.bytesUsed} + ${backendQuotas.orphanBytes} + ${amount} <= ${backendQuotas.bytesLimit})
+        and not exists (select 1 from ${backendStates} where ${backendStates.backendName} = ${backendName} and ${backendStates.mode} <> 'active')`,
     )
     .returning({ backendName: backendQuotas.backendName });
   return rows.length === 1;

@@ -6,6 +6,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  check,
   customType,
   foreignKey,
   index,
@@ -171,6 +172,24 @@ export const cleanupQueue = pgTable(
   },
   (t) => [index('cleanup_queue_due_idx').on(t.nextRetry).where(sql`${t.attempts} < 10`)],
 );
+
+/**
+ * A backend's placement state, mirrored from its Durable Object (the authority, which also holds drain progress)
+ * so placement and the quota check read it in the same query as free space. No foreign key: a drained backend's
+ * other rows are gone, but this one keeps it out of placement while it is still configured.
+ */
+export const backendStates = pgTable(
+  'backend_states',
+  {
+    backendName: text('backend_name').primaryKey(),
+    /** Only active backends take new copies. */
+    mode: text('mode').$type<BackendMode>().notNull(),
+    changedAt: moment('changed_at').notNull().defaultNow(),
+  },
+  (t) => [check('backend_states_mode_check', sql`${t.mode} in ('active', 'draining', 'drained', 'removed')`)],
+);
+
+export type BackendMode = 'active' | 'draining' | 'drained' | 'removed';
 
 export type BackendQuotaRow = typeof backendQuotas.$inferSelect;
 export type ObjectRow = typeof objects.$inferSelect;

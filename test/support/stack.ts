@@ -58,6 +58,8 @@ export interface TestStack {
   client(credentials?: Credentials, overrides?: Partial<ConstructorParameters<typeof S3Client>[0]>): S3Client;
   /** Physical keys on a backend, read from the backend itself. */
   backendKeys(backend: string): Promise<string[]>;
+  /** Direct, signed access to a backend's bucket (`base` is its URL; append the physical key). */
+  backend(name: string): { aws: AwsClient; base: string };
   query<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
   accounting: () => ReturnType<typeof backendAccounting>;
   /** Cuts the Worker off from Postgres (as an outage would) until resumeDatabase(). */
@@ -191,6 +193,11 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
       databaseUrl,
       client: (creds = credentials[0]!, overrides = {}) =>
         new S3Client({ endpoint: worker.url, region: 'us-east-1', forcePathStyle: true, credentials: creds, ...overrides }),
+      backend(name) {
+        const backend = backendClients.get(name);
+        if (!backend) throw new Error(`no backend ${name}`);
+        return backend;
+      },
       async backendKeys(name) {
         const backend = backendClients.get(name);
         if (!backend) throw new Error(`no backend ${name}`);

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { resolveRange } from '../../src/objects/range.ts';
 import { choosePlacement } from '../../src/objects/placement.ts';
+import type { BackendMode } from '../../src/store/schema.ts';
 
-const space = (backendName: string, bytesUsed: number, bytesLimit: number, orphanBytes = 0, inflightBytes = 0) => ({
+const space = (backendName: string, bytesUsed: number, bytesLimit: number, orphanBytes = 0, inflightBytes = 0, mode: BackendMode = 'active') => ({
   backendName,
+  mode,
   bytesUsed,
   bytesLimit,
   orphanBytes,
@@ -19,6 +21,12 @@ describe('choosePlacement', () => {
   it('spread picks the least utilized, and shares unlimited backends by bytes held', () => {
     expect(choosePlacement('spread', [space('a', 50, 100), space('b', 30, 100)], 10)).toBe('b');
     expect(choosePlacement('spread', [space('a', 500, 0), space('b', 100, 0)], 10)).toBe('b');
+  });
+  it('never picks a backend that is not active', () => {
+    for (const mode of ['draining', 'drained', 'removed'] as const) {
+      expect(choosePlacement('pack', [space('a', 0, 100, 0, 0, mode), space('b', 50, 100)], 10)).toBe('b');
+      expect(choosePlacement('spread', [space('a', 0, 0, 0, 0, mode)], 10)).toBeUndefined();
+    }
   });
   it('returns undefined when nothing fits', () => {
     expect(choosePlacement('pack', [space('a', 95, 100)], 10)).toBeUndefined();

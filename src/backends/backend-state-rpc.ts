@@ -1,0 +1,12 @@
+/** What the rest of the Worker may ask a backend's Durable Object (workers/backend-state.ts implements it). */
+import type { BackendStateSnapshot } from './backend-state.ts';
+import type { ControlResult } from './drain-control.ts';
+
+export interface BackendStateRpc {
+  snapshot(): Promise<BackendStateSnapshot>;
+  startDrain(backend: string): Promise<ControlResult>;
+  cancelDrain(backend: string): Promise<ControlResult>;
+  markRemoved(backend: string): Promise<ControlResult>;
+  /** The cron's nudge: re-arms the alarm of a drain that has none. */
+  ensureAlarm(): Promise<void>;
+}

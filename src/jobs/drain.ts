@@ -1,0 +1,192 @@
+/**
+ * One step of a backend's drain, run by its Durable Object's alarm: settle a move a crash interrupted, abort the
+ * backend's multipart uploads, then move up to a batch of its copies off it. Every step is idempotent and saves
+ * progress after each copy, so a crash or redeploy resumes where it stopped. A copy that has another copy
+ * elsewhere is just dropped; otherwise its bytes are streamed to the least utilized active backend and the record
+ * swapped by compare-and-swap, so a concurrent overwrite or delete wins and the stray copy is removed.
+ */
+import type { BackendClient } from '../backends/client.ts';
+import { describeError } from '../backends/client.ts';
+import type { DrainProgress } from '../backends/backend-state.ts';
+import { discardCopies } from '../objects/discard-copies.ts';
+import { choosePlacement } from '../objects/placement.ts';
+import type { Services } from '../s3/services.ts';
+import { finishDrain, recordedOn } from '../store/backend-states.ts';
+import { type DrainCandidate, drainCandidates, dropRedundantCopy, moveCopy, uploadsOn } from '../store/drain.ts';
+import { deleteUpload } from '../store/multipart.ts';
+import { findObject } from '../store/objects.ts';
+import { backendSpace } from '../store/quotas.ts';
+
+export const DRAIN_BATCH = 100;
+/** How long a drain waits before another pass when copies could not be moved (no room, backend errors). */
+export const DRAIN_RETRY_MS = 30_000;
+/** Larger copies go as a multipart upload of ranged reads (a single PUT is limited to 5 GiB). */
+const SINGLE_PUT_MAX = 5 * 1024 ** 3;
+const COPY_PART_BYTES = 512 * 1024 ** 2;
+
+export interface DrainStepContext {
+  backend: string;
+  services: Services;
+  /** Stop taking new copies after this time (ms since the epoch); the next alarm continues. */
+  deadline: number;
+  /** Persists progress; false when the drain was cancelled or restarted meanwhile, and the step must stop. */
+  save(progress: DrainProgress): Promise<boolean>;
+}
+
+export type DrainStepOutcome = { kind: 'continue' } | { kind: 'wait'; ms: number } | { kind: 'done' } | { kind: 'stopped' };
+
+type Moved = { kind: 'moved'; bytes: number } | { kind: 'dropped' } | { kind: 'skipped' } | { kind: 'failed'; error: string; noRoom: boolean };
+
+export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Promise<DrainStepOutcome> {
+  const { services, backend } = ctx;
+  const db = services.db();
+  let progress = start;
+  const save = async (next: DrainProgress) => {
+    progress = next;
+    return ctx.save(next);
+  };
+
+  if (progress.pendingMove) {
+    await settleInterruptedMove(services, progress.pendingMove);
+    if (!(await save({ ...progress, pendingMove: undefined }))) return { kind: 'stopped' };
+  }
+
+  if (!progress.uploadsAborted) {
+    const source = services.backend(backend);
+    for (const upload of await uploadsOn(db, backend)) {
+      try {
+        await source.abortMultipartUpload(upload.physicalKey, upload.backendUploadId);
+        await deleteUpload(db, upload.uploadId);
+      } catch (err) {
+        if (!(await save(failed(progress, `could not abort upload ${upload.uploadId}: ${describeError(err)}`, false)))) return { kind: 'stopped' };
+      }
+    }
+    if (!(await save({ ...progress, uploadsAborted: true }))) return { kind: 'stopped' };
+  }
+
+  const batch = await drainCandidates(db, backend, progress.cursor, DRAIN_BATCH);
+  for (const copy of batch) {
+    if (Date.now() > ctx.deadline) return { kind: 'continue' };
+    const result = await moveOne(ctx, copy, (pendingMove) => save({ ...progress, pendingMove }));
+    if (result === 'stopped') return { kind: 'stopped' };
+    let next: DrainProgress = { ...progress, pendingMove: undefined, cursor: { bucket: copy.bucket, key: copy.key } };
+    if (result.kind === 'moved') next = { ...next, objectsMoved: next.objectsMoved + 1, bytesMoved: next.bytesMoved + result.bytes };
+    if (result.kind === 'dropped') next = { ...next, objectsMoved: next.objectsMoved + 1, copiesDropped: next.copiesDropped + 1 };
+    if (result.kind === 'failed') {
+      next = failed(next, result.error, result.noRoom);
+      services.log.warn('drain could not move a copy; it is retried on the next pass', { backend, bucket: copy.bucket, key: copy.key, error: result.error });
+    }
+    if (!(await save(next))) return { kind: 'stopped' };
+  }
+  if (batch.length === DRAIN_BATCH) return { kind: 'continue' };
+
+  // The end of a pass over the backend's copies.
+  const left = await recordedOn(db, backend);
+  if (left.objects === 0 && left.uploads === 0 && (await finishDrain(db, backend))) {
+    await save({ ...progress, cursor: undefined, waitingForSpace: false, completedAt: new Date().toISOString() });
+    return { kind: 'done' };
+  }
+  const retryLater = progress.passFailures > 0;
+  const next: DrainProgress = {
+    ...progress,
+    cursor: undefined,
+    passFailures: 0,
+    passNoRoom: false,
+    waitingForSpace: progress.passNoRoom ?? false,
+    // Uploads that were being created as the drain started are aborted on the next pass.
+    uploadsAborted: left.uploads === 0,
+  };
+  if (!(await save(next))) return { kind: 'stopped' };
+  return retryLater ? { kind: 'wait', ms: DRAIN_RETRY_MS } : { kind: 'continue' };
+}
+
+function failed(progress: DrainProgress, error: string, noRoom: boolean): DrainProgress {
+  return {
+    ...progress,
+    failures: progress.failures + 1,
+    passFailures: progress.passFailures + 1,
+    lastError: error,
+    lastErrorAt: new Date().toISOString(),
+    ...(noRoom ? { waitingForSpace: true, passNoRoom: true } : {}),
+  };
+}
+
+async function moveOne(
+  ctx: DrainStepContext,
+  copy: DrainCandidate,
+  markPending: (pending: DrainProgress['pendingMove']) => Promise<boolean>,
+): Promise<Moved | 'stopped'> {
+  const { services, backend } = ctx;
+  const db = services.db();
+  const sourceCopy = { backendName: backend, physicalKey: copy.physicalKey, storedSize: copy.storedSize };
+  if (copy.otherBackends.length > 0) {
+    if (!(await dropRedundantCopy(db, copy))) return { kind: 'skipped' };
+    await discardCopies(services, [sourceCopy], 'drain_source_delete');
+    return { kind: 'dropped' };
+  }
+  const names = services.config.backends.map((b) => b.name).filter((name) => name !== backend);
+  const spaces = await backendSpace(db, names);
+  const ordered = names.flatMap((name) => spaces.filter((s) => s.backendName === name));
+  const target = choosePlacement('spread', ordered, copy.storedSize);
+  if (!target) return { kind: 'failed', error: `no active backend has room for ${copy.storedSize} bytes`, noRoom: true };
+
+  if (!(await markPending({ bucket: copy.bucket, key: copy.key, physicalKey: copy.physicalKey, target }))) return 'stopped';
+  const targetCopy = { backendName: target, physicalKey: copy.physicalKey, storedSize: copy.storedSize };
+  try {
+    await copyBytes(services.backend(backend), services.backend(target), copy.physicalKey, copy.storedSize);
+  } catch (err) {
+    await discardCopies(services, [targetCopy], 'drain_stale_orphan');
+    return { kind: 'failed', error: `copy to ${target} failed: ${describeError(err)}`, noRoom: false };
+  }
+  const outcome = await moveCopy(db, copy, target);
+  if (outcome === 'moved') {
+    await discardCopies(services, [sourceCopy], 'drain_source_delete');
+    return { kind: 'moved', bytes: copy.storedSize };
+  }
+  if (outcome === 'target-holds-it') return { kind: 'skipped' };
+  // Overwritten, deleted or moved meanwhile (that write wins), or the target filled up: remove what was copied.
+  await discardCopies(services, [targetCopy], 'drain_stale_orphan');
+  return outcome === 'no-room' ? { kind: 'failed', error: `${target} filled up during the copy`, noRoom: true } : { kind: 'skipped' };
+}
+
+/** After a crash mid-move: keep the target's bytes if the move committed, else remove them. */
+async function settleInterruptedMove(services: Services, pending: NonNullable<DrainProgress['pendingMove']>): Promise<void> {
+  const object = await findObject(services.db(), pending.bucket, pending.key);
+  const live = object?.locations.some((l) => l.backendName === pending.target && l.physicalKey === pending.physicalKey);
+  if (live) return;
+  if (!services.config.backends.some((b) => b.name === pending.target)) return;
+  await discardCopies(services, [{ backendName: pending.target, physicalKey: pending.physicalKey, storedSize: 0 }], 'drain_stale_orphan');
+}
+
+/** Streams a copy's stored bytes between backends without holding them: one PUT, or ranged parts when large. */
+export async function copyBytes(source: BackendClient, target: BackendClient, physicalKey: string, size: number): Promise<void> {
+  if (size <= SINGLE_PUT_MAX) {
+    const response = await source.getObject(physicalKey);
+    await pipeInto(response, size, (body) => target.putObject(physicalKey, body, size));
+    return;
+  }
+  const uploadId = await target.createMultipartUpload(physicalKey);
+  try {
+    const parts: { partNumber: number; etag: string }[] = [];
+    for (let start = 0, partNumber = 1; start < size; start += COPY_PART_BYTES, partNumber++) {
+      const end = Math.min(size, start + COPY_PART_BYTES) - 1;
+      const response = await source.getObject(physicalKey, { start, end });
+      const { etag } = await pipeInto(response, end - start + 1, (body) => target.uploadPart(physicalKey, uploadId, partNumber, body, end - start + 1));
+      parts.push({ partNumber, etag });
+    }
+    await target.completeMultipartUpload(physicalKey, uploadId, parts);
+  } catch (err) {
+    await target.abortMultipartUpload(physicalKey, uploadId).catch(() => {});
+    throw err;
+  }
+}
+
+/** The body through a FixedLengthStream, so the target gets a Content-Length and a short read fails the copy. */
+async function pipeInto<T>(response: Response, length: number, send: (body: ReadableStream<Uint8Array>) => Promise<T>): Promise<T> {
+  if (!response.body) throw new Error('the source answered without a body');
+  const fixed = new FixedLengthStream(length);
+  const [sent, piped] = await Promise.allSettled([send(fixed.readable), response.body.pipeTo(fixed.writable)]);
+  if (sent.status === 'rejected') throw sent.reason;
+  if (piped.status === 'rejected') throw piped.reason;
+  return sent.value;
+}

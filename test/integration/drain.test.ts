@@ -1,0 +1,253 @@
+/**
+ * Draining a backend through its Durable Object (wrangler dev, real Postgres, radosgw and s3rver): copies move
+ * off while clients keep writing, replicas are just dropped, a cancel stops it, a drain with no room waits, and a
+ * restart mid-drain resumes it.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { type TestStack, startTestStack } from '../support/stack.ts';
+
+const TOKEN = 'drain-test-admin-token-01234';
+let stacks: TestStack[] = [];
+
+afterEach(async () => {
+  await Promise.all(stacks.map((s) => s.stop()));
+  stacks = [];
+});
+
+async function stack(name: string, quotas: { b?: number; c?: number } = {}): Promise<TestStack> {
+  const started = await startTestStack({
+    name,
+    admin: { token: TOKEN },
+    strategy: 'pack',
+    backends: [
+      { name: 'a', kind: 'radosgw' },
+      { name: 'b', kind: 'radosgw', ...(quotas.b !== undefined ? { quotaBytes: quotas.b } : {}) },
+      { name: 'c', kind: 's3rver', ...(quotas.c !== undefined ? { quotaBytes: quotas.c } : {}) },
+    ],
+  });
+  stacks.push(started);
+  return started;
+}
+
+function cli(target: TestStack, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/s3-orchestrator.js', ...args], {
+      env: { PATH: process.env.PATH ?? '', S3O_URL: target.endpoint, S3O_ADMIN_TOKEN: TOKEN, S3O_CLI_CONFIG: join(tmpdir(), 'no-such-cli.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+interface DrainStatus {
+  mode: string;
+  active: boolean;
+  objects_remaining: number;
+  objects_moved: number;
+  bytes_moved: number;
+  copies_dropped: number;
+  failures: number;
+  waiting_for_space: boolean;
+  last_error?: string;
+}
+
+async function drainStatus(target: TestStack, backend = 'a'): Promise<DrainStatus> {
+  return (await target.admin('GET', `/admin/api/backends/${backend}/drain`)).body as unknown as DrainStatus;
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Deterministic content per key and write, so every read can be checked byte for byte. */
+function content(key: string, round: number, size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let x = [...`${key}#${round}`].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
+  for (let i = 0; i < size; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    bytes[i] = x >>> 24;
+  }
+  return bytes;
+}
+
+async function putAll(target: TestStack, objects: Map<string, Uint8Array | null>, keys: string[], size: (i: number) => number, round = 0): Promise<void> {
+  const client = target.client();
+  for (let i = 0; i < keys.length; i += 8) {
+    await Promise.all(
+      keys.slice(i, i + 8).map(async (key, j) => {
+        const body = content(key, round, size(i + j));
+        await client.send(new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: body }));
+        objects.set(key, body);
+      }),
+    );
+  }
+}
+
+async function expectAllReadable(target: TestStack, objects: Map<string, Uint8Array | null>): Promise<void> {
+  const client = target.client();
+  for (const [key, expected] of objects) {
+    if (expected === null) continue;
+    const got = await client.send(new GetObjectCommand({ Bucket: target.bucket, Key: key }));
+    const bytes = await got.Body?.transformToByteArray();
+    expect(bytes?.length, key).toBe(expected.length);
+    expect(Buffer.from(bytes ?? []).equals(Buffer.from(expected)), key).toBe(true);
+  }
+}
+
+/** What replication will do: a second copy of an object on another backend, recorded like any copy. */
+async function addReplica(target: TestStack, key: string, to: string): Promise<void> {
+  const [row] = await target.query<{ physical_key: string; stored_size: string }>(
+    'select physical_key, stored_size from object_locations where bucket = $1 and key = $2',
+    [target.bucket, key],
+  );
+  if (!row) throw new Error(`no copy of ${key}`);
+  const from = target.backend('a');
+  const into = target.backend(to);
+  const body = await (await from.aws.fetch(`${from.base}/${row.physical_key}`)).arrayBuffer();
+  const put = await into.aws.fetch(`${into.base}/${row.physical_key}`, { method: 'PUT', body });
+  expect(put.ok).toBe(true);
+  await target.query('insert into object_locations (bucket, key, backend_name, physical_key, stored_size) values ($1, $2, $3, $4, $5)', [
+    target.bucket,
+    key,
+    to,
+    row.physical_key,
+    row.stored_size,
+  ]);
+  await target.query('update backend_quotas set bytes_used = bytes_used + $2 where backend_name = $1', [to, row.stored_size]);
+}
+
+describe('admin drain', () => {
+  it('moves every copy off while clients write, overwrite and delete; replicas are just dropped', async () => {
+    const s = await stack('drain');
+    const objects = new Map<string, Uint8Array | null>();
+    const keys = Array.from({ length: 120 }, (_, i) => `obj/${String(i).padStart(4, '0')}`);
+    await putAll(s, objects, keys, (i) => (i % 10 === 0 ? 3 * 1024 * 1024 + i : 1000 + i * 37));
+    for (const key of keys.slice(0, 10)) await addReplica(s, key, 'c');
+    expect(await s.backendKeys('a')).toHaveLength(120);
+
+    const started = await cli(s, 'admin', 'drain', 'a');
+    expect(started.err).toBe('');
+    expect(started.out).toContain('a: drain started');
+
+    // Clients keep going: new objects, overwrites and deletes of objects being moved.
+    const client = s.client();
+    for (let round = 1; round <= 3; round++) {
+      for (const key of keys.filter((_, i) => i % 7 === round)) {
+        const body = content(key, round, 2000 + round);
+        await client.send(new PutObjectCommand({ Bucket: s.bucket, Key: key, Body: body }));
+        objects.set(key, body);
+      }
+      for (const key of keys.filter((_, i) => i % 11 === round)) {
+        await client.send(new DeleteObjectCommand({ Bucket: s.bucket, Key: key }));
+        objects.set(key, null);
+      }
+      await putAll(s, objects, [`new/${round}/x`, `new/${round}/y`], () => 4096, round);
+    }
+
+    const watched = await cli(s, 'admin', 'drain-status', 'a', '--watch');
+    expect(watched.err).toBe('');
+    expect(watched.code).toBe(0);
+    expect(watched.out).toMatch(/\[#{30}\] 100%/);
+    expect(watched.out.trim().endsWith('a: drained')).toBe(true);
+
+    const status = await drainStatus(s);
+    expect(status).toMatchObject({ mode: 'drained', active: false, objects_remaining: 0, failures: 0 });
+    expect(status.copies_dropped).toBeGreaterThanOrEqual(1);
+    expect(await s.query("select count(*)::int as n from object_locations where backend_name = 'a'")).toEqual([{ n: 0 }]);
+    expect(await s.query("select count(*)::int as n from backend_quotas where backend_name = 'a'")).toEqual([{ n: 0 }]);
+    expect(await s.backendKeys('a')).toEqual([]);
+    await expectAllReadable(s, objects);
+    await s.expectExactAccounting();
+
+    // Drained stays drained: no new copy lands there, not even after a cron run re-syncs quota limits.
+    await fetch(`${s.endpoint}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).then((r) => r.body?.cancel());
+    await putAll(s, objects, ['after/drain'], () => 10);
+    expect(await s.query("select backend_name from object_locations where key = 'after/drain'")).not.toContainEqual({ backend_name: 'a' });
+    const table = await cli(s, 'admin', 'status');
+    expect(table.out).toMatch(/\na\s+0 B\s+unlimited\s+0 B\s+0\s+.*drained/);
+    const again = await cli(s, 'admin', 'drain', 'a');
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('backend a is already drained');
+  });
+
+  it('cancels halfway: moved copies stay moved and the backend takes writes again', async () => {
+    const s = await stack('draincancel');
+    const objects = new Map<string, Uint8Array | null>();
+    await putAll(s, objects, Array.from({ length: 300 }, (_, i) => `k/${i}`), () => 512);
+    await s.admin('POST', '/admin/api/backends/a/drain');
+    await until('some progress', async () => (await drainStatus(s)).objects_moved >= 20);
+    const cancelled = await cli(s, 'admin', 'drain-cancel', 'a');
+    expect(cancelled.out).toContain('a: drain cancelled');
+    const status = await drainStatus(s);
+    expect(status).toMatchObject({ mode: 'active', active: false });
+    expect(status.objects_remaining).toBeGreaterThan(0);
+    const moved = await s.query<{ n: number }>("select count(*)::int as n from object_locations where backend_name <> 'a'");
+    expect(moved[0]?.n).toBeGreaterThanOrEqual(20);
+    await putAll(s, objects, ['after/cancel'], () => 10);
+    expect(await s.query("select backend_name from object_locations where key = 'after/cancel'")).toEqual([{ backend_name: 'a' }]);
+    await expectAllReadable(s, objects);
+    await s.expectExactAccounting();
+    const notDraining = await cli(s, 'admin', 'drain-cancel', 'a');
+    expect(notDraining.code).toBe(1);
+    expect(notDraining.err).toContain('backend a is not draining (HTTP 409)');
+    const unknown = await cli(s, 'admin', 'drain', 'nope');
+    expect(unknown.err).toContain('no backend "nope" in the configuration (HTTP 404)');
+    expect((await cli(s, 'admin', 'drain')).code).toBe(2);
+  });
+
+  it('waits without spinning when no other backend has room, and finishes once there is room', async () => {
+    const s = await stack('drainfull', { b: 1, c: 1 });
+    const objects = new Map<string, Uint8Array | null>();
+    await putAll(s, objects, ['x/1', 'x/2', 'x/3'], () => 4096);
+    await s.admin('POST', '/admin/api/backends/a/drain');
+    const waiting = await until('the drain to wait for room', async () => {
+      const st = await drainStatus(s);
+      return st.waiting_for_space ? st : undefined;
+    });
+    expect(waiting).toMatchObject({ mode: 'draining', objects_remaining: 3 });
+    expect(waiting.last_error).toContain('no active backend has room for 4096 bytes');
+    // Waiting means a pause between passes, not a busy loop: failures stop growing.
+    const failures = (await drainStatus(s)).failures;
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await drainStatus(s)).failures).toBe(failures);
+
+    const roomy = s.deployedConfig() as { backends: { name: string; quota_bytes?: number }[] };
+    roomy.backends = roomy.backends.map((b) => (b.name === 'c' ? { ...b, quota_bytes: 1024 ** 3 } : b));
+    expect((await s.admin('POST', '/admin/api/config/versions', { yaml: stringify(roomy) })).status).toBe(201);
+    const retried = await cli(s, 'admin', 'drain', 'a');
+    expect(retried.out).toContain('already draining; retrying now');
+    await until('the drain to finish', async () => (await drainStatus(s)).mode === 'drained');
+    await expectAllReadable(s, objects);
+    await s.expectExactAccounting();
+  });
+
+  it('survives a restart in the middle of a drain', async () => {
+    const s = await stack('drainrestart');
+    const objects = new Map<string, Uint8Array | null>();
+    await putAll(s, objects, Array.from({ length: 200 }, (_, i) => `r/${i}`), (i) => 300 + i);
+    await s.admin('POST', '/admin/api/backends/a/drain');
+    await until('some progress', async () => (await drainStatus(s)).objects_moved >= 10);
+    await s.restart();
+    await until('the drain to finish after the restart', async () => (await drainStatus(s)).mode === 'drained', 120_000);
+    const status = await drainStatus(s);
+    expect(status.objects_remaining).toBe(0);
+    expect(await s.backendKeys('a')).toEqual([]);
+    await expectAllReadable(s, objects);
+    await s.expectExactAccounting();
+  });
+});

@@ -1,0 +1,24 @@
+/** Cloudflare's env and context, adapted to what src/ needs (the Worker entry and the Durable Objects share it). */
+import type { Bindings } from '../src/runtime/bindings.ts';
+import type { BackendStateRpc } from '../src/backends/backend-state-rpc.ts';
+import type { Env } from './env.ts';
+
+export function bindingsFrom(env: Env, waitUntil: (promise: Promise<unknown>) => void): Bindings {
+  return {
+    configText: env.S3O_CONFIG,
+    vars: env,
+    databaseUrl: env.DATABASE_URL,
+    databaseLocalProxy: env.DATABASE_LOCAL_PROXY,
+    environment: env.S3O_ENVIRONMENT,
+    configStore: {
+      get: (key) => env.CONFIG_KV.get(key),
+      put: (key, value, metadata) => env.CONFIG_KV.put(key, value, metadata ? { metadata } : undefined),
+      list: async (prefix, cursor) => {
+        const page = await env.CONFIG_KV.list({ prefix, ...(cursor ? { cursor } : {}) });
+        return { keys: page.keys, ...(page.list_complete ? {} : { cursor: page.cursor }) };
+      },
+    },
+    backendState: (name) => env.BACKEND_STATE.get(env.BACKEND_STATE.idFromName(name)) as unknown as BackendStateRpc,
+    waitUntil,
+  };
+}
