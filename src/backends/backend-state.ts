@@ -24,10 +24,17 @@ export interface DrainProgress {
   passFailures: number;
   /** Some copy in the current pass found no room anywhere. */
   passNoRoom?: boolean;
-  /** A copy being written to `target`: if a crash interrupts the move, the next step removes the stray bytes. */
-  pendingMove?: { bucket: string; key: string; physicalKey: string; target: string };
+  /** Copies being written to another backend: if a crash interrupts a move, the next step removes its stray bytes. */
+  pendingMoves?: PendingMove[];
   completedAt?: string;
   cancelledAt?: string;
+}
+
+export interface PendingMove {
+  bucket: string;
+  key: string;
+  physicalKey: string;
+  target: string;
 }
 
 export interface BackendStateSnapshot {

@@ -139,10 +139,15 @@ export async function runDrainAlarm(durable: DurableState, bindings: Bindings): 
   }
 }
 
-/** The cron's nudge: a draining backend always has an alarm pending (alarms can be lost across local restarts). */
+/** An alarm this far past its time did not fire (a local restart loses scheduled alarms); set it again. */
+const OVERDUE_MS = 2_000;
+
+/** The cron's nudge: a draining backend always has a live alarm pending. */
 export async function ensureDrainAlarm(durable: DurableState): Promise<void> {
   const state = await readState(durable);
-  if (state.mode === 'draining' && (await durable.getAlarm()) === null) await durable.setAlarm(Date.now());
+  if (state.mode !== 'draining') return;
+  const at = await durable.getAlarm();
+  if (at === null || at < Date.now() - OVERDUE_MS) await durable.setAlarm(Date.now());
 }
 
 type Prepared = { ok: true; active: ActiveConfig } | { ok: false; code: 404 | 503; error: string };

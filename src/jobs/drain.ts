@@ -6,8 +6,8 @@
  * swapped by compare-and-swap, so a concurrent overwrite or delete wins and the stray copy is removed.
  */
 import type { BackendClient } from '../backends/client.ts';
-import { describeError } from '../backends/client.ts';
-import type { DrainProgress } from '../backends/backend-state.ts';
+import { BackendError, describeError } from '../backends/client.ts';
+import type { DrainProgress, PendingMove } from '../backends/backend-state.ts';
 import { discardCopies } from '../objects/discard-copies.ts';
 import { choosePlacement } from '../objects/placement.ts';
 import type { Services } from '../s3/services.ts';
@@ -18,6 +18,8 @@ import { findObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
 
 export const DRAIN_BATCH = 100;
+/** Copies moved at the same time within a batch. */
+const DRAIN_CONCURRENCY = 4;
 /** How long a drain waits before another pass when copies could not be moved (no room, backend errors). */
 export const DRAIN_RETRY_MS = 30_000;
 /** Larger copies go as a multipart upload of ranged reads (a single PUT is limited to 5 GiB). */
@@ -46,9 +48,9 @@ export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Pr
     return ctx.save(next);
   };
 
-  if (progress.pendingMove) {
-    await settleInterruptedMove(services, progress.pendingMove);
-    if (!(await save({ ...progress, pendingMove: undefined }))) return { kind: 'stopped' };
+  if (progress.pendingMoves?.length) {
+    for (const pending of progress.pendingMoves) await settleInterruptedMove(services, pending);
+    if (!(await save({ ...progress, pendingMoves: [] }))) return { kind: 'stopped' };
   }
 
   if (!progress.uploadsAborted) {
@@ -65,17 +67,24 @@ export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Pr
   }
 
   const batch = await drainCandidates(db, backend, progress.cursor, DRAIN_BATCH);
-  for (const copy of batch) {
+  for (let i = 0; i < batch.length; i += DRAIN_CONCURRENCY) {
     if (Date.now() > ctx.deadline) return { kind: 'continue' };
-    const result = await moveOne(ctx, copy, (pendingMove) => save({ ...progress, pendingMove }));
-    if (result === 'stopped') return { kind: 'stopped' };
-    let next: DrainProgress = { ...progress, pendingMove: undefined, cursor: { bucket: copy.bucket, key: copy.key } };
-    if (result.kind === 'moved') next = { ...next, objectsMoved: next.objectsMoved + 1, bytesMoved: next.bytesMoved + result.bytes };
-    if (result.kind === 'dropped') next = { ...next, objectsMoved: next.objectsMoved + 1, copiesDropped: next.copiesDropped + 1 };
-    if (result.kind === 'failed') {
-      next = failed(next, result.error, result.noRoom);
-      services.log.warn('drain could not move a copy; it is retried on the next pass', { backend, bucket: copy.bucket, key: copy.key, error: result.error });
-    }
+    const chunk = batch.slice(i, i + DRAIN_CONCURRENCY);
+    // Each pending move is saved (synchronously appended, then written) before its bytes are copied.
+    const results = await Promise.all(chunk.map((copy) => moveOne(ctx, copy, (pending) => save({ ...progress, pendingMoves: [...(progress.pendingMoves ?? []), pending] }))));
+    if (results.includes('stopped')) return { kind: 'stopped' };
+    const last = chunk[chunk.length - 1];
+    let next: DrainProgress = { ...progress, pendingMoves: [], ...(last ? { cursor: { bucket: last.bucket, key: last.key } } : {}) };
+    results.forEach((result, j) => {
+      if (result === 'stopped') return;
+      if (result.kind === 'moved') next = { ...next, objectsMoved: next.objectsMoved + 1, bytesMoved: next.bytesMoved + result.bytes };
+      if (result.kind === 'dropped') next = { ...next, objectsMoved: next.objectsMoved + 1, copiesDropped: next.copiesDropped + 1 };
+      if (result.kind === 'failed') {
+        next = failed(next, result.error, result.noRoom);
+        const copy = chunk[j];
+        services.log.warn('drain could not move a copy; it is retried on the next pass', { backend, bucket: copy?.bucket, key: copy?.key, error: result.error });
+      }
+    });
     if (!(await save(next))) return { kind: 'stopped' };
   }
   if (batch.length === DRAIN_BATCH) return { kind: 'continue' };
@@ -114,7 +123,7 @@ function failed(progress: DrainProgress, error: string, noRoom: boolean): DrainP
 async function moveOne(
   ctx: DrainStepContext,
   copy: DrainCandidate,
-  markPending: (pending: DrainProgress['pendingMove']) => Promise<boolean>,
+  markPending: (pending: PendingMove) => Promise<boolean>,
 ): Promise<Moved | 'stopped'> {
   const { services, backend } = ctx;
   const db = services.db();
@@ -136,6 +145,8 @@ async function moveOne(
     await copyBytes(services.backend(backend), services.backend(target), copy.physicalKey, copy.storedSize);
   } catch (err) {
     await discardCopies(services, [targetCopy], 'drain_stale_orphan');
+    // A client overwrote or deleted the object since this batch was read, and its old bytes are gone: nothing to move.
+    if (err instanceof BackendError && err.status === 404 && !(await stillRecorded(services, copy))) return { kind: 'skipped' };
     return { kind: 'failed', error: `copy to ${target} failed: ${describeError(err)}`, noRoom: false };
   }
   const outcome = await moveCopy(db, copy, target);
@@ -149,8 +160,13 @@ async function moveOne(
   return outcome === 'no-room' ? { kind: 'failed', error: `${target} filled up during the copy`, noRoom: true } : { kind: 'skipped' };
 }
 
+async function stillRecorded(services: Services, copy: DrainCandidate): Promise<boolean> {
+  const object = await findObject(services.db(), copy.bucket, copy.key);
+  return object?.locations.some((l) => l.backendName === copy.backendName && l.physicalKey === copy.physicalKey) ?? false;
+}
+
 /** After a crash mid-move: keep the target's bytes if the move committed, else remove them. */
-async function settleInterruptedMove(services: Services, pending: NonNullable<DrainProgress['pendingMove']>): Promise<void> {
+async function settleInterruptedMove(services: Services, pending: PendingMove): Promise<void> {
   const object = await findObject(services.db(), pending.bucket, pending.key);
   const live = object?.locations.some((l) => l.backendName === pending.target && l.physicalKey === pending.physicalKey);
   if (live) return;

@@ -21,7 +21,8 @@ export async function enqueueCleanup(
         lastError: i.error.slice(0, 1000),
       })),
     );
-    for (const item of items) {
+    // In backend order, like every multi-backend quota update, so it cannot deadlock with them.
+    for (const item of [...items].sort((a, b) => (a.copy.backendName < b.copy.backendName ? -1 : a.copy.backendName > b.copy.backendName ? 1 : 0))) {
       await tx
         .update(backendQuotas)
         .set({ orphanBytes: sql`${backendQuotas.orphanBytes} + ${item.copy.storedSize}`, updatedAt: sql`now()` })

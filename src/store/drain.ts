@@ -2,7 +2,7 @@
 import { and, asc, eq, gt, ne, or, sql } from 'drizzle-orm';
 import type { Db, Queryable } from './db.ts';
 import { lockKey } from './objects.ts';
-import { releaseBytes, reserveBytes } from './quotas.ts';
+import { applyQuotaChanges, releaseBytes } from './quotas.ts';
 import { multipartUploads, objectLocations, type ObjectLocationRow } from './schema.ts';
 
 export interface DrainCandidate extends ObjectLocationRow {
@@ -17,9 +17,11 @@ export async function drainCandidates(
   after: { bucket: string; key: string } | undefined,
   limit: number,
 ): Promise<DrainCandidate[]> {
+  // Qualified by hand: drizzle leaves columns of a single-table select unqualified, which inside this subquery
+  // would bind to the subquery's own rows.
   const others = sql<string[]>`coalesce((
       select array_agg(o.backend_name) from ${objectLocations} o
-      where o.bucket = ${objectLocations.bucket} and o.key = ${objectLocations.key} and o.backend_name <> ${backendName}
+      where o.bucket = "object_locations"."bucket" and o.key = "object_locations"."key" and o.backend_name <> ${backendName}
     ), '{}')`;
   const position = after
     ? or(gt(objectLocations.bucket, after.bucket), and(eq(objectLocations.bucket, after.bucket), gt(objectLocations.key, after.key)))
@@ -90,11 +92,10 @@ export async function moveCopy(db: Db, copy: Pick<ObjectLocationRow, 'bucket' | 
       )
       .returning({ createdAt: objectLocations.createdAt });
     if (removed.length === 0) return 'gone';
-    if (!(await reserveBytes(tx, to, copy.storedSize))) {
+    if (!(await applyQuotaChanges(tx, [{ backendName: copy.backendName, release: copy.storedSize }, { backendName: to, reserve: copy.storedSize }]))) {
       // Rolls back the delete above.
       throw new NoRoomError();
     }
-    await releaseBytes(tx, copy.backendName, copy.storedSize);
     await tx.insert(objectLocations).values({
       bucket: copy.bucket,
       key: copy.key,

@@ -1,7 +1,7 @@
 /** Object records and their copies: lookups, the record-on-write transaction, deletes and listing pages. */
 import { and, asc, eq, gt, like, sql } from 'drizzle-orm';
 import type { Db, Queryable } from './db.ts';
-import { releaseBytes, reserveBytes } from './quotas.ts';
+import { applyQuotaChanges } from './quotas.ts';
 import { backendStates, multipartUploads, objectLocations, objects, type ObjectLocationRow, type ObjectRow } from './schema.ts';
 
 export interface StoredObject extends ObjectRow {
@@ -74,7 +74,7 @@ export async function lockKey(tx: Queryable, bucket: string, key: string): Promi
   await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${bucket} || '/' || ${key}, 0))`);
 }
 
-/** Removes every copy row of the key and gives their bytes back; returns what must now be deleted physically. */
+/** Removes every copy row of the key; returns them (their bytes are released by the caller, in quota order). */
 async function dropCopies(tx: Queryable, bucket: string, key: string): Promise<PhysicalCopy[]> {
   const removed = await tx
     .delete(objectLocations)
@@ -84,7 +84,6 @@ async function dropCopies(tx: Queryable, bucket: string, key: string): Promise<P
       physicalKey: objectLocations.physicalKey,
       storedSize: objectLocations.storedSize,
     });
-  for (const copy of removed) await releaseBytes(tx, copy.backendName, copy.storedSize);
   return removed;
 }
 
@@ -139,7 +138,8 @@ export async function recordObject(
       physicalKey: object.copy.physicalKey,
       storedSize: object.copy.storedSize,
     });
-    if (!(await reserveBytes(tx, object.copy.backendName, object.copy.storedSize))) {
+    const releases = displaced.map((c) => ({ backendName: c.backendName, release: c.storedSize }));
+    if (!(await applyQuotaChanges(tx, [...releases, { backendName: object.copy.backendName, reserve: object.copy.storedSize }]))) {
       const [state] = await tx.select({ mode: backendStates.mode }).from(backendStates).where(eq(backendStates.backendName, object.copy.backendName));
       if (state && state.mode !== 'active') throw new BackendNotActiveError(object.copy.backendName, state.mode);
       throw new QuotaExceededError(object.copy.backendName);
@@ -153,6 +153,7 @@ export async function deleteObjectRecord(db: Db, bucket: string, key: string): P
   return db.transaction(async (tx) => {
     await lockKey(tx, bucket, key);
     const removed = await dropCopies(tx, bucket, key);
+    await applyQuotaChanges(tx, removed.map((c) => ({ backendName: c.backendName, release: c.storedSize })));
     await tx.delete(objects).where(and(eq(objects.bucket, bucket), eq(objects.key, key)));
     return removed;
   });

@@ -76,6 +76,26 @@ export async function reserveBytes(db: Queryable, backendName: string, amount: n
   return rows.length === 1;
 }
 
+export interface QuotaChange {
+  backendName: string;
+  release?: number;
+  reserve?: number;
+}
+
+/**
+ * Applies byte releases and one conditional reservation in one fixed order (backend name), so transactions that
+ * touch several backends' quota rows can never deadlock on each other. Returns false, leaving the caller to roll
+ * back, when the reservation does not fit (or the backend is not active).
+ */
+export async function applyQuotaChanges(db: Queryable, changes: readonly QuotaChange[]): Promise<boolean> {
+  const ordered = [...changes].sort((a, b) => (a.backendName < b.backendName ? -1 : a.backendName > b.backendName ? 1 : 0));
+  for (const change of ordered) {
+    if (change.release) await releaseBytes(db, change.backendName, change.release);
+    if (change.reserve !== undefined && !(await reserveBytes(db, change.backendName, change.reserve))) return false;
+  }
+  return true;
+}
+
 export async function releaseBytes(db: Queryable, backendName: string, amount: number): Promise<void> {
   await db
     .update(backendQuotas)
