@@ -13,6 +13,7 @@ import {
   runDrainAlarm,
   startDrain,
 } from '../src/backends/drain-control.ts';
+import { type RemoveResult, removeBackend } from '../src/backends/remove-backend.ts';
 import { bindingsFrom } from './bindings.ts';
 import type { Env } from './env.ts';
 
@@ -44,6 +45,13 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
 
   markRemoved(backend: string): Promise<ControlResult> {
     return markRemoved(this.durable, backend);
+  }
+
+  removeBackend(backend: string, request: { purge: boolean; confirm?: string | undefined }): Promise<RemoveResult> {
+    // One at a time, and never interleaved with a drain starting or being cancelled.
+    return this.ctx.blockConcurrencyWhile(() =>
+      removeBackend(this.durable, { get: (key) => this.ctx.storage.get(key), put: (key, value) => this.ctx.storage.put(key, value) }, backend, request, this.bindings()),
+    );
   }
 
   ensureAlarm(): Promise<void> {

@@ -5,6 +5,7 @@
  * https://developers.cloudflare.com/cloudflare-one/identity/authorization-cookie/validating-json/
  * This is the first piece of the admin API (issue 4); the routes that use it come with that issue.
  */
+import { decodeBase64url } from '../crypto/base64url.ts';
 
 export interface AccessSettings {
   /** `https://<team>.cloudflareaccess.com`: the tokens' issuer and the home of the JWKS. */
@@ -101,7 +102,7 @@ export function createAccessVerifier(settings: AccessSettings, deps: AccessVerif
       const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
       const header = decodeJson(headerPart);
       const claims = decodeJson(payloadPart);
-      const signature = base64UrlBytes(signaturePart);
+      const signature = decodeBase64url(signaturePart);
       if (!header || !claims || !signature) return { ok: false, reason: 'malformed' };
       if (header.alg !== 'RS256') return { ok: false, reason: 'unsupported-algorithm' };
       if (typeof header.kid !== 'string') return { ok: false, reason: 'unknown-key' };
@@ -121,21 +122,11 @@ export function createAccessVerifier(settings: AccessSettings, deps: AccessVerif
 }
 
 function decodeJson(part: string): Record<string, unknown> | undefined {
-  const bytes = base64UrlBytes(part);
+  const bytes = decodeBase64url(part);
   if (!bytes) return undefined;
   try {
     const value: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
     return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function base64UrlBytes(part: string): Uint8Array | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(part)) return undefined;
-  try {
-    const binary = atob(part.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (part.length % 4)) % 4));
-    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
   } catch {
     return undefined;
   }

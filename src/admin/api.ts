@@ -13,7 +13,7 @@ import { findObject } from '../store/objects.ts';
 import { backendReport, usageForPeriod } from '../store/quotas.ts';
 import { backendModes } from '../store/backend-states.ts';
 import { authorizeAdmin } from './authorize.ts';
-import { cancelDrainRoute, drainStatusRoute, startDrainRoute } from './backend-routes.ts';
+import { cancelDrainRoute, drainStatusRoute, removeBackendRoute, startDrainRoute } from './backend-routes.ts';
 import type { Bindings } from '../runtime/bindings.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
 import { json, readJsonObject } from './http.ts';
@@ -43,6 +43,7 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   router.post('/backends/:name/drain', ({ params }) => startDrainRoute(decodeURIComponent(params.name ?? ''), context));
   router.get('/backends/:name/drain', ({ params }) => drainStatusRoute(decodeURIComponent(params.name ?? ''), context));
   router.delete('/backends/:name/drain', ({ params }) => cancelDrainRoute(decodeURIComponent(params.name ?? ''), context));
+  router.delete('/backends/:name', ({ params }) => removeBackendRoute(request, decodeURIComponent(params.name ?? ''), context));
   router.get('/config', () => showConfig(context));
   router.get('/config/versions', () => versionHistory(context));
   router.post('/config/versions', () => pushConfig(request, context, by));

@@ -4,7 +4,7 @@
  */
 import type { ControlResult } from '../backends/drain-control.ts';
 import { drainReport } from '../backends/backend-state.ts';
-import { recordedOn } from '../store/backend-states.ts';
+import { hasQuotaRow, recordedOn } from '../store/backend-states.ts';
 import type { AdminContext } from './api.ts';
 import { json } from './http.ts';
 
@@ -35,4 +35,20 @@ function controlResponse(result: ControlResult, okStatus: number, name: string):
 function knownBackend(name: string, context: AdminContext): Response | undefined {
   if (context.active.config.backends.some((b) => b.name === name)) return undefined;
   return json(404, { error: `no backend "${name}" in the configuration` });
+}
+
+/** `?purge=true` previews and issues a confirmation token; `?purge=true&confirm=TOKEN` purges. */
+export async function removeBackendRoute(request: Request, name: string, context: AdminContext): Promise<Response> {
+  // A backend that already left the configuration can still have its leftover records dropped.
+  const known = knownBackend(name, context);
+  if (known && !(await hasQuotaRow(context.db(), name))) return known;
+  const query = new URL(request.url).searchParams;
+  const purge = query.get('purge');
+  if (purge !== null && purge !== 'true') return json(400, { error: 'purge must be "true" when given' });
+  const confirm = query.get('confirm') ?? undefined;
+  if (confirm !== undefined && purge === null) return json(400, { error: 'confirm only goes with purge=true' });
+  const result = await context.backendState(name).removeBackend(name, { purge: purge === 'true', confirm });
+  if (!result.ok) return json(result.code, { error: result.error });
+  context.log.warn('admin remove-backend', { backend: name, status: result.body.status });
+  return json(200, result.body);
 }

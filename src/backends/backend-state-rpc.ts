@@ -1,12 +1,15 @@
 /** What the rest of the Worker may ask a backend's Durable Object (workers/backend-state.ts implements it). */
 import type { BackendStateSnapshot } from './backend-state.ts';
 import type { ControlResult } from './drain-control.ts';
+import type { RemoveResult } from './remove-backend.ts';
 
 export interface BackendStateRpc {
   snapshot(): Promise<BackendStateSnapshot>;
   startDrain(backend: string): Promise<ControlResult>;
   cancelDrain(backend: string): Promise<ControlResult>;
   markRemoved(backend: string): Promise<ControlResult>;
+  /** remove-backend: records only, a purge preview with a confirmation token, or (with the token) a purge. */
+  removeBackend(backend: string, request: { purge: boolean; confirm?: string | undefined }): Promise<RemoveResult>;
   /** The cron's nudge: re-arms the alarm of a drain that has none. */
   ensureAlarm(): Promise<void>;
 }

@@ -23,7 +23,7 @@ interface ObjectLocations {
 }
 
 const COMMANDS =
-  'admin status, admin object-locations -key BUCKET/KEY, admin log-level [-set LEVEL | --reset], admin drain BACKEND, admin drain-status BACKEND [--watch], admin drain-cancel BACKEND';
+  'admin status, admin object-locations -key BUCKET/KEY, admin log-level [-set LEVEL | --reset], admin drain BACKEND, admin drain-status BACKEND [--watch], admin drain-cancel BACKEND, admin remove-backend BACKEND [--purge [--confirm]]';
 
 interface DrainStatus {
   backend: string;
@@ -50,6 +50,7 @@ export async function adminCommand(sub: string | undefined, args: string[], json
   if (sub === 'status') return status(target, json);
   if (sub === 'object-locations') return objectLocations(target, args, json);
   if (sub === 'log-level') return logLevel(target, args, json);
+  if (sub === 'remove-backend') return removeBackend(target, args, json);
   if (sub === 'drain' || sub === 'drain-status' || sub === 'drain-cancel') {
     const [backend] = positionals(args);
     if (!backend) return fail(`admin ${sub} needs a BACKEND name`, 2);
@@ -169,4 +170,42 @@ async function watchDrain(target: Target, path: string, json: boolean, intervalM
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/**
+ * Without --purge: drops the records, objects stay on the backend. --purge alone: a preview. --purge --confirm:
+ * fetches a confirmation token (valid 60 s, this backend only) and purges with it.
+ */
+async function removeBackend(target: Target, args: string[], json: boolean): Promise<number> {
+  const [backend] = positionals(args);
+  if (!backend) return fail('admin remove-backend needs a BACKEND name', 2);
+  const purge = args.includes('--purge');
+  const confirm = args.includes('--confirm');
+  if (confirm && !purge) return fail('--confirm goes with --purge (remove-backend BACKEND --purge --confirm)', 2);
+  const path = `/admin/api/backends/${encodeURIComponent(backend)}`;
+  if (!purge) {
+    const body = await call(target, 'DELETE', path);
+    if (!body.ok) return fail(body.error);
+    const value = body.value as { records_dropped: number; bytes_dropped: number };
+    if (json) printJson(value);
+    else console.log(`${backend}: removed; ${value.records_dropped} copy records (${bytes(value.bytes_dropped)}) dropped, the objects stay on its storage. Now take it out of the configuration and deploy.`);
+    return 0;
+  }
+  const preview = await call(target, 'DELETE', `${path}?purge=true`);
+  if (!preview.ok) return fail(preview.error);
+  const plan = preview.value as { object_count: number; total_bytes: number; confirm_token: string; expires_in: number };
+  if (!confirm) {
+    if (json) printJson({ ...plan, confirm_token: undefined });
+    else console.log(`${backend}: a purge would delete ${plan.object_count} objects (${bytes(plan.total_bytes)}) from its storage and drop its records. Nothing changed; add --confirm to do it.`);
+    return 0;
+  }
+  const done = await call(target, 'DELETE', `${path}?purge=true&confirm=${encodeURIComponent(plan.confirm_token)}`);
+  if (!done.ok) return fail(done.error);
+  const value = done.value as { objects_deleted: number; delete_failures: number; records_dropped: number };
+  if (json) printJson(value);
+  else {
+    console.log(`${backend}: purged; ${value.objects_deleted} objects deleted, ${value.records_dropped} records dropped.`);
+    if (value.delete_failures > 0) console.log(`${value.delete_failures} deletes failed (see the Worker's log); those objects are still on the backend.`);
+  }
+  return value.delete_failures > 0 ? 1 : 0;
 }

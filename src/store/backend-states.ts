@@ -87,3 +87,9 @@ export async function retiredBackends(db: Queryable): Promise<Set<string>> {
   const rows = await db.select({ name: backendStates.backendName }).from(backendStates).where(and(ne(backendStates.mode, 'active'), ne(backendStates.mode, 'draining')));
   return new Set(rows.map((r) => r.name));
 }
+
+/** Whether the database still holds a quota row for the backend (it may have left the configuration). */
+export async function hasQuotaRow(db: Queryable, backendName: string): Promise<boolean> {
+  const rows = await db.select({ name: backendQuotas.backendName }).from(backendQuotas).where(eq(backendQuotas.backendName, backendName));
+  return rows.length > 0;
+}

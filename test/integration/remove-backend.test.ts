@@ -1,0 +1,135 @@
+/**
+ * remove-backend as the seed describes it: records only, a purge preview, a purge with a confirmation token
+ * (valid 60 s, this backend only, once), and no removal while a drain runs.
+ */
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { s3Failure } from '../support/s3-errors.ts';
+import { type TestStack, startTestStack } from '../support/stack.ts';
+
+const TOKEN = 'remove-test-admin-token-0123';
+let s: TestStack;
+
+beforeAll(async () => {
+  s = await startTestStack({
+    name: 'remove',
+    admin: { token: TOKEN },
+    strategy: 'pack',
+    backends: [
+      { name: 'a', kind: 'radosgw' },
+      { name: 'b', kind: 's3rver', quotaBytes: 1 },
+      { name: 'c', kind: 's3rver' },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await s?.stop();
+});
+
+function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/s3-orchestrator.js', ...args], {
+      env: { PATH: process.env.PATH ?? '', S3O_URL: s.endpoint, S3O_ADMIN_TOKEN: TOKEN, S3O_CLI_CONFIG: join(tmpdir(), 'no-such-cli.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+const put = (key: string, body: string) => s.client().send(new PutObjectCommand({ Bucket: s.bucket, Key: key, Body: body }));
+const read = async (key: string) => (await s.client().send(new GetObjectCommand({ Bucket: s.bucket, Key: key }))).Body?.transformToString();
+
+/** A second copy on another backend, recorded like any copy (what replication will do). */
+async function addReplica(key: string, from: string, to: string): Promise<void> {
+  const [row] = await s.query<{ physical_key: string; stored_size: string }>('select physical_key, stored_size from object_locations where bucket = $1 and key = $2', [s.bucket, key]);
+  if (!row) throw new Error(`no copy of ${key}`);
+  const source = s.backend(from);
+  const target = s.backend(to);
+  const body = await (await source.aws.fetch(`${source.base}/${row.physical_key}`)).arrayBuffer();
+  expect((await target.aws.fetch(`${target.base}/${row.physical_key}`, { method: 'PUT', body })).ok).toBe(true);
+  await s.query('insert into object_locations (bucket, key, backend_name, physical_key, stored_size) values ($1, $2, $3, $4, $5)', [s.bucket, key, to, row.physical_key, row.stored_size]);
+  await s.query('update backend_quotas set bytes_used = bytes_used + $2 where backend_name = $1', [to, row.stored_size]);
+}
+
+describe('admin remove-backend', () => {
+  it('refuses while the backend drains', async () => {
+    await put('drain/probe.txt', 'stays');
+    // With no room on b or c, the drain of a waits, so it is still draining when we try to remove it.
+    const full = s.deployedConfig() as { backends: Record<string, unknown>[] };
+    full.backends = full.backends.map((b) => (b.name === 'c' ? { ...b, quota_bytes: 1 } : b));
+    expect((await s.admin('POST', '/admin/api/config/versions', { yaml: stringify(full) })).status).toBe(201);
+    await s.admin('POST', '/admin/api/backends/a/drain');
+    const refused = await cli('admin', 'remove-backend', 'a');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('backend a is draining; cancel the drain first (admin drain-cancel a) (HTTP 409)');
+    expect((await cli('admin', 'drain-cancel', 'a')).code).toBe(0);
+    expect((await s.admin('POST', '/admin/api/config/versions', { yaml: stringify(s.deployedConfig()) })).status).toBe(201);
+    expect(await read('drain/probe.txt')).toBe('stays');
+  });
+
+  it('previews a purge, refuses bad, foreign and reused tokens, then purges with --confirm', async () => {
+    for (const key of ['p/1', 'p/2', 'p/3', 'kept']) await put(key, `body of ${key}`);
+    await addReplica('kept', 'a', 'c');
+    const preview = await cli('admin', 'remove-backend', 'a', '--purge');
+    expect(preview.code).toBe(0);
+    expect(preview.out).toMatch(/a: a purge would delete 5 objects \(\d+ B\) from its storage and drop its records\. Nothing changed/);
+    expect(await read('p/1')).toBe('body of p/1');
+
+    const issued = await s.admin('DELETE', '/admin/api/backends/a?purge=true');
+    const token = String(issued.body.confirm_token);
+    expect(issued.body).toMatchObject({ status: 'confirmation required', object_count: 5, expires_in: 60 });
+    const foreign = await s.admin('DELETE', `/admin/api/backends/c?purge=true&confirm=${encodeURIComponent(token)}`);
+    expect(foreign).toEqual({ status: 403, body: { error: 'the confirmation token is not valid for this backend' } });
+    const garbage = await s.admin('DELETE', '/admin/api/backends/a?purge=true&confirm=not-a-token');
+    expect(garbage.status).toBe(403);
+    expect((await s.admin('DELETE', '/admin/api/backends/a?confirm=x')).status).toBe(400);
+    expect(await read('p/1')).toBe('body of p/1');
+
+    const purged = await cli('admin', 'remove-backend', 'a', '--purge', '--confirm');
+    expect(purged.err).toBe('');
+    expect(purged.out).toContain('a: purged; 5 objects deleted, 5 records dropped.');
+    expect(await s.backendKeys('a')).toEqual([]);
+    expect(await read('kept')).toBe('body of kept');
+    expect((await s3Failure(read('p/1'))).code).toBe('NoSuchKey');
+    const reused = await s.admin('DELETE', `/admin/api/backends/a?purge=true&confirm=${encodeURIComponent(token)}`);
+    expect(reused.status).toBe(403);
+
+    // Removed stays out of placement while it is configured, even after the cron re-syncs quota limits.
+    await fetch(`${s.endpoint}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).then((r) => r.body?.cancel());
+    await put('after/removal', 'elsewhere');
+    expect(await s.query("select backend_name from object_locations where key = 'after/removal'")).toEqual([{ backend_name: 'c' }]);
+    const status = await cli('admin', 'status');
+    expect(status.out).toMatch(/\na\s+.*removed/);
+    await s.expectExactAccounting();
+  });
+
+  it('without --purge drops the records and leaves the objects on the backend', async () => {
+    const before = (await s.backendKeys('c')).length;
+    expect(before).toBeGreaterThan(0);
+    const removed = await cli('admin', 'remove-backend', 'c');
+    expect(removed.code).toBe(0);
+    expect(removed.out).toMatch(/c: removed; \d+ copy records \(.*\) dropped, the objects stay on its storage/);
+    expect(await s.backendKeys('c')).toHaveLength(before);
+    expect((await s3Failure(read('after/removal'))).code).toBe('NoSuchKey');
+    expect(await s.query("select count(*)::int as n from object_locations where backend_name = 'c'")).toEqual([{ n: 0 }]);
+    expect((await cli('admin', 'remove-backend')).code).toBe(2);
+    expect((await cli('admin', 'remove-backend', 'c', '--confirm')).code).toBe(2);
+  });
+
+  it('refuses a confirmation token after 60 seconds', async () => {
+    const issued = await s.admin('DELETE', '/admin/api/backends/b?purge=true');
+    const token = String(issued.body.confirm_token);
+    await new Promise((r) => setTimeout(r, 61_000));
+    const late = await s.admin('DELETE', `/admin/api/backends/b?purge=true&confirm=${encodeURIComponent(token)}`);
+    expect(late).toEqual({ status: 403, body: { error: 'the confirmation token has expired (they last 60 s); get a new one with --purge' } });
+  }, 90_000);
+});
