@@ -33,6 +33,7 @@ const TOP_LEVEL: FieldRule<Config>[] = [
   { key: 'admin.access', value: (c) => (c.admin.access ? `${c.admin.access.teamDomain} (aud ${c.admin.access.audience})` : ''), effect: 'deploy-only' },
   { key: 'admin.token', value: (c) => c.admin.token ?? '', effect: 'deploy-only', secret: true },
   { key: 'routing_strategy', value: (c) => c.routingStrategy, effect: 'deploy-only' },
+  { key: 'telemetry.metrics.token', value: (c) => c.telemetry.metricsToken ?? '', effect: 'deploy-only', secret: true },
 ];
 
 /** Buckets are reloadable as a whole: adding, removing and re-crediting a bucket all apply at once. */

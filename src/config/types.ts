@@ -47,9 +47,15 @@ export interface AdminConfig {
   token: string | undefined;
 }
 
+export interface TelemetryConfig {
+  /** A bearer token a Prometheus scraper may use for /metrics (Access-authorized admins may always read it). */
+  metricsToken: string | undefined;
+}
+
 export interface Config {
   server: ServerConfig;
   admin: AdminConfig;
+  telemetry: TelemetryConfig;
   buckets: BucketConfig[];
   backends: BackendConfig[];
   routingStrategy: RoutingStrategy;

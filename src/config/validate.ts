@@ -23,11 +23,14 @@ import {
   type Config,
   type Credential,
   type ServerConfig,
+  type TelemetryConfig,
   DEFAULT_CLOCK_SKEW_SECONDS,
   DEFAULT_MAX_OBJECT_SIZE,
 } from './types.ts';
 
-const TOP_LEVEL_KEYS = ['server', 'admin', 'buckets', 'backends', 'routing_strategy'] as const;
+const TOP_LEVEL_KEYS = ['server', 'admin', 'telemetry', 'buckets', 'backends', 'routing_strategy'] as const;
+const TELEMETRY_KEYS = ['metrics'] as const;
+const METRICS_KEYS = ['token'] as const;
 const ADMIN_KEYS = ['access', 'token'] as const;
 const ACCESS_KEYS = ['team_domain', 'audience'] as const;
 const SERVER_KEYS = ['log_level', 'max_object_size', 'clock_skew_seconds', 'base_domains'] as const;
@@ -65,6 +68,7 @@ export function validateConfig(input: unknown): ValidationResult {
   const config: Config = {
     server: readServer(readSection(input, 'server', '', problems), problems),
     admin: readAdmin(readSection(input, 'admin', '', problems), problems),
+    telemetry: readTelemetry(readSection(input, 'telemetry', '', problems), problems),
     buckets: readList(input, 'buckets', '', problems, true).map((b, i) => readBucket(b, join('buckets', i), problems)),
     backends: readList(input, 'backends', '', problems, true).map((b, i) =>
       readBackend(b, join('backends', i), problems),
@@ -115,6 +119,15 @@ function readAdmin(doc: Doc, problems: ProblemList): AdminConfig {
   const token = readString(doc, 'token', 'admin', problems) || undefined;
   if (token !== undefined && token.length < 16) report(problems, 'admin.token', 'must be at least 16 characters');
   return { access, token };
+}
+
+function readTelemetry(doc: Doc, problems: ProblemList): TelemetryConfig {
+  rejectUnknownKeys(doc, TELEMETRY_KEYS, 'telemetry', problems);
+  const metrics = readSection(doc, 'metrics', 'telemetry', problems);
+  rejectUnknownKeys(metrics, METRICS_KEYS, 'telemetry.metrics', problems);
+  const token = readString(metrics, 'token', 'telemetry.metrics', problems) || undefined;
+  if (token !== undefined && token.length < 16) report(problems, 'telemetry.metrics.token', 'must be at least 16 characters');
+  return { metricsToken: token };
 }
 
 function readBucket(value: unknown, path: string, problems: ProblemList): BucketConfig {

@@ -2,6 +2,10 @@
 import { Router } from 'itty-router';
 import { handleAdmin } from '../admin/api.ts';
 import { json } from '../admin/http.ts';
+import { authorizeAdmin } from '../admin/authorize.ts';
+import { fleetMetrics } from '../observe/fleet-metrics.ts';
+import { renderMetrics } from '../observe/metrics.ts';
+import { timingSafeEqualText } from '../s3/sigv4.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { S3Error } from '../s3/errors.ts';
 import { handleS3, withRequestId } from '../s3/front-door.ts';
@@ -20,6 +24,7 @@ const HEALTH_TIMEOUT_MS = 3000;
 export async function handleFetch(request: Request, bindings: Bindings): Promise<Response> {
   const router = Router();
   router.get('/health', () => health(bindings));
+  router.get('/metrics', () => metrics(request, bindings));
   router.all('/admin/*', () => admin(request, bindings));
   router.all('*', () => s3(request, bindings));
   return router.fetch(request) as Promise<Response>;
@@ -60,6 +65,26 @@ async function admin(request: Request, bindings: Bindings): Promise<Response> {
         store: bindings.configStore,
         backendState: bindings.backendState,
       });
+    },
+  );
+}
+
+/** Prometheus text, for an Access-authorized caller, the development admin token, or the scrape token. */
+async function metrics(request: Request, bindings: Bindings): Promise<Response> {
+  return withRequestServices(
+    bindings,
+    newRequestId(),
+    () => json(503, { error: 'the orchestrator is not configured correctly; see its logs' }),
+    async (services, active) => {
+      const bearer = /^Bearer (.+)$/.exec(request.headers.get('authorization') ?? '')?.[1];
+      const scrapeToken = active.config.telemetry.metricsToken;
+      const scraper = bearer !== undefined && scrapeToken !== undefined && timingSafeEqualText(bearer, scrapeToken);
+      if (!scraper) {
+        const auth = await authorizeAdmin(request, active.config.admin, bindings.environment);
+        if (!auth.ok) return json(auth.status, { error: auth.error });
+      }
+      const body = renderMetrics(await fleetMetrics(active.config, services.db(), bindings.backendState));
+      return new Response(body, { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' } });
     },
   );
 }

@@ -105,3 +105,12 @@ export async function listUploads(
     .orderBy(asc(multipartUploads.key), asc(multipartUploads.uploadId))
     .limit(query.limit);
 }
+
+/** Multipart uploads in progress, per backend. */
+export async function activeUploadsByBackend(db: Queryable): Promise<Map<string, number>> {
+  const rows = await db
+    .select({ backend: multipartUploads.backendName, n: sql<string>`count(*)` })
+    .from(multipartUploads)
+    .groupBy(multipartUploads.backendName);
+  return new Map(rows.map((r) => [r.backend, Number(r.n)]));
+}

@@ -19,10 +19,13 @@ afterEach(async () => {
   stacks = [];
 });
 
+const SCRAPE_TOKEN = 'prometheus-scrape-token-0123';
+
 async function stack(name: string, quotas: { b?: number; c?: number } = {}): Promise<TestStack> {
   const started = await startTestStack({
     name,
     admin: { token: TOKEN },
+    telemetry: { metrics: { token: SCRAPE_TOKEN } },
     strategy: 'pack',
     backends: [
       { name: 'a', kind: 'radosgw' },
@@ -73,6 +76,13 @@ async function until<T>(what: string, check: () => Promise<T | undefined | false
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+async function metrics(target: TestStack): Promise<string> {
+  const response = await fetch(`${target.endpoint}/metrics`, { headers: { authorization: `Bearer ${SCRAPE_TOKEN}` } });
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+  return response.text();
 }
 
 /** Deterministic content per key and write, so every read can be checked byte for byte. */
@@ -144,6 +154,7 @@ describe('admin drain', () => {
     const started = await cli(s, 'admin', 'drain', 'a');
     expect(started.err).toBe('');
     expect(started.out).toContain('a: drain started');
+    expect(await metrics(s)).toContain('s3o_drain_active{backend="a"} 1');
 
     // Clients keep going: new objects, overwrites and deletes of objects being moved.
     const client = s.client();
@@ -168,6 +179,11 @@ describe('admin drain', () => {
 
     const status = await drainStatus(s);
     expect(status, status.last_error).toMatchObject({ mode: 'drained', active: false, objects_remaining: 0, failures: 0 });
+    const scraped = await metrics(s);
+    expect(scraped).toContain('s3o_drain_active{backend="a"} 0');
+    expect(scraped).toContain(`s3o_drain_objects_moved_total{backend="a"} ${status.objects_moved}`);
+    expect(scraped).toContain(`s3o_drain_bytes_moved_total{backend="a"} ${status.bytes_moved}`);
+    expect(scraped).toContain('# TYPE s3o_drain_bytes_moved_total counter');
     expect(status.copies_dropped).toBeGreaterThanOrEqual(1);
     expect(await s.query("select count(*)::int as n from object_locations where backend_name = 'a'")).toEqual([{ n: 0 }]);
     expect(await s.query("select count(*)::int as n from backend_quotas where backend_name = 'a'")).toEqual([{ n: 0 }]);
@@ -203,6 +219,9 @@ describe('admin drain', () => {
     expect(await s.query("select backend_name from object_locations where key = 'after/cancel'")).toEqual([{ backend_name: 'a' }]);
     await expectAllReadable(s, objects);
     await s.expectExactAccounting();
+    expect((await fetch(`${s.endpoint}/metrics`)).status).toBe(401);
+    expect((await fetch(`${s.endpoint}/metrics`, { headers: { authorization: 'Bearer wrong-scrape-token-000' } })).status).toBe(403);
+    expect((await fetch(`${s.endpoint}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
     const notDraining = await cli(s, 'admin', 'drain-cancel', 'a');
     expect(notDraining.code).toBe(1);
     expect(notDraining.err).toContain('backend a is not draining (HTTP 409)');

@@ -37,6 +37,8 @@ export interface StackOptions {
   baseDomains?: string[];
   /** The config's admin section, as YAML would hold it. */
   admin?: Record<string, unknown>;
+  /** The config's telemetry section, as YAML would hold it. */
+  telemetry?: Record<string, unknown>;
   /** Extra Worker vars (e.g. S3O_ENVIRONMENT). */
   vars?: Record<string, string>;
   /** Keep the Worker's log lines for `logs()` (otherwise they are dropped unless S3O_TEST_WORKER_LOGS is set). */
@@ -148,6 +150,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
         ...(options.baseDomains ? { base_domains: options.baseDomains } : {}),
       },
       ...(options.admin ? { admin: options.admin } : {}),
+      ...(options.telemetry ? { telemetry: options.telemetry } : {}),
       routing_strategy: options.strategy ?? 'pack',
       buckets: [
         {

@@ -38,6 +38,7 @@ backends:
 const PUSHED = config(`
 server: { log_level: debug, max_object_size: 2000, clock_skew_seconds: 120, base_domains: [s3.example.org] }
 admin: { token: pushed-admin-token-12345 }
+telemetry: { metrics: { token: pushed-metrics-token-123 } }
 routing_strategy: spread
 buckets:
   - name: photos
@@ -89,6 +90,7 @@ describe('reload classes', () => {
         'server.base_domains',
         'admin.token',
         'routing_strategy',
+        'telemetry.metrics.token',
         'backends[a].endpoint',
         'backends[a].region',
         'backends[a].bucket',

@@ -1,0 +1,60 @@
+/**
+ * The /metrics families, gathered at scrape time from where each value is kept for the whole fleet: quotas,
+ * inventory and usage from Postgres, drain progress from each backend's Durable Object. So every value is right
+ * however many isolates did the work.
+ */
+import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
+import type { Config } from '../config/types.ts';
+import type { Db } from '../store/db.ts';
+import { activeUploadsByBackend } from '../store/multipart.ts';
+import { backendReport, usageForPeriod } from '../store/quotas.ts';
+import type { MetricFamily } from './metrics.ts';
+
+export async function fleetMetrics(config: Config, db: Db, backendState: (name: string) => BackendStateRpc): Promise<MetricFamily[]> {
+  const period = new Date().toISOString().slice(0, 7);
+  const names = config.backends.map((b) => b.name);
+  const [report, usage, uploads, states] = await Promise.all([
+    backendReport(db),
+    usageForPeriod(db, period),
+    activeUploadsByBackend(db),
+    Promise.all(names.map((name) => backendState(name).snapshot())),
+  ]);
+  const rows = report.filter((r) => names.includes(r.backendName));
+  const per = (value: (name: string) => number) => names.map((backend) => ({ labels: { backend }, value: value(backend) }));
+  const row = (name: string) => rows.find((r) => r.backendName === name);
+  const used = (name: string) => usage.find((u) => u.backendName === name);
+  const state = (name: string) => states[names.indexOf(name)];
+  return [
+    { name: 's3o_quota_bytes_used', help: 'Bytes of live copies on the backend', type: 'gauge', samples: per((n) => row(n)?.bytesUsed ?? 0) },
+    { name: 's3o_quota_bytes_limit', help: 'The backend quota (0 = unlimited)', type: 'gauge', samples: per((n) => row(n)?.bytesLimit ?? 0) },
+    {
+      name: 's3o_quota_bytes_available',
+      help: 'Bytes the backend can still take (-1 = unlimited)',
+      type: 'gauge',
+      samples: per((n) => {
+        const r = row(n);
+        if (!r) return 0;
+        return r.bytesLimit === 0 ? -1 : Math.max(0, r.bytesLimit - r.bytesUsed - r.orphanBytes);
+      }),
+    },
+    { name: 's3o_quota_orphan_bytes', help: 'Bytes of copies waiting in the cleanup queue', type: 'gauge', samples: per((n) => row(n)?.orphanBytes ?? 0) },
+    { name: 's3o_objects_count', help: 'Copies recorded on the backend', type: 'gauge', samples: per((n) => row(n)?.objects ?? 0) },
+    { name: 's3o_active_multipart_uploads', help: 'Multipart uploads in progress on the backend', type: 'gauge', samples: per((n) => uploads.get(n) ?? 0) },
+    { name: 's3o_usage_api_requests', help: `API requests counted this month (${period})`, type: 'gauge', samples: per((n) => used(n)?.apiRequests ?? 0) },
+    { name: 's3o_usage_egress_bytes', help: `Egress bytes counted this month (${period})`, type: 'gauge', samples: per((n) => used(n)?.egressBytes ?? 0) },
+    { name: 's3o_usage_ingress_bytes', help: `Ingress bytes counted this month (${period})`, type: 'gauge', samples: per((n) => used(n)?.ingressBytes ?? 0) },
+    { name: 's3o_drain_active', help: '1 while a drain is in progress', type: 'gauge', samples: per((n) => (state(n)?.mode === 'draining' ? 1 : 0)) },
+    {
+      name: 's3o_drain_objects_moved_total',
+      help: 'Objects moved off the backend by its current or last drain',
+      type: 'counter',
+      samples: per((n) => state(n)?.drain?.objectsMoved ?? 0),
+    },
+    {
+      name: 's3o_drain_bytes_moved_total',
+      help: 'Bytes copied off the backend by its current or last drain',
+      type: 'counter',
+      samples: per((n) => state(n)?.drain?.bytesMoved ?? 0),
+    },
+  ];
+}
