@@ -1,0 +1,157 @@
+/**
+ * `npm run bench` (second part): drain throughput. The same objects are copied once backend to backend by a plain
+ * streaming copy (GET piped into PUT, as many at a time as the drain moves), then drained through the
+ * orchestrator (its Durable Object's alarms, CAS record swaps, source deletes). Prints objects/s and MB/s of both
+ * (MB = 10^6 bytes). Everything runs on 127.0.0.1 (PostgreSQL 15, radosgw, wrangler dev) and is removed after.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AwsClient } from 'aws4fetch';
+import { stringify } from 'yaml';
+import { migrateDatabase } from './lib/migrate.ts';
+import { startPgBridge } from './lib/pg-ws-bridge.ts';
+import { startPostgres } from './lib/postgres.ts';
+import { startRadosgw } from './lib/radosgw.ts';
+import { ensureDebianPackages, TEST_SERVICES_PACKAGES } from './lib/system-deps.ts';
+import { startWorker } from './lib/worker-dev.ts';
+
+const SMALL = { count: 400, size: 64 * 1024 };
+const LARGE = { count: 4, size: 16 * 1024 * 1024 };
+/** The drain moves this many copies at a time (src/jobs/drain.ts); the plain copy uses the same. */
+const CONCURRENCY = 4;
+const TOKEN = 'bench-drain-admin-token-0123';
+const CREDENTIALS = { accessKeyId: 'bench-drain', secretAccessKey: 'bench-drain-secret' };
+const TIME_LIMIT_MS = 15 * 60_000;
+
+const dir = mkdtempSync(join(tmpdir(), 's3o-bench-drain-'));
+const stops: (() => Promise<void>)[] = [];
+const log = (message: string) => console.log(`bench-drain: ${message}`);
+
+async function main(): Promise<void> {
+  await ensureDebianPackages(TEST_SERVICES_PACKAGES);
+  log('starting PostgreSQL 15 and radosgw');
+  const [postgres, rgw] = await Promise.all([startPostgres({ dir: join(dir, 'postgres') }), startRadosgw({ dir: join(dir, 'radosgw') })]);
+  stops.push(postgres.stop, rgw.stop);
+  await migrateDatabase(postgres.url);
+  const bridge = await startPgBridge({ host: '127.0.0.1', port: postgres.port });
+  stops.push(bridge.close);
+
+  const aws = new AwsClient({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, service: 's3', region: rgw.region, retries: 0 });
+  for (const bucket of ['drain-a', 'drain-b', 'plain-copy']) {
+    const created = await aws.fetch(`${rgw.endpoint}/${bucket}`, { method: 'PUT' });
+    if (!created.ok) throw new Error(`could not create bucket ${bucket}: ${created.status}`);
+  }
+  const backend = (name: string, bucket: string) => ({
+    name,
+    endpoint: rgw.endpoint,
+    bucket,
+    region: rgw.region,
+    access_key_id: '${RGW_ACCESS_KEY}',
+    secret_access_key: '${RGW_SECRET_KEY}',
+    force_path_style: true,
+  });
+  const config = {
+    server: { log_level: 'warn' },
+    admin: { token: TOKEN },
+    routing_strategy: 'pack',
+    buckets: [{ name: 'bench', credentials: [{ access_key_id: CREDENTIALS.accessKeyId, secret_access_key: CREDENTIALS.secretAccessKey }] }],
+    backends: [backend('a', 'drain-a'), backend('b', 'drain-b')],
+  };
+  log('starting the Worker (wrangler dev)');
+  const worker = await startWorker({
+    persistDir: join(dir, 'wrangler'),
+    output: 'ignore',
+    vars: {
+      S3O_CONFIG: stringify(config),
+      RGW_ACCESS_KEY: rgw.accessKeyId,
+      RGW_SECRET_KEY: rgw.secretAccessKey,
+      DATABASE_URL: postgres.url,
+      DATABASE_LOCAL_PROXY: `127.0.0.1:${bridge.port}`,
+    },
+  });
+  stops.push(worker.stop);
+
+  const s3 = new S3Client({ endpoint: worker.url, region: 'us-east-1', forcePathStyle: true, credentials: CREDENTIALS });
+  const keys = [
+    ...Array.from({ length: SMALL.count }, (_, i) => ({ key: `small/${i}`, size: SMALL.size })),
+    ...Array.from({ length: LARGE.count }, (_, i) => ({ key: `large/${i}`, size: LARGE.size })),
+  ];
+  const totalBytes = keys.reduce((sum, k) => sum + k.size, 0);
+  log(`writing ${keys.length} objects (${(totalBytes / 1e6).toFixed(1)} MB) through the orchestrator onto backend a`);
+  await pool(keys, 8, async ({ key, size }) => {
+    await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: key, Body: Buffer.alloc(size, key.length) }));
+  });
+
+  // The physical keys as the orchestrator stored them on backend a.
+  const physical: string[] = [];
+  let token = '';
+  do {
+    const listed = await (await aws.fetch(`${rgw.endpoint}/drain-a?list-type=2&max-keys=1000${token ? `&continuation-token=${encodeURIComponent(token)}` : ''}`)).text();
+    physical.push(...[...listed.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1] ?? ''));
+    token = /<NextContinuationToken>([^<]*)</.exec(listed)?.[1] ?? '';
+  } while (token);
+
+  log(`plain copy: ${physical.length} objects from drain-a to plain-copy, ${CONCURRENCY} at a time`);
+  const plainStart = performance.now();
+  await pool(physical, CONCURRENCY, async (key) => {
+    const source = await aws.fetch(`${rgw.endpoint}/drain-a/${key}`);
+    const length = source.headers.get('content-length') ?? '0';
+    const put = await aws.fetch(`${rgw.endpoint}/plain-copy/${key}`, {
+      method: 'PUT',
+      body: source.body,
+      headers: { 'content-length': length, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      duplex: 'half',
+    } as RequestInit);
+    if (!put.ok) throw new Error(`plain copy PUT ${key}: ${put.status}`);
+    await put.body?.cancel();
+  });
+  const plainSeconds = (performance.now() - plainStart) / 1000;
+
+  log('draining backend a through the orchestrator');
+  const admin = (method: string, path: string) => fetch(`${worker.url}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}` } });
+  const drainStart = performance.now();
+  const started = await admin('POST', '/admin/api/backends/a/drain');
+  if (started.status !== 202) throw new Error(`drain did not start: ${started.status} ${await started.text()}`);
+  let status: { mode: string; objects_moved: number; bytes_moved: number; failures: number } = { mode: 'draining', objects_moved: 0, bytes_moved: 0, failures: 0 };
+  while (status.mode !== 'drained') {
+    if (performance.now() - drainStart > TIME_LIMIT_MS) throw new Error('the drain did not finish in time');
+    await new Promise((r) => setTimeout(r, 250));
+    status = (await (await admin('GET', '/admin/api/backends/a/drain')).json()) as typeof status;
+  }
+  const drainSeconds = (performance.now() - drainStart) / 1000;
+
+  const row = (label: string, seconds: number, objects: number, bytes: number) =>
+    `${label.padEnd(34)} ${seconds.toFixed(2).padStart(8)} s ${(objects / seconds).toFixed(1).padStart(9)} obj/s ${(bytes / 1e6 / seconds).toFixed(1).padStart(8)} MB/s`;
+  console.log('');
+  console.log(`drain throughput: ${keys.length} objects (${SMALL.count} x ${SMALL.size / 1024} KiB, ${LARGE.count} x ${LARGE.size / 1024 ** 2} MiB), ${(totalBytes / 1e6).toFixed(1)} MB, radosgw to radosgw`);
+  console.log(row('plain backend-to-backend copy', plainSeconds, physical.length, totalBytes));
+  console.log(row('orchestrator drain', drainSeconds, status.objects_moved, status.bytes_moved));
+  console.log(`drain / plain copy: ${(plainSeconds / drainSeconds).toFixed(2)}x the objects/s; drain failures: ${status.failures}`);
+}
+
+async function pool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const item = items[next++] as T;
+        await work(item);
+      }
+    }),
+  );
+}
+
+async function stopAll(): Promise<void> {
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+  rmSync(dir, { recursive: true, force: true });
+}
+
+main()
+  .then(stopAll)
+  .catch(async (err: unknown) => {
+    console.error(`bench-drain failed: ${err instanceof Error ? err.message : String(err)}`);
+    await stopAll();
+    process.exit(1);
+  });
