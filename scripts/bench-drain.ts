@@ -16,11 +16,12 @@ import { startPostgres } from './lib/postgres.ts';
 import { startRadosgw } from './lib/radosgw.ts';
 import { ensureDebianPackages, TEST_SERVICES_PACKAGES } from './lib/system-deps.ts';
 import { startWorker } from './lib/worker-dev.ts';
+import { DRAIN_CONCURRENCY } from '../src/jobs/drain-settings.ts';
 
 const SMALL = { count: 400, size: 64 * 1024 };
 const LARGE = { count: 4, size: 16 * 1024 * 1024 };
-/** The drain moves this many copies at a time (src/jobs/drain.ts); the plain copy uses the same. */
-const CONCURRENCY = 4;
+/** The plain copy moves as many copies at a time as the drain does. */
+const CONCURRENCY = DRAIN_CONCURRENCY;
 const TOKEN = 'bench-drain-admin-token-0123';
 const CREDENTIALS = { accessKeyId: 'bench-drain', secretAccessKey: 'bench-drain-secret' };
 const TIME_LIMIT_MS = 15 * 60_000;

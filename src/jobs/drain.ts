@@ -16,10 +16,8 @@ import { type DrainCandidate, drainCandidates, dropRedundantCopy, moveCopy, uplo
 import { deleteUpload } from '../store/multipart.ts';
 import { findObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
+import { DRAIN_BATCH, DRAIN_CONCURRENCY } from './drain-settings.ts';
 
-export const DRAIN_BATCH = 100;
-/** Copies moved at the same time within a batch. */
-const DRAIN_CONCURRENCY = 4;
 /** How long a drain waits before another pass when copies could not be moved (no room, backend errors). */
 export const DRAIN_RETRY_MS = 30_000;
 /** Larger copies go as a multipart upload of ranged reads (a single PUT is limited to 5 GiB). */
