@@ -100,8 +100,11 @@ describe('admin remove-backend', () => {
     expect(await s.backendKeys('a')).toEqual([]);
     expect(await read('kept')).toBe('body of kept');
     expect((await s3Failure(read('p/1'))).code).toBe('NoSuchKey');
-    const reused = await s.admin('DELETE', `/admin/api/backends/a?purge=true&confirm=${encodeURIComponent(token)}`);
-    expect(reused.status).toBe(403);
+    // A token works once.
+    const once = String((await s.admin('DELETE', '/admin/api/backends/a?purge=true')).body.confirm_token);
+    expect((await s.admin('DELETE', `/admin/api/backends/a?purge=true&confirm=${encodeURIComponent(once)}`)).status).toBe(200);
+    const reused = await s.admin('DELETE', `/admin/api/backends/a?purge=true&confirm=${encodeURIComponent(once)}`);
+    expect(reused).toEqual({ status: 403, body: { error: 'the confirmation token was already used' } });
 
     // Removed stays out of placement while it is configured, even after the cron re-syncs quota limits.
     await fetch(`${s.endpoint}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).then((r) => r.body?.cancel());
@@ -123,6 +126,23 @@ describe('admin remove-backend', () => {
     expect(await s.query("select count(*)::int as n from object_locations where backend_name = 'c'")).toEqual([{ n: 0 }]);
     expect((await cli('admin', 'remove-backend')).code).toBe(2);
     expect((await cli('admin', 'remove-backend', 'c', '--confirm')).code).toBe(2);
+  });
+
+  it('adding a backend: eligible after the deploy, with its quota limit synced', async () => {
+    // A new bucket on the same radosgw plays the new provider.
+    const rgw = s.backend('a');
+    const endpoint = new URL(rgw.base).origin;
+    const bucket = `s3o-remove-d-${Date.now()}`;
+    expect((await rgw.aws.fetch(`${endpoint}/${bucket}`, { method: 'PUT' })).ok).toBe(true);
+    const doc = s.deployedConfig() as { backends: Record<string, unknown>[] };
+    const template = doc.backends.find((b) => b.name === 'a') ?? {};
+    doc.backends.push({ ...template, name: 'd', bucket, quota_bytes: 1024 ** 3 });
+    await s.redeploy(stringify(doc));
+    expect(await s.query("select bytes_limit from backend_quotas where backend_name = 'd'")).toEqual([{ bytes_limit: String(1024 ** 3) }]);
+    // a and c are removed and b is full: the new backend takes the next object.
+    await put('after/adding', 'on the new backend');
+    expect(await s.query("select backend_name from object_locations where key = 'after/adding'")).toEqual([{ backend_name: 'd' }]);
+    expect(await read('after/adding')).toBe('on the new backend');
   });
 
   it('refuses a confirmation token after 60 seconds', async () => {
