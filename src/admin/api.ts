@@ -9,6 +9,7 @@ import type { LogLevel } from '../config/types.ts';
 import { errorFields, type Logger } from '../observe/log.ts';
 import type { ActiveConfig } from '../runtime/active-config.ts';
 import type { Db } from '../store/db.ts';
+import { CLEANUP_MAX_ATTEMPTS, cleanupOverview } from '../store/cleanup.ts';
 import { findObject } from '../store/objects.ts';
 import { backendReport, usageForPeriod } from '../store/quotas.ts';
 import { backendModes } from '../store/backend-states.ts';
@@ -40,6 +41,7 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   const router = Router({ base: '/admin/api' });
   router.get('/status', () => status(context));
   router.get('/object-locations', () => objectLocations(request, context));
+  router.get('/cleanup-queue', () => cleanupQueueRoute(context));
   router.post('/backends/:name/drain', ({ params }) => startDrainRoute(decodeURIComponent(params.name ?? ''), context));
   router.get('/backends/:name/drain', ({ params }) => drainStatusRoute(decodeURIComponent(params.name ?? ''), context));
   router.delete('/backends/:name/drain', ({ params }) => cancelDrainRoute(decodeURIComponent(params.name ?? ''), context));
@@ -130,6 +132,28 @@ function levelBody(context: AdminContext, override: LogLevel | undefined) {
     source: override ? 'runtime' : 'config',
     propagation_seconds: KV_REFRESH_MS / 1000,
   };
+}
+
+/** The cleanup queue: counts (waiting, due now, stuck after 10 attempts) and the first 50 items, stuck ones first. */
+async function cleanupQueueRoute(context: AdminContext): Promise<Response> {
+  const overview = await cleanupOverview(context.db(), new Date(), 50);
+  return json(200, {
+    depth: overview.depth,
+    due: overview.due,
+    stuck: overview.stuck,
+    max_attempts: CLEANUP_MAX_ATTEMPTS,
+    items: overview.items.map((i) => ({
+      id: i.id,
+      backend: i.backendName,
+      physical_key: i.physicalKey,
+      reason: i.reason,
+      size: i.size,
+      attempts: i.attempts,
+      next_retry: i.nextRetry,
+      last_error: i.lastError,
+      created_at: i.createdAt,
+    })),
+  });
 }
 
 /** `?key=bucket/key` (the reference's form): the object's record and every copy, oldest first. */

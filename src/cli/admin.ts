@@ -23,7 +23,7 @@ interface ObjectLocations {
 }
 
 const COMMANDS =
-  'admin status, admin object-locations -key BUCKET/KEY, admin log-level [-set LEVEL | --reset], admin drain BACKEND, admin drain-status BACKEND [--watch], admin drain-cancel BACKEND, admin remove-backend BACKEND [--purge [--confirm]]';
+  'admin status, admin object-locations -key BUCKET/KEY, admin log-level [-set LEVEL | --reset], admin drain BACKEND, admin drain-status BACKEND [--watch], admin drain-cancel BACKEND, admin remove-backend BACKEND [--purge [--confirm]], admin cleanup-queue';
 
 interface DrainStatus {
   backend: string;
@@ -51,6 +51,7 @@ export async function adminCommand(sub: string | undefined, args: string[], json
   if (sub === 'object-locations') return objectLocations(target, args, json);
   if (sub === 'log-level') return logLevel(target, args, json);
   if (sub === 'remove-backend') return removeBackend(target, args, json);
+  if (sub === 'cleanup-queue') return cleanupQueue(target, json);
   if (sub === 'drain' || sub === 'drain-status' || sub === 'drain-cancel') {
     const [backend] = positionals(args);
     if (!backend) return fail(`admin ${sub} needs a BACKEND name`, 2);
@@ -208,4 +209,33 @@ async function removeBackend(target: Target, args: string[], json: boolean): Pro
     if (value.delete_failures > 0) console.log(`${value.delete_failures} deletes failed (see the Worker's log); those objects are still on the backend.`);
   }
   return value.delete_failures > 0 ? 1 : 0;
+}
+
+interface CleanupItem {
+  id: number;
+  backend: string;
+  physical_key: string;
+  reason: string;
+  size: number;
+  attempts: number;
+  next_retry: string;
+  last_error: string | null;
+}
+
+async function cleanupQueue(target: Target, json: boolean): Promise<number> {
+  const body = await call(target, 'GET', '/admin/api/cleanup-queue');
+  if (!body.ok) return fail(body.error);
+  if (json) {
+    printJson(body.value);
+    return 0;
+  }
+  const q = body.value as { depth: number; due: number; stuck: number; max_attempts: number; items: CleanupItem[] };
+  console.log(`cleanup queue: ${q.depth} waiting, ${q.due} due now, ${q.stuck} stuck after ${q.max_attempts} attempts`);
+  if (q.items.length > 0) {
+    printTable(
+      ['ID', 'BACKEND', 'PHYSICAL KEY', 'REASON', 'SIZE', 'ATTEMPTS', 'NEXT RETRY', 'LAST ERROR'],
+      q.items.map((i) => [String(i.id), i.backend, i.physical_key, i.reason, bytes(i.size), String(i.attempts), i.attempts >= q.max_attempts ? 'never (stuck)' : i.next_retry, i.last_error ?? '']),
+    );
+  }
+  return 0;
 }

@@ -1,5 +1,6 @@
 /** What every background job receives. Jobs must be idempotent: a cron tick or message may run twice. */
 import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
+import type { BackendClient } from '../backends/client.ts';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Db } from '../store/db.ts';
@@ -10,6 +11,8 @@ export interface JobContext {
   log: Logger;
   scheduledTime: number;
   backendState(backendName: string): BackendStateRpc;
+  /** A configured backend's client, or undefined for a name the configuration no longer has. */
+  backend(backendName: string): BackendClient | undefined;
 }
 
 export type Job = (context: JobContext) => Promise<void>;

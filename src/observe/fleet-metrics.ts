@@ -6,6 +6,7 @@
 import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
 import type { Config } from '../config/types.ts';
 import type { Db } from '../store/db.ts';
+import { cleanupOverview } from '../store/cleanup.ts';
 import { activeUploadsByBackend } from '../store/multipart.ts';
 import { backendReport, usageForPeriod } from '../store/quotas.ts';
 import type { MetricFamily } from './metrics.ts';
@@ -13,11 +14,12 @@ import type { MetricFamily } from './metrics.ts';
 export async function fleetMetrics(config: Config, db: Db, backendState: (name: string) => BackendStateRpc): Promise<MetricFamily[]> {
   const period = new Date().toISOString().slice(0, 7);
   const names = config.backends.map((b) => b.name);
-  const [report, usage, uploads, states] = await Promise.all([
+  const [report, usage, uploads, states, cleanup] = await Promise.all([
     backendReport(db),
     usageForPeriod(db, period),
     activeUploadsByBackend(db),
     Promise.all(names.map((name) => backendState(name).snapshot())),
+    cleanupOverview(db, new Date(), 0),
   ]);
   const rows = report.filter((r) => names.includes(r.backendName));
   const per = (value: (name: string) => number) => names.map((backend) => ({ labels: { backend }, value: value(backend) }));
@@ -43,6 +45,8 @@ export async function fleetMetrics(config: Config, db: Db, backendState: (name: 
     { name: 's3o_usage_api_requests', help: `API requests counted this month (${period})`, type: 'gauge', samples: per((n) => used(n)?.apiRequests ?? 0) },
     { name: 's3o_usage_egress_bytes', help: `Egress bytes counted this month (${period})`, type: 'gauge', samples: per((n) => used(n)?.egressBytes ?? 0) },
     { name: 's3o_usage_ingress_bytes', help: `Ingress bytes counted this month (${period})`, type: 'gauge', samples: per((n) => used(n)?.ingressBytes ?? 0) },
+    { name: 's3o_cleanup_queue_depth', help: 'Failed deletes waiting for a retry (including stuck ones)', type: 'gauge', samples: [{ value: cleanup.depth }] },
+    { name: 's3o_cleanup_queue_stuck', help: 'Cleanup items that gave up after 10 attempts', type: 'gauge', samples: [{ value: cleanup.stuck }] },
     { name: 's3o_drain_active', help: '1 while a drain is in progress', type: 'gauge', samples: per((n) => (state(n)?.mode === 'draining' ? 1 : 0)) },
     {
       name: 's3o_drain_objects_moved_total',

@@ -6,6 +6,7 @@ import { readRuntimeSettings } from '../config/runtime-settings.ts';
 import type { Job } from '../jobs/job.ts';
 import { syncQuotaLimitsJob } from '../jobs/sync-quota-limits.ts';
 import { drainWatchJob } from '../jobs/drain-watch.ts';
+import { cleanupQueueJob } from '../jobs/cleanup-queue.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { openDatabase, type Database } from '../store/db.ts';
 import { resolveActiveConfig } from './active-config.ts';
@@ -15,6 +16,7 @@ export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]>
   '* * * * *': [
     { name: 'sync-quota-limits', run: syncQuotaLimitsJob },
     { name: 'drain-watch', run: drainWatchJob },
+    { name: 'cleanup-queue', run: cleanupQueueJob },
   ],
 };
 
@@ -40,7 +42,14 @@ export async function handleScheduled(cron: string, scheduledTime: number, bindi
   try {
     for (const job of jobs) {
       try {
-        await job.run({ config: loaded.active.config, db, log: log.with({ job: job.name }), scheduledTime, backendState: bindings.backendState });
+        await job.run({
+          config: loaded.active.config,
+          db,
+          log: log.with({ job: job.name }),
+          scheduledTime,
+          backendState: bindings.backendState,
+          backend: (name) => loaded.active.backends.get(name),
+        });
       } catch (err) {
         log.error('background job failed', { job: job.name, ...errorFields(err) });
       }

@@ -1,8 +1,8 @@
 /** The cleanup queue: physical copies that could not be deleted yet, with their bytes held in orphan_bytes. */
-import { sql } from 'drizzle-orm';
-import type { Db } from './db.ts';
+import { and, asc, desc, eq, lt, lte, sql } from 'drizzle-orm';
+import type { Db, Queryable } from './db.ts';
 import type { PhysicalCopy } from './objects.ts';
-import { backendQuotas, cleanupQueue } from './schema.ts';
+import { backendQuotas, type CleanupRow, cleanupQueue, objectLocations } from './schema.ts';
 
 export type CleanupReason = 'overwrite_displaced' | 'delete_failed' | 'record_failed' | 'upload_failed' | 'drain_source_delete' | 'drain_stale_orphan';
 
@@ -29,4 +29,81 @@ export async function enqueueCleanup(
         .where(sql`${backendQuotas.backendName} = ${item.copy.backendName}`);
     }
   });
+}
+
+/** Items stop being retried after this many failed attempts and stay for an operator to inspect. */
+export const CLEANUP_MAX_ATTEMPTS = 10;
+const RETRY_BASE_MS = 60_000;
+const RETRY_CAP_MS = 24 * 60 * 60_000;
+
+/** The wait before the next attempt after `attempts` failures: 1 min x 2^(attempts-1), at most 24 h. */
+export function cleanupBackoffMs(attempts: number): number {
+  return Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1));
+}
+
+/** Items due for another attempt, oldest first. */
+export async function dueCleanup(db: Queryable, now: Date, limit: number): Promise<CleanupRow[]> {
+  return db
+    .select()
+    .from(cleanupQueue)
+    .where(and(lte(cleanupQueue.nextRetry, now), lt(cleanupQueue.attempts, CLEANUP_MAX_ATTEMPTS)))
+    .orderBy(asc(cleanupQueue.nextRetry), asc(cleanupQueue.id))
+    .limit(limit);
+}
+
+/** Whether the database holds this physical copy as a live copy (then it must never be deleted). */
+export async function isLiveCopy(db: Queryable, backendName: string, physicalKey: string): Promise<boolean> {
+  const rows = await db
+    .select({ key: objectLocations.key })
+    .from(objectLocations)
+    .where(and(eq(objectLocations.backendName, backendName), eq(objectLocations.physicalKey, physicalKey)))
+    .limit(1);
+  return rows.length > 0;
+}
+
+/** The item is done (deleted, or found live): it leaves the queue and its bytes stop counting as orphaned. */
+export async function completeCleanup(db: Db, id: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    // Only the run that removes the row gives its bytes back, so running twice changes nothing.
+    const [row] = await tx.delete(cleanupQueue).where(eq(cleanupQueue.id, id)).returning({ backendName: cleanupQueue.backendName, size: cleanupQueue.size });
+    if (!row) return;
+    await tx
+      .update(backendQuotas)
+      .set({ orphanBytes: sql`greatest(0, ${backendQuotas.orphanBytes} - ${row.size})`, updatedAt: sql`now()` })
+      .where(eq(backendQuotas.backendName, row.backendName));
+  });
+}
+
+/** Another failed attempt: counted, with its error, and the next try pushed out by the backoff. */
+export async function failCleanup(db: Queryable, item: Pick<CleanupRow, 'id' | 'attempts'>, error: string, now: Date): Promise<void> {
+  const attempts = item.attempts + 1;
+  await db
+    .update(cleanupQueue)
+    .set({ attempts, lastError: error.slice(0, 1000), nextRetry: new Date(now.getTime() + cleanupBackoffMs(attempts)) })
+    // Unchanged since it was read: a second run of the same tick does not count the failure twice.
+    .where(and(eq(cleanupQueue.id, item.id), eq(cleanupQueue.attempts, item.attempts)));
+}
+
+export interface CleanupOverview {
+  depth: number;
+  due: number;
+  stuck: number;
+  items: CleanupRow[];
+}
+
+/** What `admin cleanup-queue` shows: counts, and the first items (stuck ones first, then by next attempt). */
+export async function cleanupOverview(db: Queryable, now: Date, limit: number): Promise<CleanupOverview> {
+  const [counts] = await db
+    .select({
+      depth: sql<string>`count(*)`,
+      due: sql<string>`count(*) filter (where ${cleanupQueue.nextRetry} <= ${now.toISOString()}::timestamptz and ${cleanupQueue.attempts} < ${CLEANUP_MAX_ATTEMPTS})`,
+      stuck: sql<string>`count(*) filter (where ${cleanupQueue.attempts} >= ${CLEANUP_MAX_ATTEMPTS})`,
+    })
+    .from(cleanupQueue);
+  const items = await db
+    .select()
+    .from(cleanupQueue)
+    .orderBy(desc(sql`${cleanupQueue.attempts} >= ${CLEANUP_MAX_ATTEMPTS}`), asc(cleanupQueue.nextRetry), asc(cleanupQueue.id))
+    .limit(limit);
+  return { depth: Number(counts?.depth ?? 0), due: Number(counts?.due ?? 0), stuck: Number(counts?.stuck ?? 0), items };
 }

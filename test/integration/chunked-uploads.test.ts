@@ -22,7 +22,7 @@ afterAll(async () => {
 /** Signs a PUT whose body is aws-chunked in `mode`, and sends `body` (already framed) with it. */
 async function chunkedPut(key: string, mode: string, decodedLength: number, frame: (seed: { key: ArrayBuffer; amzDate: string; scope: string; seedSignature: string }) => Promise<Uint8Array>, extra: Record<string, string> = {}) {
   const creds = stack.credentials[0]!;
-  const aws = new AwsClient({ ...creds, service: 's3', region: 'us-east-1' });
+  const aws = new AwsClient({ ...creds, service: 's3', region: 'us-east-1', retries: 0 });
   const url = `${stack.endpoint}/${stack.bucket}/${key}`;
   const signed = await aws.sign(url, {
     method: 'PUT',
@@ -125,7 +125,7 @@ describe('aws-chunked in all its forms', () => {
   });
 
   it('a wrong checksum header and a malformed one', async () => {
-    const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1' });
+    const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1', retries: 0 });
     const wrong = await aws.fetch(`${stack.endpoint}/${stack.bucket}/bad-header.bin`, {
       method: 'PUT',
       body: 'hello',

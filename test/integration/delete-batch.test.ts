@@ -32,7 +32,7 @@ async function remaining(prefix: string): Promise<number> {
 }
 
 function rawDelete(xml: string, headers: Record<string, string>) {
-  const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1' });
+  const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1', retries: 0 });
   return aws.fetch(`${stack.endpoint}/${stack.bucket}?delete`, { method: 'POST', body: xml, headers });
 }
 

@@ -187,7 +187,7 @@ describe('objects', () => {
   });
 
   it('refuses unsupported operations by name, and bad listing arguments', async () => {
-    const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1' });
+    const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1', retries: 0 });
     const acl = await aws.fetch(`${stack.endpoint}/${stack.bucket}/docs/report.pdf?tagging`);
     expect(await xmlError(acl)).toEqual({ status: 501, code: 'NotImplemented' });
     const create = await aws.fetch(`${stack.endpoint}/${stack.bucket}`, { method: 'PUT' });
@@ -204,7 +204,7 @@ describe('objects', () => {
 describe('addressing and bucket sub-resources', () => {
   it('accepts virtual-hosted-style requests under a configured base domain', async () => {
     const port = new URL(stack.endpoint).port;
-    const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1' });
+    const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1', retries: 0 });
     const virtualUrl = `http://${stack.bucket}.s3.test.internal:${port}/vhost/hello.txt`;
     const put = await aws.sign(virtualUrl, { method: 'PUT', body: 'virtual', headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
     expect((await sendTo127(put, 'virtual')).status).toBe(200);
@@ -217,7 +217,7 @@ describe('addressing and bucket sub-resources', () => {
   });
 
   it('reports versioning as never enabled, and the owner with fetch-owner', async () => {
-    const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1' });
+    const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1', retries: 0 });
     const versioning = await aws.fetch(`${stack.endpoint}/${stack.bucket}?versioning`);
     expect(versioning.status).toBe(200);
     expect(await versioning.text()).toContain('<VersioningConfiguration');

@@ -91,7 +91,7 @@ describe('quota placement', () => {
 
 /** Sends only the headers of a signed PUT and resolves with the status the server answers before any body byte. */
 async function statusWithoutSendingBody(url: string, contentLength: number): Promise<number> {
-  const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1' });
+  const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1', retries: 0 });
   const signed = await aws.sign(url, {
     method: 'PUT',
     headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-length': String(contentLength) },

@@ -105,7 +105,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
     for (const spec of options.backends) {
       const bucket = `s3o-${options.name}-${spec.name}-${suffix}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
       if (spec.kind === 'radosgw') {
-        const aws = new AwsClient({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, service: 's3', region: rgw.region });
+        const aws = new AwsClient({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, service: 's3', region: rgw.region, retries: 0 });
         const created = await aws.fetch(`${rgw.endpoint}/${bucket}`, { method: 'PUT' });
         if (!created.ok) throw new Error(`could not create radosgw bucket ${bucket}: ${created.status} ${await created.text()}`);
         backendClients.set(spec.name, { aws, base: `${rgw.endpoint}/${bucket}` });
@@ -122,7 +122,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
       } else {
         const backend = await startS3rverBackend(spec.name, join(dir, 's3rver'), bucket);
         stops.push(backend.stop);
-        const aws = new AwsClient({ accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', service: 's3', region: 'us-east-1' });
+        const aws = new AwsClient({ accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', service: 's3', region: 'us-east-1', retries: 0 });
         backendClients.set(spec.name, { aws, base: `${backend.endpoint}/${bucket}` });
         backendDocs.push({
           name: spec.name,

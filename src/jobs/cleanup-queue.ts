@@ -1,0 +1,43 @@
+/**
+ * Cron job: retries the physical deletes that failed (overwrites, deletes, aborts, failed records, drain
+ * leftovers). A copy the database holds as live is never deleted, only dropped from the queue. A failure waits
+ * 1 min x 2^(attempts-1), at most 24 h; after 10 attempts the item stays for an operator (admin cleanup-queue).
+ * Idempotent: deletes are, and an item's bytes are released only by the run that removes it.
+ */
+import { describeError } from '../backends/client.ts';
+import { completeCleanup, dueCleanup, failCleanup, isLiveCopy } from '../store/cleanup.ts';
+import type { JobContext } from './job.ts';
+
+/** Items per cron run, and deletes at a time (each holds one of the invocation's six connections). */
+const BATCH = 100;
+const CONCURRENCY = 4;
+
+export async function cleanupQueueJob(context: JobContext): Promise<void> {
+  const db = context.db();
+  const now = new Date(context.scheduledTime);
+  const items = await dueCleanup(db, now, BATCH);
+  let deleted = 0;
+  let failed = 0;
+  for (let i = 0; i < items.length; i += CONCURRENCY) {
+    await Promise.all(
+      items.slice(i, i + CONCURRENCY).map(async (item) => {
+        if (await isLiveCopy(db, item.backendName, item.physicalKey)) {
+          context.log.warn('cleanup item names a live copy; dropped from the queue without deleting', { id: item.id, backend: item.backendName, physical_key: item.physicalKey });
+          await completeCleanup(db, item.id);
+          return;
+        }
+        const client = context.backend(item.backendName);
+        try {
+          if (!client) throw new Error(`backend ${item.backendName} is not in the configuration`);
+          await client.deleteObject(item.physicalKey);
+          await completeCleanup(db, item.id);
+          deleted++;
+        } catch (err) {
+          await failCleanup(db, item, describeError(err), now);
+          failed++;
+        }
+      }),
+    );
+  }
+  if (items.length > 0) context.log.info('cleanup queue processed', { items: items.length, deleted, failed });
+}
