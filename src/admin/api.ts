@@ -16,6 +16,7 @@ import { backendModes } from '../store/backend-states.ts';
 import { authorizeAdmin } from './authorize.ts';
 import { cancelDrainRoute, drainStatusRoute, removeBackendRoute, startDrainRoute } from './backend-routes.ts';
 import type { Bindings } from '../runtime/bindings.ts';
+import { overReplicationRoute, replicateRoute } from './replication-routes.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
 import { json, readJsonObject } from './http.ts';
 
@@ -42,6 +43,9 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   router.get('/status', () => status(context));
   router.get('/object-locations', () => objectLocations(request, context));
   router.get('/cleanup-queue', () => cleanupQueueRoute(context));
+  router.post('/replicate', () => replicateRoute(context));
+  router.get('/over-replication', () => overReplicationRoute(request, context));
+  router.post('/over-replication', () => overReplicationRoute(request, context));
   router.post('/backends/:name/drain', ({ params }) => startDrainRoute(decodeURIComponent(params.name ?? ''), context));
   router.get('/backends/:name/drain', ({ params }) => drainStatusRoute(decodeURIComponent(params.name ?? ''), context));
   router.delete('/backends/:name/drain', ({ params }) => cancelDrainRoute(decodeURIComponent(params.name ?? ''), context));

@@ -23,7 +23,7 @@ interface ObjectLocations {
 }
 
 const COMMANDS =
-  'admin status, admin object-locations -key BUCKET/KEY, admin log-level [-set LEVEL | --reset], admin drain BACKEND, admin drain-status BACKEND [--watch], admin drain-cancel BACKEND, admin remove-backend BACKEND [--purge [--confirm]], admin cleanup-queue';
+  'admin status, admin object-locations -key BUCKET/KEY, admin log-level [-set LEVEL | --reset], admin drain BACKEND, admin drain-status BACKEND [--watch], admin drain-cancel BACKEND, admin remove-backend BACKEND [--purge [--confirm]], admin cleanup-queue, admin replicate, admin over-replication [--execute] [--batch-size N]';
 
 interface DrainStatus {
   backend: string;
@@ -52,6 +52,27 @@ export async function adminCommand(sub: string | undefined, args: string[], json
   if (sub === 'log-level') return logLevel(target, args, json);
   if (sub === 'remove-backend') return removeBackend(target, args, json);
   if (sub === 'cleanup-queue') return cleanupQueue(target, json);
+  if (sub === 'replicate') {
+    const body = await call(target, 'POST', '/admin/api/replicate');
+    if (!body.ok) return fail(body.error);
+    const r = body.value as { status: string; reason?: string; copies_created: number; copies_removed?: number; failures?: number; more_pending?: boolean };
+    if (json) printJson(r);
+    else if (r.status === 'skipped') console.log(`replication skipped: ${r.reason}`);
+    else console.log(`replication: ${r.copies_created} copies created, ${r.copies_removed ?? 0} excess copies removed, ${r.failures ?? 0} failures${r.more_pending ? '; more objects wait for the next run' : ''}`);
+    return 0;
+  }
+  if (sub === 'over-replication') {
+    const execute = args.includes('--execute');
+    const size = flagValue(args, '--batch-size');
+    const path = `/admin/api/over-replication${size !== undefined ? `?batch_size=${encodeURIComponent(size)}` : ''}`;
+    const body = await call(target, execute ? 'POST' : 'GET', path);
+    if (!body.ok) return fail(body.error);
+    const r = body.value as { factor: number; pending: number; copies_removed?: number };
+    if (json) printJson(r);
+    else if (execute) console.log(`removed ${r.copies_removed ?? 0} excess copies; ${r.pending} objects still have more than ${r.factor} copies`);
+    else console.log(`${r.pending} objects have more than ${r.factor} copies${r.pending > 0 ? ' (remove the extras with --execute)' : ''}`);
+    return 0;
+  }
   if (sub === 'drain' || sub === 'drain-status' || sub === 'drain-cancel') {
     const [backend] = positionals(args);
     if (!backend) return fail(`admin ${sub} needs a BACKEND name`, 2);

@@ -21,6 +21,9 @@ commands:
   admin drain-status BACKEND what is left and what has moved; --watch follows it with a progress bar
   admin drain-cancel BACKEND stop the drain (moved copies stay moved), or take a drained backend back
   admin cleanup-queue        deletes that failed and wait for a retry (stuck ones after 10 attempts first)
+  admin replicate            run a replication cycle now
+  admin over-replication     how many objects have more copies than the factor; --execute removes the extras
+                             [--batch-size N]
   admin remove-backend BACKEND [--purge [--confirm]]
                              drop BACKEND's records (its objects stay on its storage); --purge previews
                              deleting them too, --purge --confirm does it

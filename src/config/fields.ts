@@ -147,3 +147,29 @@ export function describe(value: unknown): string {
   if (typeof value === 'object') return 'a mapping';
   return String(value);
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration as "30s", "5m", "1h", "500ms" or "1d" (or a number of seconds), in milliseconds. */
+export function readDuration(
+  doc: Doc,
+  key: string,
+  path: string,
+  problems: ProblemList,
+  opts: { fallbackMs: number; minMs?: number },
+): number {
+  const value = doc[key];
+  if (value === undefined || value === null) return opts.fallbackMs;
+  let ms: number | undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) ms = value * 1000;
+  else if (typeof value === 'string') {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
+    if (match) ms = Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] ?? 1000);
+  }
+  const min = opts.minMs ?? 0;
+  if (ms === undefined || ms < min) {
+    report(problems, join(path, key), `must be a duration such as "30s", "5m" or "1h"${min > 0 ? ` of at least ${min / 1000} s` : ''}, got ${describe(value)}`);
+    return opts.fallbackMs;
+  }
+  return Math.round(ms);
+}

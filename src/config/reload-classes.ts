@@ -33,6 +33,11 @@ const TOP_LEVEL: FieldRule<Config>[] = [
   { key: 'admin.access', value: (c) => (c.admin.access ? `${c.admin.access.teamDomain} (aud ${c.admin.access.audience})` : ''), effect: 'deploy-only' },
   { key: 'admin.token', value: (c) => c.admin.token ?? '', effect: 'deploy-only', secret: true },
   { key: 'routing_strategy', value: (c) => c.routingStrategy, effect: 'deploy-only' },
+  { key: 'replication.factor', value: (c) => String(c.replication.factor), effect: 'reloadable' },
+  { key: 'replication.worker_interval', value: (c) => `${c.replication.workerIntervalMs / 1000}s`, effect: 'reloadable' },
+  { key: 'replication.batch_size', value: (c) => String(c.replication.batchSize), effect: 'reloadable' },
+  { key: 'replication.concurrency', value: (c) => String(c.replication.concurrency), effect: 'reloadable' },
+  { key: 'replication.unhealthy_threshold', value: (c) => `${c.replication.unhealthyThresholdMs / 1000}s`, effect: 'reloadable' },
   { key: 'telemetry.metrics.token', value: (c) => c.telemetry.metricsToken ?? '', effect: 'deploy-only', secret: true },
 ];
 
@@ -77,6 +82,7 @@ export function applyReloadable(deployed: Config, pushed: Config): Config {
   return {
     ...deployed,
     server: { ...deployed.server, logLevel: pushed.server.logLevel },
+    replication: pushed.replication,
     buckets: pushed.buckets,
     backends: deployed.backends.map((backend) => {
       const limits = pushed.backends.find((b) => b.name === backend.name);

@@ -52,10 +52,24 @@ export interface TelemetryConfig {
   metricsToken: string | undefined;
 }
 
+export interface ReplicationConfig {
+  /** Copies of every object, on distinct backends; 1 turns replication off. */
+  factor: number;
+  /** How often the replicator runs (it also runs at once after a deploy or a settings change). */
+  workerIntervalMs: number;
+  /** Objects per run. */
+  batchSize: number;
+  /** Copies made at the same time (each holds two connections; at most 2 fit an invocation's six). */
+  concurrency: number;
+  /** A backend unhealthy for this long stops counting toward the factor. */
+  unhealthyThresholdMs: number;
+}
+
 export interface Config {
   server: ServerConfig;
   admin: AdminConfig;
   telemetry: TelemetryConfig;
+  replication: ReplicationConfig;
   buckets: BucketConfig[];
   backends: BackendConfig[];
   routingStrategy: RoutingStrategy;

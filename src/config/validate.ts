@@ -9,6 +9,7 @@ import {
   join,
   readBoolean,
   readCount,
+  readDuration,
   readEnum,
   readList,
   readSection,
@@ -23,12 +24,14 @@ import {
   type Config,
   type Credential,
   type ServerConfig,
+  type ReplicationConfig,
   type TelemetryConfig,
   DEFAULT_CLOCK_SKEW_SECONDS,
   DEFAULT_MAX_OBJECT_SIZE,
 } from './types.ts';
 
-const TOP_LEVEL_KEYS = ['server', 'admin', 'telemetry', 'buckets', 'backends', 'routing_strategy'] as const;
+const TOP_LEVEL_KEYS = ['server', 'admin', 'telemetry', 'replication', 'buckets', 'backends', 'routing_strategy'] as const;
+const REPLICATION_KEYS = ['factor', 'worker_interval', 'batch_size', 'concurrency', 'unhealthy_threshold'] as const;
 const TELEMETRY_KEYS = ['metrics'] as const;
 const METRICS_KEYS = ['token'] as const;
 const ADMIN_KEYS = ['access', 'token'] as const;
@@ -69,6 +72,7 @@ export function validateConfig(input: unknown): ValidationResult {
     server: readServer(readSection(input, 'server', '', problems), problems),
     admin: readAdmin(readSection(input, 'admin', '', problems), problems),
     telemetry: readTelemetry(readSection(input, 'telemetry', '', problems), problems),
+    replication: readReplication(readSection(input, 'replication', '', problems), problems),
     buckets: readList(input, 'buckets', '', problems, true).map((b, i) => readBucket(b, join('buckets', i), problems)),
     backends: readList(input, 'backends', '', problems, true).map((b, i) =>
       readBackend(b, join('backends', i), problems),
@@ -76,6 +80,9 @@ export function validateConfig(input: unknown): ValidationResult {
     routingStrategy: readEnum(input, 'routing_strategy', '', problems, ['pack', 'spread'] as const, 'pack'),
   };
   checkUniqueness(config, problems);
+  if (config.replication.factor > config.backends.length && config.backends.length > 0) {
+    report(problems, 'replication.factor', `must be at most the number of backends (${config.backends.length}), got ${config.replication.factor}`);
+  }
   return problems.length === 0 ? { ok: true, config } : { ok: false, problems };
 }
 
@@ -128,6 +135,25 @@ function readTelemetry(doc: Doc, problems: ProblemList): TelemetryConfig {
   const token = readString(metrics, 'token', 'telemetry.metrics', problems) || undefined;
   if (token !== undefined && token.length < 16) report(problems, 'telemetry.metrics.token', 'must be at least 16 characters');
   return { metricsToken: token };
+}
+
+function readReplication(doc: Doc, problems: ProblemList): ReplicationConfig {
+  rejectUnknownKeys(doc, REPLICATION_KEYS, 'replication', problems);
+  const count = (key: string, fallback: number, max?: number) => {
+    const value = readCount(doc, key, 'replication', problems, { fallback, min: 1 });
+    if (max !== undefined && value > max) {
+      report(problems, join('replication', key), `must be at most ${max}, got ${value}`);
+      return fallback;
+    }
+    return value;
+  };
+  return {
+    factor: count('factor', 1),
+    workerIntervalMs: readDuration(doc, 'worker_interval', 'replication', problems, { fallbackMs: 5 * 60_000, minMs: 60_000 }),
+    batchSize: count('batch_size', 50, 10_000),
+    concurrency: count('concurrency', 2, 2),
+    unhealthyThresholdMs: readDuration(doc, 'unhealthy_threshold', 'replication', problems, { fallbackMs: 10 * 60_000, minMs: 1000 }),
+  };
 }
 
 function readBucket(value: unknown, path: string, problems: ProblemList): BucketConfig {

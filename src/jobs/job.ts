@@ -13,6 +13,8 @@ export interface JobContext {
   backendState(backendName: string): BackendStateRpc;
   /** A configured backend's client, or undefined for a name the configuration no longer has. */
   backend(backendName: string): BackendClient | undefined;
+  /** Changes with every deployment (a digest of the deployed configuration). */
+  deployment: string;
 }
 
 export type Job = (context: JobContext) => Promise<void>;

@@ -8,7 +8,10 @@ import { type CleanupReason, enqueueCleanup } from '../store/cleanup.ts';
 import type { PhysicalCopy } from '../store/objects.ts';
 import { errorFields } from '../observe/log.ts';
 
-export async function discardCopies(services: Services, copies: readonly PhysicalCopy[], reason: CleanupReason): Promise<void> {
+/** What deleting copies needs: the backends, the database (for the queue) and a log. */
+export type CopyDiscarder = Pick<Services, 'backend' | 'db' | 'log'>;
+
+export async function discardCopies(services: CopyDiscarder, copies: readonly PhysicalCopy[], reason: CleanupReason): Promise<void> {
   if (copies.length === 0) return;
   const results = await Promise.allSettled(copies.map((c) => services.backend(c.backendName).deleteObject(c.physicalKey)));
   const failed = copies.flatMap((copy, i) => {

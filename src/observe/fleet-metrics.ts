@@ -6,7 +6,11 @@
 import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
 import type { Config } from '../config/types.ts';
 import type { Db } from '../store/db.ts';
+import { REPLICATION_JOB } from '../jobs/replication.ts';
+import { backendModes } from '../store/backend-states.ts';
 import { cleanupOverview } from '../store/cleanup.ts';
+import { readLease } from '../store/leases.ts';
+import { countOverReplicated, countUnderReplicated } from '../store/replication.ts';
 import { activeUploadsByBackend } from '../store/multipart.ts';
 import { backendReport, usageForPeriod } from '../store/quotas.ts';
 import type { MetricFamily } from './metrics.ts';
@@ -14,13 +18,25 @@ import type { MetricFamily } from './metrics.ts';
 export async function fleetMetrics(config: Config, db: Db, backendState: (name: string) => BackendStateRpc): Promise<MetricFamily[]> {
   const period = new Date().toISOString().slice(0, 7);
   const names = config.backends.map((b) => b.name);
-  const [report, usage, uploads, states, cleanup] = await Promise.all([
+  const factor = config.replication.factor;
+  const [report, usage, uploads, states, cleanup, lease, modes] = await Promise.all([
     backendReport(db),
     usageForPeriod(db, period),
     activeUploadsByBackend(db),
     Promise.all(names.map((name) => backendState(name).snapshot())),
     cleanupOverview(db, new Date(), 0),
+    readLease(db, REPLICATION_JOB),
+    backendModes(db),
   ]);
+  const counted = names.filter((n) => {
+    const mode = modes.get(n) ?? 'active';
+    return mode === 'active' || mode === 'draining';
+  });
+  const [underPending, overPending] = await Promise.all([
+    factor > 1 ? countUnderReplicated(db, factor, counted, 10_000) : Promise.resolve(0),
+    countOverReplicated(db, factor, 10_000),
+  ]);
+  const counter = (key: string) => [{ value: lease?.counters[key] ?? 0 }];
   const rows = report.filter((r) => names.includes(r.backendName));
   const per = (value: (name: string) => number) => names.map((backend) => ({ labels: { backend }, value: value(backend) }));
   const row = (name: string) => rows.find((r) => r.backendName === name);
@@ -45,6 +61,12 @@ export async function fleetMetrics(config: Config, db: Db, backendState: (name: 
     { name: 's3o_usage_api_requests', help: `API requests counted this month (${period})`, type: 'gauge', samples: per((n) => used(n)?.apiRequests ?? 0) },
     { name: 's3o_usage_egress_bytes', help: `Egress bytes counted this month (${period})`, type: 'gauge', samples: per((n) => used(n)?.egressBytes ?? 0) },
     { name: 's3o_usage_ingress_bytes', help: `Ingress bytes counted this month (${period})`, type: 'gauge', samples: per((n) => used(n)?.ingressBytes ?? 0) },
+    { name: 's3o_replication_pending', help: 'Objects with fewer copies than the replication factor (counted up to 10000)', type: 'gauge', samples: [{ value: underPending }] },
+    { name: 's3o_replication_copies_created_total', help: 'Replica copies created', type: 'counter', samples: counter('copies_created') },
+    { name: 's3o_replication_errors_total', help: 'Replica copies that failed', type: 'counter', samples: counter('errors') },
+    { name: 's3o_replication_runs_total', help: 'Replication runs', type: 'counter', samples: counter('runs') },
+    { name: 's3o_over_replication_pending', help: 'Objects with more copies than the replication factor (counted up to 10000)', type: 'gauge', samples: [{ value: overPending }] },
+    { name: 's3o_over_replication_removed_total', help: 'Excess copies removed by the replicator', type: 'counter', samples: counter('over_replication_removed') },
     { name: 's3o_cleanup_queue_depth', help: 'Failed deletes waiting for a retry (including stuck ones)', type: 'gauge', samples: [{ value: cleanup.depth }] },
     { name: 's3o_cleanup_queue_stuck', help: 'Cleanup items that gave up after 10 attempts', type: 'gauge', samples: [{ value: cleanup.stuck }] },
     { name: 's3o_drain_active', help: '1 while a drain is in progress', type: 'gauge', samples: per((n) => (state(n)?.mode === 'draining' ? 1 : 0)) },

@@ -7,6 +7,7 @@ import type { Job } from '../jobs/job.ts';
 import { syncQuotaLimitsJob } from '../jobs/sync-quota-limits.ts';
 import { drainWatchJob } from '../jobs/drain-watch.ts';
 import { cleanupQueueJob } from '../jobs/cleanup-queue.ts';
+import { replicationJob } from '../jobs/replication-cron.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { openDatabase, type Database } from '../store/db.ts';
 import { resolveActiveConfig } from './active-config.ts';
@@ -17,6 +18,7 @@ export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]>
     { name: 'sync-quota-limits', run: syncQuotaLimitsJob },
     { name: 'drain-watch', run: drainWatchJob },
     { name: 'cleanup-queue', run: cleanupQueueJob },
+    { name: 'replication', run: replicationJob },
   ],
 };
 
@@ -49,6 +51,7 @@ export async function handleScheduled(cron: string, scheduledTime: number, bindi
           scheduledTime,
           backendState: bindings.backendState,
           backend: (name) => loaded.active.backends.get(name),
+          deployment: deploymentTag(bindings.configText ?? ''),
         });
       } catch (err) {
         log.error('background job failed', { job: job.name, ...errorFields(err) });
@@ -57,4 +60,14 @@ export async function handleScheduled(cron: string, scheduledTime: number, bindi
   } finally {
     if (database) bindings.waitUntil(database.close().catch(() => {}));
   }
+}
+
+/** A short digest of the deployed document (FNV-1a): equal across isolates of one deployment, new after a deploy. */
+export function deploymentTag(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return `${text.length.toString(36)}-${hash.toString(36)}`;
 }

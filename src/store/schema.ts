@@ -6,6 +6,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  boolean,
   check,
   customType,
   foreignKey,
@@ -190,6 +191,24 @@ export const backendStates = pgTable(
 );
 
 export type BackendMode = 'active' | 'draining' | 'drained' | 'removed';
+
+/**
+ * One row per background job that must not overlap itself across isolates: a lease (holder, expiry), when it last
+ * ran and with which settings, where its next batch starts, and its running totals for /metrics.
+ */
+export const jobLeases = pgTable('job_leases', {
+  name: text('name').primaryKey(),
+  holder: text('holder'),
+  expiresAt: moment('expires_at'),
+  lastRunAt: moment('last_run_at'),
+  /** The settings (and deployment) of the last run: a change makes the next tick run at once. */
+  lastSettings: text('last_settings'),
+  /** Keyset position for the next batch, so objects that cannot be served do not starve the rest. */
+  cursor: jsonb('cursor').$type<{ bucket: string; key: string }>(),
+  /** More work was left when the last run ended: the next tick continues without waiting for the interval. */
+  more: boolean('more').notNull().default(false),
+  counters: jsonb('counters').$type<Record<string, number>>().notNull().default({}),
+});
 
 export type BackendQuotaRow = typeof backendQuotas.$inferSelect;
 export type ObjectRow = typeof objects.$inferSelect;

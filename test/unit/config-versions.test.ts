@@ -39,6 +39,7 @@ const PUSHED = config(`
 server: { log_level: debug, max_object_size: 2000, clock_skew_seconds: 120, base_domains: [s3.example.org] }
 admin: { token: pushed-admin-token-12345 }
 telemetry: { metrics: { token: pushed-metrics-token-123 } }
+replication: { factor: 2, worker_interval: 10m, batch_size: 10, concurrency: 1, unhealthy_threshold: 1m }
 routing_strategy: spread
 buckets:
   - name: photos
@@ -69,6 +70,11 @@ describe('reload classes', () => {
     expect(applied.map((c) => c.field).sort()).toEqual(
       [
         'server.log_level',
+        'replication.factor',
+        'replication.worker_interval',
+        'replication.batch_size',
+        'replication.concurrency',
+        'replication.unhealthy_threshold',
         'buckets[photos].max_multipart_uploads',
         'buckets[photos].credentials[old-key]',
         'buckets[photos].credentials[new-key]',
