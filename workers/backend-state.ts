@@ -14,6 +14,8 @@ import {
   startDrain,
 } from '../src/backends/drain-control.ts';
 import { type RemoveResult, removeBackend } from '../src/backends/remove-backend.ts';
+import { type BreakerStore, admitCall, breakerState, reportFailure, reportSuccess } from '../src/backends/breaker-control.ts';
+import type { BreakerState } from '../src/backends/circuit-breaker.ts';
 import { bindingsFrom } from './bindings.ts';
 import type { Env } from './env.ts';
 
@@ -52,6 +54,27 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
     return this.ctx.blockConcurrencyWhile(() =>
       removeBackend(this.durable, { get: (key) => this.ctx.storage.get(key), put: (key, value) => this.ctx.storage.put(key, value) }, backend, request, this.bindings()),
     );
+  }
+
+  private readonly breakerStore: BreakerStore = {
+    get: () => this.ctx.storage.get<BreakerState>('breaker'),
+    put: (state) => this.ctx.storage.put('breaker', state),
+  };
+
+  breaker(): Promise<BreakerState> {
+    return breakerState(this.breakerStore);
+  }
+
+  reportFailure(error: string): Promise<BreakerState> {
+    return reportFailure(this.breakerStore, this.bindings(), error);
+  }
+
+  reportSuccess(): Promise<BreakerState> {
+    return reportSuccess(this.breakerStore);
+  }
+
+  admitCall(): Promise<{ allowed: boolean; state: BreakerState }> {
+    return admitCall(this.breakerStore);
   }
 
   ensureAlarm(): Promise<void> {

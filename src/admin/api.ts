@@ -16,6 +16,7 @@ import { backendModes } from '../store/backend-states.ts';
 import { authorizeAdmin } from './authorize.ts';
 import { cancelDrainRoute, drainStatusRoute, removeBackendRoute, startDrainRoute } from './backend-routes.ts';
 import type { Bindings } from '../runtime/bindings.ts';
+import type { BackendHealth } from '../backends/backend-health.ts';
 import { overReplicationRoute, replicateRoute } from './replication-routes.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
 import { json, readJsonObject } from './http.ts';
@@ -30,6 +31,7 @@ export interface AdminContext {
   log: Logger;
   store: ConfigStore | undefined;
   backendState: Bindings['backendState'];
+  health: BackendHealth;
 }
 
 export async function handleAdmin(request: Request, context: AdminContext): Promise<Response> {
@@ -70,7 +72,12 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
 /** Per backend: quota used and limit, orphaned bytes, objects, this month's usage against its limits, state. */
 async function status(context: AdminContext): Promise<Response> {
   const period = new Date().toISOString().slice(0, 7);
-  const [rows, usage, modes] = await Promise.all([backendReport(context.db()), usageForPeriod(context.db(), period), backendModes(context.db())]);
+  const [rows, usage, modes] = await Promise.all([
+    backendReport(context.db()),
+    usageForPeriod(context.db(), period),
+    backendModes(context.db()),
+    context.health.refresh(context.active.config.backends.map((b) => b.name)),
+  ]);
   const configured = new Map(context.active.config.backends.map((b) => [b.name, b]));
   const usageOf = new Map(usage.map((u) => [u.backendName, u]));
   const listed = new Set(rows.map((r) => r.backendName));
@@ -95,11 +102,16 @@ async function status(context: AdminContext): Promise<Response> {
           ingress_bytes: used?.ingressBytes ?? 0,
           ingress_byte_limit: backend?.ingressByteLimit ?? 0,
         },
-        // Health states arrive with the circuit breaker; a backend no longer configured is orphaned.
-        state: backend ? (modes.get(r.backendName) ?? 'active') : 'not-configured',
+        state: backend ? stateOf(modes.get(r.backendName) ?? 'active', context.health.state(r.backendName).state) : 'not-configured',
       };
     }),
   });
+}
+
+/** A backend's placement mode, or its breaker's state when that is what keeps it out of use. */
+function stateOf(mode: string, breaker: 'closed' | 'open' | 'half-open'): string {
+  if (mode !== 'active' || breaker === 'closed') return mode;
+  return breaker === 'open' ? 'circuit-open' : 'circuit-half-open';
 }
 
 /** The level in effect, and whether it is the runtime override or the configuration's server.log_level. */

@@ -8,10 +8,14 @@ function replicationContext(context: AdminContext): ReplicationContext {
   return {
     config: context.active.config,
     db: context.db(),
-    backend: (name) => context.active.backends.get(name),
+    backend: (name) => {
+      const client = context.active.backends.get(name);
+      return client && context.health.track(client);
+    },
     log: context.log,
     now: new Date(),
     deployment: deploymentTag(context.deployedText),
+    health: context.health,
   };
 }
 

@@ -1,5 +1,6 @@
 /** What the rest of the Worker may ask a backend's Durable Object (workers/backend-state.ts implements it). */
 import type { BackendStateSnapshot } from './backend-state.ts';
+import type { BreakerState } from './circuit-breaker.ts';
 import type { ControlResult } from './drain-control.ts';
 import type { RemoveResult } from './remove-backend.ts';
 
@@ -10,6 +11,11 @@ export interface BackendStateRpc {
   markRemoved(backend: string): Promise<ControlResult>;
   /** remove-backend: records only, a purge preview with a confirmation token, or (with the token) a purge. */
   removeBackend(backend: string, request: { purge: boolean; confirm?: string | undefined }): Promise<RemoveResult>;
+  breaker(): Promise<BreakerState>;
+  reportFailure(error: string): Promise<BreakerState>;
+  reportSuccess(): Promise<BreakerState>;
+  /** The half-open probe: true for the one caller that may try the backend now. */
+  admitCall(): Promise<{ allowed: boolean; state: BreakerState }>;
   /** The cron's nudge: re-arms the alarm of a drain that has none. */
   ensureAlarm(): Promise<void>;
 }

@@ -38,6 +38,8 @@ const TOP_LEVEL: FieldRule<Config>[] = [
   { key: 'replication.batch_size', value: (c) => String(c.replication.batchSize), effect: 'reloadable' },
   { key: 'replication.concurrency', value: (c) => String(c.replication.concurrency), effect: 'reloadable' },
   { key: 'replication.unhealthy_threshold', value: (c) => `${c.replication.unhealthyThresholdMs / 1000}s`, effect: 'reloadable' },
+  { key: 'circuit_breaker.failure_threshold', value: (c) => String(c.circuitBreaker.failureThreshold), effect: 'deploy-only' },
+  { key: 'circuit_breaker.open_timeout', value: (c) => `${c.circuitBreaker.openTimeoutMs / 1000}s`, effect: 'deploy-only' },
   { key: 'telemetry.metrics.token', value: (c) => c.telemetry.metricsToken ?? '', effect: 'deploy-only', secret: true },
 ];
 

@@ -65,8 +65,16 @@ export interface ReplicationConfig {
   unhealthyThresholdMs: number;
 }
 
+export interface CircuitBreakerConfig {
+  /** Consecutive failed calls (unreachable, 5xx, 429) that open a backend's breaker. */
+  failureThreshold: number;
+  /** How long an open breaker keeps the backend out before one probe is tried. */
+  openTimeoutMs: number;
+}
+
 export interface Config {
   server: ServerConfig;
+  circuitBreaker: CircuitBreakerConfig;
   admin: AdminConfig;
   telemetry: TelemetryConfig;
   replication: ReplicationConfig;

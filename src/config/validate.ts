@@ -24,13 +24,15 @@ import {
   type Config,
   type Credential,
   type ServerConfig,
+  type CircuitBreakerConfig,
   type ReplicationConfig,
   type TelemetryConfig,
   DEFAULT_CLOCK_SKEW_SECONDS,
   DEFAULT_MAX_OBJECT_SIZE,
 } from './types.ts';
 
-const TOP_LEVEL_KEYS = ['server', 'admin', 'telemetry', 'replication', 'buckets', 'backends', 'routing_strategy'] as const;
+const TOP_LEVEL_KEYS = ['server', 'admin', 'telemetry', 'replication', 'circuit_breaker', 'buckets', 'backends', 'routing_strategy'] as const;
+const BREAKER_KEYS = ['failure_threshold', 'open_timeout'] as const;
 const REPLICATION_KEYS = ['factor', 'worker_interval', 'batch_size', 'concurrency', 'unhealthy_threshold'] as const;
 const TELEMETRY_KEYS = ['metrics'] as const;
 const METRICS_KEYS = ['token'] as const;
@@ -73,6 +75,7 @@ export function validateConfig(input: unknown): ValidationResult {
     admin: readAdmin(readSection(input, 'admin', '', problems), problems),
     telemetry: readTelemetry(readSection(input, 'telemetry', '', problems), problems),
     replication: readReplication(readSection(input, 'replication', '', problems), problems),
+    circuitBreaker: readCircuitBreaker(readSection(input, 'circuit_breaker', '', problems), problems),
     buckets: readList(input, 'buckets', '', problems, true).map((b, i) => readBucket(b, join('buckets', i), problems)),
     backends: readList(input, 'backends', '', problems, true).map((b, i) =>
       readBackend(b, join('backends', i), problems),
@@ -135,6 +138,14 @@ function readTelemetry(doc: Doc, problems: ProblemList): TelemetryConfig {
   const token = readString(metrics, 'token', 'telemetry.metrics', problems) || undefined;
   if (token !== undefined && token.length < 16) report(problems, 'telemetry.metrics.token', 'must be at least 16 characters');
   return { metricsToken: token };
+}
+
+function readCircuitBreaker(doc: Doc, problems: ProblemList): CircuitBreakerConfig {
+  rejectUnknownKeys(doc, BREAKER_KEYS, 'circuit_breaker', problems);
+  return {
+    failureThreshold: readCount(doc, 'failure_threshold', 'circuit_breaker', problems, { fallback: 5, min: 1 }),
+    openTimeoutMs: readDuration(doc, 'open_timeout', 'circuit_breaker', problems, { fallbackMs: 60_000, minMs: 1000 }),
+  };
 }
 
 function readReplication(doc: Doc, problems: ProblemList): ReplicationConfig {

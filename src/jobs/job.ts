@@ -1,5 +1,6 @@
 /** What every background job receives. Jobs must be idempotent: a cron tick or message may run twice. */
 import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
+import type { BackendHealth } from '../backends/backend-health.ts';
 import type { BackendClient } from '../backends/client.ts';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../observe/log.ts';
@@ -15,6 +16,7 @@ export interface JobContext {
   backend(backendName: string): BackendClient | undefined;
   /** Changes with every deployment (a digest of the deployed configuration). */
   deployment: string;
+  health: BackendHealth;
 }
 
 export type Job = (context: JobContext) => Promise<void>;

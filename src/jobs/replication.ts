@@ -6,6 +6,7 @@
  * recorded only while the copy it was made from is still live, and excess copies are trimmed under the key's lock
  * without ever going below the factor.
  */
+import type { BackendHealth } from '../backends/backend-health.ts';
 import type { BackendClient } from '../backends/client.ts';
 import { describeError } from '../backends/client.ts';
 import { copyBytes } from '../backends/copy-bytes.ts';
@@ -32,6 +33,7 @@ export interface ReplicationContext {
   now: Date;
   /** Changes with every deployment, so the first tick after a deploy runs at once. */
   deployment: string;
+  health: BackendHealth;
 }
 
 export type ReplicationRun =
@@ -56,10 +58,18 @@ export async function runReplication(ctx: ReplicationContext, opts: { force: boo
   const modes = await backendModes(ctx.db);
   const mode = (name: string): BackendMode => modes.get(name) ?? 'active';
   const configured = ctx.config.backends.map((b) => b.name);
-  const active = configured.filter((name) => mode(name) === 'active');
-  // Copies on a backend that is still configured and not retired count toward the factor.
-  const counted = configured.filter((name) => mode(name) === 'active' || mode(name) === 'draining');
-  const factor = Math.min(ctx.config.replication.factor, Math.max(1, active.length));
+  await ctx.health.refresh(configured);
+  const now = ctx.now.getTime();
+  // Unhealthy for longer than the threshold: its copies stop counting, so replacements are made elsewhere (and
+  // the extras are trimmed once it is back).
+  const longUnhealthy = (name: string) => {
+    const since = ctx.health.state(name).unhealthySince;
+    return since !== undefined && now - since >= ctx.config.replication.unhealthyThresholdMs;
+  };
+  const active = configured.filter((name) => mode(name) === 'active' && ctx.health.writable(name));
+  // Copies on a backend that is still configured, not retired and not long unhealthy count toward the factor.
+  const counted = configured.filter((name) => (mode(name) === 'active' || mode(name) === 'draining') && !longUnhealthy(name));
+  const factor = Math.min(ctx.config.replication.factor, Math.max(1, configured.filter((name) => mode(name) === 'active').length));
   const discarder = discarderFor(ctx);
 
   let copiesCreated = 0;
@@ -103,8 +113,10 @@ async function replicateObject(
   let failed = 0;
   const holding = new Set(object.copies.map((c) => c.backendName));
   let have = object.copies.filter((c) => counted.includes(c.backendName)).length;
-  // Oldest readable copy first, as reads do.
-  const source = object.copies.find((c) => ctx.backend(c.backendName) !== undefined);
+  // The oldest copy on a healthy backend, as reads choose.
+  const source =
+    object.copies.find((c) => ctx.backend(c.backendName) !== undefined && ctx.health.state(c.backendName).state === 'closed') ??
+    object.copies.find((c) => ctx.backend(c.backendName) !== undefined);
   if (!source) return { created, failed: 1 };
   while (have < factor) {
     const candidates = active.filter((name) => !holding.has(name));
@@ -139,9 +151,14 @@ async function replicateObject(
   return { created, failed };
 }
 
-/** Removes copies beyond the factor: from draining or retired backends first, then from the most utilised. */
+/**
+ * Removes copies beyond the factor: from draining or retired backends first, then from the most utilised. An
+ * object with a copy on a backend whose breaker is not closed waits: that backend's copy is what the extras stand
+ * in for, and it is trimmed (or kept) once the backend answers again.
+ */
 async function trimExcess(ctx: ReplicationContext, discarder: CopyDiscarder, factor: number, mode: (name: string) => BackendMode, limit: number): Promise<number> {
-  const excess = await overReplicated(ctx.db, factor, limit);
+  await ctx.health.refresh(ctx.config.backends.map((b) => b.name));
+  const excess = (await overReplicated(ctx.db, factor, limit)).filter((o) => o.copies.every((c) => ctx.health.state(c.backendName).state === 'closed'));
   if (excess.length === 0) return 0;
   const spaces = await backendSpace(ctx.db, ctx.config.backends.map((b) => b.name));
   const score = (name: string) => {

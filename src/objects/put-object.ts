@@ -135,11 +135,15 @@ export async function recordNewCopy(
 /** Refuses before any body byte is read, so clients waiting on 100-continue never send a doomed body. */
 export async function chooseBackend(services: Services, storedSize: number): Promise<string> {
   const names = services.config.backends.map((b) => b.name);
-  const spaces = await backendSpace(services.db(), names);
+  const [spaces] = await Promise.all([backendSpace(services.db(), names), services.health.refresh(names)]);
   const ordered = names.flatMap((name) => spaces.filter((s) => s.backendName === name));
-  const chosen = choosePlacement(services.config.routingStrategy, ordered, storedSize);
-  if (!chosen) throw new S3Error('InsufficientStorage', 'No backend has room for this object');
-  return chosen;
+  // Writes overflow past backends whose circuit breaker is open.
+  const chosen = choosePlacement(services.config.routingStrategy, ordered.filter((s) => services.health.writable(s.backendName)), storedSize);
+  if (chosen) return chosen;
+  if (choosePlacement(services.config.routingStrategy, ordered, storedSize)) {
+    throw new S3Error('ServiceUnavailable', 'Every backend with room for this object is failing; please retry');
+  }
+  throw new S3Error('InsufficientStorage', 'No backend has room for this object');
 }
 
 export function backendFailure(services: Services, err: unknown): S3Error {

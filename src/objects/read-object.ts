@@ -38,7 +38,11 @@ export async function openObject(services: Services, bucket: string, key: string
   }
 }
 
-/** Tries the copies oldest first; the client sees one normal response, or an error once every copy failed. */
+/**
+ * Tries the copies oldest first, skipping backends whose circuit breaker is open (they are tried last, so an
+ * object whose only copies sit behind open breakers is still attempted); the client sees one normal response, or
+ * an error once every copy failed.
+ */
 async function openFirstCopy(
   services: Services,
   object: StoredObject,
@@ -47,7 +51,14 @@ async function openFirstCopy(
   const plan = services.storage.readPlan(range, object.size);
   const failures: string[] = [];
   let allMissing = object.locations.length > 0;
+  await services.health.refresh(object.locations.map((l) => l.backendName));
+  const usable: typeof object.locations = [];
+  const skipped: typeof object.locations = [];
   for (const location of object.locations) {
+    (await services.health.readable(location.backendName) ? usable : skipped).push(location);
+  }
+  if (skipped.length > 0) services.log.debug('copies skipped: circuit open', { backends: skipped.map((l) => l.backendName) });
+  for (const location of [...usable, ...skipped]) {
     try {
       const response = await services.backend(location.backendName).getObject(location.physicalKey, plan.storedRange);
       const body = response.body ?? new ReadableStream({ start: (c) => c.close() });

@@ -28,6 +28,7 @@ export async function fleetMetrics(config: Config, db: Db, backendState: (name: 
     readLease(db, REPLICATION_JOB),
     backendModes(db),
   ]);
+  const breakers = await Promise.all(names.map((name) => backendState(name).breaker().catch(() => undefined)));
   const counted = names.filter((n) => {
     const mode = modes.get(n) ?? 'active';
     return mode === 'active' || mode === 'draining';
@@ -69,6 +70,12 @@ export async function fleetMetrics(config: Config, db: Db, backendState: (name: 
     { name: 's3o_over_replication_removed_total', help: 'Excess copies removed by the replicator', type: 'counter', samples: counter('over_replication_removed') },
     { name: 's3o_cleanup_queue_depth', help: 'Failed deletes waiting for a retry (including stuck ones)', type: 'gauge', samples: [{ value: cleanup.depth }] },
     { name: 's3o_cleanup_queue_stuck', help: 'Cleanup items that gave up after 10 attempts', type: 'gauge', samples: [{ value: cleanup.stuck }] },
+    {
+      name: 's3o_circuit_breaker_state',
+      help: 'The backend circuit breaker: 0 closed, 1 open, 2 half-open',
+      type: 'gauge',
+      samples: per((n) => ({ closed: 0, open: 1, 'half-open': 2 })[breakers[names.indexOf(n)]?.state ?? 'closed']),
+    },
     { name: 's3o_drain_active', help: '1 while a drain is in progress', type: 'gauge', samples: per((n) => (state(n)?.mode === 'draining' ? 1 : 0)) },
     {
       name: 's3o_drain_objects_moved_total',

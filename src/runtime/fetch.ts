@@ -64,6 +64,7 @@ async function admin(request: Request, bindings: Bindings): Promise<Response> {
         log: services.log,
         store: bindings.configStore,
         backendState: bindings.backendState,
+        health: services.health,
       });
     },
   );

@@ -7,6 +7,8 @@ import type { Job } from '../jobs/job.ts';
 import { syncQuotaLimitsJob } from '../jobs/sync-quota-limits.ts';
 import { drainWatchJob } from '../jobs/drain-watch.ts';
 import { cleanupQueueJob } from '../jobs/cleanup-queue.ts';
+import { breakerWatchJob } from '../jobs/breaker-watch.ts';
+import { createBackendHealth } from '../backends/backend-health.ts';
 import { replicationJob } from '../jobs/replication-cron.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { openDatabase, type Database } from '../store/db.ts';
@@ -17,6 +19,7 @@ export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]>
   '* * * * *': [
     { name: 'sync-quota-limits', run: syncQuotaLimitsJob },
     { name: 'drain-watch', run: drainWatchJob },
+    { name: 'breaker-watch', run: breakerWatchJob },
     { name: 'cleanup-queue', run: cleanupQueueJob },
     { name: 'replication', run: replicationJob },
   ],
@@ -35,6 +38,7 @@ export async function handleScheduled(cron: string, scheduledTime: number, bindi
     log.warn('no jobs for cron schedule');
     return;
   }
+  const health = createBackendHealth(bindings);
   let database: Database | undefined;
   const db = () => {
     if (!bindings.databaseUrl) throw new Error('DATABASE_URL is not set');
@@ -50,8 +54,12 @@ export async function handleScheduled(cron: string, scheduledTime: number, bindi
           log: log.with({ job: job.name }),
           scheduledTime,
           backendState: bindings.backendState,
-          backend: (name) => loaded.active.backends.get(name),
+          backend: (name) => {
+            const client = loaded.active.backends.get(name);
+            return client && health.track(client);
+          },
           deployment: deploymentTag(bindings.configText ?? ''),
+          health,
         });
       } catch (err) {
         log.error('background job failed', { job: job.name, ...errorFields(err) });

@@ -1,5 +1,7 @@
 /** Builds the per-request Services from the bindings and the active configuration. */
 import type { RuntimeSettings } from '../config/runtime-settings.ts';
+import { createBackendHealth } from '../backends/backend-health.ts';
+import type { BackendClient } from '../backends/client.ts';
 import { storageTransformFor } from '../crypto/select-transform.ts';
 import { createLogger } from '../observe/log.ts';
 import type { Services } from '../s3/services.ts';
@@ -21,6 +23,8 @@ export function createServices(
 ): RequestServices {
   let database: Database | undefined;
   const log = createLogger(runtime.logLevel ?? active.config.server.logLevel, { request_id: requestId });
+  const health = createBackendHealth(bindings);
+  const tracked = new Map<string, BackendClient>();
   const services: Services = {
     config: active.config,
     db() {
@@ -29,10 +33,16 @@ export function createServices(
       return database.db;
     },
     backend(name) {
-      const client = active.backends.get(name);
-      if (!client) throw new Error(`backend "${name}" is not in the configuration`);
+      let client = tracked.get(name);
+      if (!client) {
+        const raw = active.backends.get(name);
+        if (!raw) throw new Error(`backend "${name}" is not in the configuration`);
+        client = health.track(raw);
+        tracked.set(name, client);
+      }
       return client;
     },
+    health,
     storage: storageTransformFor(active.config),
     log,
     requestId,

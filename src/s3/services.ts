@@ -1,4 +1,5 @@
 /** Everything an S3 operation needs, built once per request from the Worker's bindings and passed in. */
+import type { BackendHealth } from '../backends/backend-health.ts';
 import type { BackendClient } from '../backends/client.ts';
 import type { Config } from '../config/types.ts';
 import type { StorageTransform } from '../crypto/storage-transform.ts';
@@ -9,7 +10,10 @@ export interface Services {
   config: Config;
   /** Opens the request's database pool on first use. */
   db(): Db;
+  /** The backend's client; its calls feed the backend's circuit breaker. */
   backend(name: string): BackendClient;
+  /** The backends' circuit breakers as this isolate sees them. */
+  health: BackendHealth;
   storage: StorageTransform;
   log: Logger;
   requestId: string;

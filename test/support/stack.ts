@@ -19,11 +19,14 @@ import { wranglerConfigStore } from '../../scripts/lib/wrangler-kv.ts';
 import type { ConfigStore } from '../../src/config/config-store.ts';
 import { publishDeployedDocument } from '../../src/config/versions.ts';
 import { accountingDrift, backendAccounting } from './accounting.ts';
+import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 
 export interface BackendSpec {
   name: string;
   kind: 'radosgw' | 's3rver';
   quotaBytes?: number;
+  /** Put a test-controlled fault proxy between the Worker and this backend (see `stack.fault(name)`). */
+  faultProxy?: boolean;
 }
 
 export interface StackOptions {
@@ -39,6 +42,8 @@ export interface StackOptions {
   admin?: Record<string, unknown>;
   /** The config's telemetry section, as YAML would hold it. */
   telemetry?: Record<string, unknown>;
+  /** Other top-level config sections (replication, circuit_breaker, ...), as YAML would hold them. */
+  sections?: Record<string, unknown>;
   /** Extra Worker vars (e.g. S3O_ENVIRONMENT). */
   vars?: Record<string, string>;
   /** Keep the Worker's log lines for `logs()` (otherwise they are dropped unless S3O_TEST_WORKER_LOGS is set). */
@@ -60,6 +65,8 @@ export interface TestStack {
   client(credentials?: Credentials, overrides?: Partial<ConstructorParameters<typeof S3Client>[0]>): S3Client;
   /** Physical keys on a backend, read from the backend itself. */
   backendKeys(backend: string): Promise<string[]>;
+  /** The fault proxy in front of a backend started with `faultProxy: true`. */
+  fault(name: string): FaultProxy;
   /** Direct, signed access to a backend's bucket (`base` is its URL; append the physical key). */
   backend(name: string): { aws: AwsClient; base: string };
   query<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
@@ -101,6 +108,14 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
 
     const rgw = inject('radosgw');
     const backendDocs = [];
+    const proxies = new Map<string, FaultProxy>();
+    const proxied = async (spec: BackendSpec, endpoint: string): Promise<string> => {
+      if (!spec.faultProxy) return endpoint;
+      const proxy = await startFaultProxy(endpoint);
+      stops.push(() => proxy.close());
+      proxies.set(spec.name, proxy);
+      return proxy.endpoint;
+    };
     const backendClients = new Map<string, { aws: AwsClient; base: string }>();
     for (const spec of options.backends) {
       const bucket = `s3o-${options.name}-${spec.name}-${suffix}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
@@ -111,7 +126,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
         backendClients.set(spec.name, { aws, base: `${rgw.endpoint}/${bucket}` });
         backendDocs.push({
           name: spec.name,
-          endpoint: rgw.endpoint,
+          endpoint: await proxied(spec, rgw.endpoint),
           bucket,
           region: rgw.region,
           access_key_id: '${RGW_ACCESS_KEY}',
@@ -126,7 +141,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
         backendClients.set(spec.name, { aws, base: `${backend.endpoint}/${bucket}` });
         backendDocs.push({
           name: spec.name,
-          endpoint: backend.endpoint,
+          endpoint: await proxied(spec, backend.endpoint),
           bucket,
           access_key_id: 'S3RVER',
           secret_access_key: 'S3RVER-secret',
@@ -151,6 +166,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
       },
       ...(options.admin ? { admin: options.admin } : {}),
       ...(options.telemetry ? { telemetry: options.telemetry } : {}),
+      ...options.sections,
       routing_strategy: options.strategy ?? 'pack',
       buckets: [
         {
@@ -196,6 +212,11 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
       databaseUrl,
       client: (creds = credentials[0]!, overrides = {}) =>
         new S3Client({ endpoint: worker.url, region: 'us-east-1', forcePathStyle: true, credentials: creds, ...overrides }),
+      fault(name) {
+        const proxy = proxies.get(name);
+        if (!proxy) throw new Error(`backend ${name} has no fault proxy`);
+        return proxy;
+      },
       backend(name) {
         const backend = backendClients.get(name);
         if (!backend) throw new Error(`no backend ${name}`);

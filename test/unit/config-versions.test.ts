@@ -40,6 +40,7 @@ server: { log_level: debug, max_object_size: 2000, clock_skew_seconds: 120, base
 admin: { token: pushed-admin-token-12345 }
 telemetry: { metrics: { token: pushed-metrics-token-123 } }
 replication: { factor: 2, worker_interval: 10m, batch_size: 10, concurrency: 1, unhealthy_threshold: 1m }
+circuit_breaker: { failure_threshold: 2, open_timeout: 10s }
 routing_strategy: spread
 buckets:
   - name: photos
@@ -97,6 +98,8 @@ describe('reload classes', () => {
         'admin.token',
         'routing_strategy',
         'telemetry.metrics.token',
+        'circuit_breaker.failure_threshold',
+        'circuit_breaker.open_timeout',
         'backends[a].endpoint',
         'backends[a].region',
         'backends[a].bucket',

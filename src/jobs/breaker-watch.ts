@@ -1,0 +1,34 @@
+/**
+ * Cron job: a backend whose breaker is open may get no traffic at all (writes avoid it, and it may hold no copy
+ * anyone reads), so nothing would ever probe it. Every tick, each open breaker whose time is up gets one cheap
+ * probe: a GET of a key that does not exist, where a 404 means the backend is answering again.
+ */
+import { BackendError, describeError } from '../backends/client.ts';
+import type { JobContext } from './job.ts';
+
+const PROBE_KEY = '.s3o-health-probe';
+
+export async function breakerWatchJob(context: JobContext): Promise<void> {
+  const names = context.config.backends.map((b) => b.name);
+  await context.health.refresh(names);
+  await Promise.all(
+    names
+      .filter((name) => context.health.state(name).state !== 'closed')
+      .map(async (name) => {
+        const rpc = context.backendState(name);
+        const { allowed } = await rpc.admitCall();
+        if (!allowed) return;
+        const client = context.backend(name);
+        if (!client) return;
+        try {
+          const response = await client.getObject(PROBE_KEY);
+          await response.body?.cancel();
+          await rpc.reportSuccess();
+        } catch (err) {
+          if (err instanceof BackendError && err.status === 404) await rpc.reportSuccess();
+          else await rpc.reportFailure(describeError(err));
+        }
+        context.log.info('backend probed', { backend: name, state: (await rpc.breaker()).state });
+      }),
+  );
+}
