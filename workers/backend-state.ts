@@ -77,6 +77,16 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
     return admitCall(this.breakerStore);
   }
 
+  async countDegradedRead(): Promise<number> {
+    const total = ((await this.ctx.storage.get<number>('degraded-reads')) ?? 0) + 1;
+    await this.ctx.storage.put('degraded-reads', total);
+    return total;
+  }
+
+  async degradedReads(): Promise<number> {
+    return (await this.ctx.storage.get<number>('degraded-reads')) ?? 0;
+  }
+
   ensureAlarm(): Promise<void> {
     return ensureDrainAlarm(this.durable);
   }

@@ -17,6 +17,8 @@ export interface BackendHealth {
   writable(name: string): boolean;
   /** Whether a read may try it now: closed, or this caller got the half-open probe. */
   readable(name: string): Promise<boolean>;
+  /** Counts a read served while the metadata store was down (kept in the backend's Durable Object). */
+  countDegradedRead(name: string): Promise<void>;
   /** A client that reports each call's outcome to the backend's breaker. */
   track(client: BackendClient): BackendClient;
 }
@@ -64,6 +66,9 @@ export function createBackendHealth(bindings: Pick<Bindings, 'backendState' | 'w
       } catch {
         return false;
       }
+    },
+    async countDegradedRead(name) {
+      await bindings.backendState(name).countDegradedRead();
     },
     track(client) {
       const watched = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>

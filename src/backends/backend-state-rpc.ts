@@ -16,6 +16,9 @@ export interface BackendStateRpc {
   reportSuccess(): Promise<BreakerState>;
   /** The half-open probe: true for the one caller that may try the backend now. */
   admitCall(): Promise<{ allowed: boolean; state: BreakerState }>;
+  /** Reads served from a cached record while Postgres was unreachable (a fleet-wide total for /metrics). */
+  countDegradedRead(): Promise<number>;
+  degradedReads(): Promise<number>;
   /** The cron's nudge: re-arms the alarm of a drain that has none. */
   ensureAlarm(): Promise<void>;
 }

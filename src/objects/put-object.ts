@@ -5,6 +5,7 @@
 import { BackendError } from '../backends/client.ts';
 import { S3Error, isS3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
+import { forgetObject } from './location-cache.ts';
 import { BackendNotActiveError, type NewObject, QuotaExceededError, UploadGoneError, findObject, recordObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
 import { type BodyDigests, type ChunkSource, type DigestExpectations, pumpUpload } from './upload-pump.ts';
@@ -112,6 +113,8 @@ export async function recordNewCopy(
   options: { completesUpload?: string } = {},
 ): Promise<void> {
   let displaced;
+  // This isolate's cached record of the key is stale from here on, whatever happens.
+  forgetObject(object.bucket, object.key);
   try {
     displaced = await recordObject(services.db(), object, condition && ((current) => checkWriteCondition(condition, current)), options);
   } catch (err) {

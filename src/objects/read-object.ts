@@ -2,13 +2,33 @@
 import { BackendError, type ByteRange, describeError } from '../backends/client.ts';
 import { S3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
+import { isDatabaseUnavailable } from '../store/db.ts';
 import { type StoredObject, findObject } from '../store/objects.ts';
+import { cachedObject, forgetObject, rememberObject } from './location-cache.ts';
 import { evaluateReadConditions } from './conditions.ts';
 import { resolveRange } from './range.ts';
 
+/**
+ * The object's record. While Postgres is unreachable, a record this isolate read recently still serves reads
+ * (degraded mode); anything else gets 503 from the caller.
+ */
 export async function lookupObject(services: Services, bucket: string, key: string): Promise<StoredObject> {
-  const object = await findObject(services.db(), bucket, key);
-  if (!object) throw new S3Error('NoSuchKey', 'The specified key does not exist.', { details: { Key: key } });
+  let object: StoredObject | undefined;
+  try {
+    object = await findObject(services.db(), bucket, key);
+  } catch (err) {
+    const cached = isDatabaseUnavailable(err) ? cachedObject(bucket, key) : undefined;
+    if (!cached) throw err;
+    services.log.warn('degraded read: metadata store unavailable, serving a cached record', { bucket, key });
+    const first = cached.locations[0]?.backendName;
+    if (first) services.waitUntil(services.health.countDegradedRead(first).catch(() => {}));
+    return cached;
+  }
+  if (!object) {
+    forgetObject(bucket, key);
+    throw new S3Error('NoSuchKey', 'The specified key does not exist.', { details: { Key: key } });
+  }
+  rememberObject(object);
   return object;
 }
 

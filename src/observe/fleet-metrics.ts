@@ -29,6 +29,7 @@ export async function fleetMetrics(config: Config, db: Db, backendState: (name: 
     backendModes(db),
   ]);
   const breakers = await Promise.all(names.map((name) => backendState(name).breaker().catch(() => undefined)));
+  const degraded = await Promise.all(names.map((name) => backendState(name).degradedReads().catch(() => 0)));
   const counted = names.filter((n) => {
     const mode = modes.get(n) ?? 'active';
     return mode === 'active' || mode === 'draining';
@@ -75,6 +76,12 @@ export async function fleetMetrics(config: Config, db: Db, backendState: (name: 
       help: 'The backend circuit breaker: 0 closed, 1 open, 2 half-open',
       type: 'gauge',
       samples: per((n) => ({ closed: 0, open: 1, 'half-open': 2 })[breakers[names.indexOf(n)]?.state ?? 'closed']),
+    },
+    {
+      name: 's3o_degraded_reads_total',
+      help: 'Reads served from a cached record while the metadata store was unreachable',
+      type: 'counter',
+      samples: [{ value: degraded.reduce((a, b) => a + b, 0) }],
     },
     { name: 's3o_drain_active', help: '1 while a drain is in progress', type: 'gauge', samples: per((n) => (state(n)?.mode === 'draining' ? 1 : 0)) },
     {

@@ -2,6 +2,7 @@
  * The S3 pipeline for one request: parse the addressing, authenticate, check the bucket, dispatch, and render any
  * failure as an S3 error document. Unhandled exceptions never reach the client as anything but InternalError.
  */
+import { isDatabaseUnavailable } from '../store/db.ts';
 import type { Config } from '../config/types.ts';
 import { errorFields } from '../observe/log.ts';
 import { type CredentialLookup, authFailureToS3Error, authenticate } from './authenticate.ts';
@@ -68,23 +69,6 @@ function toS3Error(err: unknown, services: Services): S3Error {
   services.log.error('unhandled error', { ...errorFields(err), stack: err instanceof Error ? err.stack : undefined });
   return new S3Error('InternalError', 'We encountered an internal error. Please try again.');
 }
-
-/** Connection-level failures of the Postgres driver (as opposed to query errors), however deeply wrapped. */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  for (let current: unknown = err, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    if (current instanceof Error) {
-      if (CONNECTION_FAILURE.test(current.message)) return true;
-      current = current.cause;
-    } else {
-      // The WebSocket transport rejects with a bare ErrorEvent when the connection cannot be opened.
-      return typeof current === 'object' && 'type' in current && current.type === 'error';
-    }
-  }
-  return false;
-}
-
-const CONNECTION_FAILURE =
-  /websocket|ECONNREFUSED|connection terminated|timeout exceeded when trying to connect|network connection lost|Connection refused/i;
 
 /** Every response we build has mutable headers; re-wrapping a streamed body could lose its length. */
 export function withRequestId(response: Response, requestId: string): Response {

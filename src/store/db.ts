@@ -37,3 +37,20 @@ export function openDatabase(url: string, opts: { localProxy?: string | undefine
   const db = drizzle({ client: pool, schema });
   return { db, close: () => pool.end() };
 }
+
+/** Connection-level failures of the Postgres driver (as opposed to query errors), however deeply wrapped. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let current: unknown = err, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    if (current instanceof Error) {
+      if (CONNECTION_FAILURE.test(current.message)) return true;
+      current = current.cause;
+    } else {
+      // The WebSocket transport rejects with a bare ErrorEvent when the connection cannot be opened.
+      return typeof current === 'object' && 'type' in current && current.type === 'error';
+    }
+  }
+  return false;
+}
+
+const CONNECTION_FAILURE =
+  /websocket|ECONNREFUSED|connection terminated|timeout exceeded when trying to connect|network connection lost|Connection refused/i;
