@@ -1,6 +1,7 @@
 /** Cloudflare's env and context, adapted to what src/ needs (the Worker entry and the Durable Objects share it). */
 import type { Bindings } from '../src/runtime/bindings.ts';
 import type { BackendStateRpc } from '../src/backends/backend-state-rpc.ts';
+import type { RateLimitRpc } from '../src/runtime/rate-limit-rpc.ts';
 import type { Env } from './env.ts';
 
 export function bindingsFrom(env: Env, waitUntil: (promise: Promise<unknown>) => void): Bindings {
@@ -19,6 +20,7 @@ export function bindingsFrom(env: Env, waitUntil: (promise: Promise<unknown>) =>
       },
     },
     backendState: (name) => env.BACKEND_STATE.get(env.BACKEND_STATE.idFromName(name)) as unknown as BackendStateRpc,
+    rateLimiter: (key) => env.CLIENT_RATE_LIMIT.get(env.CLIENT_RATE_LIMIT.idFromName(key)) as unknown as RateLimitRpc,
     waitUntil,
   };
 }

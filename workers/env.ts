@@ -2,6 +2,7 @@
 export interface Env {
   CONFIG_KV: KVNamespace;
   BACKEND_STATE: DurableObjectNamespace;
+  CLIENT_RATE_LIMIT: DurableObjectNamespace;
   JOBS: Queue<unknown>;
   /** The configuration document (YAML). */
   S3O_CONFIG?: string;

@@ -6,6 +6,7 @@ import { bindingsFrom } from './bindings.ts';
 import type { Env } from './env.ts';
 
 export { BackendState } from './backend-state.ts';
+export { ClientRateLimit } from './client-rate-limit.ts';
 
 export default {
   fetch: (request, env, ctx) => handleFetch(request, bindingsFrom(env, (p) => ctx.waitUntil(p))),

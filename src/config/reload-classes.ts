@@ -38,6 +38,10 @@ const TOP_LEVEL: FieldRule<Config>[] = [
   { key: 'replication.batch_size', value: (c) => String(c.replication.batchSize), effect: 'reloadable' },
   { key: 'replication.concurrency', value: (c) => String(c.replication.concurrency), effect: 'reloadable' },
   { key: 'replication.unhealthy_threshold', value: (c) => `${c.replication.unhealthyThresholdMs / 1000}s`, effect: 'reloadable' },
+  { key: 'rate_limit.enabled', value: (c) => String(c.rateLimit.enabled), effect: 'deploy-only' },
+  { key: 'rate_limit.requests_per_sec', value: (c) => String(c.rateLimit.requestsPerSec), effect: 'reloadable' },
+  { key: 'rate_limit.burst', value: (c) => String(c.rateLimit.burst), effect: 'reloadable' },
+  { key: 'rate_limit.trusted_proxies', value: (c) => c.rateLimit.trustedProxies.join(', '), effect: 'deploy-only' },
   { key: 'circuit_breaker.failure_threshold', value: (c) => String(c.circuitBreaker.failureThreshold), effect: 'deploy-only' },
   { key: 'circuit_breaker.open_timeout', value: (c) => `${c.circuitBreaker.openTimeoutMs / 1000}s`, effect: 'deploy-only' },
   { key: 'telemetry.metrics.token', value: (c) => c.telemetry.metricsToken ?? '', effect: 'deploy-only', secret: true },
@@ -85,6 +89,7 @@ export function applyReloadable(deployed: Config, pushed: Config): Config {
     ...deployed,
     server: { ...deployed.server, logLevel: pushed.server.logLevel },
     replication: pushed.replication,
+    rateLimit: { ...deployed.rateLimit, requestsPerSec: pushed.rateLimit.requestsPerSec, burst: pushed.rateLimit.burst },
     buckets: pushed.buckets,
     backends: deployed.backends.map((backend) => {
       const limits = pushed.backends.find((b) => b.name === backend.name);

@@ -72,9 +72,20 @@ export interface CircuitBreakerConfig {
   openTimeoutMs: number;
 }
 
+export interface RateLimitConfig {
+  enabled: boolean;
+  /** Tokens a client IP gains per second. */
+  requestsPerSec: number;
+  /** The most requests a client IP can make at once. */
+  burst: number;
+  /** CIDRs whose X-Forwarded-For is believed (the client is the rightmost untrusted address). */
+  trustedProxies: string[];
+}
+
 export interface Config {
   server: ServerConfig;
   circuitBreaker: CircuitBreakerConfig;
+  rateLimit: RateLimitConfig;
   admin: AdminConfig;
   telemetry: TelemetryConfig;
   replication: ReplicationConfig;

@@ -2,6 +2,7 @@
  * Turns a parsed (and variable-expanded) document into a Config, reporting every problem with its path.
  * The document shape follows the reference's YAML (snake_case keys).
  */
+import { parseCidr } from '../runtime/client-ip.ts';
 import {
   type Doc,
   type ProblemList,
@@ -25,13 +26,15 @@ import {
   type Credential,
   type ServerConfig,
   type CircuitBreakerConfig,
+  type RateLimitConfig,
   type ReplicationConfig,
   type TelemetryConfig,
   DEFAULT_CLOCK_SKEW_SECONDS,
   DEFAULT_MAX_OBJECT_SIZE,
 } from './types.ts';
 
-const TOP_LEVEL_KEYS = ['server', 'admin', 'telemetry', 'replication', 'circuit_breaker', 'buckets', 'backends', 'routing_strategy'] as const;
+const TOP_LEVEL_KEYS = ['server', 'admin', 'telemetry', 'replication', 'circuit_breaker', 'rate_limit', 'buckets', 'backends', 'routing_strategy'] as const;
+const RATE_LIMIT_KEYS = ['enabled', 'requests_per_sec', 'burst', 'trusted_proxies'] as const;
 const BREAKER_KEYS = ['failure_threshold', 'open_timeout'] as const;
 const REPLICATION_KEYS = ['factor', 'worker_interval', 'batch_size', 'concurrency', 'unhealthy_threshold'] as const;
 const TELEMETRY_KEYS = ['metrics'] as const;
@@ -76,6 +79,7 @@ export function validateConfig(input: unknown): ValidationResult {
     telemetry: readTelemetry(readSection(input, 'telemetry', '', problems), problems),
     replication: readReplication(readSection(input, 'replication', '', problems), problems),
     circuitBreaker: readCircuitBreaker(readSection(input, 'circuit_breaker', '', problems), problems),
+    rateLimit: readRateLimit(readSection(input, 'rate_limit', '', problems), problems),
     buckets: readList(input, 'buckets', '', problems, true).map((b, i) => readBucket(b, join('buckets', i), problems)),
     backends: readList(input, 'backends', '', problems, true).map((b, i) =>
       readBackend(b, join('backends', i), problems),
@@ -138,6 +142,19 @@ function readTelemetry(doc: Doc, problems: ProblemList): TelemetryConfig {
   const token = readString(metrics, 'token', 'telemetry.metrics', problems) || undefined;
   if (token !== undefined && token.length < 16) report(problems, 'telemetry.metrics.token', 'must be at least 16 characters');
   return { metricsToken: token };
+}
+
+function readRateLimit(doc: Doc, problems: ProblemList): RateLimitConfig {
+  rejectUnknownKeys(doc, RATE_LIMIT_KEYS, 'rate_limit', problems);
+  const requestsPerSec = readCount(doc, 'requests_per_sec', 'rate_limit', problems, { fallback: 100, min: 1 });
+  const burst = readCount(doc, 'burst', 'rate_limit', problems, { fallback: Math.max(200, requestsPerSec), min: 1 });
+  // Checked even while disabled, so turning it on never meets a bad list.
+  const trustedProxies = readList(doc, 'trusted_proxies', 'rate_limit', problems, false).flatMap((value, i) => {
+    if (typeof value === 'string' && parseCidr(value)) return [value];
+    report(problems, join(join('rate_limit', 'trusted_proxies'), i), `must be an IP address or CIDR such as 10.0.0.0/8 or 2001:db8::/32, got ${JSON.stringify(value)}`);
+    return [];
+  });
+  return { enabled: readBoolean(doc, 'enabled', 'rate_limit', problems, false), requestsPerSec, burst, trustedProxies };
 }
 
 function readCircuitBreaker(doc: Doc, problems: ProblemList): CircuitBreakerConfig {

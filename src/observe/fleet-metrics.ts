@@ -14,8 +14,14 @@ import { countOverReplicated, countUnderReplicated } from '../store/replication.
 import { activeUploadsByBackend } from '../store/multipart.ts';
 import { backendReport, usageForPeriod } from '../store/quotas.ts';
 import type { MetricFamily } from './metrics.ts';
+import { RATE_LIMIT_TOTALS, type RateLimitRpc } from '../runtime/rate-limit-rpc.ts';
 
-export async function fleetMetrics(config: Config, db: Db, backendState: (name: string) => BackendStateRpc): Promise<MetricFamily[]> {
+export async function fleetMetrics(
+  config: Config,
+  db: Db,
+  backendState: (name: string) => BackendStateRpc,
+  rateLimiter: (key: string) => RateLimitRpc,
+): Promise<MetricFamily[]> {
   const period = new Date().toISOString().slice(0, 7);
   const names = config.backends.map((b) => b.name);
   const factor = config.replication.factor;
@@ -30,6 +36,7 @@ export async function fleetMetrics(config: Config, db: Db, backendState: (name: 
   ]);
   const breakers = await Promise.all(names.map((name) => backendState(name).breaker().catch(() => undefined)));
   const degraded = await Promise.all(names.map((name) => backendState(name).degradedReads().catch(() => 0)));
+  const rateLimited = await rateLimiter(RATE_LIMIT_TOTALS).rejections().catch(() => 0);
   const counted = names.filter((n) => {
     const mode = modes.get(n) ?? 'active';
     return mode === 'active' || mode === 'draining';
@@ -83,6 +90,7 @@ export async function fleetMetrics(config: Config, db: Db, backendState: (name: 
       type: 'counter',
       samples: [{ value: degraded.reduce((a, b) => a + b, 0) }],
     },
+    { name: 's3o_rate_limit_rejections_total', help: 'Requests refused by the per-client-IP rate limit', type: 'counter', samples: [{ value: rateLimited }] },
     { name: 's3o_drain_active', help: '1 while a drain is in progress', type: 'gauge', samples: per((n) => (state(n)?.mode === 'draining' ? 1 : 0)) },
     {
       name: 's3o_drain_objects_moved_total',

@@ -1,6 +1,7 @@
 /** What src/ needs from the Worker's environment; workers/ fills this in from Cloudflare's bindings. */
 import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
 import type { ConfigStore } from '../config/config-store.ts';
+import type { RateLimitRpc } from './rate-limit-rpc.ts';
 
 export interface Bindings {
   /** The configuration document (YAML) the Worker was deployed with. */
@@ -16,5 +17,7 @@ export interface Bindings {
   configStore: ConfigStore | undefined;
   /** The Durable Object holding a backend's drain state and progress. */
   backendState(backendName: string): BackendStateRpc;
+  /** The rate-limit Durable Object for a client IP (or RATE_LIMIT_TOTALS for the fleet's totals). */
+  rateLimiter(key: string): RateLimitRpc;
   waitUntil(promise: Promise<unknown>): void;
 }

@@ -17,6 +17,7 @@ import type { Services } from '../s3/services.ts';
 import { type ActiveConfig, resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
 import { ensureQuotaLimitsSynced } from './quota-sync.ts';
+import { rateLimitWait } from './rate-limit.ts';
 import { createServices, newRequestId } from './services.ts';
 
 const HEALTH_TIMEOUT_MS = 3000;
@@ -40,6 +41,11 @@ async function s3(request: Request, bindings: Bindings): Promise<Response> {
       return withRequestId(errorResponse(err, requestId, new URL(request.url).pathname, request.method), requestId);
     },
     async (services, active) => {
+      const wait = await rateLimitWait(request, active.config.rateLimit, bindings, services.log);
+      if (wait !== undefined) {
+        const err = new S3Error('SlowDown', 'Please reduce your request rate.', { status: 429, headers: { 'retry-after': String(wait) } });
+        return withRequestId(errorResponse(err, requestId, new URL(request.url).pathname, request.method), requestId);
+      }
       await ensureQuotaLimitsSynced(services.db(), services.config).catch((err: unknown) => {
         services.log.warn('quota limit sync failed; will retry', errorFields(err));
       });
@@ -55,6 +61,12 @@ async function admin(request: Request, bindings: Bindings): Promise<Response> {
     () => json(503, { error: 'the orchestrator is not configured correctly; see its logs' }),
     async (services, active) => {
       if (!new URL(request.url).pathname.startsWith('/admin/api/')) return json(404, { error: 'not found' });
+      const wait = await rateLimitWait(request, active.config.rateLimit, bindings, services.log);
+      if (wait !== undefined) {
+        const limited = json(429, { error: 'too many requests from this address; slow down' });
+        limited.headers.set('retry-after', String(wait));
+        return limited;
+      }
       return handleAdmin(request, {
         active,
         deployedText: bindings.configText ?? '',
@@ -84,7 +96,7 @@ async function metrics(request: Request, bindings: Bindings): Promise<Response> 
         const auth = await authorizeAdmin(request, active.config.admin, bindings.environment);
         if (!auth.ok) return json(auth.status, { error: auth.error });
       }
-      const body = renderMetrics(await fleetMetrics(active.config, services.db(), bindings.backendState));
+      const body = renderMetrics(await fleetMetrics(active.config, services.db(), bindings.backendState, bindings.rateLimiter));
       return new Response(body, { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' } });
     },
   );

@@ -41,6 +41,7 @@ admin: { token: pushed-admin-token-12345 }
 telemetry: { metrics: { token: pushed-metrics-token-123 } }
 replication: { factor: 2, worker_interval: 10m, batch_size: 10, concurrency: 1, unhealthy_threshold: 1m }
 circuit_breaker: { failure_threshold: 2, open_timeout: 10s }
+rate_limit: { enabled: true, requests_per_sec: 5, burst: 10, trusted_proxies: [10.0.0.0/8] }
 routing_strategy: spread
 buckets:
   - name: photos
@@ -76,6 +77,8 @@ describe('reload classes', () => {
         'replication.batch_size',
         'replication.concurrency',
         'replication.unhealthy_threshold',
+        'rate_limit.requests_per_sec',
+        'rate_limit.burst',
         'buckets[photos].max_multipart_uploads',
         'buckets[photos].credentials[old-key]',
         'buckets[photos].credentials[new-key]',
@@ -100,6 +103,8 @@ describe('reload classes', () => {
         'telemetry.metrics.token',
         'circuit_breaker.failure_threshold',
         'circuit_breaker.open_timeout',
+        'rate_limit.enabled',
+        'rate_limit.trusted_proxies',
         'backends[a].endpoint',
         'backends[a].region',
         'backends[a].bucket',

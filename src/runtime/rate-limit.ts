@@ -1,0 +1,33 @@
+/**
+ * Per-client-IP rate limiting across the fleet: each IP's token bucket lives in its own Durable Object. Only when
+ * `rate_limit.enabled`; a limiter that cannot be reached lets the request through (a limiter must never be why
+ * the store is down).
+ */
+import type { RateLimitConfig } from '../config/types.ts';
+import type { Logger } from '../observe/log.ts';
+import type { Bindings } from './bindings.ts';
+import { type Cidr, clientIp, parseCidr } from './client-ip.ts';
+import { RATE_LIMIT_TOTALS } from './rate-limit-rpc.ts';
+
+let parsedFor: { list: readonly string[]; cidrs: Cidr[] } | undefined;
+
+function trusted(list: readonly string[]): Cidr[] {
+  if (parsedFor?.list !== list) parsedFor = { list, cidrs: list.flatMap((c) => parseCidr(c) ?? []) };
+  return parsedFor.cidrs;
+}
+
+/** Undefined to go ahead, or how many seconds the client should wait. */
+export async function rateLimitWait(request: Request, settings: RateLimitConfig, bindings: Bindings, log: Logger): Promise<number | undefined> {
+  if (!settings.enabled) return undefined;
+  const ip = clientIp(request.headers, trusted(settings.trustedProxies));
+  try {
+    const verdict = await bindings.rateLimiter(`ip:${ip}`).take(settings.requestsPerSec, settings.burst);
+    if (verdict.allowed) return undefined;
+    bindings.waitUntil(bindings.rateLimiter(RATE_LIMIT_TOTALS).addRejections(1).catch(() => {}));
+    log.info('rate limited', { client_ip: ip, retry_after: verdict.retryAfterSeconds });
+    return verdict.retryAfterSeconds;
+  } catch (err) {
+    log.warn('rate limiter unreachable; request let through', { client_ip: ip, error: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
+}
