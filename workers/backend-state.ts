@@ -16,6 +16,8 @@ import {
 import { type RemoveResult, removeBackend } from '../src/backends/remove-backend.ts';
 import { type BreakerStore, admitCall, breakerState, reportFailure, reportSuccess } from '../src/backends/breaker-control.ts';
 import type { BreakerState } from '../src/backends/circuit-breaker.ts';
+import { type StoredUsage, type UsageStore, currentUsage, flushUsage, recordUsage } from '../src/backends/usage-control.ts';
+import type { Usage, UsageDelta } from '../src/backends/usage.ts';
 import { bindingsFrom } from './bindings.ts';
 import type { Env } from './env.ts';
 
@@ -63,6 +65,24 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
 
   breaker(): Promise<BreakerState> {
     return breakerState(this.breakerStore);
+  }
+
+  private readonly usageStore: UsageStore = {
+    get: () => this.ctx.storage.get<StoredUsage>('usage'),
+    put: (value) => this.ctx.storage.put('usage', value),
+  };
+
+  async status(): Promise<{ breaker: BreakerState; usage: Usage }> {
+    const [breaker, usage] = await Promise.all([breakerState(this.breakerStore), currentUsage(this.usageStore)]);
+    return { breaker, usage };
+  }
+
+  addUsage(backend: string, delta: UsageDelta): Promise<Usage> {
+    return recordUsage(this.usageStore, backend, delta, this.bindings());
+  }
+
+  flushUsage(backend: string): Promise<void> {
+    return flushUsage(this.usageStore, backend, this.bindings());
   }
 
   reportFailure(error: string): Promise<BreakerState> {

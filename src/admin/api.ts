@@ -87,7 +87,9 @@ async function status(context: AdminContext): Promise<Response> {
     period,
     backends: [...rows, ...retired].map((r) => {
       const backend = configured.get(r.backendName);
-      const used = usageOf.get(r.backendName);
+      // Live from the backend's Durable Object when it has this month's; else what Postgres has (flushed).
+      const live = context.health.usage(r.backendName);
+      const used = live?.period === period ? live : usageOf.get(r.backendName);
       return {
         name: r.backendName,
         bytes_used: r.bytesUsed,

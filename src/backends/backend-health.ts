@@ -1,11 +1,13 @@
 /**
- * Each isolate's view of the backends' circuit breakers: the states from the backends' Durable Objects, cached
- * for HEALTH_TTL_MS, and the outcomes of this isolate's backend calls reported back (failures always, successes
- * only while the cached state is not a clean "closed", so the hot path costs nothing when all is well).
+ * Each isolate's view of the backends' circuit breakers and monthly usage: both from the backends' Durable
+ * Objects, cached for HEALTH_TTL_MS. The outcomes of this isolate's backend calls are reported back (failures
+ * always, successes only while the cached state is not a clean "closed"), and so is each call's usage (one API
+ * request, plus the bytes sent or received), after the call, off the request's path.
  */
 import type { Bindings } from '../runtime/bindings.ts';
 import { type BackendClient, BackendError, describeError } from './client.ts';
 import { type BreakerState, CLOSED, isBackendFault } from './circuit-breaker.ts';
+import type { Usage, UsageDelta } from './usage.ts';
 
 export const HEALTH_TTL_MS = 5_000;
 
@@ -19,14 +21,23 @@ export interface BackendHealth {
   readable(name: string): Promise<boolean>;
   /** Counts a read served while the metadata store was down (kept in the backend's Durable Object). */
   countDegradedRead(name: string): Promise<void>;
-  /** A client that reports each call's outcome to the backend's breaker. */
+  /** This month's counted usage as last seen (undefined before the first refresh). */
+  usage(name: string): Usage | undefined;
+  /** A client that reports each call's outcome to the backend's breaker, and its usage. */
   track(client: BackendClient): BackendClient;
 }
 
-const cache = new Map<string, { state: BreakerState; fetchedAt: number }>();
+const cache = new Map<string, { state: BreakerState; usage?: Usage; fetchedAt: number }>();
 
 export function createBackendHealth(bindings: Pick<Bindings, 'backendState' | 'waitUntil'>): BackendHealth {
-  const remember = (name: string, state: BreakerState) => cache.set(name, { state, fetchedAt: Date.now() });
+  const remember = (name: string, state: BreakerState) => cache.set(name, { ...cache.get(name), state, fetchedAt: Date.now() });
+  const meter = (name: string, delta: UsageDelta) => {
+    const call = bindings.backendState(name).addUsage(name, delta).then((usage) => {
+      const entry = cache.get(name);
+      cache.set(name, { state: entry?.state ?? CLOSED, usage, fetchedAt: entry?.fetchedAt ?? 0 });
+    });
+    bindings.waitUntil(call.catch(() => {}));
+  };
   const state = (name: string) => cache.get(name)?.state ?? CLOSED;
   const report = (name: string, err: unknown) => {
     if (err === undefined) {
@@ -46,7 +57,8 @@ export function createBackendHealth(bindings: Pick<Bindings, 'backendState' | 'w
       await Promise.all(
         stale.map(async (name) => {
           try {
-            remember(name, await bindings.backendState(name).breaker());
+            const status = await bindings.backendState(name).status();
+            cache.set(name, { state: status.breaker, usage: status.usage, fetchedAt: Date.now() });
           } catch {
             // Unknown is treated as healthy: a breaker must never be why every copy is refused.
           }
@@ -54,6 +66,7 @@ export function createBackendHealth(bindings: Pick<Bindings, 'backendState' | 'w
       );
     },
     state,
+    usage: (name) => cache.get(name)?.usage,
     writable: (name) => state(name).state === 'closed',
     async readable(name) {
       const current = state(name);
@@ -71,25 +84,29 @@ export function createBackendHealth(bindings: Pick<Bindings, 'backendState' | 'w
       await bindings.backendState(name).countDegradedRead();
     },
     track(client) {
-      const watched = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+      /** `bytes` says what the call moved: sent (ingress) or received (egress), once it is known. */
+      const watched =
+        <A extends unknown[], R>(fn: (...args: A) => Promise<R>, bytes?: (args: A, result: R | undefined) => Partial<UsageDelta>) =>
         async (...args: A): Promise<R> => {
           try {
             const result = await fn(...args);
             report(client.name, undefined);
+            meter(client.name, { apiRequests: 1, egressBytes: 0, ingressBytes: 0, ...bytes?.(args, result) });
             return result;
           } catch (err) {
             report(client.name, err);
+            meter(client.name, { apiRequests: 1, egressBytes: 0, ingressBytes: 0 });
             throw err;
           }
         };
       return {
         name: client.name,
-        putObject: watched(client.putObject),
-        getObject: watched(client.getObject),
+        putObject: watched(client.putObject, (args) => ({ ingressBytes: args[2] })),
+        getObject: watched(client.getObject, (_, response) => ({ egressBytes: Number(response?.headers.get('content-length') ?? 0) })),
         deleteObject: watched(client.deleteObject),
         copyObject: watched(client.copyObject),
         createMultipartUpload: watched(client.createMultipartUpload),
-        uploadPart: watched(client.uploadPart),
+        uploadPart: watched(client.uploadPart, (args) => ({ ingressBytes: args[4] })),
         completeMultipartUpload: watched(client.completeMultipartUpload),
         abortMultipartUpload: watched(client.abortMultipartUpload),
       };

@@ -38,6 +38,10 @@ const TOP_LEVEL: FieldRule<Config>[] = [
   { key: 'replication.batch_size', value: (c) => String(c.replication.batchSize), effect: 'reloadable' },
   { key: 'replication.concurrency', value: (c) => String(c.replication.concurrency), effect: 'reloadable' },
   { key: 'replication.unhealthy_threshold', value: (c) => `${c.replication.unhealthyThresholdMs / 1000}s`, effect: 'reloadable' },
+  { key: 'usage_flush.interval', value: (c) => `${c.usageFlush.intervalMs / 1000}s`, effect: 'reloadable' },
+  { key: 'usage_flush.adaptive_enabled', value: (c) => String(c.usageFlush.adaptiveEnabled), effect: 'reloadable' },
+  { key: 'usage_flush.adaptive_threshold', value: (c) => String(c.usageFlush.adaptiveThreshold), effect: 'reloadable' },
+  { key: 'usage_flush.fast_interval', value: (c) => `${c.usageFlush.fastIntervalMs / 1000}s`, effect: 'reloadable' },
   { key: 'rate_limit.enabled', value: (c) => String(c.rateLimit.enabled), effect: 'deploy-only' },
   { key: 'rate_limit.requests_per_sec', value: (c) => String(c.rateLimit.requestsPerSec), effect: 'reloadable' },
   { key: 'rate_limit.burst', value: (c) => String(c.rateLimit.burst), effect: 'reloadable' },
@@ -89,6 +93,7 @@ export function applyReloadable(deployed: Config, pushed: Config): Config {
     ...deployed,
     server: { ...deployed.server, logLevel: pushed.server.logLevel },
     replication: pushed.replication,
+    usageFlush: pushed.usageFlush,
     rateLimit: { ...deployed.rateLimit, requestsPerSec: pushed.rateLimit.requestsPerSec, burst: pushed.rateLimit.burst },
     buckets: pushed.buckets,
     backends: deployed.backends.map((backend) => {

@@ -82,8 +82,18 @@ export interface RateLimitConfig {
   trustedProxies: string[];
 }
 
+export interface UsageFlushConfig {
+  /** How often each backend's counted usage is written to Postgres. */
+  intervalMs: number;
+  /** Flush every `fastIntervalMs` instead while any limit is at least `adaptiveThreshold` used. */
+  adaptiveEnabled: boolean;
+  adaptiveThreshold: number;
+  fastIntervalMs: number;
+}
+
 export interface Config {
   server: ServerConfig;
+  usageFlush: UsageFlushConfig;
   circuitBreaker: CircuitBreakerConfig;
   rateLimit: RateLimitConfig;
   admin: AdminConfig;

@@ -27,13 +27,15 @@ import {
   type ServerConfig,
   type CircuitBreakerConfig,
   type RateLimitConfig,
+  type UsageFlushConfig,
   type ReplicationConfig,
   type TelemetryConfig,
   DEFAULT_CLOCK_SKEW_SECONDS,
   DEFAULT_MAX_OBJECT_SIZE,
 } from './types.ts';
 
-const TOP_LEVEL_KEYS = ['server', 'admin', 'telemetry', 'replication', 'circuit_breaker', 'rate_limit', 'buckets', 'backends', 'routing_strategy'] as const;
+const TOP_LEVEL_KEYS = ['server', 'admin', 'telemetry', 'replication', 'circuit_breaker', 'rate_limit', 'usage_flush', 'buckets', 'backends', 'routing_strategy'] as const;
+const USAGE_FLUSH_KEYS = ['interval', 'adaptive_enabled', 'adaptive_threshold', 'fast_interval'] as const;
 const RATE_LIMIT_KEYS = ['enabled', 'requests_per_sec', 'burst', 'trusted_proxies'] as const;
 const BREAKER_KEYS = ['failure_threshold', 'open_timeout'] as const;
 const REPLICATION_KEYS = ['factor', 'worker_interval', 'batch_size', 'concurrency', 'unhealthy_threshold'] as const;
@@ -80,6 +82,7 @@ export function validateConfig(input: unknown): ValidationResult {
     replication: readReplication(readSection(input, 'replication', '', problems), problems),
     circuitBreaker: readCircuitBreaker(readSection(input, 'circuit_breaker', '', problems), problems),
     rateLimit: readRateLimit(readSection(input, 'rate_limit', '', problems), problems),
+    usageFlush: readUsageFlush(readSection(input, 'usage_flush', '', problems), problems),
     buckets: readList(input, 'buckets', '', problems, true).map((b, i) => readBucket(b, join('buckets', i), problems)),
     backends: readList(input, 'backends', '', problems, true).map((b, i) =>
       readBackend(b, join('backends', i), problems),
@@ -142,6 +145,20 @@ function readTelemetry(doc: Doc, problems: ProblemList): TelemetryConfig {
   const token = readString(metrics, 'token', 'telemetry.metrics', problems) || undefined;
   if (token !== undefined && token.length < 16) report(problems, 'telemetry.metrics.token', 'must be at least 16 characters');
   return { metricsToken: token };
+}
+
+function readUsageFlush(doc: Doc, problems: ProblemList): UsageFlushConfig {
+  rejectUnknownKeys(doc, USAGE_FLUSH_KEYS, 'usage_flush', problems);
+  const intervalMs = readDuration(doc, 'interval', 'usage_flush', problems, { fallbackMs: 30_000, minMs: 1000 });
+  const fastIntervalMs = readDuration(doc, 'fast_interval', 'usage_flush', problems, { fallbackMs: 5000, minMs: 1000 });
+  if (fastIntervalMs >= intervalMs && doc.fast_interval !== undefined) report(problems, 'usage_flush.fast_interval', 'must be shorter than usage_flush.interval');
+  let adaptiveThreshold = 0.8;
+  const threshold = doc.adaptive_threshold;
+  if (threshold !== undefined && threshold !== null) {
+    if (typeof threshold === 'number' && threshold > 0 && threshold < 1) adaptiveThreshold = threshold;
+    else report(problems, 'usage_flush.adaptive_threshold', `must be a number between 0 and 1 (exclusive), got ${JSON.stringify(threshold)}`);
+  }
+  return { intervalMs, adaptiveEnabled: readBoolean(doc, 'adaptive_enabled', 'usage_flush', problems, false), adaptiveThreshold, fastIntervalMs };
 }
 
 function readRateLimit(doc: Doc, problems: ProblemList): RateLimitConfig {

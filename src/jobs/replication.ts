@@ -10,6 +10,7 @@ import type { BackendHealth } from '../backends/backend-health.ts';
 import type { BackendClient } from '../backends/client.ts';
 import { describeError } from '../backends/client.ts';
 import { copyBytes } from '../backends/copy-bytes.ts';
+import { writeRefusal } from '../backends/usage.ts';
 import type { Config } from '../config/types.ts';
 import { type CopyDiscarder, discardCopies } from '../objects/discard-copies.ts';
 import { choosePlacement } from '../objects/placement.ts';
@@ -66,7 +67,11 @@ export async function runReplication(ctx: ReplicationContext, opts: { force: boo
     const since = ctx.health.state(name).unhealthySince;
     return since !== undefined && now - since >= ctx.config.replication.unhealthyThresholdMs;
   };
-  const active = configured.filter((name) => mode(name) === 'active' && ctx.health.writable(name));
+  const active = configured.filter((name) => {
+    const backend = ctx.config.backends.find((b) => b.name === name);
+    const withinLimits = !backend || writeRefusal(ctx.health.usage(name), backend, 0, now) === undefined;
+    return mode(name) === 'active' && ctx.health.writable(name) && withinLimits;
+  });
   // Copies on a backend that is still configured, not retired and not long unhealthy count toward the factor.
   const counted = configured.filter((name) => (mode(name) === 'active' || mode(name) === 'draining') && !longUnhealthy(name));
   const factor = Math.min(ctx.config.replication.factor, Math.max(1, configured.filter((name) => mode(name) === 'active').length));

@@ -6,6 +6,7 @@ import { BackendError } from '../backends/client.ts';
 import { S3Error, isS3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
 import { forgetObject } from './location-cache.ts';
+import { writeRefusal } from '../backends/usage.ts';
 import { BackendNotActiveError, type NewObject, QuotaExceededError, UploadGoneError, findObject, recordObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
 import { type BodyDigests, type ChunkSource, type DigestExpectations, pumpUpload } from './upload-pump.ts';
@@ -140,11 +141,20 @@ export async function chooseBackend(services: Services, storedSize: number): Pro
   const names = services.config.backends.map((b) => b.name);
   const [spaces] = await Promise.all([backendSpace(services.db(), names), services.health.refresh(names)]);
   const ordered = names.flatMap((name) => spaces.filter((s) => s.backendName === name));
-  // Writes overflow past backends whose circuit breaker is open.
-  const chosen = choosePlacement(services.config.routingStrategy, ordered.filter((s) => services.health.writable(s.backendName)), storedSize);
+  // Writes overflow past backends over a monthly usage limit (507 when none is left) and past backends whose
+  // circuit breaker is open (503 when only those are left).
+  const now = services.now();
+  const withinLimits = ordered.filter((s) => {
+    const backend = services.config.backends.find((b) => b.name === s.backendName);
+    return !backend || writeRefusal(services.health.usage(s.backendName), backend, storedSize, now) === undefined;
+  });
+  const chosen = choosePlacement(services.config.routingStrategy, withinLimits.filter((s) => services.health.writable(s.backendName)), storedSize);
   if (chosen) return chosen;
-  if (choosePlacement(services.config.routingStrategy, ordered, storedSize)) {
+  if (choosePlacement(services.config.routingStrategy, withinLimits, storedSize)) {
     throw new S3Error('ServiceUnavailable', 'Every backend with room for this object is failing; please retry');
+  }
+  if (withinLimits.length < ordered.length && choosePlacement(services.config.routingStrategy, ordered, storedSize)) {
+    services.log.warn('write refused: every backend with room is over a monthly usage limit', { size: storedSize });
   }
   throw new S3Error('InsufficientStorage', 'No backend has room for this object');
 }

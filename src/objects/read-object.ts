@@ -5,6 +5,7 @@ import type { Services } from '../s3/services.ts';
 import { isDatabaseUnavailable } from '../store/db.ts';
 import { type StoredObject, findObject } from '../store/objects.ts';
 import { cachedObject, forgetObject, rememberObject } from './location-cache.ts';
+import { readRefusal } from '../backends/usage.ts';
 import { evaluateReadConditions } from './conditions.ts';
 import { resolveRange } from './range.ts';
 
@@ -74,8 +75,17 @@ async function openFirstCopy(
   await services.health.refresh(object.locations.map((l) => l.backendName));
   const usable: typeof object.locations = [];
   const skipped: typeof object.locations = [];
+  let overLimit = 0;
   for (const location of object.locations) {
+    const backend = services.config.backends.find((b) => b.name === location.backendName);
+    if (backend && readRefusal(services.health.usage(location.backendName), backend, services.now()) !== undefined) {
+      overLimit++;
+      continue;
+    }
     (await services.health.readable(location.backendName) ? usable : skipped).push(location);
+  }
+  if (overLimit > 0 && overLimit === object.locations.length) {
+    throw new S3Error('SlowDown', 'Every copy of this object is on a backend over its monthly usage limit; please retry later', { status: 429 });
   }
   if (skipped.length > 0) services.log.debug('copies skipped: circuit open', { backends: skipped.map((l) => l.backendName) });
   for (const location of [...usable, ...skipped]) {

@@ -34,7 +34,10 @@ export async function fleetMetrics(
     readLease(db, REPLICATION_JOB),
     backendModes(db),
   ]);
-  const breakers = await Promise.all(names.map((name) => backendState(name).breaker().catch(() => undefined)));
+  const statuses = await Promise.all(names.map((name) => backendState(name).status().catch(() => undefined)));
+  const breakers = statuses.map((s) => s?.breaker);
+  // Live from the Durable Objects (Postgres's backend_usage lags by up to usage_flush.interval).
+  const live = (name: string) => statuses[names.indexOf(name)]?.usage;
   const degraded = await Promise.all(names.map((name) => backendState(name).degradedReads().catch(() => 0)));
   const rateLimited = await rateLimiter(RATE_LIMIT_TOTALS).rejections().catch(() => 0);
   const counted = names.filter((n) => {
@@ -50,6 +53,10 @@ export async function fleetMetrics(
   const per = (value: (name: string) => number) => names.map((backend) => ({ labels: { backend }, value: value(backend) }));
   const row = (name: string) => rows.find((r) => r.backendName === name);
   const used = (name: string) => usage.find((u) => u.backendName === name);
+  const thisMonth = (name: string) => {
+    const fromObject = live(name);
+    return fromObject?.period === period ? fromObject : used(name);
+  };
   const state = (name: string) => states[names.indexOf(name)];
   return [
     { name: 's3o_quota_bytes_used', help: 'Bytes of live copies on the backend', type: 'gauge', samples: per((n) => row(n)?.bytesUsed ?? 0) },
@@ -67,9 +74,9 @@ export async function fleetMetrics(
     { name: 's3o_quota_orphan_bytes', help: 'Bytes of copies waiting in the cleanup queue', type: 'gauge', samples: per((n) => row(n)?.orphanBytes ?? 0) },
     { name: 's3o_objects_count', help: 'Copies recorded on the backend', type: 'gauge', samples: per((n) => row(n)?.objects ?? 0) },
     { name: 's3o_active_multipart_uploads', help: 'Multipart uploads in progress on the backend', type: 'gauge', samples: per((n) => uploads.get(n) ?? 0) },
-    { name: 's3o_usage_api_requests', help: `API requests counted this month (${period})`, type: 'gauge', samples: per((n) => used(n)?.apiRequests ?? 0) },
-    { name: 's3o_usage_egress_bytes', help: `Egress bytes counted this month (${period})`, type: 'gauge', samples: per((n) => used(n)?.egressBytes ?? 0) },
-    { name: 's3o_usage_ingress_bytes', help: `Ingress bytes counted this month (${period})`, type: 'gauge', samples: per((n) => used(n)?.ingressBytes ?? 0) },
+    { name: 's3o_usage_api_requests', help: `API requests counted this month (${period})`, type: 'gauge', samples: per((n) => thisMonth(n)?.apiRequests ?? 0) },
+    { name: 's3o_usage_egress_bytes', help: `Egress bytes counted this month (${period})`, type: 'gauge', samples: per((n) => thisMonth(n)?.egressBytes ?? 0) },
+    { name: 's3o_usage_ingress_bytes', help: `Ingress bytes counted this month (${period})`, type: 'gauge', samples: per((n) => thisMonth(n)?.ingressBytes ?? 0) },
     { name: 's3o_replication_pending', help: 'Objects with fewer copies than the replication factor (counted up to 10000)', type: 'gauge', samples: [{ value: underPending }] },
     { name: 's3o_replication_copies_created_total', help: 'Replica copies created', type: 'counter', samples: counter('copies_created') },
     { name: 's3o_replication_errors_total', help: 'Replica copies that failed', type: 'counter', samples: counter('errors') },

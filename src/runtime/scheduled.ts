@@ -8,6 +8,7 @@ import { syncQuotaLimitsJob } from '../jobs/sync-quota-limits.ts';
 import { drainWatchJob } from '../jobs/drain-watch.ts';
 import { cleanupQueueJob } from '../jobs/cleanup-queue.ts';
 import { breakerWatchJob } from '../jobs/breaker-watch.ts';
+import { usageFlushJob } from '../jobs/usage-flush.ts';
 import { createBackendHealth } from '../backends/backend-health.ts';
 import { replicationJob } from '../jobs/replication-cron.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
@@ -20,6 +21,7 @@ export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]>
     { name: 'sync-quota-limits', run: syncQuotaLimitsJob },
     { name: 'drain-watch', run: drainWatchJob },
     { name: 'breaker-watch', run: breakerWatchJob },
+    { name: 'usage-flush', run: usageFlushJob },
     { name: 'cleanup-queue', run: cleanupQueueJob },
     { name: 'replication', run: replicationJob },
   ],

@@ -150,3 +150,19 @@ export async function usageForPeriod(db: Queryable, period: string): Promise<Bac
     .from(backendUsage)
     .where(eq(backendUsage.period, period));
 }
+
+/** Adds counted usage to a backend's month (the usage flush). */
+export async function addBackendUsage(db: Queryable, backendName: string, period: string, delta: { apiRequests: number; egressBytes: number; ingressBytes: number }): Promise<void> {
+  await db
+    .insert(backendUsage)
+    .values({ backendName, period, ...delta })
+    .onConflictDoUpdate({
+      target: [backendUsage.backendName, backendUsage.period],
+      set: {
+        apiRequests: sql`${backendUsage.apiRequests} + ${delta.apiRequests}`,
+        egressBytes: sql`${backendUsage.egressBytes} + ${delta.egressBytes}`,
+        ingressBytes: sql`${backendUsage.ingressBytes} + ${delta.ingressBytes}`,
+        updatedAt: sql`now()`,
+      },
+    });
+}

@@ -27,6 +27,8 @@ export interface BackendSpec {
   quotaBytes?: number;
   /** Put a test-controlled fault proxy between the Worker and this backend (see `stack.fault(name)`). */
   faultProxy?: boolean;
+  /** Monthly usage limits, as YAML would hold them (api_request_limit, egress_byte_limit, ingress_byte_limit). */
+  limits?: Record<string, number>;
 }
 
 export interface StackOptions {
@@ -133,6 +135,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
           secret_access_key: '${RGW_SECRET_KEY}',
           force_path_style: true,
           quota_bytes: spec.quotaBytes ?? 0,
+          ...spec.limits,
         });
       } else {
         const backend = await startS3rverBackend(spec.name, join(dir, 's3rver'), bucket);
@@ -147,6 +150,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
           secret_access_key: 'S3RVER-secret',
           force_path_style: true,
           quota_bytes: spec.quotaBytes ?? 0,
+          ...spec.limits,
         });
       }
     }

@@ -42,6 +42,7 @@ telemetry: { metrics: { token: pushed-metrics-token-123 } }
 replication: { factor: 2, worker_interval: 10m, batch_size: 10, concurrency: 1, unhealthy_threshold: 1m }
 circuit_breaker: { failure_threshold: 2, open_timeout: 10s }
 rate_limit: { enabled: true, requests_per_sec: 5, burst: 10, trusted_proxies: [10.0.0.0/8] }
+usage_flush: { interval: 10s, adaptive_enabled: true, adaptive_threshold: 0.5, fast_interval: 2s }
 routing_strategy: spread
 buckets:
   - name: photos
@@ -79,6 +80,10 @@ describe('reload classes', () => {
         'replication.unhealthy_threshold',
         'rate_limit.requests_per_sec',
         'rate_limit.burst',
+        'usage_flush.interval',
+        'usage_flush.adaptive_enabled',
+        'usage_flush.adaptive_threshold',
+        'usage_flush.fast_interval',
         'buckets[photos].max_multipart_uploads',
         'buckets[photos].credentials[old-key]',
         'buckets[photos].credentials[new-key]',

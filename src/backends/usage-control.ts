@@ -1,0 +1,87 @@
+/**
+ * Usage in the backend's Durable Object: isolates report each call's delta; the object keeps the month's totals
+ * (what limits are checked against) and writes what is new to Postgres's backend_usage every
+ * `usage_flush.interval` (every `fast_interval` while a limit is nearly used up, when adaptive), on the next report
+ * or the cron's nudge, whichever comes first.
+ */
+import { resolveActiveConfig } from '../runtime/active-config.ts';
+import type { Bindings } from '../runtime/bindings.ts';
+import { createServices, newRequestId } from '../runtime/services.ts';
+import { addBackendUsage } from '../store/quotas.ts';
+import { type Usage, type UsageDelta, addUsage, emptyUsage, limitPressure } from './usage.ts';
+
+export interface StoredUsage {
+  usage: Usage;
+  /** The part of `usage` already written to Postgres. */
+  flushed: UsageDelta;
+  lastFlushAt: number;
+}
+
+export interface UsageStore {
+  get(): Promise<StoredUsage | undefined>;
+  put(value: StoredUsage): Promise<void>;
+}
+
+const ZERO: UsageDelta = { apiRequests: 0, egressBytes: 0, ingressBytes: 0 };
+const flushing = new Map<string, Promise<void>>();
+
+export async function currentUsage(store: UsageStore): Promise<Usage> {
+  return (await store.get())?.usage ?? emptyUsage(Date.now());
+}
+
+export async function recordUsage(store: UsageStore, backend: string, delta: UsageDelta, bindings: Bindings): Promise<Usage> {
+  const now = Date.now();
+  let stored = (await store.get()) ?? { usage: emptyUsage(now), flushed: ZERO, lastFlushAt: now };
+  if (stored.usage.period !== emptyUsage(now).period) {
+    // A new month: what the old one still owes Postgres goes first.
+    await flushUsage(store, backend, bindings);
+    stored = { usage: emptyUsage(now), flushed: ZERO, lastFlushAt: now };
+  }
+  const next = { ...stored, usage: addUsage(stored.usage, delta, now) };
+  await store.put(next);
+  const loaded = await resolveActiveConfig(bindings);
+  if (loaded.ok) {
+    const { usageFlush } = loaded.active.config;
+    const limits = loaded.active.config.backends.find((b) => b.name === backend);
+    const fast = usageFlush.adaptiveEnabled && limits !== undefined && limitPressure(next.usage, limits) >= usageFlush.adaptiveThreshold;
+    if (now - next.lastFlushAt >= (fast ? usageFlush.fastIntervalMs : usageFlush.intervalMs)) {
+      bindings.waitUntil(flushUsage(store, backend, bindings).catch(() => {}));
+    }
+  }
+  return next.usage;
+}
+
+/** Writes the usage not yet in Postgres. One flush at a time per backend; a failed one is simply retried later. */
+export async function flushUsage(store: UsageStore, backend: string, bindings: Bindings): Promise<void> {
+  const running = flushing.get(backend);
+  if (running) return running;
+  const work = (async () => {
+    const stored = await store.get();
+    if (!stored) return;
+    const delta = {
+      apiRequests: stored.usage.apiRequests - stored.flushed.apiRequests,
+      egressBytes: stored.usage.egressBytes - stored.flushed.egressBytes,
+      ingressBytes: stored.usage.ingressBytes - stored.flushed.ingressBytes,
+    };
+    if (delta.apiRequests === 0 && delta.egressBytes === 0 && delta.ingressBytes === 0) return;
+    const loaded = await resolveActiveConfig(bindings);
+    if (!loaded.ok) return;
+    const { services, close } = createServices(bindings, loaded.active, newRequestId());
+    try {
+      await addBackendUsage(services.db(), backend, stored.usage.period, delta);
+    } finally {
+      bindings.waitUntil(close().catch(() => {}));
+    }
+    const latest = (await store.get()) ?? stored;
+    const sameMonth = latest.usage.period === stored.usage.period;
+    await store.put({
+      ...latest,
+      flushed: sameMonth
+        ? { apiRequests: stored.flushed.apiRequests + delta.apiRequests, egressBytes: stored.flushed.egressBytes + delta.egressBytes, ingressBytes: stored.flushed.ingressBytes + delta.ingressBytes }
+        : latest.flushed,
+      lastFlushAt: Date.now(),
+    });
+  })().finally(() => flushing.delete(backend));
+  flushing.set(backend, work);
+  return work;
+}
