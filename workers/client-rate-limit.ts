@@ -1,6 +1,6 @@
 /**
  * One Durable Object per client IP holding its token bucket, so the limit holds across every isolate; one more
- * (RATE_LIMIT_TOTALS) keeps the fleet-wide count of refused requests. The bucket lives in memory: if the object
+ * (FLEET_COUNTERS) keeps fleet-wide event totals. The bucket lives in memory: if the object
  * is evicted after being idle, the IP starts again with a full bucket, which an idle IP would have anyway.
  */
 import { DurableObject } from 'cloudflare:workers';
@@ -17,11 +17,13 @@ export class ClientRateLimit extends DurableObject<Env> implements RateLimitRpc 
     return { allowed: result.allowed, retryAfterSeconds: result.retryAfterSeconds };
   }
 
-  async addRejections(count: number): Promise<void> {
-    await this.ctx.storage.put('rejections', ((await this.ctx.storage.get<number>('rejections')) ?? 0) + count);
+  async increment(counter: string, by: number): Promise<void> {
+    const counters = (await this.ctx.storage.get<Record<string, number>>('counters')) ?? {};
+    counters[counter] = (counters[counter] ?? 0) + by;
+    await this.ctx.storage.put('counters', counters);
   }
 
-  async rejections(): Promise<number> {
-    return (await this.ctx.storage.get<number>('rejections')) ?? 0;
+  async counters(): Promise<Record<string, number>> {
+    return (await this.ctx.storage.get<Record<string, number>>('counters')) ?? {};
   }
 }

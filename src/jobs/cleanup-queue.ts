@@ -39,5 +39,7 @@ export async function cleanupQueueJob(context: JobContext): Promise<void> {
       }),
     );
   }
+  if (deleted > 0) context.countEvent('cleanup_processed:success', deleted);
+  if (failed > 0) context.countEvent('cleanup_processed:error', failed);
   if (items.length > 0) context.log.info('cleanup queue processed', { items: items.length, deleted, failed });
 }

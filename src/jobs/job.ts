@@ -17,6 +17,8 @@ export interface JobContext {
   /** Changes with every deployment (a digest of the deployed configuration). */
   deployment: string;
   health: BackendHealth;
+  /** Adds to a fleet-wide event total for /metrics. */
+  countEvent(counter: string, by?: number): void;
 }
 
 export type Job = (context: JobContext) => Promise<void>;

@@ -155,6 +155,7 @@ export async function chooseBackend(services: Services, storedSize: number): Pro
   }
   if (withinLimits.length < ordered.length && choosePlacement(services.config.routingStrategy, ordered, storedSize)) {
     services.log.warn('write refused: every backend with room is over a monthly usage limit', { size: storedSize });
+    services.countEvent('usage_limit_rejections:write');
   }
   throw new S3Error('InsufficientStorage', 'No backend has room for this object');
 }

@@ -85,6 +85,7 @@ async function openFirstCopy(
     (await services.health.readable(location.backendName) ? usable : skipped).push(location);
   }
   if (overLimit > 0 && overLimit === object.locations.length) {
+    services.countEvent('usage_limit_rejections:read');
     throw new S3Error('SlowDown', 'Every copy of this object is on a backend over its monthly usage limit; please retry later', { status: 429 });
   }
   if (skipped.length > 0) services.log.debug('copies skipped: circuit open', { backends: skipped.map((l) => l.backendName) });

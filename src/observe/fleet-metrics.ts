@@ -14,7 +14,7 @@ import { countOverReplicated, countUnderReplicated } from '../store/replication.
 import { activeUploadsByBackend } from '../store/multipart.ts';
 import { backendReport, usageForPeriod } from '../store/quotas.ts';
 import type { MetricFamily } from './metrics.ts';
-import { RATE_LIMIT_TOTALS, type RateLimitRpc } from '../runtime/rate-limit-rpc.ts';
+import { FLEET_COUNTERS, type RateLimitRpc } from '../runtime/rate-limit-rpc.ts';
 
 export async function fleetMetrics(
   config: Config,
@@ -39,7 +39,12 @@ export async function fleetMetrics(
   // Live from the Durable Objects (Postgres's backend_usage lags by up to usage_flush.interval).
   const live = (name: string) => statuses[names.indexOf(name)]?.usage;
   const degraded = await Promise.all(names.map((name) => backendState(name).degradedReads().catch(() => 0)));
-  const rateLimited = await rateLimiter(RATE_LIMIT_TOTALS).rejections().catch(() => 0);
+  const fleet = await rateLimiter(FLEET_COUNTERS).counters().catch((): Record<string, number> => ({}));
+  // Fleet counters are named "<metric>:<label value>".
+  const labelled = (prefix: string, label: string) =>
+    Object.entries(fleet)
+      .filter(([name]) => name.startsWith(`${prefix}:`))
+      .map(([name, value]) => ({ labels: { [label]: name.slice(prefix.length + 1) }, value }));
   const counted = names.filter((n) => {
     const mode = modes.get(n) ?? 'active';
     return mode === 'active' || mode === 'draining';
@@ -97,7 +102,14 @@ export async function fleetMetrics(
       type: 'counter',
       samples: [{ value: degraded.reduce((a, b) => a + b, 0) }],
     },
-    { name: 's3o_rate_limit_rejections_total', help: 'Requests refused by the per-client-IP rate limit', type: 'counter', samples: [{ value: rateLimited }] },
+    { name: 's3o_rate_limit_rejections_total', help: 'Requests refused by the per-client-IP rate limit', type: 'counter', samples: [{ value: fleet.rate_limit_rejections ?? 0 }] },
+    {
+      name: 's3o_usage_limit_rejections_total',
+      help: 'Client requests refused because backends were over their monthly usage limits',
+      type: 'counter',
+      samples: labelled('usage_limit_rejections', 'operation'),
+    },
+    { name: 's3o_cleanup_queue_processed_total', help: 'Cleanup queue attempts', type: 'counter', samples: labelled('cleanup_processed', 'status') },
     { name: 's3o_drain_active', help: '1 while a drain is in progress', type: 'gauge', samples: per((n) => (state(n)?.mode === 'draining' ? 1 : 0)) },
     {
       name: 's3o_drain_objects_moved_total',

@@ -17,7 +17,7 @@ export interface Bindings {
   configStore: ConfigStore | undefined;
   /** The Durable Object holding a backend's drain state and progress. */
   backendState(backendName: string): BackendStateRpc;
-  /** The rate-limit Durable Object for a client IP (or RATE_LIMIT_TOTALS for the fleet's totals). */
+  /** The counter Durable Object for a client IP's rate limit (or FLEET_COUNTERS for fleet-wide totals). */
   rateLimiter(key: string): RateLimitRpc;
   waitUntil(promise: Promise<unknown>): void;
 }

@@ -7,7 +7,7 @@ import type { RateLimitConfig } from '../config/types.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Bindings } from './bindings.ts';
 import { type Cidr, clientIp, parseCidr } from './client-ip.ts';
-import { RATE_LIMIT_TOTALS } from './rate-limit-rpc.ts';
+import { FLEET_COUNTERS } from './rate-limit-rpc.ts';
 
 let parsedFor: { list: readonly string[]; cidrs: Cidr[] } | undefined;
 
@@ -23,7 +23,7 @@ export async function rateLimitWait(request: Request, settings: RateLimitConfig,
   try {
     const verdict = await bindings.rateLimiter(`ip:${ip}`).take(settings.requestsPerSec, settings.burst);
     if (verdict.allowed) return undefined;
-    bindings.waitUntil(bindings.rateLimiter(RATE_LIMIT_TOTALS).addRejections(1).catch(() => {}));
+    bindings.waitUntil(bindings.rateLimiter(FLEET_COUNTERS).increment('rate_limit_rejections', 1).catch(() => {}));
     log.info('rate limited', { client_ip: ip, retry_after: verdict.retryAfterSeconds });
     return verdict.retryAfterSeconds;
   } catch (err) {

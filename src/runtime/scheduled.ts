@@ -10,6 +10,7 @@ import { cleanupQueueJob } from '../jobs/cleanup-queue.ts';
 import { breakerWatchJob } from '../jobs/breaker-watch.ts';
 import { usageFlushJob } from '../jobs/usage-flush.ts';
 import { createBackendHealth } from '../backends/backend-health.ts';
+import { FLEET_COUNTERS } from './rate-limit-rpc.ts';
 import { replicationJob } from '../jobs/replication-cron.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { openDatabase, type Database } from '../store/db.ts';
@@ -62,6 +63,7 @@ export async function handleScheduled(cron: string, scheduledTime: number, bindi
           },
           deployment: deploymentTag(bindings.configText ?? ''),
           health,
+          countEvent: (counter, by = 1) => bindings.waitUntil(bindings.rateLimiter(FLEET_COUNTERS).increment(counter, by).catch(() => {})),
         });
       } catch (err) {
         log.error('background job failed', { job: job.name, ...errorFields(err) });

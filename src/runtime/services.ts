@@ -1,6 +1,7 @@
 /** Builds the per-request Services from the bindings and the active configuration. */
 import type { RuntimeSettings } from '../config/runtime-settings.ts';
 import { createBackendHealth } from '../backends/backend-health.ts';
+import { FLEET_COUNTERS } from './rate-limit-rpc.ts';
 import type { BackendClient } from '../backends/client.ts';
 import { storageTransformFor } from '../crypto/select-transform.ts';
 import { createLogger } from '../observe/log.ts';
@@ -43,6 +44,7 @@ export function createServices(
       return client;
     },
     health,
+    countEvent: (counter) => bindings.waitUntil(bindings.rateLimiter(FLEET_COUNTERS).increment(counter, 1).catch(() => {})),
     storage: storageTransformFor(active.config),
     log,
     requestId,

@@ -14,6 +14,8 @@ export interface Services {
   backend(name: string): BackendClient;
   /** The backends' circuit breakers as this isolate sees them. */
   health: BackendHealth;
+  /** Adds one to a fleet-wide event total for /metrics (off the request's path). */
+  countEvent(counter: string): void;
   storage: StorageTransform;
   log: Logger;
   requestId: string;

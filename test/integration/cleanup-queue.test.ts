@@ -98,6 +98,8 @@ describe('cleanup queue', () => {
     const metrics = await (await fetch(`${s.endpoint}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     expect(metrics).toContain('s3o_cleanup_queue_depth 1');
     expect(metrics).toContain('s3o_cleanup_queue_stuck 1');
+    expect(metrics).toContain('s3o_cleanup_queue_processed_total{status="success"} 1');
+    expect(metrics).toContain('s3o_cleanup_queue_processed_total{status="error"} 2');
     await s.expectExactAccounting();
   });
 });

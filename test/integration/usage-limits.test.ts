@@ -53,6 +53,8 @@ describe('usage limits', () => {
     await settle();
     expect(await s3Failure(client.send(new PutObjectCommand({ Bucket: s.bucket, Key: 'three', Body: 'z'.repeat(1000) })))).toEqual({ code: 'InsufficientStorage', status: 507 });
     expect((await usage(s, 'a')).ingress_bytes).toBe(600);
+    const metrics = await (await fetch(`${s.endpoint}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    expect(metrics).toContain('s3o_usage_limit_rejections_total{operation="write"} 1');
     // The usage flush writes what the Durable Object counted into Postgres (the cron's nudge here).
     await fetch(`${s.endpoint}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).then((r) => r.body?.cancel());
     const month = new Date().toISOString().slice(0, 7);
@@ -75,6 +77,7 @@ describe('usage limits', () => {
     expect(await s3Failure(client.send(new GetObjectCommand({ Bucket: s.bucket, Key: 'only-on-a' })))).toEqual({ code: 'SlowDown', status: 429 });
     const metrics = await (await fetch(`${s.endpoint}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     expect(metrics).toContain('s3o_usage_egress_bytes{backend="a"} 3000');
+    expect(metrics).toContain('s3o_usage_limit_rejections_total{operation="read"} 1');
   });
 
   it('concurrent clients overshoot an API limit by at most the requests in flight', async () => {
