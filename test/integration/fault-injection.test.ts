@@ -106,6 +106,23 @@ describe('a backend that fails', () => {
     await readAll();
   });
 
+  it('a slow backend still serves every read correctly (slow is not failing)', async () => {
+    s.fault('a').setMode('slow', 300);
+    await until('the breaker to close on a slow but working backend', async () => {
+      await readAll();
+      await cron();
+      return (await backendState('a')) === 'active';
+    });
+    await readAll();
+    expect(await backendState('a')).toBe('active');
+    // Back to failing for the recovery test that follows.
+    s.fault('a').setMode('down');
+    await until('the breaker to open again', async () => {
+      await readAll();
+      return (await backendState('a')) === 'circuit-open';
+    });
+  });
+
   it('recovers: the probe succeeds, the breaker closes, and the extra copies go', async () => {
     s.fault('a').setMode('pass');
     // Reads of objects whose oldest copy is on a probe it once the open timeout has passed.
@@ -119,8 +136,14 @@ describe('a backend that fails', () => {
     await Promise.all([cron(), cron(), s.admin('POST', '/admin/api/replicate')]);
     await s.admin('POST', '/admin/api/replicate');
     for (const row of await copies()) expect(row.backends.split(','), row.key).toHaveLength(2);
+    await cron();
     expect(await s.query('select count(*)::int as n from cleanup_queue')).toEqual([{ n: 0 }]);
     await readAll();
     await s.expectExactAccounting();
+    // And what is on each backend is exactly what the database records there: nothing leaked, nothing missing.
+    for (const backend of ['a', 'b', 'c']) {
+      const recorded = await s.query<{ physical_key: string }>('select physical_key from object_locations where backend_name = $1 order by physical_key', [backend]);
+      expect((await s.backendKeys(backend)).sort(), backend).toEqual(recorded.map((r) => r.physical_key).sort());
+    }
   });
 });
