@@ -29,7 +29,8 @@ export async function cleanupQueueJob(context: JobContext): Promise<void> {
         const client = context.backend(item.backendName);
         try {
           if (!client) throw new Error(`backend ${item.backendName} is not in the configuration`);
-          await client.deleteObject(item.physicalKey);
+          if (item.backendUploadId) await client.abortMultipartUpload(item.physicalKey, item.backendUploadId);
+          else await client.deleteObject(item.physicalKey);
           await completeCleanup(db, item.id);
           deleted++;
         } catch (err) {

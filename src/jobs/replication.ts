@@ -94,7 +94,7 @@ export async function runReplication(ctx: ReplicationContext, opts: { force: boo
   }
   // As in the reference, the cleaner runs on its own only while replication is on; admin over-replication
   // --execute trims at any factor.
-  const copiesRemoved = factor > 1 ? await trimExcess(ctx, discarder, factor, mode, ctx.config.replication.batchSize) : 0;
+  const copiesRemoved = factor > 1 ? await trimExcess(ctx, discarder, factor, mode, ctx.config.replication.batchSize, { waitForUnhealthy: true }) : 0;
   await releaseLease(ctx.db, REPLICATION_JOB, holder, {
     lastRunAt: ctx.now,
     lastSettings: settings,
@@ -157,17 +157,27 @@ async function replicateObject(
 }
 
 /**
- * Removes copies beyond the factor: from draining or retired backends first, then from the most utilised. An
- * object with a copy on a backend whose breaker is not closed waits: that backend's copy is what the extras stand
- * in for, and it is trimmed (or kept) once the backend answers again.
+ * Removes copies beyond the factor, lowest score first: draining or retired backends, then circuit-broken ones,
+ * then the most utilised. On its own (`waitForUnhealthy`) the replicator leaves an object with a copy on a backend
+ * whose breaker is not closed alone: that copy is what the extras stand in for, and it is trimmed (or kept) once
+ * the backend answers again. An operator's --execute trims by score regardless.
  */
-async function trimExcess(ctx: ReplicationContext, discarder: CopyDiscarder, factor: number, mode: (name: string) => BackendMode, limit: number): Promise<number> {
+async function trimExcess(
+  ctx: ReplicationContext,
+  discarder: CopyDiscarder,
+  factor: number,
+  mode: (name: string) => BackendMode,
+  limit: number,
+  opts: { waitForUnhealthy: boolean },
+): Promise<number> {
   await ctx.health.refresh(ctx.config.backends.map((b) => b.name));
-  const excess = (await overReplicated(ctx.db, factor, limit)).filter((o) => o.copies.every((c) => ctx.health.state(c.backendName).state === 'closed'));
+  const healthy = (name: string) => ctx.health.state(name).state === 'closed';
+  const excess = (await overReplicated(ctx.db, factor, limit)).filter((o) => !opts.waitForUnhealthy || o.copies.every((c) => healthy(c.backendName)));
   if (excess.length === 0) return 0;
   const spaces = await backendSpace(ctx.db, ctx.config.backends.map((b) => b.name));
   const score = (name: string) => {
     if (mode(name) !== 'active') return 0;
+    if (!healthy(name)) return 1;
     const space = spaces.find((s) => s.backendName === name);
     if (!space || space.bytesLimit === 0) return 2.5;
     return 2 + (1 - (space.bytesUsed + space.orphanBytes) / space.bytesLimit);
@@ -186,7 +196,7 @@ async function trimExcess(ctx: ReplicationContext, discarder: CopyDiscarder, fac
 export async function executeOverReplication(ctx: ReplicationContext, batchSize: number): Promise<number> {
   const modes = await backendModes(ctx.db);
   const discarder = discarderFor(ctx);
-  return trimExcess(ctx, discarder, ctx.config.replication.factor, (name) => modes.get(name) ?? 'active', batchSize);
+  return trimExcess(ctx, discarder, ctx.config.replication.factor, (name) => modes.get(name) ?? 'active', batchSize, { waitForUnhealthy: false });
 }
 
 /** Objects with more copies than the factor (up to `cap` counted). */

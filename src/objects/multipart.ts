@@ -5,7 +5,8 @@
  * bytes_used in the same transaction that records it; aborting frees them.
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html
  */
-import { BackendError } from '../backends/client.ts';
+import { BackendError, describeError } from '../backends/client.ts';
+import { queueUploadAbort } from '../store/cleanup.ts';
 import { S3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
 import { type PartRow, type UploadRow, allParts, countActiveUploads, deleteUpload, findUpload, insertUpload, recordPart } from '../store/multipart.ts';
@@ -178,14 +179,17 @@ export async function completeUpload(
 }
 
 /**
- * The backend's upload goes first: if that fails the record (and the parts' reserved bytes) stay, so nothing is
- * left on the backend untracked, and the client can retry the abort.
+ * The backend's upload goes first. If the backend fails, the abort still succeeds for the client: the record goes
+ * and the backend upload is queued for another abort (its parts' bytes held as orphaned until then), so nothing is
+ * left on the backend untracked.
  */
 export async function abortUpload(services: Services, upload: UploadRow): Promise<void> {
   try {
     await services.backend(upload.backendName).abortMultipartUpload(upload.physicalKey, upload.backendUploadId);
   } catch (err) {
-    throw backendFailure(services, err);
+    services.log.warn('backend abort failed; queued for cleanup', { backend: upload.backendName, upload: upload.uploadId, error: describeError(err) });
+    await queueUploadAbort(services.db(), upload.uploadId, describeError(err));
+    return;
   }
   await deleteUpload(services.db(), upload.uploadId);
 }

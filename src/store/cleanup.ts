@@ -2,33 +2,67 @@
 import { and, asc, desc, eq, lt, lte, sql } from 'drizzle-orm';
 import type { Db, Queryable } from './db.ts';
 import type { PhysicalCopy } from './objects.ts';
-import { backendQuotas, type CleanupRow, cleanupQueue, objectLocations } from './schema.ts';
+import { backendQuotas, type CleanupRow, cleanupQueue, multipartParts, multipartUploads, objectLocations } from './schema.ts';
 
-export type CleanupReason = 'overwrite_displaced' | 'delete_failed' | 'record_failed' | 'upload_failed' | 'drain_source_delete' | 'drain_stale_orphan' | 'replication_orphan' | 'over_replication';
+export type CleanupReason = 'overwrite_displaced' | 'delete_failed' | 'record_failed' | 'upload_failed' | 'drain_source_delete' | 'drain_stale_orphan' | 'replication_orphan' | 'over_replication' | 'abort_failed';
 
-export async function enqueueCleanup(
-  db: Db,
-  items: { copy: PhysicalCopy; reason: CleanupReason; error: string }[],
-): Promise<void> {
+export interface CleanupItem {
+  copy: PhysicalCopy;
+  reason: CleanupReason;
+  error: string;
+  /** For an upload whose abort failed: the backend's upload id to abort on retry. */
+  backendUploadId?: string;
+}
+
+export async function enqueueCleanup(db: Db, items: CleanupItem[]): Promise<void> {
   if (items.length === 0) return;
-  await db.transaction(async (tx) => {
-    await tx.insert(cleanupQueue).values(
-      items.map((i) => ({
-        backendName: i.copy.backendName,
-        physicalKey: i.copy.physicalKey,
-        reason: i.reason,
-        size: i.copy.storedSize,
-        lastError: i.error.slice(0, 1000),
-      })),
-    );
-    // In backend order, like every multi-backend quota update, so it cannot deadlock with them.
-    for (const item of [...items].sort((a, b) => (a.copy.backendName < b.copy.backendName ? -1 : a.copy.backendName > b.copy.backendName ? 1 : 0))) {
-      await tx
-        .update(backendQuotas)
-        .set({ orphanBytes: sql`${backendQuotas.orphanBytes} + ${item.copy.storedSize}`, updatedAt: sql`now()` })
-        .where(sql`${backendQuotas.backendName} = ${item.copy.backendName}`);
-    }
+  await db.transaction((tx) => enqueueIn(tx, items));
+}
+
+/**
+ * An upload whose abort failed at the backend: its record goes (the client's abort succeeds and the parts stop
+ * counting as in flight) and, in the same transaction, the backend upload is queued to be aborted again, its
+ * parts' bytes held in orphan_bytes until that succeeds.
+ */
+export async function queueUploadAbort(db: Db, uploadId: string, error: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [upload] = await tx.select().from(multipartUploads).where(eq(multipartUploads.uploadId, uploadId)).for('update');
+    if (!upload) return false;
+    const [parts] = await tx
+      .select({ bytes: sql<string>`coalesce(sum(${multipartParts.storedSize}), 0)` })
+      .from(multipartParts)
+      .where(eq(multipartParts.uploadId, uploadId));
+    await tx.delete(multipartUploads).where(eq(multipartUploads.uploadId, uploadId));
+    await enqueueIn(tx, [
+      {
+        copy: { backendName: upload.backendName, physicalKey: upload.physicalKey, storedSize: Number(parts?.bytes ?? 0) },
+        reason: 'abort_failed',
+        error,
+        backendUploadId: upload.backendUploadId,
+      },
+    ]);
+    return true;
   });
+}
+
+async function enqueueIn(tx: Queryable, items: CleanupItem[]): Promise<void> {
+  await tx.insert(cleanupQueue).values(
+    items.map((i) => ({
+      backendName: i.copy.backendName,
+      physicalKey: i.copy.physicalKey,
+      reason: i.reason,
+      size: i.copy.storedSize,
+      lastError: i.error.slice(0, 1000),
+      backendUploadId: i.backendUploadId ?? null,
+    })),
+  );
+  // In backend order, like every multi-backend quota update, so it cannot deadlock with them.
+  for (const item of [...items].sort((a, b) => (a.copy.backendName < b.copy.backendName ? -1 : a.copy.backendName > b.copy.backendName ? 1 : 0))) {
+    await tx
+      .update(backendQuotas)
+      .set({ orphanBytes: sql`${backendQuotas.orphanBytes} + ${item.copy.storedSize}`, updatedAt: sql`now()` })
+      .where(sql`${backendQuotas.backendName} = ${item.copy.backendName}`);
+  }
 }
 
 /** Items stop being retried after this many failed attempts and stay for an operator to inspect. */

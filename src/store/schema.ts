@@ -163,6 +163,8 @@ export const cleanupQueue = pgTable(
       .notNull()
       .references(() => backendQuotas.backendName),
     physicalKey: text('physical_key').notNull(),
+    /** Set for a multipart upload whose abort failed: the retry aborts this backend upload instead of deleting. */
+    backendUploadId: text('backend_upload_id'),
     /** Why the copy became garbage: overwrite_displaced, delete_failed, record_failed, ... */
     reason: text('reason').notNull(),
     size: bytes('size').notNull(),

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
@@ -13,7 +13,7 @@ const TOKEN = 'cleanup-test-admin-token-0123';
 let s: TestStack;
 
 beforeAll(async () => {
-  s = await startTestStack({ name: 'cleanup', admin: { token: TOKEN }, backends: [{ name: 'r', kind: 'radosgw' }] });
+  s = await startTestStack({ name: 'cleanup', admin: { token: TOKEN }, backends: [{ name: 'r', kind: 'radosgw', faultProxy: true }] });
 });
 
 afterAll(async () => {
@@ -100,6 +100,33 @@ describe('cleanup queue', () => {
     expect(metrics).toContain('s3o_cleanup_queue_stuck 1');
     expect(metrics).toContain('s3o_cleanup_queue_processed_total{status="success"} 1');
     expect(metrics).toContain('s3o_cleanup_queue_processed_total{status="error"} 2');
+    await s.expectExactAccounting();
+  });
+
+  it('an abort the backend refuses still succeeds for the client, and the backend upload is aborted later', async () => {
+    const client = s.client(undefined, { maxAttempts: 1 });
+    const created = await client.send(new CreateMultipartUploadCommand({ Bucket: s.bucket, Key: 'abandoned.bin' }));
+    const part = 5 * 1024 * 1024;
+    await client.send(new UploadPartCommand({ Bucket: s.bucket, Key: 'abandoned.bin', UploadId: created.UploadId, PartNumber: 1, Body: Buffer.alloc(part, 7) }));
+    const orphansBefore = await orphanBytes('r');
+    s.fault('r').setMode('fail');
+    await client.send(new AbortMultipartUploadCommand({ Bucket: s.bucket, Key: 'abandoned.bin', UploadId: created.UploadId }));
+    s.fault('r').setMode('pass');
+    expect(await s.query('select count(*)::int as n from multipart_uploads')).toEqual([{ n: 0 }]);
+    const [item] = await s.query<{ id: string; reason: string; size: string; backend_upload_id: string | null }>(
+      "select id, reason, size, backend_upload_id from cleanup_queue where reason = 'abort_failed'",
+    );
+    expect(item).toMatchObject({ reason: 'abort_failed', size: String(part) });
+    expect(item?.backend_upload_id).toBeTruthy();
+    expect(await orphanBytes('r')).toBe(orphansBefore + part);
+
+    await s.query("update cleanup_queue set next_retry = now() - interval '1 second' where id = $1", [item?.id]);
+    await cron();
+    expect(await s.query("select count(*)::int as n from cleanup_queue where reason = 'abort_failed'")).toEqual([{ n: 0 }]);
+    expect(await orphanBytes('r')).toBe(orphansBefore);
+    const rgw = s.backend('r');
+    const uploads = await (await rgw.aws.fetch(`${rgw.base}?uploads`)).text();
+    expect(uploads).not.toContain('<Upload>');
     await s.expectExactAccounting();
   });
 });

@@ -138,4 +138,13 @@ describe('replication', () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toContain('batch_size must be a whole number from 1 to 10000 (HTTP 400)');
   });
+
+  it('runs right after a deploy', async () => {
+    // The deploy carries factor 2; the first tick after it (wrangler dev runs one at start, as Cloudflare does
+    // after a deploy) replicates without waiting for worker_interval or an operator.
+    await s.redeploy(stringify({ ...s.deployedConfig(), replication: { factor: 2 } }));
+    for (const row of await copyCounts()) expect(row.n, row.key).toBe(2);
+    await expectAllReadable();
+    await s.expectExactAccounting();
+  });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE "cleanup_queue" ADD COLUMN "backend_upload_id" text;
