@@ -50,14 +50,7 @@ export async function dropRedundantCopy(db: Db, copy: Pick<ObjectLocationRow, 'b
     if (!other) return false;
     const removed = await tx
       .delete(objectLocations)
-      .where(
-        and(
-          eq(objectLocations.bucket, copy.bucket),
-          eq(objectLocations.key, copy.key),
-          eq(objectLocations.backendName, copy.backendName),
-          eq(objectLocations.physicalKey, copy.physicalKey),
-        ),
-      )
+      .where(isThisCopy(copy))
       .returning({ size: objectLocations.storedSize });
     for (const row of removed) await releaseBytes(tx, copy.backendName, row.size);
     return removed.length > 0;
@@ -65,6 +58,16 @@ export async function dropRedundantCopy(db: Db, copy: Pick<ObjectLocationRow, 'b
 }
 
 /** 'target-holds-it': the target already has this very copy (same physical key); its bytes are live. */
+/** The row of exactly this copy: same object, backend and physical key (a rewrite has another physical key). */
+function isThisCopy(copy: Pick<ObjectLocationRow, 'bucket' | 'key' | 'backendName' | 'physicalKey'>) {
+  return and(
+    eq(objectLocations.bucket, copy.bucket),
+    eq(objectLocations.key, copy.key),
+    eq(objectLocations.backendName, copy.backendName),
+    eq(objectLocations.physicalKey, copy.physicalKey),
+  );
+}
+
 export type MoveOutcome = 'moved' | 'gone' | 'no-room' | 'target-holds-it';
 
 /**
@@ -82,14 +85,7 @@ export async function moveCopy(db: Db, copy: Pick<ObjectLocationRow, 'bucket' | 
     if (target) return target.physicalKey === copy.physicalKey ? 'target-holds-it' : 'gone';
     const removed = await tx
       .delete(objectLocations)
-      .where(
-        and(
-          eq(objectLocations.bucket, copy.bucket),
-          eq(objectLocations.key, copy.key),
-          eq(objectLocations.backendName, copy.backendName),
-          eq(objectLocations.physicalKey, copy.physicalKey),
-        ),
-      )
+      .where(isThisCopy(copy))
       .returning({ createdAt: objectLocations.createdAt });
     if (removed.length === 0) return 'gone';
     if (!(await applyQuotaChanges(tx, [{ backendName: copy.backendName, release: copy.storedSize }, { backendName: to, reserve: copy.storedSize }]))) {

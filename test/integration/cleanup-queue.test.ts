@@ -2,11 +2,9 @@
  * The cleanup queue's cron: a failed delete is retried and its orphaned bytes released; a live copy is never
  * deleted; failures back off and stop after 10 attempts, kept for `admin cleanup-queue`.
  */
-import { spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliFor } from '../support/cli.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const TOKEN = 'cleanup-test-admin-token-0123';
@@ -22,19 +20,7 @@ afterAll(async () => {
 
 const cron = () => fetch(`${s.endpoint}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).then((r) => r.body?.cancel());
 
-function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/s3-orchestrator.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', S3O_URL: s.endpoint, S3O_ADMIN_TOKEN: TOKEN, S3O_CLI_CONFIG: join(tmpdir(), 'no-such-cli.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const cli = cliFor(() => s.endpoint, TOKEN);
 
 /** A failed delete as the orchestrator queues it: the item, and its bytes held in orphan_bytes. */
 async function enqueue(backend: string, physicalKey: string, size: number): Promise<number> {

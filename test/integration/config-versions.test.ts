@@ -4,7 +4,6 @@
  * (local) deploy; invalid documents refused whole; a hand-written invalid KV record ignored; the seed's
  * zero-downtime credential rotation.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { s3Failure } from '../support/s3-errors.ts';
+import { cliFor } from '../support/cli.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const TOKEN = 'config-test-admin-token-0123';
@@ -31,20 +31,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** The CLI as an operator runs it, without blocking this process (the Worker's bridge runs in it). */
-function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/s3-orchestrator.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', S3O_URL: stack.endpoint, S3O_ADMIN_TOKEN: TOKEN, S3O_CLI_CONFIG: join(dir, 'none.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const cli = cliFor(() => stack.endpoint, TOKEN);
 
 type Doc = Record<string, unknown> & {
   server: Record<string, unknown>;

@@ -3,12 +3,10 @@
  * off while clients keep writing, replicas are just dropped, a cancel stops it, a drain with no room waits, and a
  * restart mid-drain resumes it.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { cliFor } from '../support/cli.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const TOKEN = 'drain-test-admin-token-01234';
@@ -37,19 +35,7 @@ async function stack(name: string, quotas: { b?: number; c?: number } = {}): Pro
   return started;
 }
 
-function cli(target: TestStack, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/s3-orchestrator.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', S3O_URL: target.endpoint, S3O_ADMIN_TOKEN: TOKEN, S3O_CLI_CONFIG: join(tmpdir(), 'no-such-cli.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const cli = (target: TestStack, ...args: string[]) => cliFor(() => target.endpoint, TOKEN)(...args);
 
 interface DrainStatus {
   mode: string;

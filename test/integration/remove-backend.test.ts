@@ -2,13 +2,11 @@
  * remove-backend as the seed describes it: records only, a purge preview, a purge with a confirmation token
  * (valid 60 s, this backend only, once), and no removal while a drain runs.
  */
-import { spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { s3Failure } from '../support/s3-errors.ts';
+import { cliFor } from '../support/cli.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const TOKEN = 'remove-test-admin-token-0123';
@@ -31,19 +29,7 @@ afterAll(async () => {
   await s?.stop();
 });
 
-function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/s3-orchestrator.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', S3O_URL: s.endpoint, S3O_ADMIN_TOKEN: TOKEN, S3O_CLI_CONFIG: join(tmpdir(), 'no-such-cli.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const cli = cliFor(() => s.endpoint, TOKEN);
 
 const put = (key: string, body: string) => s.client().send(new PutObjectCommand({ Bucket: s.bucket, Key: key, Body: body }));
 const read = async (key: string) => (await s.client().send(new GetObjectCommand({ Bucket: s.bucket, Key: key }))).Body?.transformToString();

@@ -3,12 +3,10 @@
  * makes the copies; reads survive a lost copy; lowering the factor and over-replication --execute trims the
  * extras; runs hold a lease and continue across ticks when there is more work than one batch.
  */
-import { spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { cliFor } from '../support/cli.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const TOKEN = 'replication-test-admin-token';
@@ -40,19 +38,7 @@ afterAll(async () => {
 
 const cron = () => fetch(`${s.endpoint}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).then((r) => r.body?.cancel());
 
-function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/s3-orchestrator.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', S3O_URL: s.endpoint, S3O_ADMIN_TOKEN: TOKEN, S3O_CLI_CONFIG: join(tmpdir(), 'no-such-cli.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const cli = cliFor(() => s.endpoint, TOKEN);
 
 async function push(replication: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }> {
   const doc = s.deployedConfig();

@@ -1,0 +1,30 @@
+/** The CLI as an operator runs it (`bin/s3-orchestrator.js`), without blocking the test process (which hosts the
+ * database bridge and s3rver, so a synchronous spawn would starve them). */
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface CliResult {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/s3-orchestrator.js', ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+/** The CLI pointed at a test stack with its development admin token (no CLI config file is read). */
+export function cliFor(endpoint: () => string, token: string): (...args: string[]) => Promise<CliResult> {
+  return (...args) => runCli(args, { S3O_URL: endpoint(), S3O_ADMIN_TOKEN: token, S3O_CLI_CONFIG: join(tmpdir(), 'no-such-s3o-cli.json') });
+}
