@@ -28,15 +28,35 @@ export interface BackendHealth {
 }
 
 const cache = new Map<string, { state: BreakerState; usage?: Usage; fetchedAt: number }>();
+/** Usage not yet reported, per backend, and the backends with a report on its way. */
+const pendingUsage = new Map<string, UsageDelta>();
+const sending = new Set<string>();
+
+function sumUsage(a: UsageDelta, b: UsageDelta): UsageDelta {
+  return { apiRequests: a.apiRequests + b.apiRequests, egressBytes: a.egressBytes + b.egressBytes, ingressBytes: a.ingressBytes + b.ingressBytes };
+}
 
 export function createBackendHealth(bindings: Pick<Bindings, 'backendState' | 'waitUntil'>): BackendHealth {
   const remember = (name: string, state: BreakerState) => cache.set(name, { ...cache.get(name), state, fetchedAt: Date.now() });
+  /**
+   * Usage is sent at once, but while one report to a backend's object is on its way, the calls that finish
+   * meanwhile are added up and sent together next: one RPC per backend at a time, whatever the concurrency.
+   */
   const meter = (name: string, delta: UsageDelta) => {
-    const call = bindings.backendState(name).addUsage(name, delta).then((usage) => {
-      const entry = cache.get(name);
-      cache.set(name, { state: entry?.state ?? CLOSED, usage, fetchedAt: entry?.fetchedAt ?? 0 });
-    });
-    bindings.waitUntil(call.catch(() => {}));
+    const waiting = pendingUsage.get(name);
+    pendingUsage.set(name, waiting ? sumUsage(waiting, delta) : delta);
+    if (sending.has(name)) return;
+    sending.add(name);
+    const send = async () => {
+      for (let next = pendingUsage.get(name); next; next = pendingUsage.get(name)) {
+        pendingUsage.delete(name);
+        const usage = await bindings.backendState(name).addUsage(name, next);
+        const entry = cache.get(name);
+        cache.set(name, { state: entry?.state ?? CLOSED, usage, fetchedAt: entry?.fetchedAt ?? 0 });
+      }
+    };
+    // A report that fails is dropped (usage is then undercounted by it), never retried in a loop.
+    bindings.waitUntil(send().catch(() => {}).finally(() => sending.delete(name)));
   };
   const state = (name: string) => cache.get(name)?.state ?? CLOSED;
   const report = (name: string, err: unknown) => {
