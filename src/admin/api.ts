@@ -13,6 +13,7 @@ import { CLEANUP_MAX_ATTEMPTS, cleanupOverview } from '../store/cleanup.ts';
 import { findObject } from '../store/objects.ts';
 import { backendReport, usageForPeriod } from '../store/quotas.ts';
 import { backendModes } from '../store/backend-states.ts';
+import { usagePeriod } from '../backends/usage.ts';
 import { authorizeAdmin } from './authorize.ts';
 import { cancelDrainRoute, drainStatusRoute, removeBackendRoute, startDrainRoute } from './backend-routes.ts';
 import type { Bindings } from '../runtime/bindings.ts';
@@ -71,7 +72,7 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
 
 /** Per backend: quota used and limit, orphaned bytes, objects, this month's usage against its limits, state. */
 async function status(context: AdminContext): Promise<Response> {
-  const period = new Date().toISOString().slice(0, 7);
+  const period = usagePeriod(Date.now());
   const [rows, usage, modes] = await Promise.all([
     backendReport(context.db()),
     usageForPeriod(context.db(), period),

@@ -43,6 +43,11 @@ export interface BackendStateSnapshot {
   drain?: DrainProgress;
 }
 
+/** Copies on an active or draining backend count toward the replication factor (retired ones do not). */
+export function countsTowardFactor(mode: BackendMode): boolean {
+  return mode === 'active' || mode === 'draining';
+}
+
 export function initialBackendState(): BackendStateSnapshot {
   return { mode: 'active' };
 }

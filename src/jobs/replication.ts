@@ -9,6 +9,7 @@
 import type { BackendHealth } from '../backends/backend-health.ts';
 import type { BackendClient } from '../backends/client.ts';
 import { describeError } from '../backends/client.ts';
+import { countsTowardFactor } from '../backends/backend-state.ts';
 import { copyBytes } from '../backends/copy-bytes.ts';
 import { writeRefusal } from '../backends/usage.ts';
 import type { Config } from '../config/types.ts';
@@ -73,7 +74,7 @@ export async function runReplication(ctx: ReplicationContext, opts: { force: boo
     return mode(name) === 'active' && ctx.health.writable(name) && withinLimits;
   });
   // Copies on a backend that is still configured, not retired and not long unhealthy count toward the factor.
-  const counted = configured.filter((name) => (mode(name) === 'active' || mode(name) === 'draining') && !longUnhealthy(name));
+  const counted = configured.filter((name) => countsTowardFactor(mode(name)) && !longUnhealthy(name));
   const factor = Math.min(ctx.config.replication.factor, Math.max(1, configured.filter((name) => mode(name) === 'active').length));
   const discarder = discarderFor(ctx);
 

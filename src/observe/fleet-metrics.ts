@@ -14,6 +14,8 @@ import { countOverReplicated, countUnderReplicated } from '../store/replication.
 import { activeUploadsByBackend } from '../store/multipart.ts';
 import { backendReport, usageForPeriod } from '../store/quotas.ts';
 import type { MetricFamily } from './metrics.ts';
+import { usagePeriod } from '../backends/usage.ts';
+import { countsTowardFactor } from '../backends/backend-state.ts';
 import { FLEET_COUNTERS, type RateLimitRpc } from '../runtime/rate-limit-rpc.ts';
 
 export async function fleetMetrics(
@@ -22,33 +24,31 @@ export async function fleetMetrics(
   backendState: (name: string) => BackendStateRpc,
   rateLimiter: (key: string) => RateLimitRpc,
 ): Promise<MetricFamily[]> {
-  const period = new Date().toISOString().slice(0, 7);
+  const period = usagePeriod(Date.now());
   const names = config.backends.map((b) => b.name);
   const factor = config.replication.factor;
-  const [report, usage, uploads, states, cleanup, lease, modes] = await Promise.all([
+  // Everything this scrape reads, in one parallel round: Postgres, and each backend's Durable Object.
+  const [report, usage, uploads, states, statuses, degraded, fleet, cleanup, lease, modes] = await Promise.all([
     backendReport(db),
     usageForPeriod(db, period),
     activeUploadsByBackend(db),
     Promise.all(names.map((name) => backendState(name).snapshot())),
+    Promise.all(names.map((name) => backendState(name).status().catch(() => undefined))),
+    Promise.all(names.map((name) => backendState(name).degradedReads().catch(() => 0))),
+    rateLimiter(FLEET_COUNTERS).counters().catch((): Record<string, number> => ({})),
     cleanupOverview(db, new Date(), 0),
     readLease(db, REPLICATION_JOB),
     backendModes(db),
   ]);
-  const statuses = await Promise.all(names.map((name) => backendState(name).status().catch(() => undefined)));
   const breakers = statuses.map((s) => s?.breaker);
   // Live from the Durable Objects (Postgres's backend_usage lags by up to usage_flush.interval).
   const live = (name: string) => statuses[names.indexOf(name)]?.usage;
-  const degraded = await Promise.all(names.map((name) => backendState(name).degradedReads().catch(() => 0)));
-  const fleet = await rateLimiter(FLEET_COUNTERS).counters().catch((): Record<string, number> => ({}));
   // Fleet counters are named "<metric>:<label value>".
   const labelled = (prefix: string, label: string) =>
     Object.entries(fleet)
       .filter(([name]) => name.startsWith(`${prefix}:`))
       .map(([name, value]) => ({ labels: { [label]: name.slice(prefix.length + 1) }, value }));
-  const counted = names.filter((n) => {
-    const mode = modes.get(n) ?? 'active';
-    return mode === 'active' || mode === 'draining';
-  });
+  const counted = names.filter((n) => countsTowardFactor(modes.get(n) ?? 'active'));
   const [underPending, overPending] = await Promise.all([
     factor > 1 ? countUnderReplicated(db, factor, counted, 10_000) : Promise.resolve(0),
     countOverReplicated(db, factor, 10_000),
