@@ -106,35 +106,13 @@ async function expectAllReadable(target: TestStack, objects: Map<string, Uint8Ar
   }
 }
 
-/** What replication will do: a second copy of an object on another backend, recorded like any copy. */
-async function addReplica(target: TestStack, key: string, to: string): Promise<void> {
-  const [row] = await target.query<{ physical_key: string; stored_size: string }>(
-    'select physical_key, stored_size from object_locations where bucket = $1 and key = $2',
-    [target.bucket, key],
-  );
-  if (!row) throw new Error(`no copy of ${key}`);
-  const from = target.backend('a');
-  const into = target.backend(to);
-  const body = await (await from.aws.fetch(`${from.base}/${row.physical_key}`)).arrayBuffer();
-  const put = await into.aws.fetch(`${into.base}/${row.physical_key}`, { method: 'PUT', body });
-  expect(put.ok).toBe(true);
-  await target.query('insert into object_locations (bucket, key, backend_name, physical_key, stored_size) values ($1, $2, $3, $4, $5)', [
-    target.bucket,
-    key,
-    to,
-    row.physical_key,
-    row.stored_size,
-  ]);
-  await target.query('update backend_quotas set bytes_used = bytes_used + $2 where backend_name = $1', [to, row.stored_size]);
-}
-
 describe('admin drain', () => {
   it('moves every copy off while clients write, overwrite and delete; replicas are just dropped', async () => {
     const s = await stack('drain');
     const objects = new Map<string, Uint8Array | null>();
     const keys = Array.from({ length: 120 }, (_, i) => `obj/${String(i).padStart(4, '0')}`);
     await putAll(s, objects, keys, (i) => (i % 10 === 0 ? 3 * 1024 * 1024 + i : 1000 + i * 37));
-    for (const key of keys.slice(0, 10)) await addReplica(s, key, 'c');
+    for (const key of keys.slice(0, 10)) await s.addReplica(key, 'a', 'c');
     expect(await s.backendKeys('a')).toHaveLength(120);
 
     const started = await cli(s, 'admin', 'drain', 'a');

@@ -34,18 +34,6 @@ const cli = cliFor(() => s.endpoint, TOKEN);
 const put = (key: string, body: string) => s.client().send(new PutObjectCommand({ Bucket: s.bucket, Key: key, Body: body }));
 const read = async (key: string) => (await s.client().send(new GetObjectCommand({ Bucket: s.bucket, Key: key }))).Body?.transformToString();
 
-/** A second copy on another backend, recorded like any copy (what replication will do). */
-async function addReplica(key: string, from: string, to: string): Promise<void> {
-  const [row] = await s.query<{ physical_key: string; stored_size: string }>('select physical_key, stored_size from object_locations where bucket = $1 and key = $2', [s.bucket, key]);
-  if (!row) throw new Error(`no copy of ${key}`);
-  const source = s.backend(from);
-  const target = s.backend(to);
-  const body = await (await source.aws.fetch(`${source.base}/${row.physical_key}`)).arrayBuffer();
-  expect((await target.aws.fetch(`${target.base}/${row.physical_key}`, { method: 'PUT', body })).ok).toBe(true);
-  await s.query('insert into object_locations (bucket, key, backend_name, physical_key, stored_size) values ($1, $2, $3, $4, $5)', [s.bucket, key, to, row.physical_key, row.stored_size]);
-  await s.query('update backend_quotas set bytes_used = bytes_used + $2 where backend_name = $1', [to, row.stored_size]);
-}
-
 describe('admin remove-backend', () => {
   it('refuses while the backend drains', async () => {
     await put('drain/probe.txt', 'stays');
@@ -64,7 +52,7 @@ describe('admin remove-backend', () => {
 
   it('previews a purge, refuses bad, foreign and reused tokens, then purges with --confirm', async () => {
     for (const key of ['p/1', 'p/2', 'p/3', 'kept']) await put(key, `body of ${key}`);
-    await addReplica('kept', 'a', 'c');
+    await s.addReplica('kept', 'a', 'c');
     const preview = await cli('admin', 'remove-backend', 'a', '--purge');
     expect(preview.code).toBe(0);
     expect(preview.out).toMatch(/a: a purge would delete 5 objects \(\d+ B\) from its storage and drop its records\. Nothing changed/);

@@ -67,6 +67,11 @@ export interface TestStack {
   client(credentials?: Credentials, overrides?: Partial<ConstructorParameters<typeof S3Client>[0]>): S3Client;
   /** Physical keys on a backend, read from the backend itself. */
   backendKeys(backend: string): Promise<string[]>;
+  /**
+   * What replication does, done by hand: copies the object's bytes from backend `from` to backend `to` and records
+   * the second copy (row and bytes_used), so tests can have replicas without turning replication on.
+   */
+  addReplica(key: string, from: string, to: string): Promise<void>;
   /** The fault proxy in front of a backend started with `faultProxy: true`. */
   fault(name: string): FaultProxy;
   /** Direct, signed access to a backend's bucket (`base` is its URL; append the physical key). */
@@ -216,6 +221,26 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
       databaseUrl,
       client: (creds = credentials[0]!, overrides = {}) =>
         new S3Client({ endpoint: worker.url, region: 'us-east-1', forcePathStyle: true, credentials: creds, ...overrides }),
+      async addReplica(key, from, to) {
+        const [row] = await stack.query<{ physical_key: string; stored_size: string }>(
+          'select physical_key, stored_size from object_locations where bucket = $1 and key = $2 and backend_name = $3',
+          [bucket, key, from],
+        );
+        if (!row) throw new Error(`no copy of ${key} on ${from}`);
+        const source = stack.backend(from);
+        const target = stack.backend(to);
+        const body = await (await source.aws.fetch(`${source.base}/${row.physical_key}`)).arrayBuffer();
+        const put = await target.aws.fetch(`${target.base}/${row.physical_key}`, { method: 'PUT', body });
+        if (!put.ok) throw new Error(`could not copy ${key} to ${to}: ${put.status}`);
+        await stack.query('insert into object_locations (bucket, key, backend_name, physical_key, stored_size) values ($1, $2, $3, $4, $5)', [
+          bucket,
+          key,
+          to,
+          row.physical_key,
+          row.stored_size,
+        ]);
+        await stack.query('update backend_quotas set bytes_used = bytes_used + $2 where backend_name = $1', [to, row.stored_size]);
+      },
       fault(name) {
         const proxy = proxies.get(name);
         if (!proxy) throw new Error(`backend ${name} has no fault proxy`);
