@@ -24,7 +24,7 @@ export interface DrainProgress {
   passFailures: number;
   /** Some copy in the current pass found no room anywhere. */
   passNoRoom?: boolean;
-  /** Copies being written to another backend: if a crash interrupts a move, the next step removes its stray bytes. */
+  /** Copies being moved or dropped: if a crash interrupts one, the next step removes whichever bytes are not live. */
   pendingMoves?: PendingMove[];
   completedAt?: string;
   cancelledAt?: string;
@@ -34,7 +34,8 @@ export interface PendingMove {
   bucket: string;
   key: string;
   physicalKey: string;
-  target: string;
+  /** Where the bytes are being copied to; absent when the copy is dropped because another backend holds the object. */
+  target?: string;
 }
 
 export interface BackendStateSnapshot {

@@ -4,8 +4,11 @@
  * 1 min x 2^(attempts-1), at most 24 h; after 10 attempts the item stays for an operator (admin cleanup-queue).
  * Idempotent: deletes are, and an item's bytes are released only by the run that removes it.
  */
-import { describeError } from '../backends/client.ts';
+import { type BackendClient, describeError } from '../backends/client.ts';
+import type { Logger } from '../observe/log.ts';
 import { completeCleanup, dueCleanup, failCleanup, isLiveCopy } from '../store/cleanup.ts';
+import type { Db } from '../store/db.ts';
+import type { CleanupRow } from '../store/schema.ts';
 import type { JobContext } from './job.ts';
 
 /** Items per cron run, and deletes at a time (each holds one of the invocation's six connections). */
@@ -19,28 +22,33 @@ export async function cleanupQueueJob(context: JobContext): Promise<void> {
   let deleted = 0;
   let failed = 0;
   for (let i = 0; i < items.length; i += CONCURRENCY) {
-    await Promise.all(
-      items.slice(i, i + CONCURRENCY).map(async (item) => {
-        if (await isLiveCopy(db, item.backendName, item.physicalKey)) {
-          context.log.warn('cleanup item names a live copy; dropped from the queue without deleting', { id: item.id, backend: item.backendName, physical_key: item.physicalKey });
-          await completeCleanup(db, item.id);
-          return;
-        }
-        const client = context.backend(item.backendName);
-        try {
-          if (!client) throw new Error(`backend ${item.backendName} is not in the configuration`);
-          if (item.backendUploadId) await client.abortMultipartUpload(item.physicalKey, item.backendUploadId);
-          else await client.deleteObject(item.physicalKey);
-          await completeCleanup(db, item.id);
-          deleted++;
-        } catch (err) {
-          await failCleanup(db, item, describeError(err), now);
-          failed++;
-        }
-      }),
-    );
+    const outcomes = await Promise.all(items.slice(i, i + CONCURRENCY).map((item) => retryCleanupItem(db, context.backend(item.backendName), item, now, context.log)));
+    deleted += outcomes.filter((o) => o.kind === 'deleted').length;
+    failed += outcomes.filter((o) => o.kind === 'failed').length;
   }
   if (deleted > 0) context.countEvent('cleanup_processed:success', deleted);
   if (failed > 0) context.countEvent('cleanup_processed:error', failed);
   if (items.length > 0) context.log.info('cleanup queue processed', { items: items.length, deleted, failed });
+}
+
+export type CleanupOutcome = { kind: 'deleted' } | { kind: 'live' } | { kind: 'failed'; error: string };
+
+/** One attempt at a queued delete (the cron's, or a drain's before it ends): never deletes a live copy. */
+export async function retryCleanupItem(db: Db, client: BackendClient | undefined, item: CleanupRow, now: Date, log: Logger): Promise<CleanupOutcome> {
+  if (await isLiveCopy(db, item.backendName, item.physicalKey)) {
+    log.warn('cleanup item names a live copy; dropped from the queue without deleting', { id: item.id, backend: item.backendName, physical_key: item.physicalKey });
+    await completeCleanup(db, item.id);
+    return { kind: 'live' };
+  }
+  try {
+    if (!client) throw new Error(`backend ${item.backendName} is not in the configuration`);
+    if (item.backendUploadId) await client.abortMultipartUpload(item.physicalKey, item.backendUploadId);
+    else await client.deleteObject(item.physicalKey);
+    await completeCleanup(db, item.id);
+    return { kind: 'deleted' };
+  } catch (err) {
+    const error = describeError(err);
+    await failCleanup(db, item, error, now);
+    return { kind: 'failed', error };
+  }
 }

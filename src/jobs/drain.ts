@@ -14,8 +14,10 @@ import type { Services } from '../s3/services.ts';
 import { finishDrain, recordedOn } from '../store/backend-states.ts';
 import { type DrainCandidate, drainCandidates, dropRedundantCopy, moveCopy, uploadsOn } from '../store/drain.ts';
 import { deleteUpload } from '../store/multipart.ts';
+import { queuedCleanupOn } from '../store/cleanup.ts';
 import { findObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
+import { retryCleanupItem } from './cleanup-queue.ts';
 import { DRAIN_BATCH, DRAIN_CONCURRENCY } from './drain-settings.ts';
 
 /** How long a drain waits before another pass when copies could not be moved (no room, backend errors). */
@@ -44,7 +46,7 @@ export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Pr
   };
 
   if (progress.pendingMoves?.length) {
-    for (const pending of progress.pendingMoves) await settleInterruptedMove(services, pending);
+    for (const pending of progress.pendingMoves) await settleInterruptedMove(services, backend, pending);
     if (!(await save({ ...progress, pendingMoves: [] }))) return { kind: 'stopped' };
   }
 
@@ -86,9 +88,15 @@ export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Pr
 
   // The end of a pass over the backend's copies.
   const left = await recordedOn(db, backend);
-  if (left.objects === 0 && left.uploads === 0 && (await finishDrain(db, backend))) {
-    await save({ ...progress, cursor: undefined, waitingForSpace: false, completedAt: new Date().toISOString() });
-    return { kind: 'done' };
+  if (left.objects === 0 && left.uploads === 0) {
+    const queue = await clearQueuedDeletes(services, backend);
+    if (queue.more) return { kind: 'continue' };
+    if (queue.error) {
+      if (!(await save(failed(progress, queue.error, false)))) return { kind: 'stopped' };
+    } else if (await finishDrain(db, backend)) {
+      await save({ ...progress, cursor: undefined, waitingForSpace: false, completedAt: new Date().toISOString() });
+      return { kind: 'done' };
+    }
   }
   const retryLater = progress.passFailures > 0;
   const next: DrainProgress = {
@@ -102,6 +110,23 @@ export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Pr
   };
   if (!(await save(next))) return { kind: 'stopped' };
   return retryLater ? { kind: 'wait', ms: DRAIN_RETRY_MS } : { kind: 'continue' };
+}
+
+/**
+ * The deletes still queued on the backend (failed source deletes, interrupted moves) are tried now, whatever
+ * their backoff: a drained backend's rows are dropped, and a forgotten delete would leave its bytes behind for good.
+ * Returns the last failure, and whether a full batch may have more items behind it.
+ */
+async function clearQueuedDeletes(services: Services, backend: string): Promise<{ error?: string; more: boolean }> {
+  const db = services.db();
+  const items = await queuedCleanupOn(db, backend, DRAIN_BATCH);
+  let lastError: string | undefined;
+  for (let i = 0; i < items.length; i += DRAIN_CONCURRENCY) {
+    const outcomes = await Promise.all(items.slice(i, i + DRAIN_CONCURRENCY).map((item) => retryCleanupItem(db, services.backend(backend), item, new Date(), services.log)));
+    for (const outcome of outcomes) if (outcome.kind === 'failed') lastError = outcome.error;
+  }
+  if (lastError !== undefined) return { error: `queued deletes on ${backend} still fail: ${lastError}`, more: false };
+  return { more: items.length === DRAIN_BATCH };
 }
 
 function failed(progress: DrainProgress, error: string, noRoom: boolean): DrainProgress {
@@ -124,6 +149,7 @@ async function moveOne(
   const db = services.db();
   const sourceCopy = { backendName: backend, physicalKey: copy.physicalKey, storedSize: copy.storedSize };
   if (copy.otherBackends.length > 0) {
+    if (!(await markPending({ bucket: copy.bucket, key: copy.key, physicalKey: copy.physicalKey }))) return 'stopped';
     if (!(await dropRedundantCopy(db, copy))) return { kind: 'skipped' };
     await discardCopies(services, [sourceCopy], 'drain_source_delete');
     return { kind: 'dropped' };
@@ -160,11 +186,17 @@ async function stillRecorded(services: Services, copy: DrainCandidate): Promise<
   return object?.locations.some((l) => l.backendName === copy.backendName && l.physicalKey === copy.physicalKey) ?? false;
 }
 
-/** After a crash mid-move: keep the target's bytes if the move committed, else remove them. */
-async function settleInterruptedMove(services: Services, pending: PendingMove): Promise<void> {
+/**
+ * After a crash mid-move: whichever side the database no longer holds as live is removed. The record swap and
+ * the source delete are separate steps, so a crash between them leaves the source's bytes behind; a crash
+ * during the copy leaves the target's. Physical keys are never reused, so bytes not recorded are garbage.
+ */
+async function settleInterruptedMove(services: Services, source: string, pending: PendingMove): Promise<void> {
   const object = await findObject(services.db(), pending.bucket, pending.key);
-  const live = object?.locations.some((l) => l.backendName === pending.target && l.physicalKey === pending.physicalKey);
-  if (live) return;
-  if (!services.config.backends.some((b) => b.name === pending.target)) return;
-  await discardCopies(services, [{ backendName: pending.target, physicalKey: pending.physicalKey, storedSize: 0 }], 'drain_stale_orphan');
+  const isLive = (backendName: string) => object?.locations.some((l) => l.backendName === backendName && l.physicalKey === pending.physicalKey) ?? false;
+  const stray = [source, pending.target]
+    .filter((name): name is string => name !== undefined && services.config.backends.some((b) => b.name === name))
+    .filter((name) => !isLive(name))
+    .map((backendName) => ({ backendName, physicalKey: pending.physicalKey, storedSize: 0 }));
+  await discardCopies(services, stray, 'drain_stale_orphan');
 }

@@ -36,14 +36,17 @@ export async function recordedOn(db: Queryable, backendName: string): Promise<{ 
 }
 
 /**
- * Ends a drain: only if nothing is recorded on the backend any more (checked under its quota row's lock, which
- * every write to it takes), its remaining rows go and it is marked drained. Returns false when something is left.
+ * Ends a drain: only if nothing is recorded on the backend any more and no delete on it is still queued (checked
+ * under its quota row's lock, which every write to it takes; a queued delete would be forgotten with the rows),
+ * its remaining rows go and it is marked drained. Returns false when something is left.
  */
 export async function finishDrain(db: Db, backendName: string): Promise<boolean> {
   return db.transaction(async (tx) => {
     await tx.select({ name: backendQuotas.backendName }).from(backendQuotas).where(eq(backendQuotas.backendName, backendName)).for('update');
     const left = await recordedOn(tx, backendName);
     if (left.objects > 0 || left.uploads > 0) return false;
+    const [queued] = await tx.select({ n: sql<string>`count(*)` }).from(cleanupQueue).where(eq(cleanupQueue.backendName, backendName));
+    if (Number(queued?.n ?? 0) > 0) return false;
     await deleteBackendRows(tx, backendName);
     await setBackendMode(tx, backendName, 'drained');
     return true;

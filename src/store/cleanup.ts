@@ -85,6 +85,11 @@ export async function dueCleanup(db: Queryable, now: Date, limit: number): Promi
     .limit(limit);
 }
 
+/** Every queued item on one backend, due or not (a drain clears them before it ends). */
+export async function queuedCleanupOn(db: Queryable, backendName: string, limit: number): Promise<CleanupRow[]> {
+  return db.select().from(cleanupQueue).where(eq(cleanupQueue.backendName, backendName)).orderBy(asc(cleanupQueue.id)).limit(limit);
+}
+
 /** Whether the database holds this physical copy as a live copy (then it must never be deleted). */
 export async function isLiveCopy(db: Queryable, backendName: string, physicalKey: string): Promise<boolean> {
   const rows = await db

@@ -19,14 +19,14 @@ afterEach(async () => {
 
 const SCRAPE_TOKEN = 'prometheus-scrape-token-0123';
 
-async function stack(name: string, quotas: { b?: number; c?: number } = {}): Promise<TestStack> {
+async function stack(name: string, quotas: { b?: number; c?: number } = {}, faultyA = false): Promise<TestStack> {
   const started = await startTestStack({
     name,
     admin: { token: TOKEN },
     telemetry: { metrics: { token: SCRAPE_TOKEN } },
     strategy: 'pack',
     backends: [
-      { name: 'a', kind: 'radosgw' },
+      { name: 'a', kind: 'radosgw', faultProxy: faultyA },
       { name: 'b', kind: 'radosgw', ...(quotas.b !== undefined ? { quotaBytes: quotas.b } : {}) },
       { name: 'c', kind: 's3rver', ...(quotas.c !== undefined ? { quotaBytes: quotas.c } : {}) },
     ],
@@ -231,6 +231,32 @@ describe('admin drain', () => {
     const status = await drainStatus(s);
     expect(status.objects_remaining).toBe(0);
     expect(await s.backendKeys('a')).toEqual([]);
+    await expectAllReadable(s, objects);
+    await s.expectExactAccounting();
+  });
+
+  it('a restart between the record swap and the source delete leaves no stray bytes on the drained backend', async () => {
+    const s = await stack('drainswap', {}, true);
+    const objects = new Map<string, Uint8Array | null>();
+    await putAll(s, objects, ['w/moved-1', 'w/moved-2', 'w/replicated'], () => 5000);
+    await s.addReplica('w/replicated', 'a', 'b');
+    // Backend a never answers a DELETE: every move and drop stops right after its database change commits.
+    s.fault('a').setMode('hold', 0, { methods: ['DELETE'] });
+    await s.admin('POST', '/admin/api/backends/a/drain');
+    await until('a source delete in flight', async () => s.fault('a').held() >= 1);
+    await s.restart();
+    // Deletes now fail: the drain must not end (its rows would forget the queued deletes), it says why and waits.
+    s.fault('a').setMode('fail', 0, { methods: ['DELETE'] });
+    const stuck = await until('the drain to report deletes it cannot do', async () => {
+      const st = await drainStatus(s);
+      return st.last_error?.includes('queued deletes on a still fail') ? st : undefined;
+    });
+    expect(stuck).toMatchObject({ mode: 'draining', objects_remaining: 0 });
+    s.fault('a').setMode('pass');
+    expect((await cli(s, 'admin', 'drain', 'a')).out).toContain('already draining; retrying now');
+    await until('the drain to finish after the restart', async () => (await drainStatus(s)).mode === 'drained');
+    expect(await s.backendKeys('a')).toEqual([]);
+    expect(await s.query("select * from cleanup_queue where backend_name = 'a'")).toEqual([]);
     await expectAllReadable(s, objects);
     await s.expectExactAccounting();
   });

@@ -1,19 +1,23 @@
 /**
  * A loopback HTTP proxy in front of a backend that the test controls: pass requests through, answer 500, drop the
- * connection ("down"), or delay. It forwards the Host header unchanged, so SigV4 signatures made for the proxy's
+ * connection ("down"), delay, or hold requests unanswered until the mode changes and then drop them ("hold": a
+ * backend that never answered, so a test can stop the Worker while a call is in flight). A fault can be limited
+ * to some HTTP methods; other requests pass. It forwards the Host header unchanged, so SigV4 signatures made for the proxy's
  * address still verify at the backend.
  */
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type IncomingMessage, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FaultMode = 'pass' | 'fail' | 'down' | 'slow';
+export type FaultMode = 'pass' | 'fail' | 'down' | 'slow' | 'hold';
 
 export interface FaultProxy {
   endpoint: string;
   /** Requests that reached the proxy since the last reset. */
   requests(): number;
   resetCount(): void;
-  setMode(mode: FaultMode, delayMs?: number): void;
+  setMode(mode: FaultMode, delayMs?: number, only?: { methods: string[] }): void;
+  /** Requests parked by 'hold' right now. */
+  held(): number;
   close(): Promise<void>;
 }
 
@@ -21,14 +25,22 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   let mode: FaultMode = 'pass';
   let delayMs = 0;
+  let methods: string[] | undefined;
   let count = 0;
+  const parked = new Set<IncomingMessage>();
   const server: Server = createServer((req, res) => {
     count++;
-    if (mode === 'down') {
+    const faulty = methods === undefined || methods.includes(req.method ?? '');
+    if (faulty && mode === 'hold') {
+      parked.add(req);
+      req.on('close', () => parked.delete(req));
+      return;
+    }
+    if (faulty && mode === 'down') {
       req.socket.destroy();
       return;
     }
-    if (mode === 'fail') {
+    if (faulty && mode === 'fail') {
       req.resume();
       res.writeHead(500, { 'content-type': 'application/xml' }).end('<Error><Code>InternalError</Code><Message>injected fault</Message></Error>');
       return;
@@ -44,7 +56,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       out.on('error', () => res.destroy());
       req.pipe(out);
     };
-    if (mode === 'slow') setTimeout(forward, delayMs);
+    if (faulty && mode === 'slow') setTimeout(forward, delayMs);
     else forward();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -55,12 +67,17 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     resetCount: () => {
       count = 0;
     },
-    setMode(next, delay = 0) {
+    setMode(next, delay = 0, only) {
       mode = next;
       delayMs = delay;
+      methods = only?.methods;
+      for (const req of parked) req.socket.destroy();
+      parked.clear();
     },
+    held: () => parked.size,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const req of parked) req.socket.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
