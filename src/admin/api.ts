@@ -88,6 +88,7 @@ async function status(context: AdminContext): Promise<Response> {
     period,
     backends: [...rows, ...retired].map((r) => {
       const backend = configured.get(r.backendName);
+      const breaker = context.health.state(r.backendName);
       // Live from the backend's Durable Object when it has this month's; else what Postgres has (flushed).
       const live = context.health.usage(r.backendName);
       const used = live?.period === period ? live : usageOf.get(r.backendName);
@@ -105,7 +106,9 @@ async function status(context: AdminContext): Promise<Response> {
           ingress_bytes: used?.ingressBytes ?? 0,
           ingress_byte_limit: backend?.ingressByteLimit ?? 0,
         },
-        state: backend ? stateOf(modes.get(r.backendName) ?? 'active', context.health.state(r.backendName).state) : 'not-configured',
+        state: backend ? stateOf(modes.get(r.backendName) ?? 'active', breaker.state) : 'not-configured',
+        // Why its breaker is open, or counting failures.
+        ...(backend && breaker.lastError && (breaker.state !== 'closed' || breaker.consecutiveFailures > 0) ? { last_error: breaker.lastError } : {}),
       };
     }),
   });

@@ -42,7 +42,13 @@ export interface BackendClient {
   abortMultipartUpload(physicalKey: string, uploadId: string): Promise<void>;
 }
 
-export function createBackendClient(config: BackendConfig): BackendClient {
+/**
+ * `timeoutMs` bounds the wait for the answer's headers on calls that send no streamed body (GET, DELETE,
+ * CreateMultipartUpload, AbortMultipartUpload): a backend that accepts the connection and never answers is a
+ * failure (status 0, counted by its breaker; reads go on to the next copy), not a hang. Streaming PUTs and parts
+ * last as long as the client sends, and server-side Copy and Complete as long as the backend works, as in S3.
+ */
+export function createBackendClient(config: BackendConfig, timeoutMs: number): BackendClient {
   const aws = new AwsClient({
     accessKeyId: config.accessKeyId,
     secretAccessKey: config.secretAccessKey,
@@ -62,7 +68,7 @@ export function createBackendClient(config: BackendConfig): BackendClient {
   async function send(
     method: string,
     physicalKey: string,
-    init: { headers?: Record<string, string>; body?: ReadableStream<Uint8Array> | string; query?: string },
+    init: { headers?: Record<string, string>; body?: ReadableStream<Uint8Array> | string; query?: string; timed?: boolean },
   ): Promise<Response> {
     const headers = { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...init.headers };
     let signed: Request;
@@ -71,10 +77,16 @@ export function createBackendClient(config: BackendConfig): BackendClient {
     } catch (err) {
       throw new BackendError(config.name, 0, `could not sign request: ${describeError(err)}`);
     }
+    // Only the wait for headers is bounded: once they arrive the timer stops, so a long body can stream on.
+    const deadline = init.timed ? new AbortController() : undefined;
+    const timer = deadline ? setTimeout(() => deadline.abort(), timeoutMs) : undefined;
     try {
-      return await fetch(signed);
+      return await fetch(signed, deadline ? { signal: deadline.signal } : {});
     } catch (err) {
+      if (deadline?.signal.aborted) throw new BackendError(config.name, 0, `${method} got no answer within ${timeoutMs / 1000}s`);
       throw new BackendError(config.name, 0, `${method} failed: ${describeError(err)}`);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
     }
   }
 
@@ -101,12 +113,12 @@ export function createBackendClient(config: BackendConfig): BackendClient {
     },
     async getObject(physicalKey, range) {
       const headers: Record<string, string> = range ? { range: `bytes=${range.start}-${range.end}` } : {};
-      const response = await send('GET', physicalKey, { headers });
+      const response = await send('GET', physicalKey, { headers, timed: true });
       if (response.status !== 200 && response.status !== 206) throw await failure('GET', response);
       return response;
     },
     async deleteObject(physicalKey) {
-      const response = await send('DELETE', physicalKey, {});
+      const response = await send('DELETE', physicalKey, { timed: true });
       await response.body?.cancel();
       if (!response.ok && response.status !== 404) throw await failure('DELETE', response);
     },
@@ -122,7 +134,7 @@ export function createBackendClient(config: BackendConfig): BackendClient {
       if (!response.ok || !text.includes('<CopyObjectResult')) throw backendError('COPY', response, text);
     },
     async createMultipartUpload(physicalKey) {
-      const response = await send('POST', physicalKey, { query: 'uploads=', headers: { 'content-type': 'application/octet-stream' } });
+      const response = await send('POST', physicalKey, { query: 'uploads=', headers: { 'content-type': 'application/octet-stream' }, timed: true });
       if (!response.ok) throw await failure('CreateMultipartUpload', response);
       const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(await response.text())?.[1];
       if (!uploadId) throw new BackendError(config.name, 500, 'CreateMultipartUpload answered without an UploadId');
@@ -153,7 +165,7 @@ export function createBackendClient(config: BackendConfig): BackendClient {
       if (!response.ok || !text.includes('CompleteMultipartUploadResult')) throw backendError('CompleteMultipartUpload', response, text);
     },
     async abortMultipartUpload(physicalKey, uploadId) {
-      const response = await send('DELETE', physicalKey, { query: `uploadId=${encodeURIComponent(uploadId)}` });
+      const response = await send('DELETE', physicalKey, { query: `uploadId=${encodeURIComponent(uploadId)}`, timed: true });
       await response.body?.cancel();
       if (!response.ok && response.status !== 404) throw await failure('AbortMultipartUpload', response);
     },

@@ -43,7 +43,7 @@ const TELEMETRY_KEYS = ['metrics'] as const;
 const METRICS_KEYS = ['token'] as const;
 const ADMIN_KEYS = ['access', 'token'] as const;
 const ACCESS_KEYS = ['team_domain', 'audience'] as const;
-const SERVER_KEYS = ['log_level', 'max_object_size', 'clock_skew_seconds', 'base_domains'] as const;
+const SERVER_KEYS = ['log_level', 'max_object_size', 'clock_skew_seconds', 'base_domains', 'backend_timeout'] as const;
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const BUCKET_KEYS = ['name', 'credentials', 'max_multipart_uploads'] as const;
 const CREDENTIAL_KEYS = ['access_key_id', 'secret_access_key'] as const;
@@ -117,6 +117,7 @@ function readServer(doc: Doc, problems: ProblemList): ServerConfig {
       }
       return [value];
     }),
+    backendTimeoutMs: readDuration(doc, 'backend_timeout', 'server', problems, { fallbackMs: 30_000, minMs: 100 }),
   };
 }
 

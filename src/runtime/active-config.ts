@@ -64,7 +64,7 @@ export function buildActiveConfig(deployed: Config, version: { record: ConfigVer
   return {
     config,
     credentials: credentialIndex(config),
-    backends: new Map(config.backends.map((b) => [b.name, createBackendClient(b)])),
+    backends: new Map(config.backends.map((b) => [b.name, createBackendClient(b, config.server.backendTimeoutMs)])),
     deployed,
     version: version?.record,
     pushed: version?.config,

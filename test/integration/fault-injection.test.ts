@@ -1,6 +1,6 @@
 /**
  * Faults injected between the Worker and a backend by a loopback proxy the test controls (500s, dropped
- * connections): reads keep working from replicas, the backend's circuit breaker opens (and the fleet stops
+ * connections, never answering): reads keep working from replicas, the backend's circuit breaker opens (and the fleet stops
  * calling it) and closes after a successful probe, writes go elsewhere meanwhile, copies on a long-unhealthy
  * backend are replaced and the extras removed once it is back, and a cron step run twice at once is harmless.
  */
@@ -18,6 +18,7 @@ beforeAll(async () => {
     admin: { token: TOKEN },
     strategy: 'pack',
     sections: {
+      server: { log_level: 'warn', backend_timeout: '1s' },
       replication: { factor: 2, unhealthy_threshold: '1s' },
       circuit_breaker: { failure_threshold: 3, open_timeout: '3s' },
     },
@@ -115,12 +116,21 @@ describe('a backend that fails', () => {
     });
     await readAll();
     expect(await backendState('a')).toBe('active');
-    // Back to failing for the recovery test that follows.
-    s.fault('a').setMode('down');
+  });
+
+  it('a backend that takes connections and never answers: reads fail over after backend_timeout, and its breaker opens', async () => {
+    s.fault('a').setMode('hold', 0, { methods: ['GET'] });
+    const started = Date.now();
+    const first = await s.client().send(new GetObjectCommand({ Bucket: s.bucket, Key: 'f/00' }));
+    expect(await first.Body?.transformToString()).toBe(bodies.get('f/00'));
+    // One wait of backend_timeout (1 s) for a, then the copy on b.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     await until('the breaker to open again', async () => {
       await readAll();
       return (await backendState('a')) === 'circuit-open';
     });
+    const status = (await s.admin('GET', '/admin/api/status')).body as { backends: { name: string; last_error?: string }[] };
+    expect(JSON.stringify(status.backends.find((b) => b.name === 'a'))).toContain('GET got no answer within 1s');
   });
 
   it('recovers: the probe succeeds, the breaker closes, and the extra copies go', async () => {

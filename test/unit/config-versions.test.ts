@@ -36,7 +36,7 @@ backends:
 
 /** Differs from DEPLOYED in every field the tables know. */
 const PUSHED = config(`
-server: { log_level: debug, max_object_size: 2000, clock_skew_seconds: 120, base_domains: [s3.example.org] }
+server: { log_level: debug, max_object_size: 2000, clock_skew_seconds: 120, base_domains: [s3.example.org], backend_timeout: 5s }
 admin: { token: pushed-admin-token-12345 }
 telemetry: { metrics: { token: pushed-metrics-token-123 } }
 replication: { factor: 2, worker_interval: 10m, batch_size: 10, concurrency: 1, unhealthy_threshold: 1m }
@@ -103,6 +103,7 @@ describe('reload classes', () => {
         'server.max_object_size',
         'server.clock_skew_seconds',
         'server.base_domains',
+        'server.backend_timeout',
         'admin.token',
         'routing_strategy',
         'telemetry.metrics.token',

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
   it('reports every problem with its path', () => {
     const result = loadConfig(
       `
+server: { backend_timeout: 10ms }
 routing_strategy: fastest
 buckets:
   - name: Bad_Name
@@ -75,6 +76,7 @@ backends:
       'backends[1].quota_bytes: must be a byte count',
       'backends[1].colour: unknown key',
       'backends[1].name: duplicate backend name "a"',
+      'server.backend_timeout: must be a duration such as "30s", "5m" or "1h" of at least 0.1 s, got "10ms"',
     ]) {
       expect(text).toContain(expected);
     }
