@@ -11,6 +11,7 @@ interface StatusBackend {
   objects: number;
   usage: { api_requests: number; api_request_limit: number; egress_bytes: number; egress_byte_limit: number; ingress_bytes: number; ingress_byte_limit: number };
   state: string;
+  last_error?: string;
 }
 
 interface ObjectLocations {
@@ -111,6 +112,8 @@ async function status(target: Target, json: boolean): Promise<number> {
       b.state,
     ]),
   );
+  // Why a breaker is open (or counting failures), under the table so the columns stay narrow.
+  for (const b of backends) if (b.last_error) console.log(`${b.name}: last error: ${b.last_error}`);
   return 0;
 }
 

@@ -6,6 +6,7 @@
  */
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliFor } from '../support/cli.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const TOKEN = 'fault-test-admin-token-01234';
@@ -130,7 +131,10 @@ describe('a backend that fails', () => {
       return (await backendState('a')) === 'circuit-open';
     });
     const status = (await s.admin('GET', '/admin/api/status')).body as { backends: { name: string; last_error?: string }[] };
-    expect(JSON.stringify(status.backends.find((b) => b.name === 'a'))).toContain('GET got no answer within 1s');
+    expect(status.backends.find((b) => b.name === 'a')?.last_error).toContain('GET got no answer within 1s');
+    const table = await cliFor(() => s.endpoint, TOKEN)('admin', 'status');
+    expect(table.out).toMatch(/\na +.* circuit-open\n/);
+    expect(table.out).toContain('a: last error: backend a: GET got no answer within 1s');
   });
 
   it('recovers: the probe succeeds, the breaker closes, and the extra copies go', async () => {
