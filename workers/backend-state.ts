@@ -31,7 +31,11 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
   };
 
   private bindings() {
-    return bindingsFrom(this.env, (promise) => this.ctx.waitUntil(promise));
+    const bindings = bindingsFrom(this.env, (promise) => this.ctx.waitUntil(promise));
+    // This object's own calls (a drain's reads and deletes on its backend, their usage and breaker reports) are
+    // made in place: a stub to itself would queue each one as a new event behind the running alarm.
+    const self = this.env.BACKEND_STATE.idFromName.bind(this.env.BACKEND_STATE);
+    return { ...bindings, backendState: (name: string) => (self(name).equals(this.ctx.id) ? this : bindings.backendState(name)) };
   }
 
   async snapshot(): Promise<BackendStateSnapshot> {

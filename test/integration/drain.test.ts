@@ -240,6 +240,14 @@ describe('admin drain', () => {
     const objects = new Map<string, Uint8Array | null>();
     await putAll(s, objects, ['w/moved-1', 'w/moved-2', 'w/replicated'], () => 5000);
     await s.addReplica('w/replicated', 'a', 'b');
+    const requestsOnA = async () => {
+      const status = (await s.admin('GET', '/admin/api/status')).body as { backends: { name: string; usage: { api_requests: number } }[] };
+      return status.backends.find((b) => b.name === 'a')?.usage.api_requests ?? 0;
+    };
+    const before = await until('the three PUTs to be counted', async () => {
+      const n = await requestsOnA();
+      return n >= 3 ? n : undefined;
+    });
     // Backend a never answers a DELETE: every move and drop stops right after its database change commits.
     s.fault('a').setMode('hold', 0, { methods: ['DELETE'] });
     await s.admin('POST', '/admin/api/backends/a/drain');
@@ -257,6 +265,8 @@ describe('admin drain', () => {
     await until('the drain to finish after the restart', async () => (await drainStatus(s)).mode === 'drained');
     expect(await s.backendKeys('a')).toEqual([]);
     expect(await s.query("select * from cleanup_queue where backend_name = 'a'")).toEqual([]);
+    // The drain's own calls on a (two GETs, three DELETEs at least, made inside a's Durable Object) count as usage.
+    expect(await requestsOnA()).toBeGreaterThanOrEqual(before + 5);
     await expectAllReadable(s, objects);
     await s.expectExactAccounting();
   });
