@@ -9,7 +9,13 @@ export { BackendState } from './backend-state.ts';
 export { ClientRateLimit } from './client-rate-limit.ts';
 
 export default {
-  fetch: (request, env, ctx) => handleFetch(request, bindingsFrom(env, (p) => ctx.waitUntil(p))),
+  fetch(request, env, ctx) {
+    const work = handleFetch(request, bindingsFrom(env, (p) => ctx.waitUntil(p)));
+    // A client that hangs up cancels its request's work, unless it is waited for (then up to 30 s more): a delete
+    // already committed in Postgres, or bytes already on a backend, must still reach their cleanup.
+    ctx.waitUntil(work.catch(() => undefined));
+    return work;
+  },
   scheduled: (controller, env, ctx) => handleScheduled(controller.cron, controller.scheduledTime, bindingsFrom(env, (p) => ctx.waitUntil(p))),
   queue: (batch, _env) => handleQueue(batch.queue, batch.messages),
 } satisfies ExportedHandler<Env>;

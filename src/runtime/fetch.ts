@@ -46,9 +46,12 @@ async function s3(request: Request, bindings: Bindings): Promise<Response> {
         const err = new S3Error('SlowDown', 'Please reduce your request rate.', { status: 429, headers: { 'retry-after': String(wait) } });
         return withRequestId(errorResponse(err, requestId, new URL(request.url).pathname, request.method), requestId);
       }
-      await ensureQuotaLimitsSynced(services.db(), services.config).catch((err: unknown) => {
+      try {
+        await ensureQuotaLimitsSynced(services.db(), services.config);
+      } catch (err) {
+        // Also when no database is bound at all: the request itself then gets its own clear error.
         services.log.warn('quota limit sync failed; will retry', errorFields(err));
-      });
+      }
       return handleS3(request, services, active.credentials);
     },
   );
