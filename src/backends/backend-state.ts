@@ -68,13 +68,14 @@ export function newDrain(previous: DrainProgress | undefined, now: Date): DrainP
 }
 
 /** What drain-status answers (remaining counts come from the database). */
-export function drainReport(state: BackendStateSnapshot, remaining: { objects: number; bytes: number }) {
+export function drainReport(state: BackendStateSnapshot, remaining: { objects: number; bytes: number; queuedDeletes: number }) {
   const drain = state.drain;
   return {
     mode: state.mode,
     active: state.mode === 'draining',
     objects_remaining: remaining.objects,
     bytes_remaining: remaining.bytes,
+    deletes_queued: remaining.queuedDeletes,
     objects_moved: drain?.objectsMoved ?? 0,
     bytes_moved: drain?.bytesMoved ?? 0,
     copies_dropped: drain?.copiesDropped ?? 0,

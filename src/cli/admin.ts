@@ -31,6 +31,7 @@ interface DrainStatus {
   mode: string;
   active: boolean;
   objects_remaining: number;
+  deletes_queued: number;
   bytes_remaining: number;
   objects_moved: number;
   bytes_moved: number;
@@ -163,7 +164,7 @@ async function drainStatus(target: Target, path: string, json: boolean): Promise
   const s = body.value as DrainStatus;
   const lines = [
     `${s.backend}: ${s.mode}${s.waiting_for_space ? ' (waiting: no other backend has room)' : ''}`,
-    `  remaining  ${s.objects_remaining} objects, ${bytes(s.bytes_remaining)}`,
+    `  remaining  ${s.objects_remaining} objects, ${bytes(s.bytes_remaining)}${s.deletes_queued > 0 ? `; ${s.deletes_queued} deletes on it still queued` : ''}`,
     `  moved      ${s.objects_moved} objects, ${bytes(s.bytes_moved)} copied (${s.copies_dropped} had a copy elsewhere)`,
     `  failures   ${s.failures}${s.last_error ? ` (last: ${s.last_error} at ${s.last_error_at})` : ''}`,
   ];

@@ -25,14 +25,15 @@ export async function backendModes(db: Queryable): Promise<Map<string, BackendMo
   return new Map(rows.map((r) => [r.name, r.mode]));
 }
 
-/** What is still recorded on a backend: live copies and their bytes, and multipart uploads in progress. */
-export async function recordedOn(db: Queryable, backendName: string): Promise<{ objects: number; bytes: number; uploads: number }> {
+/** What is still recorded on a backend: live copies and their bytes, multipart uploads in progress, queued deletes. */
+export async function recordedOn(db: Queryable, backendName: string): Promise<{ objects: number; bytes: number; uploads: number; queuedDeletes: number }> {
   const [copies] = await db
     .select({ objects: sql<string>`count(*)`, bytes: sql<string>`coalesce(sum(${objectLocations.storedSize}), 0)` })
     .from(objectLocations)
     .where(eq(objectLocations.backendName, backendName));
   const [uploads] = await db.select({ n: sql<string>`count(*)` }).from(multipartUploads).where(eq(multipartUploads.backendName, backendName));
-  return { objects: Number(copies?.objects ?? 0), bytes: Number(copies?.bytes ?? 0), uploads: Number(uploads?.n ?? 0) };
+  const [queued] = await db.select({ n: sql<string>`count(*)` }).from(cleanupQueue).where(eq(cleanupQueue.backendName, backendName));
+  return { objects: Number(copies?.objects ?? 0), bytes: Number(copies?.bytes ?? 0), uploads: Number(uploads?.n ?? 0), queuedDeletes: Number(queued?.n ?? 0) };
 }
 
 /**
@@ -44,9 +45,7 @@ export async function finishDrain(db: Db, backendName: string): Promise<boolean>
   return db.transaction(async (tx) => {
     await tx.select({ name: backendQuotas.backendName }).from(backendQuotas).where(eq(backendQuotas.backendName, backendName)).for('update');
     const left = await recordedOn(tx, backendName);
-    if (left.objects > 0 || left.uploads > 0) return false;
-    const [queued] = await tx.select({ n: sql<string>`count(*)` }).from(cleanupQueue).where(eq(cleanupQueue.backendName, backendName));
-    if (Number(queued?.n ?? 0) > 0) return false;
+    if (left.objects > 0 || left.uploads > 0 || left.queuedDeletes > 0) return false;
     await deleteBackendRows(tx, backendName);
     await setBackendMode(tx, backendName, 'drained');
     return true;

@@ -41,6 +41,7 @@ interface DrainStatus {
   mode: string;
   active: boolean;
   objects_remaining: number;
+  deletes_queued: number;
   objects_moved: number;
   bytes_moved: number;
   copies_dropped: number;
@@ -260,6 +261,8 @@ describe('admin drain', () => {
       return st.last_error?.includes('queued deletes on a still fail') ? st : undefined;
     });
     expect(stuck).toMatchObject({ mode: 'draining', objects_remaining: 0 });
+    expect(stuck.deletes_queued).toBeGreaterThanOrEqual(1);
+    expect((await cli(s, 'admin', 'drain-status', 'a')).out).toMatch(/remaining {2}0 objects, 0 B; \d+ deletes on it still queued/);
     s.fault('a').setMode('pass');
     expect((await cli(s, 'admin', 'drain', 'a')).out).toContain('already draining; retrying now');
     await until('the drain to finish after the restart', async () => (await drainStatus(s)).mode === 'drained');
