@@ -19,13 +19,9 @@ export async function cleanupQueueJob(context: JobContext): Promise<void> {
   const db = context.db();
   const now = new Date(context.scheduledTime);
   const items = await dueCleanup(db, now, BATCH);
-  let deleted = 0;
-  let failed = 0;
-  for (let i = 0; i < items.length; i += CONCURRENCY) {
-    const outcomes = await Promise.all(items.slice(i, i + CONCURRENCY).map((item) => retryCleanupItem(db, context.backend(item.backendName), item, now, context.log)));
-    deleted += outcomes.filter((o) => o.kind === 'deleted').length;
-    failed += outcomes.filter((o) => o.kind === 'failed').length;
-  }
+  const outcomes = await retryCleanupItems(db, context.backend, items, now, context.log, CONCURRENCY);
+  const deleted = outcomes.filter((o) => o.kind === 'deleted').length;
+  const failed = outcomes.filter((o) => o.kind === 'failed').length;
   if (deleted > 0) context.countEvent('cleanup_processed:success', deleted);
   if (failed > 0) context.countEvent('cleanup_processed:error', failed);
   if (items.length > 0) context.log.info('cleanup queue processed', { items: items.length, deleted, failed });
@@ -33,8 +29,24 @@ export async function cleanupQueueJob(context: JobContext): Promise<void> {
 
 export type CleanupOutcome = { kind: 'deleted' } | { kind: 'live' } | { kind: 'failed'; error: string };
 
-/** One attempt at a queued delete (the cron's, or a drain's before it ends): never deletes a live copy. */
-export async function retryCleanupItem(db: Db, client: BackendClient | undefined, item: CleanupRow, now: Date, log: Logger): Promise<CleanupOutcome> {
+/** Attempts at queued deletes, `concurrency` at a time (the cron's, and a drain's before it ends); one outcome each. */
+export async function retryCleanupItems(
+  db: Db,
+  clientFor: (backendName: string) => BackendClient | undefined,
+  items: readonly CleanupRow[],
+  now: Date,
+  log: Logger,
+  concurrency: number,
+): Promise<CleanupOutcome[]> {
+  const outcomes: CleanupOutcome[] = [];
+  for (let i = 0; i < items.length; i += concurrency) {
+    outcomes.push(...(await Promise.all(items.slice(i, i + concurrency).map((item) => retryCleanupItem(db, clientFor(item.backendName), item, now, log)))));
+  }
+  return outcomes;
+}
+
+/** One attempt at a queued delete: never deletes a live copy. */
+async function retryCleanupItem(db: Db, client: BackendClient | undefined, item: CleanupRow, now: Date, log: Logger): Promise<CleanupOutcome> {
   if (await isLiveCopy(db, item.backendName, item.physicalKey)) {
     log.warn('cleanup item names a live copy; dropped from the queue without deleting', { id: item.id, backend: item.backendName, physical_key: item.physicalKey });
     await completeCleanup(db, item.id);

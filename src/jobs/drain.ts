@@ -17,7 +17,7 @@ import { deleteUpload } from '../store/multipart.ts';
 import { queuedCleanupOn } from '../store/cleanup.ts';
 import { findObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
-import { retryCleanupItem } from './cleanup-queue.ts';
+import { retryCleanupItems } from './cleanup-queue.ts';
 import { DRAIN_BATCH, DRAIN_CONCURRENCY } from './drain-settings.ts';
 
 /** How long a drain waits before another pass when copies could not be moved (no room, backend errors). */
@@ -120,12 +120,9 @@ export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Pr
 async function clearQueuedDeletes(services: Services, backend: string): Promise<{ error?: string; more: boolean }> {
   const db = services.db();
   const items = await queuedCleanupOn(db, backend, DRAIN_BATCH);
-  let lastError: string | undefined;
-  for (let i = 0; i < items.length; i += DRAIN_CONCURRENCY) {
-    const outcomes = await Promise.all(items.slice(i, i + DRAIN_CONCURRENCY).map((item) => retryCleanupItem(db, services.backend(backend), item, new Date(), services.log)));
-    for (const outcome of outcomes) if (outcome.kind === 'failed') lastError = outcome.error;
-  }
-  if (lastError !== undefined) return { error: `queued deletes on ${backend} still fail: ${lastError}`, more: false };
+  const outcomes = await retryCleanupItems(db, services.backend, items, new Date(), services.log, DRAIN_CONCURRENCY);
+  const lastFailure = outcomes.findLast((o) => o.kind === 'failed');
+  if (lastFailure?.kind === 'failed') return { error: `queued deletes on ${backend} still fail: ${lastFailure.error}`, more: false };
   return { more: items.length === DRAIN_BATCH };
 }
 
