@@ -87,3 +87,5 @@ export function drainReport(state: BackendStateSnapshot, remaining: { objects: n
     ...(drain?.cancelledAt ? { cancelled_at: drain.cancelledAt } : {}),
   };
 }
+
+export type DrainReport = ReturnType<typeof drainReport>;

@@ -1,4 +1,5 @@
 /** `s3-orchestrator admin ...`: calls to the admin API, printed as tables (or JSON with --json). */
+import type { DrainReport } from '../backends/backend-state.ts';
 import { call } from './api-call.ts';
 import { bytes, fail, printJson, printTable } from './output.ts';
 import { type Target, flagValue, positionals, resolveTarget } from './target.ts';
@@ -26,21 +27,8 @@ interface ObjectLocations {
 const COMMANDS =
   'admin status, admin object-locations -key BUCKET/KEY, admin log-level [-set LEVEL | --reset], admin drain BACKEND, admin drain-status BACKEND [--watch], admin drain-cancel BACKEND, admin remove-backend BACKEND [--purge [--confirm]], admin cleanup-queue, admin replicate, admin over-replication [--execute] [--batch-size N]';
 
-interface DrainStatus {
-  backend: string;
-  mode: string;
-  active: boolean;
-  objects_remaining: number;
-  deletes_queued: number;
-  bytes_remaining: number;
-  objects_moved: number;
-  bytes_moved: number;
-  copies_dropped: number;
-  failures: number;
-  waiting_for_space: boolean;
-  last_error?: string;
-  last_error_at?: string;
-}
+/** GET /admin/api/backends/NAME/drain: the backend's name and its drain report. */
+type DrainStatus = DrainReport & { backend: string };
 
 export async function adminCommand(sub: string | undefined, args: string[], json: boolean): Promise<number> {
   let target: Target;

@@ -6,6 +6,7 @@
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import type { DrainReport } from '../../src/backends/backend-state.ts';
 import { cliFor } from '../support/cli.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
@@ -37,22 +38,8 @@ async function stack(name: string, quotas: { b?: number; c?: number } = {}, faul
 
 const cli = (target: TestStack, ...args: string[]) => cliFor(() => target.endpoint, TOKEN)(...args);
 
-interface DrainStatus {
-  mode: string;
-  active: boolean;
-  objects_remaining: number;
-  deletes_queued: number;
-  objects_moved: number;
-  bytes_moved: number;
-  copies_dropped: number;
-  failures: number;
-  waiting_for_space: boolean;
-  last_error?: string;
-}
-
-async function drainStatus(target: TestStack, backend = 'a'): Promise<DrainStatus> {
-  const st = (await target.admin('GET', `/admin/api/backends/${backend}/drain`)).body as unknown as DrainStatus;
-  return st;
+async function drainStatus(target: TestStack, backend = 'a'): Promise<DrainReport> {
+  return (await target.admin('GET', `/admin/api/backends/${backend}/drain`)).body as unknown as DrainReport;
 }
 
 async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
