@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AwsClient } from 'aws4fetch';
-import { stringify } from 'yaml';
+import { benchWorkerVars } from './lib/bench-stack.ts';
 import { migrateDatabase } from './lib/migrate.ts';
 import { startPgBridge } from './lib/pg-ws-bridge.ts';
 import { startPostgres } from './lib/postgres.ts';
@@ -64,13 +64,7 @@ async function main(): Promise<void> {
   const worker = await startWorker({
     persistDir: join(dir, 'wrangler'),
     output: 'ignore',
-    vars: {
-      S3O_CONFIG: stringify(config),
-      RGW_ACCESS_KEY: rgw.accessKeyId,
-      RGW_SECRET_KEY: rgw.secretAccessKey,
-      DATABASE_URL: postgres.url,
-      DATABASE_LOCAL_PROXY: `127.0.0.1:${bridge.port}`,
-    },
+    vars: benchWorkerVars(config, rgw, postgres, bridge),
   });
   stops.push(worker.stop);
 

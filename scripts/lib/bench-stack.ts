@@ -18,6 +18,17 @@ import { startRadosgw, type RadosgwServer } from './radosgw.ts';
 import { ensureDebianPackages, TEST_SERVICES_PACKAGES } from './system-deps.ts';
 import type { WorkerProcess } from './worker-dev.ts';
 
+/** The orchestrator Worker's vars in a benchmark: its config, radosgw's keys, Postgres through the bridge. */
+export function benchWorkerVars(config: unknown, rgw: RadosgwServer, postgres: PostgresServer, bridge: Bridge): Record<string, string> {
+  return {
+    S3O_CONFIG: stringify(config),
+    RGW_ACCESS_KEY: rgw.accessKeyId,
+    RGW_SECRET_KEY: rgw.secretAccessKey,
+    DATABASE_URL: postgres.url,
+    DATABASE_LOCAL_PROXY: `127.0.0.1:${bridge.port}`,
+  };
+}
+
 export interface Credentials {
   accessKeyId: string;
   secretAccessKey: string;
@@ -135,13 +146,7 @@ export async function startBenchStack(
       startWorker({
         persistDir: join(dir, 'wrangler'),
         output: 'pipe',
-        vars: {
-          S3O_CONFIG: stringify(config),
-          RGW_ACCESS_KEY: rgw.accessKeyId,
-          RGW_SECRET_KEY: rgw.secretAccessKey,
-          DATABASE_URL: postgres.url,
-          DATABASE_LOCAL_PROXY: `127.0.0.1:${bridge.port}`,
-        },
+        vars: benchWorkerVars(config, rgw, postgres, bridge),
       }),
       startWorker({
         configPath: PROXY_CONFIG,
