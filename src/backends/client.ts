@@ -4,7 +4,8 @@
  */
 import { AwsClient } from 'aws4fetch';
 import type { BackendConfig } from '../config/types.ts';
-import { sha256Hex, uriEncode } from '../s3/sigv4.ts';
+import { sha256Hex } from '../s3/sigv4.ts';
+import { backendCopySource, backendObjectUrl } from './object-path.ts';
 import { escapeXml as escapeXmlText } from '../s3/xml.ts';
 
 export class BackendError extends Error {
@@ -56,14 +57,6 @@ export function createBackendClient(config: BackendConfig, timeoutMs: number): B
     region: config.region,
     retries: 0,
   });
-  const base = new URL(config.endpoint);
-  const objectUrl = (physicalKey: string, query = '') => {
-    const path = uriEncode(physicalKey, false);
-    const url = config.forcePathStyle
-      ? `${base.origin}/${config.bucket}/${path}`
-      : `${base.protocol}//${config.bucket}.${base.host}/${path}`;
-    return query ? `${url}?${query}` : url;
-  };
 
   async function send(
     method: string,
@@ -71,9 +64,11 @@ export function createBackendClient(config: BackendConfig, timeoutMs: number): B
     init: { headers?: Record<string, string>; body?: ReadableStream<Uint8Array> | string; query?: string; timed?: boolean },
   ): Promise<Response> {
     const headers = { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...init.headers };
+    // Built outside the try: a key the layout refuses is our fault, not the backend's, and must not trip its breaker.
+    const url = backendObjectUrl(config, physicalKey, init.query);
     let signed: Request;
     try {
-      signed = await aws.sign(objectUrl(physicalKey, init.query), { method, headers, body: init.body ?? null });
+      signed = await aws.sign(url, { method, headers, body: init.body ?? null });
     } catch (err) {
       throw new BackendError(config.name, 0, `could not sign request: ${describeError(err)}`);
     }
@@ -125,7 +120,7 @@ export function createBackendClient(config: BackendConfig, timeoutMs: number): B
     async copyObject(sourcePhysicalKey, targetPhysicalKey) {
       const response = await send('PUT', targetPhysicalKey, {
         headers: {
-          'x-amz-copy-source': `/${config.bucket}/${uriEncode(sourcePhysicalKey, false)}`,
+          'x-amz-copy-source': backendCopySource(config, sourcePhysicalKey),
           'x-amz-metadata-directive': 'COPY',
         },
       });

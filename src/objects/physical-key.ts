@@ -1,12 +1,21 @@
 /**
- * Where a copy lives on a backend: `<bucket>/<key>~<version>`. The version makes every write land on a fresh key,
- * so an overwrite or a lost race never clobbers a copy the database still points at. Keys too long for a backend
- * (S3 allows 1024 bytes) fall back to `<bucket>/~long/<sha256(key)>~<version>`. See docs/storage-layout.md.
+ * Where a copy lives on a backend: `<bucket>/<key with its dot segments escaped>~<version>`. The version makes
+ * every write land on a fresh key, so an overwrite or a lost race never clobbers a copy the database still points
+ * at. Keys too long for a backend (S3 allows 1024 bytes) fall back to `<bucket>/~long/<sha256(key)>~<version>`.
+ *
+ * A client's key is data, never a path: `.` and `..` are legal S3 key segments, but every URL parser on the way
+ * to a backend (WHATWG's `new URL`, `fetch`, proxies, the backend itself) collapses them, even percent-encoded,
+ * and a collapsed `..` would move the write out of the bucket's prefix. So a key segment made only of one or two
+ * dots (after any `~`s) gains one leading `~`; the mapping is reversible (`keyOfPhysicalKey`) and no physical key
+ * has a dot segment. See docs/storage-layout.md.
  */
 import { sha256Hex } from '../s3/sigv4.ts';
 
 const MAX_BACKEND_KEY_BYTES = 1024;
 const encoder = new TextEncoder();
+/** `.`, `..`, and the same with leading `~`s (escaped once more, so the escape itself stays reversible). */
+const DOT_SEGMENT = /^~*\.\.?$/;
+const ESCAPED_DOT_SEGMENT = /^~+\.\.?$/;
 
 /** Time-ordered (base36 milliseconds) plus 64 random bits, so versions of one key sort by write time. */
 export function newVersion(now = Date.now()): string {
@@ -17,7 +26,32 @@ export function newVersion(now = Date.now()): string {
 }
 
 export async function physicalKey(bucket: string, key: string, version: string): Promise<string> {
-  const plain = `${bucket}/${key}~${version}`;
+  const plain = `${bucket}/${escapeDotSegments(key)}~${version}`;
   if (encoder.encode(plain).length <= MAX_BACKEND_KEY_BYTES) return plain;
   return `${bucket}/~long/${await sha256Hex(key)}~${version}`;
+}
+
+export function escapeDotSegments(key: string): string {
+  return key
+    .split('/')
+    .map((segment) => (DOT_SEGMENT.test(segment) ? `~${segment}` : segment))
+    .join('/');
+}
+
+/**
+ * The client key a physical key was made from (`undefined` for a hashed long key or another layout): what a
+ * reconcile reads back from a backend's listing.
+ */
+export function keyOfPhysicalKey(physical: string): { bucket: string; key: string } | undefined {
+  const slash = physical.indexOf('/');
+  const tilde = physical.lastIndexOf('~');
+  if (slash <= 0 || tilde <= slash) return undefined;
+  const bucket = physical.slice(0, slash);
+  const escaped = physical.slice(slash + 1, tilde);
+  if (escaped.startsWith('~long/')) return undefined;
+  const key = escaped
+    .split('/')
+    .map((segment) => (ESCAPED_DOT_SEGMENT.test(segment) ? segment.slice(1) : segment))
+    .join('/');
+  return { bucket, key };
 }

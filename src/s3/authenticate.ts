@@ -8,7 +8,7 @@ import {
   canonicalHeaders,
   canonicalQueryString,
   canonicalRequest,
-  canonicalUri,
+  canonicalUriCandidates,
   parseAmzDate,
   parseRawQuery,
   sha256Hex,
@@ -89,9 +89,9 @@ export async function authenticate(
   }
   if (unsigned.length > 0) return fail({ reason: 'unsigned-headers', headers: unsigned });
 
-  let uri: string;
+  let uris: string[];
   try {
-    uri = canonicalUri(url.pathname);
+    uris = canonicalUriCandidates(url.pathname);
   } catch {
     return fail({ reason: 'malformed-query', detail: 'the path has an invalid percent-encoding' });
   }
@@ -101,16 +101,19 @@ export async function authenticate(
   const canonicalQuery = canonicalQueryString(query, parts.presigned ? 'X-Amz-Signature' : undefined);
   const key = await signingKey(secret, parts.date, parts.region, parts.service, entry !== undefined);
   const matchesWith = async (headers: Headers) => {
-    const request_ = canonicalRequest({
-      method: request.method,
-      uri,
-      query: canonicalQuery,
-      headers: canonicalHeaders(headers, parts.signedHeaders),
-      signedHeaders: parts.signedHeaders,
-      payloadHash: parts.payloadHash,
-    });
-    const expected = await signature(key, stringToSign(parts.amzDate, scope, await sha256Hex(request_)));
-    return timingSafeEqualText(expected, parts.signature);
+    for (const uri of uris) {
+      const request_ = canonicalRequest({
+        method: request.method,
+        uri,
+        query: canonicalQuery,
+        headers: canonicalHeaders(headers, parts.signedHeaders),
+        signedHeaders: parts.signedHeaders,
+        payloadHash: parts.payloadHash,
+      });
+      const expected = await signature(key, stringToSign(parts.amzDate, scope, await sha256Hex(request_)));
+      if (timingSafeEqualText(expected, parts.signature)) return true;
+    }
+    return false;
   };
   let matches = await matchesWith(request.headers);
   if (!entry) return fail({ reason: 'unknown-access-key' });

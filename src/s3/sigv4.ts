@@ -26,6 +26,17 @@ export function canonicalUri(rawPath: string): string {
     .join('/');
 }
 
+/**
+ * The canonical URIs a client may have signed for this path. A path with an encoded slash (`..%2Fx`) is signed
+ * either segment by segment (`..%2Fx`) or, as S3 and SDKs that sign the decoded key do, with the slash as it
+ * decodes (`../x`). Both name the same key, since the key is the decoded path either way.
+ */
+export function canonicalUriCandidates(rawPath: string): string[] {
+  const segmentwise = canonicalUri(rawPath);
+  if (!/%2f/i.test(rawPath)) return [segmentwise];
+  return [segmentwise, uriEncode(decodeURIComponent(rawPath), false)];
+}
+
 /** Query pairs decoded from the raw query string; `+` is literal, as AWS SDKs encode space as %20. */
 export function parseRawQuery(rawQuery: string): [string, string][] {
   const query = rawQuery.startsWith('?') ? rawQuery.slice(1) : rawQuery;
@@ -128,5 +139,9 @@ export function parseAmzDate(value: string): number | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (!m) return undefined;
   const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
-  return Number.isNaN(ms) ? undefined : ms;
+  // Date.UTC rolls 20261332T256161Z over into a real date; a calendar-invalid stamp is refused, not reinterpreted.
+  const back = new Date(ms);
+  if (Number.isNaN(ms) || back.getUTCFullYear() !== Number(m[1]) || back.getUTCMonth() !== Number(m[2]) - 1 || back.getUTCDate() !== Number(m[3])) return undefined;
+  if (back.getUTCHours() !== Number(m[4]) || back.getUTCMinutes() !== Number(m[5]) || back.getUTCSeconds() !== Number(m[6])) return undefined;
+  return ms;
 }

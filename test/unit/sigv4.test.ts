@@ -1,7 +1,7 @@
 import { AwsClient } from 'aws4fetch';
 import { describe, expect, it } from 'vitest';
 import { authFailureToS3Error, authenticate, type CredentialLookup } from '../../src/s3/authenticate.ts';
-import { canonicalQueryString, canonicalUri, parseRawQuery } from '../../src/s3/sigv4.ts';
+import { canonicalQueryString, canonicalUri, canonicalUriCandidates, parseAmzDate, parseRawQuery } from '../../src/s3/sigv4.ts';
 
 // The worked examples from https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
 // and https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
@@ -133,6 +133,16 @@ describe('canonical forms', () => {
   it('encodes the path once, S3 style', () => {
     expect(canonicalUri('/b/a%20b/%E2%82%AC+')).toBe('/b/a%20b/%E2%82%AC%2B');
     expect(canonicalUri('/b/')).toBe('/b/');
+  });
+  it('offers the decoded-key form only for paths with an encoded slash', () => {
+    expect(canonicalUriCandidates('/b/a/x')).toEqual(['/b/a/x']);
+    expect(canonicalUriCandidates('/b/..%2Fx')).toEqual(['/b/..%2Fx', '/b/../x']);
+  });
+  it('reads X-Amz-Date only when it is a real calendar instant', () => {
+    expect(parseAmzDate('20260126T101500Z')).toBe(Date.UTC(2026, 0, 26, 10, 15, 0));
+    for (const bad of ['20261332T101500Z', '20260230T101500Z', '20260126T246000Z', '20260126T106100Z', '20260126T101561Z']) {
+      expect(parseAmzDate(bad), bad).toBeUndefined();
+    }
   });
   it('sorts and encodes the query', () => {
     expect(canonicalQueryString(parseRawQuery('?b=2&a=1&a=0&list-type=2&prefix=x%2Fy&uploads'))).toBe(

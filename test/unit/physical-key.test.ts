@@ -1,0 +1,61 @@
+/** The key layout on backends: no client key can put a dot segment in a backend path (tenant confinement). */
+import { describe, expect, it } from 'vitest';
+import { UnsafePhysicalKeyError, backendCopySource, backendObjectUrl } from '../../src/backends/object-path.ts';
+import { escapeDotSegments, keyOfPhysicalKey, physicalKey } from '../../src/objects/physical-key.ts';
+
+const HOSTILE_KEYS = ['../x', 'a/../../x', './x', '..', '.', '%2e%2e/x', '../../other-bucket/planted', 'a/./b', '~../x', '~~./y', '...', 'a//b', '/x', 'x/'];
+const backend = { endpoint: 'https://s3.example.com', bucket: 'store', forcePathStyle: true };
+
+describe('physical keys', () => {
+  it('never hold a dot segment, whatever the key', async () => {
+    for (const key of HOSTILE_KEYS) {
+      const physical = await physicalKey('photos', key, 'v1');
+      expect(physical.startsWith('photos/')).toBe(true);
+      expect(physical.split('/').some((s) => s === '.' || s === '..'), physical).toBe(false);
+    }
+  });
+
+  it('map back to exactly the key they came from (the escape is reversible, so distinct keys never meet)', async () => {
+    const seen = new Map<string, string>();
+    for (const key of HOSTILE_KEYS) {
+      const physical = await physicalKey('photos', key, 'v1');
+      expect(keyOfPhysicalKey(physical)).toEqual({ bucket: 'photos', key });
+      expect(seen.get(physical), `${key} and ${seen.get(physical)} share ${physical}`).toBeUndefined();
+      seen.set(physical, key);
+    }
+    expect(escapeDotSegments('a/../b/./c')).toBe('a/~../b/~./c');
+    expect(escapeDotSegments('~../x')).toBe('~~../x');
+    expect(escapeDotSegments('.../x')).toBe('.../x');
+  });
+
+  it('keep long keys hashed under the bucket', async () => {
+    const physical = await physicalKey('photos', `../${'a'.repeat(1100)}`, 'v1');
+    expect(physical).toMatch(/^photos\/~long\/[0-9a-f]{64}~v1$/);
+    expect(keyOfPhysicalKey(physical)).toBeUndefined();
+  });
+});
+
+describe('backend object URLs', () => {
+  it('stay under the backend bucket and the key prefix after URL parsing, for every hostile key', async () => {
+    for (const key of HOSTILE_KEYS) {
+      const physical = await physicalKey('photos', key, 'v1');
+      for (const forcePathStyle of [true, false]) {
+        const url = new URL(backendObjectUrl({ ...backend, forcePathStyle }, physical, 'uploads='));
+        const prefix = forcePathStyle ? '/store/photos/' : '/photos/';
+        expect(url.pathname.startsWith(prefix), `${key} -> ${url.pathname}`).toBe(true);
+        expect(decodeURIComponent(url.pathname.slice(prefix.length - 'photos/'.length))).toBe(physical);
+        expect(url.search).toBe('?uploads=');
+      }
+      expect(decodeURIComponent(backendCopySource(backend, physical))).toBe(`/store/${physical}`);
+    }
+  });
+
+  it('encode each segment as SigV4 canonical URIs do', () => {
+    expect(backendObjectUrl(backend, "p/a b+c(!)*'%2e~v")).toBe('https://s3.example.com/store/p/a%20b%2Bc%28%21%29%2A%27%252e~v');
+  });
+
+  it('refuse a physical key with a dot segment (one made before the layout escaped them)', () => {
+    expect(() => backendObjectUrl(backend, 'photos/../other/x~v')).toThrow(UnsafePhysicalKeyError);
+    expect(() => backendCopySource(backend, 'photos/./x~v')).toThrow(UnsafePhysicalKeyError);
+  });
+});
