@@ -1,21 +1,40 @@
 /**
- * The small XML request bodies (DeleteObjects, CompleteMultipartUpload): read with a size cap, integrity-checked
- * (Content-MD5 or x-amz-checksum-*), parsed. Every problem is an S3 error; nothing is read past the cap.
+ * The small XML request bodies (DeleteObjects, CompleteMultipartUpload): read with a size cap and held to every
+ * promise the request makes about them, exactly as an upload is: the signed payload hash (x-amz-content-sha256,
+ * or aws-chunked chunk signatures), Content-Length, Content-MD5 and x-amz-checksum-* (header or trailer). A body
+ * other than the one the client signed is refused before anything is parsed, so a captured request cannot be
+ * replayed with another body. Every problem is an S3 error; nothing is read past the cap.
  */
-import { CHECKSUM_ALGORITHMS, createChecksum } from './checksums.ts';
+import { type ChunkEncoder, pumpUpload } from '../objects/upload-pump.ts';
+import type { Authenticated } from './authenticate.ts';
 import { S3Error } from './errors.ts';
 import type { S3Request } from './request.ts';
+import { uploadBody } from './upload-body.ts';
 import { type XmlElement, parseXml } from './xml-read.ts';
 
 /** S3 reads at most 1 MiB of these documents. */
 export const MAX_XML_BODY_BYTES = 1024 * 1024;
 
-export async function readXmlBody(request: S3Request, opts: { rootName: string; requireIntegrity: boolean }): Promise<XmlElement> {
-  const bytes = await readCapped(request.body, MAX_XML_BODY_BYTES);
-  await checkIntegrity(request.headers, bytes, opts.requireIntegrity);
+/** The document's bytes are the client's own; nothing is transformed on the way into memory. */
+const asSent: ChunkEncoder = { update: async (chunk) => [chunk], final: async () => [] };
+
+export async function readXmlBody(
+  request: S3Request,
+  auth: Authenticated,
+  opts: { rootName: string; requireIntegrity: boolean },
+): Promise<XmlElement> {
+  const body = uploadBody(request, auth);
+  if (opts.requireIntegrity && body.expect.md5Base64 === undefined && body.expect.checksum === undefined) {
+    throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header)');
+  }
+  if (body.size > MAX_XML_BODY_BYTES) throw malformed();
+  const parts: Uint8Array[] = [];
+  // The pump reuses its buffers once a write settles, so each chunk is copied as it arrives.
+  const sink = new WritableStream<Uint8Array>({ write: (chunk) => void parts.push(chunk.slice()) });
+  await pumpUpload(body.source, sink, { expect: { ...body.expect, length: body.size }, encoder: asSent });
   let document: XmlElement;
   try {
-    document = parseXml(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
+    document = parseXml(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(concat(parts)));
   } catch {
     throw malformed();
   }
@@ -27,48 +46,12 @@ export function malformed(): S3Error {
   return new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
 }
 
-async function readCapped(body: ReadableStream<Uint8Array> | null, limit: number): Promise<Uint8Array> {
-  if (!body) throw malformed();
-  const reader = body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      throw malformed();
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(total);
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
   for (const part of parts) {
     out.set(part, at);
     at += part.byteLength;
   }
   return out;
-}
-
-async function checkIntegrity(headers: Headers, bytes: Uint8Array, required: boolean): Promise<void> {
-  const md5 = headers.get('content-md5');
-  const algorithm = CHECKSUM_ALGORITHMS.find((a) => headers.has(`x-amz-checksum-${a}`));
-  if (md5 === null && algorithm === undefined) {
-    if (required) throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header)');
-    return;
-  }
-  if (md5 !== null) {
-    const digest = new Uint8Array(await crypto.subtle.digest('MD5', bytes));
-    let binary = '';
-    for (const b of digest) binary += String.fromCharCode(b);
-    if (btoa(binary) !== md5) throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
-  }
-  if (algorithm !== undefined) {
-    const sum = createChecksum(algorithm);
-    await sum.update(bytes);
-    if ((await sum.digest()) !== headers.get(`x-amz-checksum-${algorithm}`)) {
-      throw new S3Error('BadDigest', `The ${algorithm.toUpperCase()} you specified did not match the calculated checksum.`);
-    }
-  }
 }

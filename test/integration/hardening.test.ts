@@ -1,11 +1,23 @@
 /**
  * An attacker with a valid credential for one bucket, against the real Worker on radosgw (which verifies every
- * signature): keys never leave their bucket's prefix on a backend.
+ * signature): keys never leave their bucket's prefix on a backend; bodies are bound to the signature.
  */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import { AwsClient } from 'aws4fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bodyBytes, randomBody, sha256 } from '../support/bytes.ts';
+import { xmlError } from '../support/s3-errors.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 let stack: TestStack;
@@ -98,5 +110,62 @@ describe('object keys stay in their bucket prefix on the backend', () => {
       expect(failure, key).toMatch(/SignatureDoesNotMatch|AccessDenied|MethodNotAllowed/);
     }
     expect(await everyBackendKey()).toEqual([]);
+  });
+});
+
+describe('request bodies are bound to the signed payload hash', () => {
+  const deleteXml = (key: string) => `<?xml version="1.0" encoding="UTF-8"?><Delete><Object><Key>${key}</Key></Object></Delete>`;
+  const base64Md5 = (text: string) => createHash('md5').update(text).digest('base64');
+  const hexSha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  /** Signs `signedBody` (its SHA-256 in x-amz-content-sha256), then sends `sentBody` under that signature. */
+  async function replay(url: string, method: string, signedBody: string, sentBody: string, extra: Record<string, string> = {}): Promise<Response> {
+    const signed = await signer.sign(url, { method, headers: { 'x-amz-content-sha256': hexSha256(signedBody) }, body: signedBody });
+    const headers = new Headers(signed.headers);
+    for (const [name, value] of Object.entries(extra)) headers.set(name, value);
+    return fetch(url, { method, headers, body: sentBody });
+  }
+
+  it('DeleteObjects with a body other than the signed one is refused and deletes nothing', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'signed-victim', Body: 'a' }));
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'keep-me', Body: 'b' }));
+    const url = `${stack.endpoint}/${stack.bucket}?delete=`;
+    // Content-MD5 is not an x-amz-* header, so a client may leave it unsigned; the attacker recomputes it.
+    const forged = deleteXml('keep-me');
+    const response = await replay(url, 'POST', deleteXml('signed-victim'), forged, { 'content-md5': base64Md5(forged) });
+    expect(await xmlError(response)).toEqual({ status: 400, code: 'XAmzContentSHA256Mismatch' });
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: stack.bucket }));
+    expect(listed.Contents?.map((c) => c.Key).sort()).toEqual(['keep-me', 'signed-victim']);
+
+    // The body the client signed still works.
+    const honest = await replay(url, 'POST', deleteXml('signed-victim'), deleteXml('signed-victim'), { 'content-md5': base64Md5(deleteXml('signed-victim')) });
+    expect(honest.status).toBe(200);
+    const after = await s3.send(new ListObjectsV2Command({ Bucket: stack.bucket }));
+    expect(after.Contents?.map((c) => c.Key)).toEqual(['keep-me']);
+    await s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: 'keep-me' }));
+  });
+
+  it('CompleteMultipartUpload with a body other than the signed one is refused and completes nothing', async () => {
+    const key = 'signed-multipart';
+    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: stack.bucket, Key: key }));
+    const uploadId = created.UploadId!;
+    const part1 = randomBody(5 * 1024 * 1024);
+    const part2 = randomBody(1024);
+    const etag1 = (await s3.send(new UploadPartCommand({ Bucket: stack.bucket, Key: key, UploadId: uploadId, PartNumber: 1, Body: part1 }))).ETag!;
+    const etag2 = (await s3.send(new UploadPartCommand({ Bucket: stack.bucket, Key: key, UploadId: uploadId, PartNumber: 2, Body: part2 }))).ETag!;
+    const complete = (parts: [number, string][]) =>
+      `<CompleteMultipartUpload>${parts.map(([n, e]) => `<Part><PartNumber>${n}</PartNumber><ETag>${e}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
+    const url = `${stack.endpoint}/${stack.bucket}/${key}?uploadId=${encodeURIComponent(uploadId)}`;
+    // radosgw wants every uploaded part listed, so the forged list differs only in its bytes; any difference counts.
+    const response = await replay(url, 'POST', complete([[1, etag1], [2, etag2]]), `${complete([[1, etag1], [2, etag2]])}\n`);
+    expect(await xmlError(response)).toEqual({ status: 400, code: 'XAmzContentSHA256Mismatch' });
+    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: stack.bucket }));
+    expect(uploads.Uploads?.map((u) => u.UploadId)).toEqual([uploadId]);
+
+    const honest = await replay(url, 'POST', complete([[1, etag1], [2, etag2]]), complete([[1, etag1], [2, etag2]]));
+    expect(honest.status).toBe(200);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
+    expect(head.ContentLength).toBe(part1.length + part2.length);
+    await s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: key }));
   });
 });

@@ -15,7 +15,7 @@ const PARALLEL_DELETES = 8;
 
 /** Always 200: each key reports its own outcome; missing keys count as deleted, as in S3. */
 export const DeleteObjects: Handler = async (services, request, auth) => {
-  const document = await readXmlBody(request, { rootName: 'Delete', requireIntegrity: true });
+  const document = await readXmlBody(request, auth, { rootName: 'Delete', requireIntegrity: true });
   const quiet = child(document, 'Quiet')?.text.trim().toLowerCase() === 'true';
   const keys = childrenNamed(document, 'Object').map((object) => {
     const key = child(object, 'Key');

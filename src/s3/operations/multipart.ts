@@ -71,7 +71,7 @@ export const CompleteMultipartUpload: Handler = async (services, request, auth) 
   const key = requireKey(request);
   const upload = await requireUpload(services, request.query.get('uploadId') ?? '', auth.bucket, key);
   const condition = writeCondition(request.headers);
-  const document = await readXmlBody(request, { rootName: 'CompleteMultipartUpload', requireIntegrity: false });
+  const document = await readXmlBody(request, auth, { rootName: 'CompleteMultipartUpload', requireIntegrity: false });
   const parts = childrenNamed(document, 'Part').map((part) => {
     const number = child(part, 'PartNumber')?.text.trim() ?? '';
     const etag = child(part, 'ETag')?.text.trim();
