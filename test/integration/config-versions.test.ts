@@ -220,43 +220,46 @@ describe('rotating client credentials (the seed procedure)', () => {
     const next = { accessKeyId: 'itest-rotated', secretAccessKey: 'itest-rotated-secret' };
     let current = old;
     const failures: string[] = [];
-    let requests = 0;
+    const served = new Map<string, number>();
     let running = true;
     const traffic = (async () => {
-      while (running) {
+      for (let i = 0; running; i++) {
         const using = current;
         try {
-          await put(using, `rotation/${requests % 5}.txt`, `request ${requests}`);
+          await put(using, `rotation/${i % 5}.txt`, `request ${i}`);
         } catch (err) {
           failures.push(`${using.accessKeyId}: ${String(err)}`);
         }
-        requests++;
+        served.set(using.accessKeyId, (served.get(using.accessKeyId) ?? 0) + 1);
       }
     })();
+    // Counted, not timed: each phase lasts until the client has made a few requests in it, however slow the machine.
+    const afterRequests = (accessKeyId: string, n: number) => until(`${n} requests with ${accessKeyId}`, async () => (served.get(accessKeyId) ?? 0) >= n, 60_000);
 
+    await afterRequests(old.accessKeyId, 3);
     const both = deployed();
     both.buckets[0]!.credentials.push({ access_key_id: next.accessKeyId, secret_access_key: next.secretAccessKey });
     const added = await stack.admin('POST', '/admin/api/config/versions', { yaml: stringify(both) });
     expect(added.status).toBe(201);
     expect(added.body.changes).toContainEqual({ field: 'buckets[itest].credentials[itest-rotated]', change: 'added', effect: 'reloadable' });
-    await until('the new credential to work', () => works(next), 6000);
+    await until('the new credential to work', () => works(next), 60_000);
     expect(await works(old)).toBe(true);
 
     current = next;
-    await new Promise((r) => setTimeout(r, 300));
+    await afterRequests(next.accessKeyId, 3);
     const onlyNew = deployed();
     onlyNew.buckets[0]!.credentials = onlyNew.buckets[0]!.credentials.filter((c) => c.access_key_id !== old.accessKeyId);
     onlyNew.buckets[0]!.credentials.push({ access_key_id: next.accessKeyId, secret_access_key: next.secretAccessKey });
     const removed = await stack.admin('POST', '/admin/api/config/versions', { yaml: stringify(onlyNew) });
     expect(removed.status).toBe(201);
-    await until('the old credential to be refused', async () => !(await works(old)), 6000);
+    await until('the old credential to be refused', async () => !(await works(old)), 60_000);
     const refused = await s3Failure(put(old, 'rotation/old.txt', 'x'));
     expect(refused.code).toBe('InvalidAccessKeyId');
-    await new Promise((r) => setTimeout(r, 300));
+    const beforeStop = served.get(next.accessKeyId) ?? 0;
+    await afterRequests(next.accessKeyId, beforeStop + 3);
     running = false;
     await traffic;
     expect(failures).toEqual([]);
-    expect(requests).toBeGreaterThan(10);
     await stack.expectExactAccounting();
   });
 });
