@@ -1,13 +1,22 @@
 /** Cloudflare's env and context, adapted to what src/ needs (the Worker entry and the Durable Objects share it). */
 import type { Bindings } from '../src/runtime/bindings.ts';
+import { configVariables } from '../src/config/config-variables.ts';
 import type { BackendStateRpc } from '../src/backends/backend-state-rpc.ts';
 import type { RateLimitRpc } from '../src/runtime/rate-limit-rpc.ts';
 import type { Env } from './env.ts';
 
+/** The env object lives as long as the isolate; its configuration variables are worked out once. */
+const variablesByEnv = new WeakMap<Env, Record<string, string>>();
+function configVariablesOf(env: Env): Record<string, string> {
+  let vars = variablesByEnv.get(env);
+  if (!vars) variablesByEnv.set(env, (vars = configVariables(env, env.S3O_CONFIG)));
+  return vars;
+}
+
 export function bindingsFrom(env: Env, waitUntil: (promise: Promise<unknown>) => void): Bindings {
   return {
     configText: env.S3O_CONFIG,
-    vars: env,
+    vars: configVariablesOf(env),
     databaseUrl: env.DATABASE_URL,
     databaseLocalProxy: env.DATABASE_LOCAL_PROXY,
     environment: env.S3O_ENVIRONMENT,

@@ -5,6 +5,7 @@
  */
 import { KV_REFRESH_MS } from '../config/config-store.ts';
 import { type ConfigProblem } from '../config/fields.ts';
+import { redactExpanded } from '../config/expand.ts';
 import { loadConfig } from '../config/load.ts';
 import { maskSecrets } from '../config/mask-secrets.ts';
 import { applyReloadable, type ConfigChange, configChanges } from '../config/reload-classes.ts';
@@ -31,7 +32,7 @@ export function showConfig(context: AdminContext): Response {
   return json(200, {
     ...(active.version ? summaryJson(active.version) : { version: null, source: 'deployed' }),
     yaml: maskSecrets(active.version?.yaml ?? context.deployedText),
-    requires_deploy: pendingDeploy(active),
+    requires_deploy: shown(pendingDeploy(active), context),
     propagation_seconds: KV_REFRESH_MS / 1000,
   });
 }
@@ -48,7 +49,7 @@ export async function diffConfig(request: Request, context: AdminContext): Promi
   if (!body.ok) return body.response;
   const candidate = validateCandidate(body.value.yaml, context);
   if (!candidate.ok) return candidate.response;
-  return json(200, { base_version: context.active.version?.version ?? null, ...describeChanges(context.active, candidate.config) });
+  return json(200, { base_version: context.active.version?.version ?? null, ...describeChanges(context.active, candidate.config, context) });
 }
 
 export async function pushConfig(request: Request, context: AdminContext, by: string): Promise<Response> {
@@ -110,7 +111,7 @@ async function activate(context: AdminContext, change: Activation): Promise<Resp
   }
   rememberActiveRecord(JSON.stringify(record));
   const after = buildActiveConfig(before.deployed, { record, config: change.config });
-  const { changes, requires_deploy } = describeChanges(before, change.config);
+  const { changes, requires_deploy } = describeChanges(before, change.config, context);
   context.log.info('Config version activated', {
     version: record.version,
     source: record.source,
@@ -136,11 +137,21 @@ async function activate(context: AdminContext, change: Activation): Promise<Resp
 }
 
 /** Reloadable changes against what is in effect; deploy-only ones against what is deployed. */
-function describeChanges(active: ActiveConfig, candidate: Config): { changes: ConfigChange[]; requires_deploy: ConfigChange[] } {
+function describeChanges(active: ActiveConfig, candidate: Config, context: AdminContext): { changes: ConfigChange[]; requires_deploy: ConfigChange[] } {
   return {
-    changes: configChanges(active.config, applyReloadable(active.deployed, candidate)),
-    requires_deploy: configChanges(active.deployed, candidate).filter((c) => c.effect === 'deploy-only'),
+    changes: shown(configChanges(active.config, applyReloadable(active.deployed, candidate)), context),
+    requires_deploy: shown(configChanges(active.deployed, candidate).filter((c) => c.effect === 'deploy-only'), context),
   };
+}
+
+/** Changes as an answer may show them: a value that came from a configuration variable appears as its `${NAME}`. */
+function shown(changes: ConfigChange[], context: AdminContext): ConfigChange[] {
+  const variables = Object.entries(context.vars).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+  return changes.map((c) => ({
+    ...c,
+    ...(c.from === undefined ? {} : { from: redactExpanded(c.from, variables) }),
+    ...(c.to === undefined ? {} : { to: redactExpanded(c.to, variables) }),
+  }));
 }
 
 type Candidate = { ok: true; yaml: string; config: Config } | { ok: false; response: Response };

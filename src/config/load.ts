@@ -1,6 +1,6 @@
 /** From YAML text to a validated Config: parse, expand `${VAR}` from the Worker's vars and secrets, validate. */
 import { parse, YAMLParseError } from 'yaml';
-import { expandVariables } from './expand.ts';
+import { type Expansions, expandVariables, redactExpanded } from './expand.ts';
 import type { ConfigProblem } from './fields.ts';
 import type { Config } from './types.ts';
 import { validateConfig } from './validate.ts';
@@ -26,11 +26,16 @@ export function checkConfig(yamlText: string, vars: Readonly<Record<string, unkn
     return { problems: [{ path: where, message: `invalid YAML: ${message}` }], unsetVariables: [], config: undefined };
   }
   const unsetVariables: ConfigProblem[] = [];
-  const result = validateConfig(expandVariables(doc, vars, unsetVariables));
+  const expanded: Expansions = new Map();
+  const result = validateConfig(expandVariables(doc, vars, unsetVariables, '', expanded));
   if (result.ok) return { problems: [], unsetVariables, config: result.config };
   // A value still holding its placeholder fails its own checks too; report the cause once.
   const unsetPaths = new Set(unsetVariables.map((p) => p.path));
-  return { problems: result.problems.filter((p) => !unsetPaths.has(p.path)), unsetVariables, config: undefined };
+  // Messages quote the values they refuse; an expanded one goes back to its ${NAME}, never out as a secret.
+  const problems = result.problems
+    .filter((p) => !unsetPaths.has(p.path))
+    .map((p) => ({ path: p.path, message: redactExpanded(p.message, expanded) }));
+  return { problems, unsetVariables, config: undefined };
 }
 
 /** The Worker's view: every variable must be set and every check must pass. */

@@ -6,7 +6,7 @@ import type { RateLimitRpc } from './rate-limit-rpc.ts';
 export interface Bindings {
   /** The configuration document (YAML) the Worker was deployed with. */
   configText: string | undefined;
-  /** Worker vars and secrets, for `${VAR}` expansion in the configuration. */
+  /** The configuration variables: the Worker vars and secrets `${VAR}` may expand (config/config-variables.ts). */
   vars: Readonly<Record<string, unknown>>;
   databaseUrl: string | undefined;
   /** Local development only: host:port of a WebSocket-to-Postgres bridge standing in for Neon's proxy. */

@@ -15,11 +15,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { AwsClient } from 'aws4fetch';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { stringify } from 'yaml';
 import { bodyBytes, randomBody, sha256 } from '../support/bytes.ts';
 import { xmlError } from '../support/s3-errors.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
+const ADMIN_TOKEN = 'hardening-admin-token-0123456789';
 let stack: TestStack;
 let s3: S3Client;
 let signer: AwsClient;
@@ -31,6 +33,7 @@ beforeAll(async () => {
       { name: 'rgw', kind: 'radosgw' },
       { name: 'rgw2', kind: 'radosgw' },
     ],
+    admin: { token: ADMIN_TOKEN },
   });
   s3 = stack.client();
   const creds = stack.credentials[0]!;
@@ -167,5 +170,47 @@ describe('request bodies are bound to the signed payload hash', () => {
     const head = await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
     expect(head.ContentLength).toBe(part1.length + part2.length);
     await s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: key }));
+  });
+});
+
+describe('configuration variables are not an oracle for the Worker\'s secrets', () => {
+  const rgwSecret = () => inject('radosgw').secretAccessKey;
+  const withBackend = (change: Record<string, unknown>, top: Record<string, unknown> = {}) => {
+    const doc = stack.deployedConfig() as { backends: Record<string, unknown>[] };
+    doc.backends[0] = { ...doc.backends[0], ...change };
+    return stringify({ ...doc, ...top });
+  };
+  const call = async (path: string, yaml: string) => {
+    const response = await fetch(`${stack.endpoint}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ yaml }),
+    });
+    return { status: response.status, text: await response.text() };
+  };
+
+  it('a pushed document cannot expand the database URL or any variable the deployment did not give the configuration', async () => {
+    const before = await stack.admin('GET', '/admin/api/config/versions');
+    for (const path of ['/admin/api/config/diff', '/admin/api/config/versions']) {
+      const answer = await call(path, withBackend({ region: '${DATABASE_URL}', endpoint: 'http://${DATABASE_LOCAL_PROXY}' }));
+      expect(answer.status).toBe(400);
+      expect(answer.text).toContain('${DATABASE_URL} is not set');
+      expect(answer.text).not.toContain(stack.databaseUrl);
+      expect(answer.text).not.toContain(new URL(stack.databaseUrl).password);
+      expect(answer.text).not.toMatch(/127\.0\.0\.1:\d+/);
+    }
+    expect((await stack.admin('GET', '/admin/api/config/versions')).body).toEqual(before.body);
+  });
+
+  it('no answer echoes the value of a configuration variable, in a validation error or in a diff', async () => {
+    const secret = rgwSecret();
+    const invalid = await call('/admin/api/config/diff', withBackend({}, { routing_strategy: '${RGW_SECRET_KEY}' }));
+    expect(invalid.status).toBe(400);
+    expect(invalid.text).toContain('got \\"${RGW_SECRET_KEY}\\"');
+    expect(invalid.text).not.toContain(secret);
+    const diff = await call('/admin/api/config/diff', withBackend({ region: '${RGW_SECRET_KEY}' }));
+    expect(diff.status).toBe(200);
+    expect(diff.text).toContain('"to":"${RGW_SECRET_KEY}"');
+    expect(diff.text).not.toContain(secret);
   });
 });

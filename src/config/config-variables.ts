@@ -1,0 +1,26 @@
+/**
+ * Which Worker vars and secrets a configuration document may expand as `${NAME}`: only those meant for it, so
+ * that a pushed document cannot read the orchestrator's own secrets (`region: ${DATABASE_URL}`) and have them
+ * echoed back. A name is a configuration variable when the deployed document (S3O_CONFIG, chosen by whoever
+ * deploys) references it, or when the deploy-time var S3O_CONFIG_VARS lists it; never when the orchestrator
+ * itself reads it (DATABASE_URL, DATABASE_LOCAL_PROXY, S3O_*). See docs/configuration.md.
+ */
+import { referencedVariables } from './expand.ts';
+
+const RESERVED = /^(?:S3O_.*|DATABASE_URL|DATABASE_LOCAL_PROXY)$/;
+
+export function isReservedVariable(name: string): boolean {
+  return RESERVED.test(name);
+}
+
+/** The variables configuration documents may expand, with their values (string vars and secrets only). */
+export function configVariables(env: Readonly<Record<string, unknown>>, deployedText: string | undefined): Record<string, string> {
+  const listed = typeof env.S3O_CONFIG_VARS === 'string' ? env.S3O_CONFIG_VARS.split(/[\s,]+/).filter(Boolean) : [];
+  const names = new Set([...referencedVariables(deployedText ?? ''), ...listed]);
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = env[name];
+    if (!isReservedVariable(name) && typeof value === 'string') out[name] = value;
+  }
+  return out;
+}
