@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   const plainSeconds = (performance.now() - plainStart) / 1000;
 
   log('draining backend a through the orchestrator');
-  const admin = (method: string, path: string) => fetch(`${worker.url}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}` } });
+  const admin = (method: string, path: string) => fetch(`${worker.url}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } });
   const drainStart = performance.now();
   const started = await admin('POST', '/admin/api/backends/a/drain');
   if (started.status !== 202) throw new Error(`drain did not start: ${started.status} ${await started.text()}`);

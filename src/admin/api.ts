@@ -21,6 +21,7 @@ import type { BackendHealth } from '../backends/backend-health.ts';
 import { overReplicationRoute, replicateRoute } from './replication-routes.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
 import { json, readJsonObject } from './http.ts';
+import { refuseCrossSiteChange } from './request-guard.ts';
 
 export interface AdminContext {
   active: ActiveConfig;
@@ -36,6 +37,11 @@ export interface AdminContext {
 }
 
 export async function handleAdmin(request: Request, context: AdminContext): Promise<Response> {
+  const crossSite = refuseCrossSiteChange(request);
+  if (crossSite) {
+    context.log.info('admin request refused', { status: crossSite.status, origin: request.headers.get('origin') ?? undefined });
+    return crossSite;
+  }
   const auth = await authorizeAdmin(request, context.active.config.admin, context.environment);
   if (!auth.ok) {
     context.log.info('admin request refused', { status: auth.status, error: auth.error });

@@ -8,7 +8,8 @@ export async function call(target: Target, method: string, path: string, body?: 
   try {
     response = await fetch(`${target.url}${path}`, {
       method,
-      headers: body === undefined ? target.headers : { ...target.headers, 'content-type': 'application/json' },
+      // Every state-changing call says JSON, with or without a body: the admin API refuses those that do not.
+      headers: method === 'GET' ? target.headers : { ...target.headers, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     });

@@ -6,6 +6,7 @@ import { isDatabaseUnavailable } from '../store/db.ts';
 import type { Config } from '../config/types.ts';
 import { errorFields } from '../observe/log.ts';
 import { type CredentialLookup, authFailureToS3Error, authenticate } from './authenticate.ts';
+import { applyContentSecurity } from './content-security.ts';
 import { resolveRoute } from './dispatch.ts';
 import { S3Error, isS3Error } from './errors.ts';
 import { parseS3Request } from './request.ts';
@@ -70,11 +71,14 @@ function toS3Error(err: unknown, services: Services): S3Error {
   return new S3Error('InternalError', 'We encountered an internal error. Please try again.');
 }
 
-/** Every response we build has mutable headers; re-wrapping a streamed body could lose its length. */
+/**
+ * The headers every S3 response carries: its request id and the content-security ones. Every response we build
+ * has mutable headers; re-wrapping a streamed body could lose its length.
+ */
 export function withRequestId(response: Response, requestId: string): Response {
   response.headers.set('x-amz-request-id', requestId);
   response.headers.set('x-amz-id-2', requestId);
-  return response;
+  return applyContentSecurity(response);
 }
 
 /** Access key -> secret and bucket, built once per config. */

@@ -161,7 +161,7 @@ describe('config push, show, diff, history', () => {
       [JSON.stringify({ note: 'no yaml' }), '"yaml" must hold the configuration document'],
       [JSON.stringify({ yaml: 'a: 1', note: 'x'.repeat(201) }), 'note must be a string of at most 200 characters'],
     ] as const) {
-      const response = await fetch(`${stack.endpoint}/admin/api/config/versions`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body });
+      const response = await fetch(`${stack.endpoint}/admin/api/config/versions`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body });
       expect(response.status).toBe(400);
       expect(((await response.json()) as { error: string }).error).toContain(message);
     }

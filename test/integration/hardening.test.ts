@@ -214,3 +214,64 @@ describe('configuration variables are not an oracle for the Worker\'s secrets', 
     expect(diff.text).not.toContain(secret);
   });
 });
+
+describe('tenant content cannot act on the admin API from the same origin', () => {
+  it('every S3 response says nosniff; types a browser would execute are sandboxed, passive ones are not', async () => {
+    const cases: [string, string, boolean][] = [
+      ['page.html', 'text/html; charset=utf-8', true],
+      ['drawing.svg', 'image/svg+xml', true],
+      ['feed.xml', 'application/xml', true],
+      ['app.js', 'text/javascript', true],
+      ['odd.bin', 'application/x-unknown-thing', true],
+      ['photo.png', 'image/png', false],
+      ['notes.txt', 'text/plain', false],
+    ];
+    for (const [key, type, sandboxed] of cases) {
+      await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `web/${key}`, Body: '<script>fetch("/admin/api/config")</script>', ContentType: type }));
+      for (const method of ['GET', 'HEAD']) {
+        const response = await signer.fetch(`${stack.endpoint}/${stack.bucket}/web/${key}`, { method });
+        await response.arrayBuffer();
+        expect(response.headers.get('content-type'), key).toBe(type);
+        expect(response.headers.get('x-content-type-options'), key).toBe('nosniff');
+        const policy = response.headers.get('content-security-policy');
+        if (sandboxed) expect(policy, `${method} ${key}`).toContain('sandbox');
+        else expect(policy, `${method} ${key}`).toBeNull();
+      }
+    }
+    const denied = await fetch(`${stack.endpoint}/${stack.bucket}/web/page.html`);
+    expect(denied.status).toBe(403);
+    expect(denied.headers.get('x-content-type-options')).toBe('nosniff');
+    for (const [key] of cases) await s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: `web/${key}` }));
+  });
+
+  it('state-changing admin calls need JSON and refuse a foreign Origin or a cross-site fetch', async () => {
+    const before = await stack.admin('GET', '/admin/api/config/versions');
+    const yaml = stringify(stack.deployedConfig());
+    const push = (headers: Record<string, string>, body = JSON.stringify({ yaml })) =>
+      fetch(`${stack.endpoint}/admin/api/config/versions`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...headers }, body });
+
+    // What a cross-site form or simple fetch can send.
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const response = await push({ 'content-type': type });
+      expect(response.status, type).toBe(415);
+      expect(((await response.json()) as { error: string }).error).toContain('application/json');
+    }
+    expect((await push({})).status).toBe(415);
+    const foreign = await push({ 'content-type': 'application/json', origin: 'https://tenant.example.com' });
+    expect(foreign.status).toBe(403);
+    expect(((await foreign.json()) as { error: string }).error).toContain('cross-origin');
+    expect((await push({ 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await push({ 'content-type': 'application/json', 'sec-fetch-site': 'same-site' })).status).toBe(403);
+    const drain = await fetch(`${stack.endpoint}/admin/api/backends/rgw/drain`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(drain.status).toBe(415);
+    expect((await stack.admin('GET', '/admin/api/config/versions')).body).toEqual(before.body);
+
+    // The admin API's own origin, and the CLI (no Origin at all), still work.
+    const own = await fetch(`${stack.endpoint}/admin/api/config/diff`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json; charset=utf-8', origin: new URL(stack.endpoint).origin, 'sec-fetch-site': 'same-origin' },
+      body: JSON.stringify({ yaml }),
+    });
+    expect(own.status).toBe(200);
+  });
+});

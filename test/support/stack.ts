@@ -292,7 +292,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
       async admin(method, path, body) {
         const response = await fetch(`${worker.url}${path}`, {
           method,
-          headers: { ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          headers: { ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}), ...(method === 'GET' ? {} : { 'content-type': 'application/json' }) },
           body: body === undefined ? undefined : JSON.stringify(body),
         });
         return { status: response.status, body: (await response.json()) as Record<string, unknown> };
