@@ -10,6 +10,8 @@ const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
 
 export interface Bridge {
   port: number;
+  /** Connections the Worker has opened through this bridge so far. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -19,7 +21,9 @@ export async function startPgBridge(target: { host: string; port: number }, port
     server.once('listening', resolve);
     server.once('error', reject);
   });
+  let opened = 0;
   server.on('connection', (ws) => {
+    opened++;
     const socket = connect(target.port, target.host);
     socket.on('data', (data) => ws.send(data));
     socket.on('close', () => ws.close());
@@ -41,6 +45,7 @@ export async function startPgBridge(target: { host: string; port: number }, port
   const actualPort = typeof address === 'object' && address ? address.port : port;
   return {
     port: actualPort,
+    connections: () => opened,
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of server.clients) client.terminate();

@@ -5,10 +5,10 @@
  */
 import type { AdminConfig } from '../config/types.ts';
 import { timingSafeEqualText } from '../s3/sigv4.ts';
-import { type AccessFailure, createAccessVerifier } from './access-jwt.ts';
+import { type AccessFailure, type AccessResult, createAccessVerifier } from './access-jwt.ts';
 
 export type AdminCaller = { kind: 'access'; identity: string } | { kind: 'token' };
-export type Authorization = { ok: true; caller: AdminCaller } | { ok: false; status: 401 | 403; error: string };
+export type Authorization = { ok: true; caller: AdminCaller } | { ok: false; status: 401 | 403 | 503; error: string };
 
 let verifierFor: { key: string; verifier: ReturnType<typeof createAccessVerifier> } | undefined;
 
@@ -48,7 +48,14 @@ export async function authorizeAdmin(request: Request, admin: AdminConfig, envir
   const bearer = /^Bearer (.+)$/.exec(request.headers.get('authorization') ?? '')?.[1];
   if (assertion !== null) {
     if (!admin.access) return { ok: false, status: 403, error: 'Cloudflare Access is not configured for the admin API (admin.access)' };
-    const result = await accessVerifier(admin.access).verify(assertion);
+    let result: AccessResult;
+    try {
+      result = await accessVerifier(admin.access).verify(assertion);
+    } catch (err) {
+      // Access's signing keys could not be fetched: nobody can be verified now, which is not the caller's fault.
+      const why = err instanceof Error ? err.message : String(err);
+      return { ok: false, status: 503, error: `cannot verify the Access token now: the team's signing keys could not be fetched (${why}); retry shortly` };
+    }
     if (!result.ok) return { ok: false, status: 403, error: REASONS[result.reason] };
     const identity = String(result.claims.email ?? result.claims.common_name ?? result.claims.sub ?? 'unknown');
     return { ok: true, caller: { kind: 'access', identity } };

@@ -42,8 +42,7 @@ export async function resolveActiveConfig(bindings: Bindings, logLevel?: LogLeve
   if (text === undefined || text.trim() === '') {
     return { ok: false, error: 'no configuration: set S3O_CONFIG to the YAML document' };
   }
-  if (deployedCache?.text !== text) deployedCache = { text, result: loadConfig(text, bindings.vars) };
-  const deployed = deployedCache.result;
+  const deployed = loadDeployed(bindings, text);
   if (!deployed.ok) return { ok: false, error: `invalid configuration:\n${formatProblems(deployed.problems)}` };
 
   const raw = bindings.configStore ? await activeRecord.read(bindings.configStore) : null;
@@ -52,6 +51,22 @@ export async function resolveActiveConfig(bindings: Bindings, logLevel?: LogLeve
   const active = await adopt(raw, deployed.config, previous, bindings, logLevel);
   current = { deployedText: text, raw, active };
   return { ok: true, active };
+}
+
+function loadDeployed(bindings: Bindings, text: string): LoadResult {
+  if (deployedCache?.text !== text) deployedCache = { text, result: loadConfig(text, bindings.vars) };
+  return deployedCache.result;
+}
+
+/**
+ * `server.base_domains` as deployed (deploy-only, so no KV read is needed): what the entry decides S3 or not by.
+ * None when the document is missing or invalid; the S3 surface then says the configuration is unusable.
+ */
+export function deployedBaseDomains(bindings: Bindings): readonly string[] {
+  const text = bindings.configText;
+  if (text === undefined || text.trim() === '') return [];
+  const deployed = loadDeployed(bindings, text);
+  return deployed.ok ? deployed.config.server.baseDomains : [];
 }
 
 /** This isolate's own push or rollback: followed at once rather than after the refresh bound. */

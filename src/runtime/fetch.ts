@@ -1,5 +1,5 @@
-/** The Worker's HTTP entry: the orchestrator's own routes, then everything else as S3. */
-import { Router } from 'itty-router';
+/** The Worker's HTTP entry: decides S3 or the orchestrator's own routes first, then routes within that surface. */
+import { type IRequest, Router } from 'itty-router';
 import { handleAdmin } from '../admin/api.ts';
 import { json } from '../admin/http.ts';
 import { authorizeAdmin } from '../admin/authorize.ts';
@@ -10,11 +10,12 @@ import { createLogger, errorFields } from '../observe/log.ts';
 import { S3Error } from '../s3/errors.ts';
 import { handleS3, withRequestId } from '../s3/front-door.ts';
 import { errorResponse } from '../s3/responses.ts';
+import { bucketFromHost } from '../s3/request.ts';
 import { openDatabase } from '../store/db.ts';
 import { sql } from 'drizzle-orm';
 import { readRuntimeSettings } from '../config/runtime-settings.ts';
 import type { Services } from '../s3/services.ts';
-import { type ActiveConfig, resolveActiveConfig } from './active-config.ts';
+import { type ActiveConfig, deployedBaseDomains, resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
 import { ensureQuotaLimitsSynced } from './quota-sync.ts';
 import { rateLimitWait } from './rate-limit.ts';
@@ -22,17 +23,49 @@ import { createServices, newRequestId } from './services.ts';
 
 const HEALTH_TIMEOUT_MS = 3000;
 
-export async function handleFetch(request: Request, bindings: Bindings): Promise<Response> {
-  const router = Router();
-  router.get('/health', () => health(bindings));
-  router.get('/metrics', () => metrics(request, bindings));
-  router.all('/admin/*', () => admin(request, bindings));
-  router.all('*', () => s3(request, bindings));
-  return router.fetch(request) as Promise<Response>;
+/**
+ * The orchestrator's own routes, built once per isolate. Only requests `isOwnRoute` picked reach it, so a
+ * bucket's key named `metrics` or `admin/x` is never captured; each surface renders its own failures.
+ */
+const ownRoutes = Router<IRequest, [Bindings]>()
+  .get('/health', (request, bindings) => health(request, bindings))
+  .get('/metrics', (request, bindings) => metrics(request, bindings))
+  .all('/admin', (request, bindings) => admin(request, bindings))
+  .all('/admin/*', (request, bindings) => admin(request, bindings))
+  .all('*', (request) => json(404, { error: `no route ${request.method} ${new URL(request.url).pathname}` }));
+
+/** Path-style names that belong to the orchestrator (bucket names it reserves: config/validate.ts). */
+const OWN_FIRST_SEGMENTS = new Set(['health', 'metrics', 'admin']);
+
+/**
+ * S3 or the orchestrator: decided before any path is matched. A virtual-hosted request (its Host a bucket under a
+ * configured base domain) is always S3, whatever its path; otherwise only the reserved first path segments
+ * (`/health`, `/metrics`, `/admin/...`) are the orchestrator's, and every other path is path-style S3.
+ */
+export function isOwnRoute(request: Request, baseDomains: readonly string[]): boolean {
+  const url = new URL(request.url);
+  if (bucketFromHost(request.headers.get('host') ?? url.host, baseDomains) !== undefined) return false;
+  return OWN_FIRST_SEGMENTS.has(url.pathname.split('/')[1] ?? '');
 }
 
+export async function handleFetch(request: Request, bindings: Bindings): Promise<Response> {
+  if (!isOwnRoute(request, deployedBaseDomains(bindings))) return s3(request, bindings);
+  return (await ownRoutes.fetch(request, bindings)) as Response;
+}
+
+/** The S3 surface: every failure, also outside an operation (config, rate limiter), is an S3 XML error. */
 async function s3(request: Request, bindings: Bindings): Promise<Response> {
   const requestId = newRequestId();
+  try {
+    return await s3Request(request, bindings, requestId);
+  } catch (err) {
+    createLogger('info').error('s3 request failed outside its operation', { ...errorFields(err), request_id: requestId });
+    const failure = new S3Error('InternalError', 'We encountered an internal error. Please try again.');
+    return withRequestId(errorResponse(failure, requestId, new URL(request.url).pathname, request.method), requestId);
+  }
+}
+
+async function s3Request(request: Request, bindings: Bindings, requestId: string): Promise<Response> {
   return withRequestServices(
     bindings,
     requestId,
@@ -57,7 +90,12 @@ async function s3(request: Request, bindings: Bindings): Promise<Response> {
   );
 }
 
+/** The admin surface: every failure is JSON. */
 async function admin(request: Request, bindings: Bindings): Promise<Response> {
+  return jsonSurface('admin', () => adminRequest(request, bindings));
+}
+
+async function adminRequest(request: Request, bindings: Bindings): Promise<Response> {
   return withRequestServices(
     bindings,
     newRequestId(),
@@ -87,6 +125,10 @@ async function admin(request: Request, bindings: Bindings): Promise<Response> {
 
 /** Prometheus text, for an Access-authorized caller, the development admin token, or the scrape token. */
 async function metrics(request: Request, bindings: Bindings): Promise<Response> {
+  return jsonSurface('metrics', () => metricsRequest(request, bindings));
+}
+
+async function metricsRequest(request: Request, bindings: Bindings): Promise<Response> {
   return withRequestServices(
     bindings,
     newRequestId(),
@@ -129,24 +171,62 @@ async function withRequestServices(
   }
 }
 
-/** `ok` when the metadata store answers, `degraded` when it does not (reads may still work later on). */
-async function health(bindings: Bindings): Promise<Response> {
-  if (!bindings.databaseUrl) return text('degraded');
+async function jsonSurface(surface: string, handle: () => Promise<Response>): Promise<Response> {
+  try {
+    return await handle();
+  } catch (err) {
+    createLogger('info').error(`${surface} request failed`, errorFields(err));
+    return json(500, { error: 'internal error; see the logs' });
+  }
+}
+
+/** How long one isolate reuses its answer: a flood of /health calls opens at most one connection per period. */
+const HEALTH_CACHE_MS = 2000;
+let lastHealth: { at: number; answer: Promise<string> } | undefined;
+
+/**
+ * `ok` when the metadata store answers, `degraded` when it does not (reads may still work later on). Rate-limited
+ * like every route; the probe's answer is shared for HEALTH_CACHE_MS.
+ */
+async function health(request: Request, bindings: Bindings): Promise<Response> {
+  try {
+    const loaded = await resolveActiveConfig(bindings);
+    if (loaded.ok) {
+      const wait = await rateLimitWait(request, loaded.active.config.rateLimit, bindings, createLogger(loaded.active.config.server.logLevel));
+      if (wait !== undefined) return new Response('slow down', { status: 429, headers: { ...TEXT_HEADERS, 'retry-after': String(wait) } });
+    }
+    const now = Date.now();
+    if (!lastHealth || now - lastHealth.at >= HEALTH_CACHE_MS) lastHealth = { at: now, answer: probeDatabase(bindings) };
+    return text(await lastHealth.answer);
+  } catch {
+    return text('degraded');
+  }
+}
+
+/** For tests: forget the cached health answer. */
+export function resetHealthCache(): void {
+  lastHealth = undefined;
+}
+
+async function probeDatabase(bindings: Bindings): Promise<string> {
+  if (!bindings.databaseUrl) return 'degraded';
   const database = openDatabase(bindings.databaseUrl, { localProxy: bindings.databaseLocalProxy });
   try {
     const probe = database.db.execute(sql`select 1`);
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('health probe timed out')), HEALTH_TIMEOUT_MS));
     await Promise.race([probe, timeout]);
-    return text('ok');
+    return 'ok';
   } catch {
-    return text('degraded');
+    return 'degraded';
   } finally {
     bindings.waitUntil(database.close().catch(() => {}));
   }
 }
 
+const TEXT_HEADERS = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
+
 function text(body: string): Response {
-  return new Response(body, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+  return new Response(body, { headers: TEXT_HEADERS });
 }
 
 

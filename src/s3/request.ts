@@ -45,7 +45,8 @@ export function parseS3Request(request: Request, baseDomains: readonly string[] 
   return { method: request.method, bucket, key, query, headers: request.headers, body: request.body, raw: request };
 }
 
-function bucketFromHost(host: string, baseDomains: readonly string[]): string | undefined {
+/** The bucket a virtual-hosted request names in its Host, if the Host is under one of the base domains. */
+export function bucketFromHost(host: string, baseDomains: readonly string[]): string | undefined {
   const hostname = host.replace(/:\d+$/, '').toLowerCase();
   for (const domain of baseDomains) {
     if (hostname.endsWith(`.${domain}`)) return hostname.slice(0, -domain.length - 1) || undefined;

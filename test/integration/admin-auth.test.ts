@@ -15,6 +15,9 @@ let jwks: Server;
 let team: string;
 let stack: TestStack;
 let production: TestStack;
+/** Its Access team's signing keys cannot be fetched (the JWKS endpoint answers 500). */
+let keyless: TestStack;
+let brokenJwks: Server;
 const key = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
 
@@ -43,16 +46,21 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
   team = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
+  brokenJwks = createServer((_req, res) => res.writeHead(500).end('down'));
+  await new Promise<void>((resolve) => brokenJwks.listen(0, '127.0.0.1', resolve));
+  const brokenTeam = `http://127.0.0.1:${(brokenJwks.address() as AddressInfo).port}`;
   const admin = { access: { team_domain: team, audience: AUD }, token: DEV_TOKEN };
-  [stack, production] = await Promise.all([
+  [stack, production, keyless] = await Promise.all([
     startTestStack({ name: 'admin', admin, backends: [{ name: 'local', kind: 's3rver', quotaBytes: 1024 ** 3 }] }),
     startTestStack({ name: 'adminprod', admin, vars: { S3O_ENVIRONMENT: 'production' }, backends: [{ name: 'local', kind: 's3rver' }] }),
+    startTestStack({ name: 'adminkeyless', admin: { access: { team_domain: brokenTeam, audience: AUD } }, backends: [{ name: 'local', kind: 's3rver' }] }),
   ]);
 });
 
 afterAll(async () => {
-  await Promise.all([stack?.stop(), production?.stop()]);
+  await Promise.all([stack?.stop(), production?.stop(), keyless?.stop()]);
   await new Promise((resolve) => jwks?.close(resolve));
+  await new Promise((resolve) => brokenJwks?.close(resolve));
 });
 
 async function call(target: TestStack, headers: Record<string, string>, path = '/admin/api/status') {
@@ -98,6 +106,15 @@ describe('admin API authentication', () => {
       const out = await call(stack, { 'cf-access-jwt-assertion': token });
       expect(out.status, message).toBe(403);
       expect(String(out.body.error)).toContain(message);
+    }
+  });
+
+  it('answers a JSON 503 on /admin and /metrics when the Access signing keys cannot be fetched, never an uncaught 500', async () => {
+    for (const path of ['/admin/api/status', '/metrics']) {
+      const response = await fetch(`${keyless.endpoint}${path}`, { headers: { 'cf-access-jwt-assertion': jwt(claims({ iss: keyless.endpoint })) } });
+      expect(response.status, path).toBe(503);
+      expect(response.headers.get('content-type'), path).toContain('application/json');
+      expect(((await response.json()) as { error: string }).error, path).toContain('signing keys could not be fetched');
     }
   });
 

@@ -275,3 +275,13 @@ describe('tenant content cannot act on the admin API from the same origin', () =
     expect(own.status).toBe(200);
   });
 });
+
+describe('the health route', () => {
+  it('opens at most one database connection per isolate for a burst of calls, not one per call', async () => {
+    const before = stack.databaseConnections();
+    // 100 calls at once: the old route opened 100 connections; one cached probe (2 s) serves them.
+    const answers = await Promise.all(Array.from({ length: 100 }, async () => (await fetch(`${stack.endpoint}/health`)).text()));
+    expect(new Set(answers)).toEqual(new Set(['ok']));
+    expect(stack.databaseConnections() - before).toBeLessThan(10);
+  });
+});

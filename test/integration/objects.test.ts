@@ -216,6 +216,26 @@ describe('addressing and bucket sub-resources', () => {
     expect(await viaPath.Body?.transformToString()).toBe('virtual');
   });
 
+  it('a virtual-hosted bucket owns every path: keys named metrics, health and admin/... are objects, not routes', async () => {
+    const port = new URL(stack.endpoint).port;
+    const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1', retries: 0 });
+    for (const key of ['metrics', 'health', 'admin', 'admin/api/status', 'admin/api/config/versions']) {
+      const url = `http://${stack.bucket}.s3.test.internal:${port}/${key}`;
+      const put = await aws.sign(url, { method: 'PUT', body: `object ${key}`, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+      expect((await sendTo127(put, `object ${key}`)).status, key).toBe(200);
+      const got = await sendTo127(await aws.sign(url, { headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } }));
+      expect(got, key).toEqual({ status: 200, body: `object ${key}` });
+      // Unsigned, it is S3 that refuses it, not an orchestrator route.
+      const anonymous = await sendTo127(new Request(url));
+      expect(anonymous.status, key).toBe(403);
+      expect(anonymous.body, key).toContain('<Code>AccessDenied</Code>');
+      expect((await sendTo127(await aws.sign(url, { method: 'DELETE', headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } }))).status).toBe(204);
+    }
+    // Path style on the base domain itself, the reserved names are the orchestrator's.
+    expect(await (await fetch(`${stack.endpoint}/health`)).text()).toBe('ok');
+    expect((await fetch(`${stack.endpoint}/metrics`)).headers.get('content-type')).toContain('application/json');
+  });
+
   it('reports versioning as never enabled, and the owner with fetch-owner', async () => {
     const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1', retries: 0 });
     const versioning = await aws.fetch(`${stack.endpoint}/${stack.bucket}?versioning`);

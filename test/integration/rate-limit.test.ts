@@ -12,6 +12,7 @@ import { type TestStack, startTestStack } from '../support/stack.ts';
 const TOKEN = 'ratelimit-admin-token-012345';
 let s: TestStack;
 let aws: AwsClient;
+let healthRefusals = 0;
 
 beforeAll(async () => {
   s = await startTestStack({
@@ -42,6 +43,12 @@ describe('rate limit', () => {
     const admin = await fetch(`${s.endpoint}/admin/api/status`, { headers: { authorization: `Bearer ${TOKEN}`, 'x-forwarded-for': '203.0.113.5' } });
     expect(admin.status).toBe(429);
     expect(await admin.json()).toEqual({ error: 'too many requests from this address; slow down' });
+    // /health is limited like every route (20 at once from a fresh address: far past its burst of 3).
+    const health = await Promise.all(Array.from({ length: 20 }, () => fetch(`${s.endpoint}/health`, { headers: { 'x-forwarded-for': '192.0.2.77' } })));
+    const statuses = await Promise.all(health.map(async (r) => (await r.text(), r.status)));
+    expect(statuses).toContain(429);
+    healthRefusals = statuses.filter((status) => status === 429).length;
+    expect(health.find((r) => r.status === 429)?.headers.get('retry-after')).toMatch(/^\d+$/);
   });
 
   it('rate and burst reload with a config push; the refusals are counted fleet-wide', async () => {
@@ -51,6 +58,6 @@ describe('rate limit', () => {
     await new Promise((r) => setTimeout(r, 20));
     for (let i = 0; i < 10; i++) expect((await from('203.0.113.5')).status).toBe(404);
     const metrics = await (await fetch(`${s.endpoint}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
-    expect(metrics).toContain('s3o_rate_limit_rejections_total 3');
+    expect(metrics).toContain(`s3o_rate_limit_rejections_total ${3 + healthRefusals}`);
   });
 });

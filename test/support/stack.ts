@@ -78,6 +78,8 @@ export interface TestStack {
   backend(name: string): { aws: AwsClient; base: string };
   query<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
   accounting: () => ReturnType<typeof backendAccounting>;
+  /** Database connections the Worker has opened so far (through the local stand-in for Neon's proxy). */
+  databaseConnections(): number;
   /** Cuts the Worker off from Postgres (as an outage would) until resumeDatabase(). */
   pauseDatabase(): Promise<void>;
   resumeDatabase(): Promise<void>;
@@ -268,6 +270,7 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
         }
       },
       accounting: () => backendAccounting(databaseUrl),
+      databaseConnections: () => bridge.connections(),
       pauseDatabase: () => bridge.close(),
       async resumeDatabase() {
         bridge = await startPgBridge(pgTarget, bridgePort);

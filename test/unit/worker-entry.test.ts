@@ -6,6 +6,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { isOwnRoute } from '../../src/runtime/fetch.ts';
 import worker from '../../workers/index.ts';
 
 describe('worker entry', () => {
@@ -22,5 +23,26 @@ backends: [{ name: a, endpoint: "http://127.0.0.1:9", bucket: b, access_key_id: 
     expect(response.status).toBe(403);
     await response.body?.cancel();
     expect(await Promise.all(kept)).toContain(response);
+  });
+});
+
+describe('S3 or the orchestrator', () => {
+  const domains = ['s3.example.com'];
+  const at = (url: string, host?: string) => new Request(url, host ? { headers: { host } } : {});
+
+  it('is decided by host first: a virtual-hosted bucket owns every path, also /metrics, /health and /admin/...', () => {
+    for (const path of ['/metrics', '/health', '/admin/api/status', '/admin']) {
+      expect(isOwnRoute(at(`http://photos.s3.example.com${path}`), domains), path).toBe(false);
+      expect(isOwnRoute(at(`http://127.0.0.1:8787${path}`, 'photos.s3.example.com:8787'), domains), path).toBe(false);
+    }
+  });
+
+  it('is decided by the reserved first path segment otherwise', () => {
+    for (const path of ['/metrics', '/health', '/admin', '/admin/api/status']) {
+      expect(isOwnRoute(at(`http://s3.example.com${path}`), domains), path).toBe(true);
+    }
+    for (const path of ['/', '/photos/metrics', '/photos/admin/api/status', '/metricsx', '/healthy/x']) {
+      expect(isOwnRoute(at(`http://s3.example.com${path}`), domains), path).toBe(false);
+    }
   });
 });
