@@ -29,7 +29,8 @@ if (report.problems.length > 0) {
   process.exit(1);
 }
 if (report.config?.admin.token !== undefined || /^\s*token\s*:/m.test(text.split(/^admin\s*:/m)[1]?.split(/^\S/m)[0] ?? '')) {
-  console.log('deploy: admin.token is set; the production Worker refuses it (use Cloudflare Access: admin.access)');
+  console.error(`deploy: ${file} sets admin.token, a development-only door; nothing was deployed. Remove it and use Cloudflare Access (admin.access)`);
+  process.exit(1);
 }
 if (report.unsetVariables.length > 0) {
   console.log(`deploy: these must exist as Worker secrets:\n${formatProblems(report.unsetVariables)}`);

@@ -52,7 +52,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
     '--show-interactive-dev-session=false',
     '--log-level', options.logLevel ?? 'warn',
     ...(options.configPath === undefined ? [] : ['--config', resolve(ROOT, options.configPath)]),
-    ...Object.entries(options.vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
+    // Local Workers are development Workers (the admin token works only there), unless a caller says otherwise.
+    ...Object.entries({ S3O_ENVIRONMENT: 'development', ...options.vars }).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
   ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,

@@ -1,7 +1,8 @@
 /**
  * Who may use the admin API: a request that Cloudflare Access let through (its `Cf-Access-Jwt-Assertion`
- * verified here too, so the Worker never trusts a route that bypasses Access), or, outside production only, the
- * configured development token as `Authorization: Bearer <token>`. Nothing else reaches an admin route.
+ * verified here too, so the Worker never trusts a route that bypasses Access), or, only in a Worker started as
+ * development (S3O_ENVIRONMENT=development, which the local launcher sets), the configured development token as
+ * `Authorization: Bearer <token>`. Nothing else reaches an admin route.
  */
 import type { AdminConfig } from '../config/types.ts';
 import { timingSafeEqualText } from '../s3/sigv4.ts';
@@ -61,7 +62,10 @@ export async function authorizeAdmin(request: Request, admin: AdminConfig, envir
     return { ok: true, caller: { kind: 'access', identity } };
   }
   if (bearer !== undefined) {
-    if (environment === 'production') return { ok: false, status: 403, error: 'the admin token is refused in production; use Cloudflare Access' };
+    // Fail closed: a Worker deployed without saying what it is (a plain `wrangler deploy`) is treated as production.
+    if (environment !== 'development') {
+      return { ok: false, status: 403, error: 'the admin token is refused in production (only S3O_ENVIRONMENT=development accepts it); use Cloudflare Access' };
+    }
     if (!admin.token || !timingSafeEqualText(bearer, admin.token)) return { ok: false, status: 403, error: 'invalid admin token' };
     return { ok: true, caller: { kind: 'token' } };
   }

@@ -45,7 +45,7 @@ export interface ServerConfig {
 export interface AdminConfig {
   /** Cloudflare Access in front of /admin: the team domain (issuer, JWKS) and the application's audience tag. */
   access: { teamDomain: string; audience: string } | undefined;
-  /** Local development only: a bearer token for the admin API, refused in the production environment. */
+  /** Local development only: a bearer token for the admin API, accepted only when S3O_ENVIRONMENT=development. */
   token: string | undefined;
 }
 

@@ -11,7 +11,7 @@ export interface Bindings {
   databaseUrl: string | undefined;
   /** Local development only: host:port of a WebSocket-to-Postgres bridge standing in for Neon's proxy. */
   databaseLocalProxy: string | undefined;
-  /** "production" when deployed with `--env production` (wrangler.toml sets S3O_ENVIRONMENT). */
+  /** S3O_ENVIRONMENT: "production" under `--env production`, "development" from the local launcher, else unset. */
   environment: string | undefined;
   /** The config KV namespace: configuration versions and runtime settings. */
   configStore: ConfigStore | undefined;

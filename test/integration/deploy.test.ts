@@ -31,6 +31,19 @@ describe('npm run deploy', () => {
     expect(result.code).toBe(0);
   });
 
+  it('refuses a configuration with the development admin token', () => {
+    const file = join(dir, 'token.yaml');
+    writeFileSync(
+      file,
+      'admin: { token: "${DEV_ADMIN_TOKEN}" }\nbuckets:\n  - name: photos\n    credentials: [{ access_key_id: writer, secret_access_key: "${WRITER_SECRET}" }]\n' +
+        'backends:\n  - { name: b2, endpoint: "https://s3.example.com", bucket: real, access_key_id: k, secret_access_key: "${B2_SECRET}" }\n',
+    );
+    const result = deploy(file);
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('sets admin.token, a development-only door; nothing was deployed');
+    expect(result.output).not.toMatch(/--dry-run: exiting now/);
+  });
+
   it('refuses an invalid configuration with its problems', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'routing_strategy: nope\nbuckets: []\nbackends: []\n');
