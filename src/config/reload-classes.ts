@@ -47,6 +47,7 @@ const TOP_LEVEL: FieldRule<Config>[] = [
   { key: 'rate_limit.requests_per_sec', value: (c) => String(c.rateLimit.requestsPerSec), effect: 'reloadable' },
   { key: 'rate_limit.burst', value: (c) => String(c.rateLimit.burst), effect: 'reloadable' },
   { key: 'rate_limit.trusted_proxies', value: (c) => c.rateLimit.trustedProxies.join(', '), effect: 'deploy-only' },
+  { key: 'rate_limit.ipv6_prefix_length', value: (c) => String(c.rateLimit.ipv6PrefixLength), effect: 'deploy-only' },
   { key: 'circuit_breaker.failure_threshold', value: (c) => String(c.circuitBreaker.failureThreshold), effect: 'deploy-only' },
   { key: 'circuit_breaker.open_timeout', value: (c) => `${c.circuitBreaker.openTimeoutMs / 1000}s`, effect: 'deploy-only' },
   { key: 'telemetry.metrics.token', value: (c) => c.telemetry.metricsToken ?? '', effect: 'deploy-only', secret: true },

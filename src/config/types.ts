@@ -82,6 +82,8 @@ export interface RateLimitConfig {
   burst: number;
   /** CIDRs whose X-Forwarded-For is believed (the client is the rightmost untrusted address). */
   trustedProxies: string[];
+  /** IPv6 clients share one bucket per network of this prefix length (one subscriber usually holds a /64). */
+  ipv6PrefixLength: number;
 }
 
 export interface UsageFlushConfig {

@@ -36,7 +36,7 @@ import {
 
 const TOP_LEVEL_KEYS = ['server', 'admin', 'telemetry', 'replication', 'circuit_breaker', 'rate_limit', 'usage_flush', 'buckets', 'backends', 'routing_strategy'] as const;
 const USAGE_FLUSH_KEYS = ['interval', 'adaptive_enabled', 'adaptive_threshold', 'fast_interval'] as const;
-const RATE_LIMIT_KEYS = ['enabled', 'requests_per_sec', 'burst', 'trusted_proxies'] as const;
+const RATE_LIMIT_KEYS = ['enabled', 'requests_per_sec', 'burst', 'trusted_proxies', 'ipv6_prefix_length'] as const;
 const BREAKER_KEYS = ['failure_threshold', 'open_timeout'] as const;
 const REPLICATION_KEYS = ['factor', 'worker_interval', 'batch_size', 'concurrency', 'unhealthy_threshold'] as const;
 const TELEMETRY_KEYS = ['metrics'] as const;
@@ -172,7 +172,9 @@ function readRateLimit(doc: Doc, problems: ProblemList): RateLimitConfig {
     report(problems, join(join('rate_limit', 'trusted_proxies'), i), `must be an IP address or CIDR such as 10.0.0.0/8 or 2001:db8::/32, got ${JSON.stringify(value)}`);
     return [];
   });
-  return { enabled: readBoolean(doc, 'enabled', 'rate_limit', problems, false), requestsPerSec, burst, trustedProxies };
+  const ipv6PrefixLength = readCount(doc, 'ipv6_prefix_length', 'rate_limit', problems, { fallback: 64, min: 1 });
+  if (ipv6PrefixLength > 128) report(problems, 'rate_limit.ipv6_prefix_length', `must be at most 128, got ${ipv6PrefixLength}`);
+  return { enabled: readBoolean(doc, 'enabled', 'rate_limit', problems, false), requestsPerSec, burst, trustedProxies, ipv6PrefixLength };
 }
 
 function readCircuitBreaker(doc: Doc, problems: ProblemList): CircuitBreakerConfig {

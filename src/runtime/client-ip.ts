@@ -59,3 +59,16 @@ function parseIp(text: string): { version: 4 | 6; bits: bigint } | undefined {
   if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
   return { version: 6, bits: groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n) };
 }
+
+/**
+ * The rate limiter's key for a client address: an IPv4 address as is, an IPv6 address by its network of
+ * `ipv6PrefixLength` bits (a subscriber usually holds a whole /64, so per-address buckets would give one client
+ * 2^64 of them). Anything unparseable is keyed as written.
+ */
+export function rateLimitKey(address: string, ipv6PrefixLength: number): string {
+  const ip = parseIp(address);
+  if (!ip || ip.version === 4) return address;
+  const prefix = Math.min(Math.max(ipv6PrefixLength, 1), 128);
+  const network = (ip.bits >> BigInt(128 - prefix)) << BigInt(128 - prefix);
+  return `${network.toString(16).padStart(32, '0').replace(/(.{4})(?!$)/g, '$1:')}/${prefix}`;
+}

@@ -6,7 +6,7 @@
 import type { RateLimitConfig } from '../config/types.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Bindings } from './bindings.ts';
-import { type Cidr, clientIp, parseCidr } from './client-ip.ts';
+import { type Cidr, clientIp, parseCidr, rateLimitKey } from './client-ip.ts';
 import { FLEET_COUNTERS } from './rate-limit-rpc.ts';
 
 let parsedFor: { list: readonly string[]; cidrs: Cidr[] } | undefined;
@@ -21,7 +21,7 @@ export async function rateLimitWait(request: Request, settings: RateLimitConfig,
   if (!settings.enabled) return undefined;
   const ip = clientIp(request.headers, trusted(settings.trustedProxies));
   try {
-    const verdict = await bindings.rateLimiter(`ip:${ip}`).take(settings.requestsPerSec, settings.burst);
+    const verdict = await bindings.rateLimiter(`ip:${rateLimitKey(ip, settings.ipv6PrefixLength)}`).take(settings.requestsPerSec, settings.burst);
     if (verdict.allowed) return undefined;
     bindings.waitUntil(bindings.rateLimiter(FLEET_COUNTERS).increment('rate_limit_rejections', 1).catch(() => {}));
     log.info('rate limited', { client_ip: ip, retry_after: verdict.retryAfterSeconds });

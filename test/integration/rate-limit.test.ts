@@ -12,7 +12,8 @@ import { type TestStack, startTestStack } from '../support/stack.ts';
 const TOKEN = 'ratelimit-admin-token-012345';
 let s: TestStack;
 let aws: AwsClient;
-let healthRefusals = 0;
+/** Refusals counted besides the first test's three (the health route's and the IPv6 network's). */
+let extraRefusals = 0;
 
 beforeAll(async () => {
   s = await startTestStack({
@@ -47,8 +48,18 @@ describe('rate limit', () => {
     const health = await Promise.all(Array.from({ length: 20 }, () => fetch(`${s.endpoint}/health`, { headers: { 'x-forwarded-for': '192.0.2.77' } })));
     const statuses = await Promise.all(health.map(async (r) => (await r.text(), r.status)));
     expect(statuses).toContain(429);
-    healthRefusals = statuses.filter((status) => status === 429).length;
+    extraRefusals = statuses.filter((status) => status === 429).length;
     expect(health.find((r) => r.status === 429)?.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+
+  it('limits an IPv6 client by its /64, so rotating addresses inside it does not evade the limit', async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => from(`2001:db8:5:6::${(i + 1).toString(16)}`)));
+    const statuses = answers.map((r) => r.status);
+    await Promise.all(answers.map((r) => r.arrayBuffer()));
+    expect(statuses).toContain(429);
+    extraRefusals += statuses.filter((status) => status === 429).length;
+    // Another /64 has its own bucket.
+    expect((await from('2001:db8:5:7::1')).status).toBe(404);
   });
 
   it('rate and burst reload with a config push; the refusals are counted fleet-wide', async () => {
@@ -58,6 +69,6 @@ describe('rate limit', () => {
     await new Promise((r) => setTimeout(r, 20));
     for (let i = 0; i < 10; i++) expect((await from('203.0.113.5')).status).toBe(404);
     const metrics = await (await fetch(`${s.endpoint}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
-    expect(metrics).toContain(`s3o_rate_limit_rejections_total ${3 + healthRefusals}`);
+    expect(metrics).toContain(`s3o_rate_limit_rejections_total ${3 + extraRefusals}`);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientIp, parseCidr } from '../../src/runtime/client-ip.ts';
+import { clientIp, parseCidr, rateLimitKey } from '../../src/runtime/client-ip.ts';
 import { takeToken } from '../../src/runtime/token-bucket.ts';
 
 describe('token bucket', () => {
@@ -38,5 +38,18 @@ describe('client IP', () => {
     expect(parseCidr('::1')).toMatchObject({ version: 6, prefix: 128 });
     expect(parseCidr('fe80::/10')).toMatchObject({ version: 6, prefix: 10 });
     for (const bad of ['300.1.1.1', '10.0.0.0/33', 'example.com', '1::2::3', '10.0.0.0/x', '']) expect(parseCidr(bad), bad).toBeUndefined();
+  });
+});
+
+describe('rate limit key', () => {
+  it('keys IPv6 clients by their /64 (or the configured prefix), IPv4 clients by address', () => {
+    const a = rateLimitKey('2001:db8:1:2:aaaa::1', 64);
+    expect(a).toBe('2001:0db8:0001:0002:0000:0000:0000:0000/64');
+    expect(rateLimitKey('2001:db8:1:2:ffff:ffff:ffff:ffff', 64)).toBe(a);
+    expect(rateLimitKey('2001:db8:1:3::1', 64)).not.toBe(a);
+    expect(rateLimitKey('2001:db8:1:3::1', 48)).toBe(rateLimitKey('2001:db8:1:2::1', 48));
+    expect(rateLimitKey('2001:db8::1', 128)).not.toBe(rateLimitKey('2001:db8::2', 128));
+    expect(rateLimitKey('203.0.113.9', 64)).toBe('203.0.113.9');
+    expect(rateLimitKey('unknown', 64)).toBe('unknown');
   });
 });
