@@ -30,6 +30,7 @@ const TOP_LEVEL: FieldRule<Config>[] = [
   { key: 'server.max_object_size', value: (c) => String(c.server.maxObjectSize), effect: 'deploy-only' },
   { key: 'server.clock_skew_seconds', value: (c) => String(c.server.clockSkewSeconds), effect: 'deploy-only' },
   { key: 'server.base_domains', value: (c) => c.server.baseDomains.join(', '), effect: 'deploy-only' },
+  { key: 'server.regions', value: (c) => c.server.regions.join(', '), effect: 'deploy-only' },
   { key: 'server.backend_timeout', value: (c) => `${c.server.backendTimeoutMs / 1000}s`, effect: 'deploy-only' },
   { key: 'admin.access', value: (c) => (c.admin.access ? `${c.admin.access.teamDomain} (aud ${c.admin.access.audience})` : ''), effect: 'deploy-only' },
   { key: 'admin.token', value: (c) => c.admin.token ?? '', effect: 'deploy-only', secret: true },

@@ -38,6 +38,8 @@ export interface ServerConfig {
   clockSkewSeconds: number;
   /** Hostnames under which `<bucket>.<domain>` requests are virtual-hosted-style; empty means path style only. */
   baseDomains: string[];
+  /** Regions a client may name in its credential scope; the first is the one the orchestrator says it is in. */
+  regions: string[];
   /** How long a backend may take to start answering a call that sends no streamed body (GET, DELETE, ...). */
   backendTimeoutMs: number;
 }

@@ -43,7 +43,10 @@ const TELEMETRY_KEYS = ['metrics'] as const;
 const METRICS_KEYS = ['token'] as const;
 const ADMIN_KEYS = ['access', 'token'] as const;
 const ACCESS_KEYS = ['team_domain', 'audience'] as const;
-const SERVER_KEYS = ['log_level', 'max_object_size', 'clock_skew_seconds', 'base_domains', 'backend_timeout'] as const;
+const SERVER_KEYS = ['log_level', 'max_object_size', 'clock_skew_seconds', 'base_domains', 'backend_timeout', 'regions'] as const;
+/** AWS allows 15 minutes of skew; a wider window only lengthens how long a captured request can be replayed. */
+const MAX_CLOCK_SKEW_SECONDS = 900;
+const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const BUCKET_KEYS = ['name', 'credentials', 'max_multipart_uploads'] as const;
 const CREDENTIAL_KEYS = ['access_key_id', 'secret_access_key'] as const;
@@ -105,10 +108,8 @@ function readServer(doc: Doc, problems: ProblemList): ServerConfig {
       units: 'bytes',
       min: 1,
     }),
-    clockSkewSeconds: readCount(doc, 'clock_skew_seconds', 'server', problems, {
-      fallback: DEFAULT_CLOCK_SKEW_SECONDS,
-      min: 1,
-    }),
+    clockSkewSeconds: readClockSkew(doc, problems),
+    regions: readRegions(doc, problems),
     baseDomains: readList(doc, 'base_domains', 'server', problems, false).flatMap((value, i) => {
       const path = join(join('server', 'base_domains'), i);
       if (typeof value !== 'string' || !HOSTNAME.test(value)) {
@@ -119,6 +120,23 @@ function readServer(doc: Doc, problems: ProblemList): ServerConfig {
     }),
     backendTimeoutMs: readDuration(doc, 'backend_timeout', 'server', problems, { fallbackMs: 30_000, minMs: 100 }),
   };
+}
+
+function readClockSkew(doc: Doc, problems: ProblemList): number {
+  const seconds = readCount(doc, 'clock_skew_seconds', 'server', problems, { fallback: DEFAULT_CLOCK_SKEW_SECONDS, min: 1 });
+  if (seconds <= MAX_CLOCK_SKEW_SECONDS) return seconds;
+  report(problems, 'server.clock_skew_seconds', `must be at most ${MAX_CLOCK_SKEW_SECONDS} (15 minutes, as in S3), got ${seconds}`);
+  return DEFAULT_CLOCK_SKEW_SECONDS;
+}
+
+function readRegions(doc: Doc, problems: ProblemList): string[] {
+  if (doc.regions === undefined || doc.regions === null) return ['us-east-1'];
+  const regions = readList(doc, 'regions', 'server', problems, true).flatMap((value, i) => {
+    if (typeof value === 'string' && REGION.test(value)) return [value];
+    report(problems, join(join('server', 'regions'), i), 'must be a region name such as us-east-1 or auto');
+    return [];
+  });
+  return regions.length > 0 ? regions : ['us-east-1'];
 }
 
 function readAdmin(doc: Doc, problems: ProblemList): AdminConfig {

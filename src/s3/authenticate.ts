@@ -46,7 +46,10 @@ export type AuthFailure =
   | { reason: 'clock-skew'; requestTime: string; skewSeconds: number; allowedSeconds: number }
   | { reason: 'presign-expired'; expiredAt: string }
   | { reason: 'presign-not-yet-valid' }
-  | { reason: 'unsigned-headers'; headers: string[] };
+  | { reason: 'unsigned-headers'; headers: string[] }
+  | { reason: 'wrong-region'; region: string; expected: string; presigned: boolean }
+  | { reason: 'duplicate-auth-parameter'; name: string }
+  | { reason: 'two-auth-mechanisms' };
 
 export type AuthResult = { ok: true; auth: Authenticated } | { ok: false; failure: AuthFailure };
 
@@ -56,6 +59,17 @@ const ORIGINAL_ACCEPT_ENCODINGS = ['gzip', 'identity', 'gzip, deflate', 'gzip, d
 /** Secret used for unknown access keys so that they cost the same work as known ones. */
 const DUMMY_SECRET = 'unknown-access-key-dummy-secret-0000000000';
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+/** Query parameters that carry a presigned URL's authentication; each may appear once. */
+const PRESIGN_PARAMETERS = [
+  'X-Amz-Algorithm',
+  'X-Amz-Credential',
+  'X-Amz-Date',
+  'X-Amz-Expires',
+  'X-Amz-SignedHeaders',
+  'X-Amz-Signature',
+  'X-Amz-Security-Token',
+  'X-Amz-Content-Sha256',
+];
 
 interface SignedParts {
   accessKeyId: string;
@@ -72,16 +86,22 @@ interface SignedParts {
 export async function authenticate(
   request: Request,
   lookup: CredentialLookup,
-  opts: { now: number; clockSkewSeconds: number },
+  opts: { now: number; clockSkewSeconds: number; regions: readonly string[] },
 ): Promise<AuthResult> {
   const url = new URL(request.url);
   const query = safeParseQuery(url.search);
   if (!query) return fail({ reason: 'malformed-query', detail: 'the query string has an invalid percent-encoding' });
-  const parsed = query.some(([name]) => name === 'X-Amz-Algorithm')
-    ? parsePresigned(query, opts.now, opts.clockSkewSeconds)
-    : parseAuthorizationHeader(request.headers, opts.now, opts.clockSkewSeconds);
+  // A second X-Amz-Signature (or any auth parameter) would make "which one was checked" ambiguous.
+  const duplicate = PRESIGN_PARAMETERS.find((name) => query.filter(([n]) => n === name).length > 1);
+  if (duplicate) return fail({ reason: 'duplicate-auth-parameter', name: duplicate });
+  const presigned = query.some(([name]) => name === 'X-Amz-Algorithm' || name === 'X-Amz-Signature' || name === 'X-Amz-Credential');
+  if (presigned && request.headers.has('authorization')) return fail({ reason: 'two-auth-mechanisms' });
+  const parsed = presigned ? parsePresigned(query, opts.now, opts.clockSkewSeconds) : parseAuthorizationHeader(request.headers, opts.now, opts.clockSkewSeconds);
   if (!parsed.ok) return parsed;
   const parts = parsed.parts;
+  if (!opts.regions.includes(parts.region)) {
+    return fail({ reason: 'wrong-region', region: parts.region, expected: opts.regions[0] ?? 'us-east-1', presigned: parts.presigned });
+  }
 
   const unsigned = unsignedAmzHeaders(request.headers, parts.signedHeaders, parts.presigned);
   if (!parts.signedHeaders.includes('host')) {
@@ -293,6 +313,19 @@ export function authFailureToS3Error(failure: AuthFailure): S3Error {
       return new S3Error('AccessDenied', 'Request has expired', { details: { Expires: failure.expiredAt } });
     case 'presign-not-yet-valid':
       return new S3Error('AccessDenied', 'Request is not yet valid');
+    case 'wrong-region': {
+      // https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html: the expected region goes in <Region>.
+      const message = `the region '${failure.region}' is wrong; expecting '${failure.expected}'`;
+      return failure.presigned
+        ? new S3Error('AuthorizationQueryParametersError', `Error parsing the X-Amz-Credential parameter; ${message}`, { details: { Region: failure.expected } })
+        : new S3Error('AuthorizationHeaderMalformed', `The authorization header is malformed; ${message}`, { details: { Region: failure.expected } });
+    }
+    case 'duplicate-auth-parameter':
+      return new S3Error('AuthorizationQueryParametersError', `The ${failure.name} query parameter may appear only once.`);
+    case 'two-auth-mechanisms':
+      return new S3Error('InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified', {
+        details: { ArgumentName: 'Authorization' },
+      });
     case 'unsigned-headers':
       return new S3Error('AccessDenied', 'There were headers present in the request which were not signed', {
         details: { HeadersNotSigned: failure.headers.join(', ') },

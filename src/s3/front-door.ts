@@ -22,6 +22,7 @@ export async function handleS3(request: Request, services: Services, credentials
     const result = await authenticate(request, credentials, {
       now: services.now(),
       clockSkewSeconds: services.config.server.clockSkewSeconds,
+      regions: services.config.server.regions,
     });
     if (!result.ok) {
       services.log.info('request refused', { reason: result.failure.reason, path: url.pathname });

@@ -18,7 +18,7 @@ import { AwsClient } from 'aws4fetch';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { bodyBytes, randomBody, sha256 } from '../support/bytes.ts';
-import { xmlError } from '../support/s3-errors.ts';
+import { s3Failure, xmlError } from '../support/s3-errors.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const ADMIN_TOKEN = 'hardening-admin-token-0123456789';
@@ -283,5 +283,25 @@ describe('the health route', () => {
     const answers = await Promise.all(Array.from({ length: 100 }, async () => (await fetch(`${stack.endpoint}/health`)).text()));
     expect(new Set(answers)).toEqual(new Set(['ok']));
     expect(stack.databaseConnections() - before).toBeLessThan(10);
+  });
+});
+
+describe('request limits', () => {
+  it('stored content headers are capped like user metadata (MetadataTooLarge), and nothing is stored', async () => {
+    const failure = await s3Failure(
+      s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'long-headers', Body: 'x', ContentDisposition: `attachment; filename="${'a'.repeat(3000)}"` })),
+    );
+    expect(failure).toEqual({ code: 'MetadataTooLarge', status: 400 });
+    const multipart = await s3Failure(
+      s3.send(new CreateMultipartUploadCommand({ Bucket: stack.bucket, Key: 'long-headers', CacheControl: `max-age=${'9'.repeat(2100)}` })),
+    );
+    expect(multipart).toEqual({ code: 'MetadataTooLarge', status: 400 });
+    expect(await everyBackendKey()).toEqual([]);
+  });
+
+  it('a credential scope for another region is refused, naming the orchestrator\'s region', async () => {
+    const elsewhere = stack.client(stack.credentials[0], { region: 'eu-west-1' });
+    const failure = await s3Failure(elsewhere.send(new ListObjectsV2Command({ Bucket: stack.bucket })));
+    expect(failure).toEqual({ code: 'AuthorizationHeaderMalformed', status: 400 });
   });
 });

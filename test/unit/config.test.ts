@@ -100,6 +100,16 @@ backends:
     expect(bad.ok || formatProblems(bad.problems)).toMatch(/invalid YAML/);
   });
 
+  it('bounds the clock skew at 15 minutes and checks the regions', () => {
+    const result = loadConfig(VALID.replace('routing_strategy: spread', 'routing_strategy: spread\nserver:\n  clock_skew_seconds: 3600\n  regions: [auto, "EU West"]'), { B2_KEY: 'k', B2_SECRET: 's' });
+    expect(result.ok).toBe(false);
+    const text = result.ok ? '' : formatProblems(result.problems);
+    expect(text).toContain('server.clock_skew_seconds: must be at most 900 (15 minutes, as in S3), got 3600');
+    expect(text).toContain('server.regions[1]: must be a region name such as us-east-1 or auto');
+    const ok = loadConfig(VALID, { B2_KEY: 'k', B2_SECRET: 's' });
+    expect(ok.ok && ok.config.server.regions).toEqual(['us-east-1']);
+  });
+
   it('checks the admin section: Access team domain and audience, token length', () => {
     const base = VALID.replace('routing_strategy: spread', 'routing_strategy: spread\nadmin:\n  access:\n    team_domain: http://example.com\n  token: short');
     const result = loadConfig(base, { B2_KEY: 'k', B2_SECRET: 's' });

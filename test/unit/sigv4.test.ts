@@ -9,7 +9,7 @@ const AWS_EXAMPLE = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJa
 const EXAMPLE_TIME = Date.UTC(2013, 4, 24, 0, 0, 0);
 const lookup: CredentialLookup = (id) =>
   id === AWS_EXAMPLE.accessKeyId ? { secretAccessKey: AWS_EXAMPLE.secretAccessKey, bucket: 'examplebucket' } : undefined;
-const opts = { now: EXAMPLE_TIME, clockSkewSeconds: 900 };
+const opts = { now: EXAMPLE_TIME, clockSkewSeconds: 900, regions: ['us-east-1'] };
 
 describe('SigV4 header auth', () => {
   it('verifies AWS published GET Object example', async () => {
@@ -37,7 +37,7 @@ describe('SigV4 header auth', () => {
       // fetch() adds Host when it sends; a Request built in memory has to be given it.
       const sent = new Request(signed);
       sent.headers.set('host', '127.0.0.1:8787');
-      const result = await authenticate(sent, lookup, { now, clockSkewSeconds: 900 });
+      const result = await authenticate(sent, lookup, { now, clockSkewSeconds: 900, regions: ['us-east-1', 'eu-west-3'] });
       expect(result.ok ? 'ok' : result.failure, path).toBe('ok');
     }
   });
@@ -52,14 +52,14 @@ describe('SigV4 header auth', () => {
     const rewritten = new Request(signed);
     rewritten.headers.set('host', '127.0.0.1:8787');
     rewritten.headers.set('accept-encoding', 'gzip, br');
-    const result = await authenticate(rewritten, lookup, { now: Date.now(), clockSkewSeconds: 900 });
+    const result = await authenticate(rewritten, lookup, { now: Date.now(), clockSkewSeconds: 900, regions: ['us-east-1'] });
     expect(result.ok ? 'ok' : result.failure).toBe('ok');
   });
 
   it('refuses a wrong secret with SignatureDoesNotMatch', async () => {
     const client = new AwsClient({ accessKeyId: AWS_EXAMPLE.accessKeyId, secretAccessKey: 'wrong-secret', service: 's3' });
     const signed = await client.sign('http://127.0.0.1/b/k', { headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
-    const result = await authenticate(signed, lookup, { now: Date.now(), clockSkewSeconds: 900 });
+    const result = await authenticate(signed, lookup, { now: Date.now(), clockSkewSeconds: 900, regions: ['us-east-1'] });
     expect(result).toEqual({ ok: false, failure: { reason: 'bad-signature' } });
     expect(authFailureToS3Error({ reason: 'bad-signature' }).code).toBe('SignatureDoesNotMatch');
   });
@@ -67,14 +67,14 @@ describe('SigV4 header auth', () => {
   it('refuses an unknown key with InvalidAccessKeyId after doing the same work', async () => {
     const client = new AwsClient({ accessKeyId: 'NOPE', secretAccessKey: 'whatever', service: 's3' });
     const signed = await client.sign('http://127.0.0.1/b/k', { headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
-    const result = await authenticate(signed, lookup, { now: Date.now(), clockSkewSeconds: 900 });
+    const result = await authenticate(signed, lookup, { now: Date.now(), clockSkewSeconds: 900, regions: ['us-east-1'] });
     expect(result).toEqual({ ok: false, failure: { reason: 'unknown-access-key' } });
   });
 
   it('refuses a skewed clock with RequestTimeTooSkewed', async () => {
     const client = new AwsClient({ ...AWS_EXAMPLE, service: 's3' });
     const signed = await client.sign('http://127.0.0.1/b/k', { headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
-    const result = await authenticate(signed, lookup, { now: Date.now() + 20 * 60_000, clockSkewSeconds: 900 });
+    const result = await authenticate(signed, lookup, { now: Date.now() + 20 * 60_000, clockSkewSeconds: 900, regions: ['us-east-1'] });
     expect(result.ok).toBe(false);
     if (!result.ok) expect(authFailureToS3Error(result.failure).code).toBe('RequestTimeTooSkewed');
   });
@@ -84,7 +84,7 @@ describe('SigV4 header auth', () => {
     const signed = await client.sign('http://127.0.0.1/b/k', { headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
     const tampered = new Request(signed);
     tampered.headers.set('x-amz-meta-injected', 'yes');
-    const result = await authenticate(tampered, lookup, { now: Date.now(), clockSkewSeconds: 900 });
+    const result = await authenticate(tampered, lookup, { now: Date.now(), clockSkewSeconds: 900, regions: ['us-east-1'] });
     expect(result).toMatchObject({ ok: false, failure: { reason: 'unsigned-headers', headers: ['x-amz-meta-injected'] } });
   });
 
@@ -110,6 +110,7 @@ describe('SigV4 presigned URLs', () => {
     const result = await authenticate(new Request(presigned, { headers: { Host: 'examplebucket.s3.amazonaws.com' } }), lookup, {
       now: EXAMPLE_TIME + 3600_000,
       clockSkewSeconds: 900,
+      regions: ['us-east-1'],
     });
     expect(result.ok).toBe(true);
   });
@@ -118,8 +119,34 @@ describe('SigV4 presigned URLs', () => {
     const result = await authenticate(new Request(presigned, { headers: { Host: 'examplebucket.s3.amazonaws.com' } }), lookup, {
       now: EXAMPLE_TIME + 86_401_000,
       clockSkewSeconds: 900,
+      regions: ['us-east-1'],
     });
     expect(result).toMatchObject({ ok: false, failure: { reason: 'presign-expired' } });
+  });
+
+  it('refuses a second X-Amz-Signature (or any repeated auth parameter), and a URL that also has an Authorization header', async () => {
+    const host = { Host: 'examplebucket.s3.amazonaws.com' };
+    const at = { now: EXAMPLE_TIME + 3600_000, clockSkewSeconds: 900, regions: ['us-east-1'] };
+    for (const extra of [`&X-Amz-Signature=${'0'.repeat(64)}`, '&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request', '&X-Amz-Expires=1']) {
+      const result = await authenticate(new Request(presigned + extra, { headers: host }), lookup, at);
+      expect(result.ok || authFailureToS3Error(result.failure).code, extra).toBe('AuthorizationQueryParametersError');
+    }
+    const both = await authenticate(new Request(presigned, { headers: { ...host, authorization: 'AWS4-HMAC-SHA256 Credential=x' } }), lookup, at);
+    expect(both.ok || authFailureToS3Error(both.failure).code).toBe('InvalidArgument');
+  });
+
+  it('refuses a credential scope for a region the orchestrator is not in, naming the one it is in', async () => {
+    const result = await authenticate(new Request(presigned, { headers: { Host: 'examplebucket.s3.amazonaws.com' } }), lookup, {
+      now: EXAMPLE_TIME + 3600_000,
+      clockSkewSeconds: 900,
+      regions: ['eu-central-1', 'auto'],
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const err = authFailureToS3Error(result.failure);
+    expect(err.code).toBe('AuthorizationQueryParametersError');
+    expect(err.message).toContain("the region 'us-east-1' is wrong; expecting 'eu-central-1'");
+    expect(err.details).toEqual({ Region: 'eu-central-1' });
   });
 
   it('refuses an expiry longer than 7 days', async () => {

@@ -44,9 +44,6 @@ export const DeleteObject: Handler = async (services, request, auth) => {
   return new Response(null, { status: 204 });
 };
 
-
-
-
 /** x-amz-meta-* with names lower-cased; printable ASCII only, at most 2 KiB of names and values together. */
 export function userMetadata(headers: Headers): Record<string, string> {
   const metadata: Record<string, string> = {};
@@ -70,11 +67,23 @@ export function userMetadata(headers: Headers): Record<string, string> {
   return metadata;
 }
 
+/**
+ * The content headers stored with the object. They are kept in its record and returned on every GET and HEAD, so
+ * like user metadata they get a budget: names and values (Content-Type included) at most 2 KiB together.
+ */
 export function storedHeaders(headers: Headers): Record<string, string> {
   const stored: Record<string, string> = {};
+  let total = (headers.get('content-type') ?? '').length;
   for (const name of STORED_HEADERS) {
     const value = name === 'content-encoding' ? storedContentEncoding(headers) : headers.get(name);
-    if (value !== null && value !== undefined) stored[name] = value;
+    if (value === null || value === undefined) continue;
+    stored[name] = value;
+    total += name.length + value.length;
+  }
+  if (total > MAX_METADATA_BYTES) {
+    throw new S3Error('MetadataTooLarge', 'Your content headers (Content-Type, Content-Disposition, Cache-Control, ...) exceed the maximum allowed size.', {
+      details: { MaxSizeAllowed: String(MAX_METADATA_BYTES), Size: String(total) },
+    });
   }
   return stored;
 }
