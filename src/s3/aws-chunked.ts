@@ -32,6 +32,8 @@ const RAW_BUFFER_BYTES = 256 * 1024;
 /** A chunk header or trailer line longer than this is not aws-chunked framing. */
 const MAX_LINE_BYTES = 4096;
 const MAX_TRAILER_LINES = 16;
+/** The smallest chunk a signed aws-chunked body may send before its last data chunk. */
+const MIN_CHUNK_BYTES = 8192;
 const CRLF = '\r\n';
 
 export function awsChunkedSource(body: ReadableStream<Uint8Array>, mode: ChunkedMode, signing: ChunkSigning): ChunkSource {
@@ -42,6 +44,9 @@ export function awsChunkedSource(body: ReadableStream<Uint8Array>, mode: Chunked
   let chunkHash: { writer: WritableStreamDefaultWriter<Uint8Array>; digest: Promise<ArrayBuffer> } | undefined;
   let chunkSignature = '';
   let finished = false;
+  /** Signed chunks seen so far, and the size of the last data chunk (only the final one may be small). */
+  let chunks = 0;
+  let previousSize: number | undefined;
   const trailers: Record<string, string> = {};
 
   const malformed = (detail: string) => new S3Error('IncompleteBody', `The aws-chunked body is malformed: ${detail}`);
@@ -71,6 +76,15 @@ export function awsChunkedSource(body: ReadableStream<Uint8Array>, mode: Chunked
     const [sizeText = '', ...extensions] = header.split(';');
     if (!/^[0-9a-fA-F]{1,16}$/.test(sizeText)) throw malformed(`bad chunk size "${sizeText.slice(0, 20)}"`);
     const size = parseInt(sizeText, 16);
+    chunks++;
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html: every chunk but the last carries at
+    // least 8 KiB. Signed modes only: SDKs send unsigned-trailer bodies in whatever pieces the stream yields.
+    if (signed && size > 0 && previousSize !== undefined && previousSize < MIN_CHUNK_BYTES) {
+      throw new S3Error('InvalidChunkSizeError', `Only the last chunk is allowed to have a size less than ${MIN_CHUNK_BYTES} bytes`, {
+        details: { Chunk: String(chunks - 1), BadChunkSize: String(previousSize) },
+      });
+    }
+    if (size > 0) previousSize = size;
     if (signed) {
       const signature = extensions.find((e) => e.startsWith('chunk-signature='))?.slice('chunk-signature='.length);
       if (!signature || !/^[0-9a-f]{64}$/.test(signature)) {

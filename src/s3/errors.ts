@@ -17,6 +17,7 @@ const STATUS_BY_CODE = {
   InvalidBucketName: 400,
   InvalidDigest: 400,
   InvalidPart: 400,
+  InvalidChunkSizeError: 403,
   InvalidPartOrder: 400,
   InvalidRange: 416,
   InvalidRequest: 400,

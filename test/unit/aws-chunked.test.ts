@@ -80,6 +80,17 @@ describe('aws-chunked decoding', () => {
     expect(out.result.ok).toBe(true);
   });
 
+  it('refuses a signed chunk under 8 KiB that is not the last one (InvalidChunkSizeError); the last may be small', async () => {
+    const small = await upload('signed', { chunkSize: 4096, signing: await signing() });
+    expect(small.result).toMatchObject({ ok: false, error: { code: 'InvalidChunkSizeError', details: { Chunk: '1', BadChunkSize: '4096' } } });
+    expect(small.received.length).toBeLessThan(data.length);
+    // 8 KiB chunks of a body that is not a multiple of 8 KiB: a small last chunk is fine.
+    expect(data.length % 8192).not.toBe(0);
+    expect((await upload('signed', { chunkSize: 8192, signing: await signing() })).result.ok).toBe(true);
+    // Unsigned trailer bodies come in whatever pieces an SDK's stream yields; they are not held to it.
+    expect((await upload('unsigned-trailer', { chunkSize: 1000 })).result.ok).toBe(true);
+  });
+
   it('refuses a chunk signature that does not chain, before releasing the end of the body', async () => {
     const out = await upload('signed', { chunkSize: 65536, signing: await signing(), breakChunkSignature: 1 });
     expect(out.result).toMatchObject({ ok: false, error: { code: 'SignatureDoesNotMatch' } });
