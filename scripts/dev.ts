@@ -1,7 +1,7 @@
 /**
  * `npm run dev`: a complete local orchestrator with no accounts and no system packages. Embedded Postgres
  * (PGlite, unless DATABASE_URL is set), three s3rver backends, and the Worker under wrangler dev; data persists in
- * .data/ between runs. Ctrl-C stops everything.
+ * .data/ between runs. Ctrl-C, or SIGTERM/SIGHUP to npm or to this process, stops everything.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,6 +33,13 @@ async function shutdown(code: number): Promise<never> {
 }
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
+process.on('SIGHUP', () => void shutdown(0));
+// `npm run dev` runs this under `sh -c`. A SIGTERM to npm (as a service manager or a test harness sends it) kills
+// the shell and orphans this process without a signal; so an orphaned launcher stops everything, as Ctrl-C does.
+const launchedBy = process.ppid;
+setInterval(() => {
+  if (process.ppid !== launchedBy) void shutdown(0);
+}, 500).unref();
 
 async function main(): Promise<void> {
   const configText = readFileSync(CONFIG_PATH, 'utf8');

@@ -1,6 +1,6 @@
 /**
  * `npm run dev` as a newcomer runs it: embedded Postgres (PGlite), three s3rver backends and wrangler dev from
- * one command; data survives a restart; SIGTERM stops every process it started.
+ * one command; data survives a restart; SIGTERM (to the launcher, or to npm alone) stops every process it started.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,8 +19,10 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function startDev(port: number, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; output: () => string }> {
-  const proc = spawn(process.execPath, ['scripts/dev.ts'], {
+async function startDev(port: number, extraEnv: Record<string, string> = {}, viaNpm = false): Promise<{ child: ChildProcess; output: () => string }> {
+  // `npm run dev` itself puts npm and a shell between the caller and the launcher, as a user's service manager sees it.
+  const [command, args] = viaNpm ? ['npm', ['run', 'dev']] : [process.execPath, ['scripts/dev.ts']];
+  const proc = spawn(command, args, {
     env: { ...process.env, PORT: String(port), S3O_DATA_DIR: dataDir, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -40,6 +42,13 @@ async function stopDev(proc: ChildProcess): Promise<number | null> {
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   proc.kill('SIGTERM');
   return exited;
+}
+
+/** Waits (bounded) until nothing this test started is left running. */
+async function untilNothingLeft(): Promise<number[]> {
+  const deadline = Date.now() + 60_000;
+  while (leftoverPids().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  return leftoverPids();
 }
 
 /** Processes still running with this test's data folder on their command line (wrangler, workerd). */
@@ -104,14 +113,17 @@ describe('npm run dev', () => {
     expect(await stopDev(first.child)).toBe(0);
     expect(leftoverPids()).toEqual([]);
 
-    const second = await startDev(port);
+    const second = await startDev(port, {}, true);
     child = second.child;
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'local-bucket', Prefix: 'persist/' }));
     expect(listed.Contents?.map((c) => c.Key)).toEqual(['persist/me.txt']);
     const got = await s3.send(new GetObjectCommand({ Bucket: 'local-bucket', Key: 'persist/me.txt' }));
     expect(await got.Body?.transformToString()).toBe('still here');
-    expect(await stopDev(second.child)).toBe(0);
-    expect(leftoverPids()).toEqual([]);
+    // SIGTERM to npm alone, as a service manager sends it: the shell under npm dies, the launcher notices it is
+    // orphaned and stops everything it started, as Ctrl-C does.
+    await stopDev(second.child);
+    expect(await untilNothingLeft()).toEqual([]);
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
   });
 });
 
