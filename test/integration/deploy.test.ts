@@ -15,15 +15,20 @@ function deploy(configFile: string) {
   return { code: result.status, output: result.stdout + result.stderr };
 }
 
+/** A valid document (with `extra` YAML in front) written to a file of the test's folder. */
+function configFile(name: string, extra = ''): string {
+  const file = join(dir, name);
+  writeFileSync(
+    file,
+    `${extra}buckets:\n  - name: photos\n    credentials: [{ access_key_id: writer, secret_access_key: "\${WRITER_SECRET}" }]\n` +
+      'backends:\n  - { name: b2, endpoint: "https://s3.example.com", bucket: real, access_key_id: k, secret_access_key: "${B2_SECRET}" }\n',
+  );
+  return file;
+}
+
 describe('npm run deploy', () => {
   it('bundles the production Worker with the validated configuration (dry run)', () => {
-    const file = join(dir, 'config.yaml');
-    writeFileSync(
-      file,
-      'buckets:\n  - name: photos\n    credentials: [{ access_key_id: writer, secret_access_key: "${WRITER_SECRET}" }]\n' +
-        'backends:\n  - { name: b2, endpoint: "https://s3.example.com", bucket: real, access_key_id: k, secret_access_key: "${B2_SECRET}" }\n',
-    );
-    const result = deploy(file);
+    const result = deploy(configFile('config.yaml'));
     expect(result.output).toContain('WRITER_SECRET');
     expect(result.output).toMatch(/--dry-run: exiting now/);
     // The real deploy publishes the document to CONFIG_KV first (the same step `npm run dev` runs locally).
@@ -32,13 +37,7 @@ describe('npm run deploy', () => {
   });
 
   it('refuses a configuration with the development admin token', () => {
-    const file = join(dir, 'token.yaml');
-    writeFileSync(
-      file,
-      'admin: { token: "${DEV_ADMIN_TOKEN}" }\nbuckets:\n  - name: photos\n    credentials: [{ access_key_id: writer, secret_access_key: "${WRITER_SECRET}" }]\n' +
-        'backends:\n  - { name: b2, endpoint: "https://s3.example.com", bucket: real, access_key_id: k, secret_access_key: "${B2_SECRET}" }\n',
-    );
-    const result = deploy(file);
+    const result = deploy(configFile('token.yaml', 'admin: { token: "${DEV_ADMIN_TOKEN}" }\n'));
     expect(result.code).toBe(1);
     expect(result.output).toContain('sets admin.token, a development-only door; nothing was deployed');
     expect(result.output).not.toMatch(/--dry-run: exiting now/);
