@@ -1,14 +1,15 @@
 /**
  * The zero-install database for `npm run dev`: PGlite (Postgres in WASM) persisted in a folder, migrated in
  * process, and served on the Postgres wire protocol so the Worker (through the bridge) and tools can connect.
- * PGlite runs one backend: queries from all connections are serialised.
+ * PGlite runs one session; the wire server hands it to one connection per statement sequence or transaction
+ * (pglite-wire-server.ts), so concurrent requests never see each other's queries or answers.
  */
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
 import { MIGRATIONS_FOLDER } from './migrate.ts';
+import { startPgliteWireServer } from './pglite-wire-server.ts';
 import { freePort } from './ports.ts';
 
 export interface EmbeddedPostgres {
@@ -22,8 +23,7 @@ export async function startEmbeddedPostgres(dataDir: string, port?: number): Pro
   const db = await PGlite.create({ dataDir });
   await migrate(drizzle({ client: db }), { migrationsFolder: MIGRATIONS_FOLDER });
   const listenPort = port ?? (await freePort());
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: listenPort, maxConnections: 32 });
-  await server.start();
+  const server = await startPgliteWireServer(db, { host: '127.0.0.1', port: listenPort });
   let stopped = false;
   return {
     // PGlite accepts any user and password; these only satisfy clients that insist on them.

@@ -1,8 +1,10 @@
 /**
  * `npm run dev` as a newcomer runs it: embedded Postgres (PGlite), three s3rver backends and wrangler dev from
- * one command; data survives a restart; SIGTERM (to the launcher, or to npm alone) stops every process it started.
+ * one command; data survives a restart; SIGTERM (to the launcher, or to npm alone) stops every process it started;
+ * 32 concurrent clients with cron runs get every answer right.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +16,17 @@ import { freePort } from '../../scripts/lib/ports.ts';
 const dataDir = mkdtempSync(join(tmpdir(), 's3o-devstack-'));
 let child: ChildProcess | undefined;
 
-afterAll(() => {
+afterAll(async () => {
+  // A test that failed half way leaves its stack running: stop it the way an operator would, then make sure.
+  if (child && child.exitCode === null) await Promise.race([stopDev(child), new Promise((r) => setTimeout(r, 30_000))]);
   child?.kill('SIGKILL');
+  for (const pid of leftoverPids()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -72,14 +83,18 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
   });
 }
 
-/** A client with the credentials config.local.yaml commits for local use. */
-function localClient(port: number): S3Client {
-  return new S3Client({
+/** The settings of a client with the credentials config.local.yaml commits for local use. */
+function localClientConfig(port: number) {
+  return {
     endpoint: `http://127.0.0.1:${port}`,
     region: 'us-east-1',
     forcePathStyle: true,
     credentials: { accessKeyId: 'local-access-key', secretAccessKey: 'local-secret-key-change-me' },
-  });
+  };
+}
+
+function localClient(port: number): S3Client {
+  return new S3Client(localClientConfig(port));
 }
 
 describe('npm run dev', () => {
@@ -195,5 +210,49 @@ describe('npm run dev with DATABASE_URL', () => {
     const { rows } = await client.query("select key from objects where key = 'external.txt'");
     await client.end();
     expect(rows).toEqual([{ key: 'external.txt' }]);
+  });
+});
+
+describe('npm run dev under ordinary concurrency', () => {
+  // The bound is generous (the load takes well under a minute on PostgreSQL); it only stops a stuck run.
+  it('32 clients writing and reading back 25 objects each, with cron runs during the load: no error, no wrong byte', { timeout: 600_000 }, async () => {
+    const port = await freePort();
+    const dev = await startDev(port, { S3O_DATA_DIR: join(dataDir, 'load') });
+    child = dev.child;
+    const failures: string[] = [];
+    let wrongBytes = 0;
+    let done = false;
+    // Every error counts: one attempt per request, no SDK retries to hide them.
+    const clients = Array.from({ length: 32 }, () => new S3Client({ ...localClientConfig(port), maxAttempts: 1 }));
+    const crons = (async () => {
+      // Bounded: at most 30 cron runs, one every second while the load runs.
+      for (let i = 0; i < 30 && !done; i++) {
+        const response = await fetch(`http://127.0.0.1:${port}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).catch(() => undefined);
+        await response?.text();
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    })();
+    await Promise.all(
+      clients.map(async (s3, c) => {
+        for (let i = 0; i < 25; i++) {
+          const key = `load/${c}/${i}.bin`;
+          const body = randomBytes(1024 + ((c * 25 + i) * 2593) % (63 * 1024));
+          try {
+            await s3.send(new PutObjectCommand({ Bucket: 'local-bucket', Key: key, Body: body }));
+            const got = await s3.send(new GetObjectCommand({ Bucket: 'local-bucket', Key: key }));
+            const bytes = await got.Body!.transformToByteArray();
+            if (createHash('sha256').update(bytes).digest('hex') !== createHash('sha256').update(body).digest('hex')) wrongBytes++;
+          } catch (err) {
+            failures.push(`${key}: ${err instanceof S3ServiceException ? `${err.name} ${err.$metadata.httpStatusCode}` : String(err)}`);
+          }
+        }
+      }),
+    );
+    done = true;
+    await crons;
+    expect(wrongBytes).toBe(0);
+    expect(failures).toEqual([]);
+    expect(dev.output()).not.toMatch(/prepared statement|bind message/);
+    expect(await stopDev(dev.child)).toBe(0);
   });
 });
