@@ -55,3 +55,15 @@ export function keyOfPhysicalKey(physical: string): { bucket: string; key: strin
     .join('/');
   return { bucket, key };
 }
+
+/**
+ * Whether a physical key is one the layout makes for this client key: a copy's record can only send a read to
+ * bytes written under the same bucket and key, whatever a faulty record says.
+ */
+export async function physicalKeyBelongsTo(physical: string, bucket: string, key: string): Promise<boolean> {
+  const tilde = physical.lastIndexOf('~');
+  if (tilde < 0) return false;
+  const stem = physical.slice(0, tilde);
+  // The current layout, the one before dot segments were escaped (rows written then), or the hashed long form.
+  return stem === `${bucket}/${escapeDotSegments(key)}` || stem === `${bucket}/${key}` || stem === `${bucket}/~long/${await sha256Hex(key)}`;
+}

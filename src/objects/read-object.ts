@@ -7,6 +7,7 @@ import { type StoredObject, findObject } from '../store/objects.ts';
 import { cachedObject, forgetObject, rememberObject } from './location-cache.ts';
 import { readRefusal } from '../backends/usage.ts';
 import { evaluateReadConditions } from './conditions.ts';
+import { physicalKeyBelongsTo } from './physical-key.ts';
 import { resolveRange } from './range.ts';
 
 /**
@@ -90,6 +91,13 @@ async function openFirstCopy(
   }
   if (skipped.length > 0) services.log.debug('copies skipped: circuit open', { backends: skipped.map((l) => l.backendName) });
   for (const location of [...usable, ...skipped]) {
+    if (!(await physicalKeyBelongsTo(location.physicalKey, object.bucket, object.key))) {
+      // Never read bytes another key wrote, whatever the record says.
+      services.log.error('copy record points at another key\'s bytes; not read', { bucket: object.bucket, key: object.key, backend: location.backendName, physical_key: location.physicalKey });
+      allMissing = false;
+      failures.push(`${location.backendName}: record names another key's copy`);
+      continue;
+    }
     try {
       const response = await services.backend(location.backendName).getObject(location.physicalKey, plan.storedRange);
       const body = response.body ?? new ReadableStream({ start: (c) => c.close() });

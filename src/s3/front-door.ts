@@ -3,6 +3,7 @@
  * failure as an S3 error document. Unhandled exceptions never reach the client as anything but InternalError.
  */
 import { isDatabaseUnavailable } from '../store/db.ts';
+import { MetadataMismatchError } from '../store/objects.ts';
 import type { Config } from '../config/types.ts';
 import { errorFields } from '../observe/log.ts';
 import { type CredentialLookup, authFailureToS3Error, authenticate } from './authenticate.ts';
@@ -67,6 +68,10 @@ function toS3Error(err: unknown, services: Services): S3Error {
   if (isDatabaseUnavailable(err)) {
     services.log.error('metadata store unavailable', errorFields(err));
     return new S3Error('ServiceUnavailable', 'The metadata store is unavailable; please retry');
+  }
+  if (err instanceof MetadataMismatchError) {
+    services.log.error('metadata store answered for another key; request refused', errorFields(err));
+    return new S3Error('ServiceUnavailable', 'The metadata store gave an inconsistent answer; please retry');
   }
   services.log.error('unhandled error', { ...errorFields(err), stack: err instanceof Error ? err.stack : undefined });
   return new S3Error('InternalError', 'We encountered an internal error. Please try again.');

@@ -24,7 +24,32 @@ export async function findObject(db: Queryable, bucket: string, key: string): Pr
     .orderBy(asc(objectLocations.createdAt), asc(objectLocations.backendName));
   const first = rows[0];
   if (!first) return undefined;
+  assertRowsAreFor(bucket, key, rows);
   return { ...first.object, locations: rows.flatMap((r) => (r.location ? [r.location] : [])) };
+}
+
+/**
+ * The query names one key; an answer about another means the connection crossed requests (a database or proxy
+ * fault). Serving it would hand out another object's bytes, so it is refused outright.
+ */
+export function assertRowsAreFor(
+  bucket: string,
+  key: string,
+  rows: readonly { object: { bucket: string; key: string }; location: { bucket: string; key: string } | null }[],
+): void {
+  for (const { object, location } of rows) {
+    if (object.bucket !== bucket || object.key !== key || (location && (location.bucket !== bucket || location.key !== key))) {
+      throw new MetadataMismatchError(bucket, key, `${object.bucket}/${object.key}`);
+    }
+  }
+}
+
+/** The metadata store answered a question about one key with rows of another. */
+export class MetadataMismatchError extends Error {
+  constructor(bucket: string, key: string, answered: string) {
+    super(`the metadata store answered a lookup of ${bucket}/${key} with rows of ${answered}`);
+    this.name = 'MetadataMismatchError';
+  }
 }
 
 export interface NewObject {

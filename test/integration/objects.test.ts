@@ -236,6 +236,36 @@ describe('addressing and bucket sub-resources', () => {
     expect((await fetch(`${stack.endpoint}/metrics`)).headers.get('content-type')).toContain('application/json');
   });
 
+  it('never serves another key\'s bytes, whatever a copy record says', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'crossed/mine.txt', Body: 'mine' }));
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'crossed/theirs.txt', Body: 'theirs, not yours' }));
+    // A faulty record (as a database that crossed two requests' answers would produce): mine's copy row names
+    // theirs' bytes.
+    const [theirs] = await stack.query<{ physical_key: string; backend_name: string }>(
+      "select physical_key, backend_name from object_locations where bucket = $1 and key = 'crossed/theirs.txt'",
+      [stack.bucket],
+    );
+    const [mine] = await stack.query<{ physical_key: string; backend_name: string }>(
+      "select physical_key, backend_name from object_locations where bucket = $1 and key = 'crossed/mine.txt'",
+      [stack.bucket],
+    );
+    await stack.query("update object_locations set physical_key = $2, backend_name = $3 where bucket = $1 and key = 'crossed/mine.txt'", [
+      stack.bucket,
+      theirs!.physical_key,
+      theirs!.backend_name,
+    ]);
+    const failure = await s3Failure(stack.client(undefined, { maxAttempts: 1 }).send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'crossed/mine.txt' })));
+    expect(failure.status).toBe(500);
+    const got = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'crossed/theirs.txt' }));
+    expect(await got.Body?.transformToString()).toBe('theirs, not yours');
+    // Put the record back (the accounting check at the end of the file reads it).
+    await stack.query("update object_locations set physical_key = $2, backend_name = $3 where bucket = $1 and key = 'crossed/mine.txt'", [
+      stack.bucket,
+      mine!.physical_key,
+      mine!.backend_name,
+    ]);
+  });
+
   it('reports versioning as never enabled, and the owner with fetch-owner', async () => {
     const aws = new AwsClient({ ...stack.credentials[0]!, service: 's3', region: 'us-east-1', retries: 0 });
     const versioning = await aws.fetch(`${stack.endpoint}/${stack.bucket}?versioning`);

@@ -1,7 +1,7 @@
 /** The key layout on backends: no client key can put a dot segment in a backend path (tenant confinement). */
 import { describe, expect, it } from 'vitest';
 import { UnsafePhysicalKeyError, backendCopySource, backendObjectUrl } from '../../src/backends/object-path.ts';
-import { escapeDotSegments, keyOfPhysicalKey, physicalKey } from '../../src/objects/physical-key.ts';
+import { escapeDotSegments, keyOfPhysicalKey, physicalKey, physicalKeyBelongsTo } from '../../src/objects/physical-key.ts';
 
 const HOSTILE_KEYS = ['../x', 'a/../../x', './x', '..', '.', '%2e%2e/x', '../../other-bucket/planted', 'a/./b', '~../x', '~~./y', '...', 'a//b', '/x', 'x/'];
 const backend = { endpoint: 'https://s3.example.com', bucket: 'store', forcePathStyle: true };
@@ -26,6 +26,18 @@ describe('physical keys', () => {
     expect(escapeDotSegments('a/../b/./c')).toBe('a/~../b/~./c');
     expect(escapeDotSegments('~../x')).toBe('~~../x');
     expect(escapeDotSegments('.../x')).toBe('.../x');
+  });
+
+  it('belong only to the key they were made for (a record cannot send a read to another key\'s bytes)', async () => {
+    for (const key of [...HOSTILE_KEYS, 'a'.repeat(1100), 'docs/report.pdf']) {
+      const physical = await physicalKey('photos', key, 'v1');
+      expect(await physicalKeyBelongsTo(physical, 'photos', key), key).toBe(true);
+      expect(await physicalKeyBelongsTo(physical, 'photos', `${key}x`), key).toBe(false);
+      expect(await physicalKeyBelongsTo(physical, 'other', key), key).toBe(false);
+    }
+    // Rows written before dot segments were escaped still read.
+    expect(await physicalKeyBelongsTo('photos/~../x~v1', 'photos', '~../x')).toBe(true);
+    expect(await physicalKeyBelongsTo('photos/no-version', 'photos', 'no-version')).toBe(false);
   });
 
   it('keep long keys hashed under the bucket', async () => {
