@@ -16,6 +16,7 @@ function replicationContext(context: AdminContext): ReplicationContext {
     now: new Date(),
     deployment: deploymentTag(context.deployedText),
     health: context.health,
+    trigger: 'admin',
   };
 }
 

@@ -18,14 +18,12 @@ import { choosePlacement } from '../objects/placement.ts';
 import type { Logger } from '../observe/log.ts';
 import { backendModes } from '../store/backend-states.ts';
 import type { Db } from '../store/db.ts';
-import { acquireLease, freeLease, releaseLease } from '../store/leases.ts';
+import { type JobLease, acquireLease, addJobCounters, freeLease, readLease, releaseLease } from '../store/leases.ts';
 import { backendSpace } from '../store/quotas.ts';
 import { type ObjectCopies, countOverReplicated, dropExcessCopies, overReplicated, recordReplica, underReplicated } from '../store/replication.ts';
 import type { BackendMode } from '../store/schema.ts';
 
 export const REPLICATION_JOB = 'replication';
-/** A run that dies keeps the lease this long before another may start. */
-const LEASE_MS = 10 * 60_000;
 
 export interface ReplicationContext {
   config: Config;
@@ -36,6 +34,8 @@ export interface ReplicationContext {
   /** Changes with every deployment, so the first tick after a deploy runs at once. */
   deployment: string;
   health: BackendHealth;
+  /** Who starts the run ("cron", "admin"), named in the lease so that a skipped run can say who holds it. */
+  trigger: string;
 }
 
 export type ReplicationRun =
@@ -44,9 +44,27 @@ export type ReplicationRun =
 
 export async function runReplication(ctx: ReplicationContext, opts: { force: boolean }): Promise<ReplicationRun> {
   const settings = JSON.stringify({ ...ctx.config.replication, deployment: ctx.deployment });
-  const holder = crypto.randomUUID();
-  const lease = await acquireLease(ctx.db, REPLICATION_JOB, holder, LEASE_MS, ctx.now);
-  if (!lease) return { status: 'skipped', reason: 'another replication run is in progress' };
+  const holder = `${ctx.trigger} run ${crypto.randomUUID().slice(0, 8)}`;
+  // A run that dies keeps the lease at most one interval; a run that fails gives it back at once.
+  const ttlMs = ctx.config.replication.workerIntervalMs;
+  const lease = await acquireLease(ctx.db, REPLICATION_JOB, holder, ttlMs, ctx.now);
+  if (!lease) return { status: 'skipped', reason: await heldBy(ctx, ttlMs) };
+  try {
+    return await leasedRun(ctx, opts, holder, settings, lease);
+  } catch (err) {
+    await freeLease(ctx.db, REPLICATION_JOB, holder).catch(() => {});
+    throw err;
+  }
+}
+
+async function heldBy(ctx: ReplicationContext, ttlMs: number): Promise<string> {
+  const held = await readLease(ctx.db, REPLICATION_JOB);
+  if (!held?.holder || !held.expiresAt) return 'another replication run is in progress';
+  const since = new Date(held.expiresAt.getTime() - ttlMs).toISOString();
+  return `another replication run is in progress (${held.holder}, since about ${since}; its lease expires at ${held.expiresAt.toISOString()} if it died)`;
+}
+
+async function leasedRun(ctx: ReplicationContext, opts: { force: boolean }, holder: string, settings: string, lease: JobLease): Promise<ReplicationRun> {
   const due =
     opts.force ||
     lease.more ||
@@ -158,7 +176,7 @@ async function replicateObject(
 }
 
 /**
- * Removes copies beyond the factor, lowest score first: draining or retired backends, then circuit-broken ones,
+ * Removes copies beyond the factor, lowest score first: draining, retired or unconfigured backends, then circuit-broken ones,
  * then the most utilised. On its own (`waitForUnhealthy`) the replicator leaves an object with a copy on a backend
  * whose breaker is not closed alone: that copy is what the extras stand in for, and it is trimmed (or kept) once
  * the backend answers again. An operator's --execute trims by score regardless.
@@ -176,8 +194,10 @@ async function trimExcess(
   const excess = (await overReplicated(ctx.db, factor, limit)).filter((o) => !opts.waitForUnhealthy || o.copies.every((c) => healthy(c.backendName)));
   if (excess.length === 0) return 0;
   const spaces = await backendSpace(ctx.db, ctx.config.backends.map((b) => b.name));
+  const configured = new Set(ctx.config.backends.map((b) => b.name));
   const score = (name: string) => {
-    if (mode(name) !== 'active') return 0;
+    // A copy on a backend that is draining, retired or no longer configured goes first.
+    if (mode(name) !== 'active' || !configured.has(name)) return 0;
     if (!healthy(name)) return 1;
     const space = spaces.find((s) => s.backendName === name);
     if (!space || space.bytesLimit === 0) return 2.5;
@@ -197,7 +217,9 @@ async function trimExcess(
 export async function executeOverReplication(ctx: ReplicationContext, batchSize: number): Promise<number> {
   const modes = await backendModes(ctx.db);
   const discarder = discarderFor(ctx);
-  return trimExcess(ctx, discarder, ctx.config.replication.factor, (name) => modes.get(name) ?? 'active', batchSize, { waitForUnhealthy: false });
+  const removed = await trimExcess(ctx, discarder, ctx.config.replication.factor, (name) => modes.get(name) ?? 'active', batchSize, { waitForUnhealthy: false });
+  if (removed > 0) await addJobCounters(ctx.db, REPLICATION_JOB, { over_replication_removed: removed });
+  return removed;
 }
 
 /** Objects with more copies than the factor (up to `cap` counted). */

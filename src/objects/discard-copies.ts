@@ -13,7 +13,8 @@ export type CopyDiscarder = Pick<Services, 'backend' | 'db' | 'log'>;
 
 export async function discardCopies(services: CopyDiscarder, copies: readonly PhysicalCopy[], reason: CleanupReason): Promise<void> {
   if (copies.length === 0) return;
-  const results = await Promise.allSettled(copies.map((c) => services.backend(c.backendName).deleteObject(c.physicalKey)));
+  // A backend that cannot even be named (no longer configured) fails its own delete, which is queued like any other.
+  const results = await Promise.allSettled(copies.map(async (c) => services.backend(c.backendName).deleteObject(c.physicalKey)));
   const failed = copies.flatMap((copy, i) => {
     const result = results[i];
     return result?.status === 'rejected' ? [{ copy, reason, error: describeError(result.reason) }] : [];

@@ -27,10 +27,6 @@ export async function releaseLease(
   holder: string,
   outcome: { lastRunAt: Date; lastSettings: string; cursor: { bucket: string; key: string } | null; more: boolean; add: Record<string, number> },
 ): Promise<void> {
-  const counters = Object.entries(outcome.add).reduce(
-    (expr, [key, value]) => sql`jsonb_set(${expr}, ${`{${key}}`}::text[], to_jsonb(coalesce((${jobLeases.counters}->>${key})::bigint, 0) + ${value}))`,
-    sql`${jobLeases.counters}`,
-  );
   await db
     .update(jobLeases)
     .set({
@@ -40,9 +36,22 @@ export async function releaseLease(
       lastSettings: outcome.lastSettings,
       cursor: outcome.cursor,
       more: outcome.more,
-      counters,
+      counters: addedCounters(outcome.add),
     })
     .where(and(eq(jobLeases.name, name), eq(jobLeases.holder, holder)));
+}
+
+/** Counts work done outside a leased run (e.g. an operator's over-replication --execute) in the job's totals. */
+export async function addJobCounters(db: Queryable, name: string, add: Record<string, number>): Promise<void> {
+  await db.insert(jobLeases).values({ name }).onConflictDoNothing();
+  await db.update(jobLeases).set({ counters: addedCounters(add) }).where(eq(jobLeases.name, name));
+}
+
+function addedCounters(add: Record<string, number>) {
+  return Object.entries(add).reduce(
+    (expr, [key, value]) => sql`jsonb_set(${expr}, ${`{${key}}`}::text[], to_jsonb(coalesce((${jobLeases.counters}->>${key})::bigint, 0) + ${value}))`,
+    sql`${jobLeases.counters}`,
+  );
 }
 
 export async function readLease(db: Queryable, name: string): Promise<JobLease | undefined> {

@@ -40,6 +40,11 @@ const cron = () => fetch(`${s.endpoint}/cdn-cgi/local/scheduled?cron=${encodeURI
 
 const cli = cliFor(() => s.endpoint, TOKEN);
 
+async function removedTotal(): Promise<number> {
+  const metrics = await (await fetch(`${s.endpoint}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+  return Number(/^s3o_over_replication_removed_total (\d+)$/m.exec(metrics)?.[1] ?? 'NaN');
+}
+
 async function push(replication: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }> {
   const doc = s.deployedConfig();
   return s.admin('POST', '/admin/api/config/versions', { yaml: stringify({ ...doc, replication }) });
@@ -103,7 +108,8 @@ describe('replication', () => {
   it('holds a lease: a run does not start while another holds it', async () => {
     await s.query("update job_leases set holder = 'someone-else', expires_at = now() + interval '1 minute' where name = 'replication'");
     const skipped = await cli('admin', 'replicate');
-    expect(skipped.out).toContain('replication skipped: another replication run is in progress');
+    // Who holds it and since when, so an operator can tell a live run from a dead one.
+    expect(skipped.out).toMatch(/replication skipped: another replication run is in progress \(someone-else, since about \d{4}-.*; its lease expires at .* if it died\)/);
     await s.query("update job_leases set expires_at = now() - interval '1 second' where name = 'replication'");
     const ran = await cli('admin', 'replicate');
     expect(ran.code).toBe(0);
@@ -114,15 +120,38 @@ describe('replication', () => {
     expect((await push({ factor: 1 })).status).toBe(201);
     const pending = await cli('admin', 'over-replication');
     expect(pending.out).toMatch(/^30 objects have more than 1 copies \(remove the extras with --execute\)/);
+    const before = await removedTotal();
     const executed = await cli('admin', 'over-replication', '--execute');
     expect(executed.code).toBe(0);
     expect(executed.out).toContain('removed 30 excess copies; 0 objects still have more than 1 copies');
+    expect(await removedTotal()).toBe(before + 30);
     for (const row of await copyCounts()) expect(row.n, row.key).toBe(1);
     await expectAllReadable();
     await s.expectExactAccounting();
     const bad = await cli('admin', 'over-replication', '--execute', '--batch-size', '0');
     expect(bad.code).toBe(1);
     expect(bad.err).toContain('batch_size must be a whole number from 1 to 10000 (HTTP 400)');
+  });
+
+  it('a copy record on a backend no longer configured does not fail the run or keep its lease', async () => {
+    // Factor 2 again; one object gains a third copy record on a backend the configuration no longer has.
+    expect((await push({ factor: 2 })).status).toBe(201);
+    expect((await cli('admin', 'replicate')).code).toBe(0);
+    // What a backend taken out of the configuration without a drain leaves: its quota row and a copy record.
+    await s.query("insert into backend_quotas (backend_name) values ('retired-ghost')");
+    await s.query("insert into object_locations (bucket, key, backend_name, physical_key, stored_size) values ($1, 'r/00', 'retired-ghost', 'itest/r/00~ghost', 0)", [s.bucket]);
+    const first = await cli('admin', 'replicate');
+    expect(first.code, first.err).toBe(0);
+    expect(first.out).toMatch(/^replication: \d+ copies created/);
+    // The excess copy went, its delete on the unknown backend is queued, and the next run is not locked out.
+    expect((await copyCounts()).find((r) => r.key === 'r/00')?.n).toBe(2);
+    expect(await s.query("select reason from cleanup_queue where backend_name = 'retired-ghost'")).toEqual([{ reason: 'over_replication' }]);
+    const second = await cli('admin', 'replicate');
+    expect(second.out).toMatch(/^replication: \d+ copies created/);
+    await s.query("delete from cleanup_queue where backend_name = 'retired-ghost'");
+    await s.query("delete from backend_quotas where backend_name = 'retired-ghost'");
+    expect((await push({ factor: 1 })).status).toBe(201);
+    expect((await cli('admin', 'over-replication', '--execute')).code).toBe(0);
   });
 
   it('runs right after a deploy', async () => {
