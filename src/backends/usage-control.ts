@@ -68,7 +68,10 @@ export async function flushUsage(store: UsageStore, backend: string, bindings: B
     if (!loaded.ok) return;
     const { services, close } = createServices(bindings, loaded.active, newRequestId());
     try {
-      await addBackendUsage(services.db(), backend, stored.usage.period, delta);
+      if (!(await addBackendUsage(services.db(), backend, stored.usage.period, delta))) {
+        // Drained or removed: its bookkeeping rows are gone; the count stays here (admin status shows it).
+        services.log.debug('usage of a retired backend not written to Postgres', { backend });
+      }
     } finally {
       bindings.waitUntil(close().catch(() => {}));
     }

@@ -151,18 +151,20 @@ export async function usageForPeriod(db: Queryable, period: string): Promise<Bac
     .where(eq(backendUsage.period, period));
 }
 
-/** Adds counted usage to a backend's month (the usage flush). */
-export async function addBackendUsage(db: Queryable, backendName: string, period: string, delta: { apiRequests: number; egressBytes: number; ingressBytes: number }): Promise<void> {
-  await db
-    .insert(backendUsage)
-    .values({ backendName, period, ...delta })
-    .onConflictDoUpdate({
-      target: [backendUsage.backendName, backendUsage.period],
-      set: {
-        apiRequests: sql`${backendUsage.apiRequests} + ${delta.apiRequests}`,
-        egressBytes: sql`${backendUsage.egressBytes} + ${delta.egressBytes}`,
-        ingressBytes: sql`${backendUsage.ingressBytes} + ${delta.ingressBytes}`,
-        updatedAt: sql`now()`,
-      },
-    });
+/**
+ * Adds counted usage to a backend's month (the usage flush). A drained or removed backend has no quota row any
+ * more (and so no usage rows); its usage is then not recorded and this answers false, instead of failing the
+ * flush on the foreign key every minute.
+ */
+export async function addBackendUsage(db: Queryable, backendName: string, period: string, delta: { apiRequests: number; egressBytes: number; ingressBytes: number }): Promise<boolean> {
+  const result = await db.execute(sql`
+    insert into ${backendUsage} (backend_name, period, api_requests, egress_bytes, ingress_bytes)
+    select ${backendName}, ${period}, ${delta.apiRequests}, ${delta.egressBytes}, ${delta.ingressBytes}
+    where exists (select 1 from ${backendQuotas} where ${backendQuotas.backendName} = ${backendName})
+    on conflict (backend_name, period) do update set
+      api_requests = ${backendUsage}.api_requests + excluded.api_requests,
+      egress_bytes = ${backendUsage}.egress_bytes + excluded.egress_bytes,
+      ingress_bytes = ${backendUsage}.ingress_bytes + excluded.ingress_bytes,
+      updated_at = now()`);
+  return (result.rowCount ?? 0) > 0;
 }
