@@ -90,8 +90,13 @@ async function status(context: AdminContext): Promise<Response> {
   const listed = new Set(rows.map((r) => r.backendName));
   // A drained or removed backend has no quota row left, but is still reported while it is configured.
   const retired = [...configured.keys()].filter((name) => !listed.has(name)).map((name) => ({ backendName: name, bytesUsed: 0, bytesLimit: 0, orphanBytes: 0, objects: 0 }));
+  // Copies recorded on a backend the configuration no longer has cannot be read (it was removed without a drain).
+  const warnings = rows
+    .filter((r) => !configured.has(r.backendName) && r.objects > 0)
+    .map((r) => `${r.objects} copies are recorded on ${r.backendName}, which is not in the configuration: objects with no other copy answer 503 until it is configured again (then drain it before removing it)`);
   return json(200, {
     period,
+    ...(warnings.length > 0 ? { warnings } : {}),
     backends: [...rows, ...retired].map((r) => {
       const backend = configured.get(r.backendName);
       const breaker = context.health.state(r.backendName);

@@ -85,7 +85,7 @@ async function status(target: Target, json: boolean): Promise<number> {
     printJson(body.value);
     return 0;
   }
-  const { backends = [], period = '' } = body.value as { backends?: StatusBackend[]; period?: string };
+  const { backends = [], period = '', warnings = [] } = body.value as { backends?: StatusBackend[]; period?: string; warnings?: string[] };
   const ofLimit = (used: string, limit: number, show: (n: number) => string) => (limit === 0 ? used : `${used} / ${show(limit)}`);
   printTable(
     ['BACKEND', 'USED', 'LIMIT', 'ORPHANED', 'OBJECTS', `REQUESTS ${period}`, 'EGRESS', 'INGRESS', 'STATE'],
@@ -103,6 +103,7 @@ async function status(target: Target, json: boolean): Promise<number> {
   );
   // Why a breaker is open (or counting failures), under the table so the columns stay narrow.
   for (const b of backends) if (b.last_error) console.log(`${b.name}: last error: ${b.last_error}`);
+  for (const warning of warnings) console.log(`warning: ${warning}`);
   return 0;
 }
 

@@ -72,12 +72,20 @@ async function openFirstCopy(
 ): Promise<{ body?: ReadableStream<Uint8Array>; allMissing: boolean; failures: string[] }> {
   const plan = services.storage.readPlan(range, object.size);
   const failures: string[] = [];
-  let allMissing = object.locations.length > 0;
-  await services.health.refresh(object.locations.map((l) => l.backendName));
+  const configured = new Set(services.config.backends.map((b) => b.name));
+  const reachable = object.locations.filter((l) => configured.has(l.backendName));
+  if (reachable.length === 0 && object.locations.length > 0) {
+    // A backend taken out of the configuration without a drain: its copies are recorded but cannot be reached.
+    const backends = object.locations.map((l) => l.backendName);
+    services.log.error('every copy of the object is on a backend no longer in the configuration; drain backends before removing them, or put the backend back', { bucket: object.bucket, key: object.key, backends });
+    throw new S3Error('ServiceUnavailable', 'Every copy of this object is on a storage backend that is not configured at the moment; please retry later');
+  }
+  let allMissing = reachable.length > 0;
+  await services.health.refresh(reachable.map((l) => l.backendName));
   const usable: typeof object.locations = [];
   const skipped: typeof object.locations = [];
   let overLimit = 0;
-  for (const location of object.locations) {
+  for (const location of reachable) {
     const backend = services.config.backends.find((b) => b.name === location.backendName);
     if (backend && readRefusal(services.health.usage(location.backendName), backend, services.now()) !== undefined) {
       overLimit++;
@@ -85,7 +93,7 @@ async function openFirstCopy(
     }
     (await services.health.readable(location.backendName) ? usable : skipped).push(location);
   }
-  if (overLimit > 0 && overLimit === object.locations.length) {
+  if (overLimit > 0 && overLimit === reachable.length) {
     services.countEvent('usage_limit_rejections:read');
     throw new S3Error('SlowDown', 'Every copy of this object is on a backend over its monthly usage limit; please retry later', { status: 429 });
   }

@@ -1,5 +1,5 @@
 /** Backend quota rows: limits synced from config, free space for placement, the accounting check. */
-import { eq, inArray, sql } from 'drizzle-orm';
+import { eq, inArray, notInArray, sql } from 'drizzle-orm';
 import type { Queryable } from './db.ts';
 import { retiredBackends } from './backend-states.ts';
 import { type BackendMode, backendQuotas, backendStates, backendUsage, multipartParts, multipartUploads, objectLocations } from './schema.ts';
@@ -167,4 +167,14 @@ export async function addBackendUsage(db: Queryable, backendName: string, period
       ingress_bytes = ${backendUsage}.ingress_bytes + excluded.ingress_bytes,
       updated_at = now()`);
   return (result.rowCount ?? 0) > 0;
+}
+
+/** Copy records per backend that is not among `configured` (a backend taken out of the configuration undrained). */
+export async function copiesOnUnconfigured(db: Queryable, configured: readonly string[]): Promise<{ backendName: string; copies: number }[]> {
+  const rows = await db
+    .select({ backendName: objectLocations.backendName, copies: sql<string>`count(*)` })
+    .from(objectLocations)
+    .where(configured.length > 0 ? notInArray(objectLocations.backendName, [...configured]) : sql`true`)
+    .groupBy(objectLocations.backendName);
+  return rows.map((r) => ({ backendName: r.backendName, copies: Number(r.copies) }));
 }

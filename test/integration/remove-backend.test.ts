@@ -131,4 +131,17 @@ describe('admin remove-backend', () => {
     const late = await s.admin('DELETE', `/admin/api/backends/b?purge=true&confirm=${encodeURIComponent(token)}`);
     expect(late).toEqual({ status: 403, body: { error: 'the confirmation token has expired (they last 60 s); get a new one with --purge' } });
   }, 90_000);
+
+  it('a backend taken out of the configuration without a drain: 503 for its objects, warned at start and in status', async () => {
+    const doc = s.deployedConfig() as { backends: Record<string, unknown>[] };
+    doc.backends = doc.backends.filter((b) => b.name !== 'd');
+    await s.redeploy(stringify(doc));
+    const failure = await s3Failure(s.client(undefined, { maxAttempts: 1 }).send(new GetObjectCommand({ Bucket: s.bucket, Key: 'after/adding' })));
+    expect(failure).toEqual({ code: 'ServiceUnavailable', status: 503 });
+    const status = await cli('admin', 'status');
+    expect(status.out).toContain('warning: 1 copies are recorded on d, which is not in the configuration');
+    expect(s.logs()).toContainEqual(
+      expect.objectContaining({ msg: 'copies are recorded on a backend that is not in the configuration; objects with no other copy answer 503', backend: 'd', copies: 1 }),
+    );
+  });
 });
