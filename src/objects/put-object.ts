@@ -121,6 +121,11 @@ export async function recordNewCopy(
   } catch (err) {
     await discardCopies(services, [object.copy], 'record_failed');
     if (err instanceof QuotaExceededError) {
+      // Another writer took the last room on the chosen backend while these bytes travelled. If a backend still has
+      // room, the client's retry is placed there: a retryable 503, never a false 507.
+      if (await roomElsewhere(services, object.copy.backendName, object.copy.storedSize)) {
+        throw new S3Error('ServiceUnavailable', 'The backend chosen for this object filled up meanwhile; please retry');
+      }
       throw new S3Error('InsufficientStorage', 'No backend has room for this object');
     }
     if (err instanceof BackendNotActiveError) {
@@ -136,9 +141,18 @@ export async function recordNewCopy(
   await discardCopies(services, displaced, 'overwrite_displaced');
 }
 
+async function roomElsewhere(services: Services, full: string, storedSize: number): Promise<boolean> {
+  try {
+    await chooseBackend(services, storedSize, full);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Refuses before any body byte is read, so clients waiting on 100-continue never send a doomed body. */
-export async function chooseBackend(services: Services, storedSize: number): Promise<string> {
-  const names = services.config.backends.map((b) => b.name);
+export async function chooseBackend(services: Services, storedSize: number, except?: string): Promise<string> {
+  const names = services.config.backends.map((b) => b.name).filter((name) => name !== except);
   const [spaces] = await Promise.all([backendSpace(services.db(), names), services.health.refresh(names)]);
   const ordered = names.flatMap((name) => spaces.filter((s) => s.backendName === name));
   // Writes overflow past backends over a monthly usage limit (507 when none is left) and past backends whose

@@ -72,12 +72,27 @@ describe('quota placement', () => {
     expect(await usage()).toEqual({ first: 1 * MiB, second: 0 });
   });
 
+  it('a PUT that loses the race for the last room on its backend gets a retryable 503 while another has room, never 507', async () => {
+    // 3 MiB free on first (packed first) and 10 MiB on second: six writers of 1 MiB all choose first at once.
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => put(`lost/${i}`, MiB)));
+    const refused = results.filter((r) => !r.ok);
+    expect(refused.filter((r) => r.code === 'InsufficientStorage')).toEqual([]);
+    expect(refused.every((r) => r.code === 'ServiceUnavailable' && r.status === 503)).toBe(true);
+    // Retried (as SDKs retry a 503), each lands on the backend that has room.
+    for (const [i, r] of results.entries()) if (!r.ok) expect(await put(`lost/${i}`, MiB)).toEqual({ ok: true });
+    expect(Number((await stack.query<{ n: string }>("select count(*) as n from objects where key like 'lost/%'"))[0]?.n)).toBe(6);
+    for (let i = 0; i < 6; i++) await stack.client().send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: `lost/${i}` }));
+    expect(await usage()).toEqual({ first: 1 * MiB, second: 0 });
+  });
+
   it('keeps the sum exact when concurrent PUTs race for the last bytes', async () => {
     // 3 MiB free on first and 10 MiB on second: 13 slots of 1 MiB for 24 racing writers.
     const results = await Promise.all(Array.from({ length: 24 }, (_, i) => put(`race/${i}`, MiB)));
     const ok = results.filter((r) => r.ok).length;
     const refused = results.filter((r) => !r.ok);
-    expect(refused.every((r) => r.code === 'InsufficientStorage' && r.status === 507)).toBe(true);
+    // Refused when nothing has room (507), or when the backend it chose filled up meanwhile while another had not
+    // yet (a retryable 503).
+    expect(refused.every((r) => (r.code === 'InsufficientStorage' && r.status === 507) || (r.code === 'ServiceUnavailable' && r.status === 503))).toBe(true);
     expect(ok).toBeGreaterThanOrEqual(1);
     expect(ok).toBeLessThanOrEqual(13);
     const used = await usage();
