@@ -1,7 +1,8 @@
 /**
  * `npm run dev`: a complete local orchestrator with no accounts and no system packages. Embedded Postgres
  * (PGlite, unless DATABASE_URL is set), three s3rver backends, and the Worker under wrangler dev; data persists in
- * .data/ between runs. Ctrl-C, or SIGTERM/SIGHUP to npm or to this process, stops everything.
+ * .data/ between runs. Ctrl-C, or SIGTERM to npm or to this process, stops everything; SIGHUP to this process
+ * re-reads the config file and pushes it as a new version (the seed's reload).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,11 @@ import { startPgBridge } from './lib/pg-ws-bridge.ts';
 import { startS3rverBackend } from './lib/s3rver-backends.ts';
 import { startWorker } from './lib/worker-dev.ts';
 import { wranglerConfigStore } from './lib/wrangler-kv.ts';
-import { publishDeployedDocument } from '../src/config/versions.ts';
+import { call } from '../src/cli/api-call.ts';
+import type { ConfigStore } from '../src/config/config-store.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { configChanges } from '../src/config/reload-classes.ts';
+import { ACTIVE_KEY, type ConfigVersion, parseVersionRecord, publishDeployedDocument } from '../src/config/versions.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = process.env.S3O_DATA_DIR ?? join(ROOT, '.data');
@@ -33,7 +38,10 @@ async function shutdown(code: number): Promise<never> {
 }
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
-process.on('SIGHUP', () => void shutdown(0));
+process.on('SIGHUP', () => {
+  // Before the stack is up there is nothing to reload into.
+  if (reload) void reload().catch((err: unknown) => console.error(`SIGHUP reload failed: ${String(err)}`));
+});
 // `npm run dev` runs this under `sh -c`. A SIGTERM to npm (as a service manager or a test harness sends it) kills
 // the shell and orphans this process without a signal; so an orphaned launcher stops everything, as Ctrl-C does.
 const launchedBy = process.ppid;
@@ -61,16 +69,20 @@ async function main(): Promise<void> {
   const bridge = await startPgBridge(pgTarget);
   stops.push(bridge.close);
 
+  // One local S3 server per backend whose endpoint is a ${LOCAL_BACKEND_X} variable: adding a backend locally is
+  // adding it to the file (and restarting, as adding one is a deploy).
   const vars: Record<string, string> = {};
-  for (const [name, letter] of [['local-a', 'A'], ['local-b', 'B'], ['local-c', 'C']] as const) {
-    const backend = await startS3rverBackend(name, join(DATA, 's3'), `backend-${letter.toLowerCase()}`);
+  for (const local of localBackends(configText)) {
+    const backend = await startS3rverBackend(local.name, join(DATA, 's3'), local.bucket);
     stops.push(backend.stop);
-    vars[`LOCAL_BACKEND_${letter}`] = backend.endpoint;
+    vars[local.variable] = backend.endpoint;
   }
 
   // Starting the local stack plays the part of a deploy: the document it runs with becomes the active version.
   const persistDir = join(DATA, 'wrangler');
-  const published = await publishDeployedDocument(wranglerConfigStore({ kind: 'local', persistDir }), configText);
+  const store = wranglerConfigStore({ kind: 'local', persistDir });
+  await reportReplacedVersion(store, configText, vars);
+  const published = await publishDeployedDocument(store, configText);
   console.log(
     published.published
       ? `config: ${CONFIG_PATH} published as version ${published.version} (deploy-only settings apply now)`
@@ -81,6 +93,8 @@ async function main(): Promise<void> {
   const worker = await startWorker({
     port,
     persistDir,
+    // The Worker's info lines (config reloads, drains, ...) are what the docs tell operators to look for.
+    logLevel: 'log',
     vars: {
       ...vars,
       S3O_CONFIG: configText,
@@ -97,7 +111,63 @@ async function main(): Promise<void> {
   // Lets `npx s3-orchestrator admin ...` from this checkout find the local stack with no flags.
   const adminToken = (parse(configText) as { admin?: { token?: string } }).admin?.token;
   writeFileSync(join(DATA, 'cli.json'), `${JSON.stringify({ url: worker.url, token: adminToken }, null, 2)}\n`);
+  // The seed's `kill -HUP <pid>`: re-read the file and make it the active version, as `config push` does.
+  reload = () => pushConfigFile(worker.url, adminToken);
   printBanner(worker.url, configText);
+}
+
+interface LocalBackendSpec {
+  name: string;
+  bucket: string;
+  variable: string;
+}
+
+function localBackends(configText: string): LocalBackendSpec[] {
+  const doc = parse(configText) as { backends?: { name?: unknown; bucket?: unknown; endpoint?: unknown }[] };
+  return (doc.backends ?? []).flatMap((b) => {
+    const variable = typeof b.endpoint === 'string' ? /^\$\{(LOCAL_BACKEND_[A-Z0-9_]+)\}$/.exec(b.endpoint)?.[1] : undefined;
+    return variable && typeof b.name === 'string' && typeof b.bucket === 'string' ? [{ name: b.name, bucket: b.bucket, variable }] : [];
+  });
+}
+
+/** Starting again republishes the file: say what that undoes of the versions pushed since. */
+async function reportReplacedVersion(store: ConfigStore, configText: string, vars: Record<string, string>): Promise<void> {
+  const raw = await store.get(ACTIVE_KEY);
+  if (raw === null) return;
+  let active: ConfigVersion;
+  try {
+    active = parseVersionRecord(raw);
+  } catch {
+    console.log('config: the active version record is unreadable; the file replaces it');
+    return;
+  }
+  if (active.yaml === configText) return;
+  const before = loadConfig(active.yaml, vars);
+  const after = loadConfig(configText, vars);
+  const changes = before.ok && after.ok ? configChanges(before.config, after.config) : [];
+  console.log(`config: the active version ${active.version} (${active.source} by ${active.by}) differs from ${CONFIG_PATH}; starting makes the file active again`);
+  for (const change of changes) console.log(`  ${change.field} (${change.change})${change.from !== undefined ? `: ${change.from} -> ${change.to ?? ''}` : ''}`);
+}
+
+let reload: (() => Promise<void>) | undefined;
+
+async function pushConfigFile(url: string, token: string | undefined): Promise<void> {
+  console.log(`\nSIGHUP: re-reading ${CONFIG_PATH} and pushing it as a new configuration version`);
+  const yaml = readFileSync(CONFIG_PATH, 'utf8');
+  const result = await call({ url, headers: token ? { authorization: `Bearer ${token}` } : {}, source: 'npm run dev' }, 'POST', '/admin/api/config/versions', {
+    yaml,
+    note: 'SIGHUP to npm run dev',
+  });
+  if (!result.ok) {
+    console.log(`Config reload failed, keeping current config: ${result.error}`);
+    const problems = (result.body as { problems?: { path: string; message: string }[] } | undefined)?.problems ?? [];
+    for (const p of problems) console.log(`  ${p.path ? `${p.path}: ` : ''}${p.message}`);
+    return;
+  }
+  const value = result.value as { version?: number; unchanged?: boolean; changes?: { field: string; effect: string }[]; requires_deploy?: { field: string }[] };
+  console.log(value.unchanged ? `config: no change (version ${value.version} already holds the file)` : `config: version ${value.version} is active`);
+  for (const change of value.changes ?? []) console.log(`  ${change.field}: ${change.effect === 'reloadable' ? 'reloads now' : 'requires restart'}`);
+  for (const change of value.requires_deploy ?? []) console.log(`  ${change.field}: requires a restart of npm run dev`);
 }
 
 function printBanner(endpoint: string, configText: string): void {

@@ -96,7 +96,7 @@ async function activate(context: AdminContext, change: Activation): Promise<Resp
   if (!store) return noStore();
   const before = context.active;
   if (before.version?.yaml === change.yaml) {
-    return json(200, { version: before.version.version, unchanged: true, changes: [], requires_deploy: pendingDeploy(before) });
+    return json(200, { version: before.version.version, unchanged: true, changes: [], requires_deploy: shown(pendingDeploy(before), context) });
   }
   let record: ConfigVersion;
   try {

@@ -256,3 +256,56 @@ describe('npm run dev under ordinary concurrency', () => {
     expect(await stopDev(dev.child)).toBe(0);
   });
 });
+
+describe('npm run dev speaks the seed', () => {
+  it('starts a local S3 server per ${LOCAL_BACKEND_X}; SIGHUP re-reads the file and pushes it; the Worker\'s info logs show; a restart says what it undoes', async () => {
+    const port = await freePort();
+    const configFile = join(dataDir, 'seed.yaml');
+    // "Adding a new backend" locally: a fourth backend in the file, on its own ${LOCAL_BACKEND_D}.
+    const fourth = readFileSync('config.local.yaml', 'utf8').replace(
+      'backends:\n',
+      'backends:\n  - name: local-d\n    endpoint: ${LOCAL_BACKEND_D}\n    bucket: backend-d\n    access_key_id: S3RVER\n    secret_access_key: S3RVER-local\n    force_path_style: true\n    quota_bytes: 1GiB\n',
+    );
+    writeFileSync(configFile, fourth);
+    const env = { S3O_CONFIG_FILE: configFile, S3O_DATA_DIR: join(dataDir, 'seed') };
+    const dev = await startDev(port, env);
+    child = dev.child;
+    const cliEnv = { S3O_CLI_CONFIG: join(dataDir, 'seed', 'cli.json') };
+    const status = JSON.parse((await cli(['admin', 'status', '--json'], cliEnv)).out) as { backends: { name: string }[] };
+    expect(status.backends.map((b) => b.name).sort()).toEqual(['local-a', 'local-b', 'local-c', 'local-d']);
+    // The new backend takes writes (pack, first in the file).
+    await localClient(port).send(new PutObjectCommand({ Bucket: 'local-bucket', Key: 'on-d.txt', Body: 'fourth' }));
+    const located = await cli(['admin', 'object-locations', '-key', 'local-bucket/on-d.txt'], cliEnv);
+    expect(located.out).toContain('local-d');
+
+    // The seed's reload: edit the file, `kill -HUP` the launcher.
+    writeFileSync(configFile, fourth.replace('        secret_access_key: local-secret-key-change-me\n', '        secret_access_key: local-secret-key-change-me\n      - access_key_id: hup-key\n        secret_access_key: hup-secret-key\n'));
+    dev.child.kill('SIGHUP');
+    await until('the reload to be reported', () => dev.output().includes('config: version 2 is active'));
+    expect(dev.output()).toMatch(/buckets\[local-bucket\]\.credentials\[hup-key\]: reloads now/);
+    const hup = new S3Client({ ...localClientConfig(port), credentials: { accessKeyId: 'hup-key', secretAccessKey: 'hup-secret-key' } });
+    await hup.send(new PutObjectCommand({ Bucket: 'local-bucket', Key: 'after-hup.txt', Body: 'x' }));
+    // The Worker's own info lines reach this terminal (the docs tell operators to look for them).
+    await until('the Worker to log its reload', () => dev.output().includes('Configuration reload complete'));
+    expect(dev.child.exitCode).toBeNull();
+
+    // Someone pushes a version; starting again republishes the file, and says what that undoes.
+    writeFileSync(join(dataDir, 'seed-pushed.yaml'), readFileSync(configFile, 'utf8').replace('log_level: info', 'log_level: warn'));
+    expect((await cli(['config', 'push', join(dataDir, 'seed-pushed.yaml')], cliEnv)).code).toBe(0);
+    expect(await stopDev(dev.child)).toBe(0);
+    const again = await startDev(port, env);
+    child = again.child;
+    expect(again.output()).toMatch(/config: the active version 3 \(push by .*\) differs from .*seed\.yaml; starting makes the file active again/);
+    expect(again.output()).toContain('server.log_level (changed): warn -> info');
+    expect(await stopDev(again.child)).toBe(0);
+  });
+});
+
+/** Polls (bounded) until `check` holds. */
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
