@@ -25,7 +25,7 @@ interface ObjectLocations {
 }
 
 const COMMANDS =
-  'admin status, admin object-locations -key BUCKET/KEY, admin log-level [-set LEVEL | --reset], admin drain BACKEND, admin drain-status BACKEND [--watch], admin drain-cancel BACKEND, admin remove-backend BACKEND [--purge [--confirm]], admin cleanup-queue, admin replicate, admin over-replication [--execute] [--batch-size N]';
+  'admin status, admin object-locations -key BUCKET/KEY, admin log-level [-set LEVEL | --reset], admin drain BACKEND, admin drain-status BACKEND [--watch [--stuck-after SECONDS]], admin drain-cancel BACKEND, admin remove-backend BACKEND [--purge [--confirm]], admin cleanup-queue, admin replicate, admin over-replication [--execute] [--batch-size N]';
 
 /** GET /admin/api/backends/NAME/drain: the backend's name and its drain report. */
 type DrainStatus = DrainReport & { backend: string };
@@ -67,7 +67,13 @@ export async function adminCommand(sub: string | undefined, args: string[], json
     const [backend] = positionals(args);
     if (!backend) return fail(`admin ${sub} needs a BACKEND name`, 2);
     const path = `/admin/api/backends/${encodeURIComponent(backend)}/drain`;
-    if (sub === 'drain-status') return args.includes('--watch') ? watchDrain(target, path, json) : drainStatus(target, path, json);
+    if (sub === 'drain-status') {
+      if (!args.includes('--watch')) return drainStatus(target, path, json);
+      const stuckText = flagValue(args, '--stuck-after') ?? String(DEFAULT_STUCK_AFTER_SECONDS);
+      const stuckAfter = /^\d+$/.test(stuckText) ? Number(stuckText) : NaN;
+      if (!(stuckAfter >= 1)) return fail(`--stuck-after takes a number of seconds (at least 1), got "${stuckText}"`, 2);
+      return watchDrain(target, path, json, stuckAfter * 1000);
+    }
     const body = await call(target, sub === 'drain' ? 'POST' : 'DELETE', path);
     if (!body.ok) return fail(body.error);
     const value = body.value as { status: string; backend: string };
@@ -161,9 +167,25 @@ async function drainStatus(target: Target, path: string, json: boolean): Promise
   return 0;
 }
 
-/** Follows a drain with a progress bar until it is no longer active; one JSON line per poll with --json. */
-async function watchDrain(target: Target, path: string, json: boolean, intervalMs = 2000): Promise<number> {
+/** How long --watch waits for a drain that makes no progress before it gives up with exit 3. */
+const DEFAULT_STUCK_AFTER_SECONDS = 600;
+
+/** What a drain that is not moving objects is waiting for, as the watch line's note. */
+function waitingFor(s: DrainStatus): string {
+  const parts: string[] = [];
+  if (s.waiting_for_space) parts.push('room on another backend');
+  if (s.objects_remaining === 0 && s.deletes_queued > 0) parts.push(`${s.deletes_queued} queued deletes on ${s.backend}`);
+  const last = s.last_error ? ` (last error: ${s.last_error})` : '';
+  return parts.length > 0 ? ` waiting for ${parts.join(' and ')}${last}` : s.failures > 0 ? ` ${s.failures} failures${last}` : '';
+}
+
+/**
+ * Follows a drain with a progress bar until it is no longer active (exit 0 when drained); one JSON line per poll
+ * with --json. A drain that changes nothing for `stuckAfterMs` ends the watch with what it waits for, exit 3.
+ */
+async function watchDrain(target: Target, path: string, json: boolean, stuckAfterMs: number, intervalMs = 2000): Promise<number> {
   let total: number | undefined;
+  let lastChange = { at: Date.now(), state: '' };
   for (;;) {
     const body = await call(target, 'GET', path);
     if (!body.ok) return fail(body.error);
@@ -173,8 +195,7 @@ async function watchDrain(target: Target, path: string, json: boolean, intervalM
     else {
       const done = total === 0 ? 1 : Math.min(1, s.objects_moved / total);
       const bar = '#'.repeat(Math.round(done * 30)).padEnd(30, '.');
-      const note = s.waiting_for_space ? ' waiting for room' : s.failures > 0 ? ` ${s.failures} failures` : '';
-      const line = `[${bar}] ${Math.round(done * 100)}% ${s.objects_moved} moved, ${s.objects_remaining} left (${bytes(s.bytes_remaining)})${note}`;
+      const line = `[${bar}] ${Math.round(done * 100)}% ${s.objects_moved} moved, ${s.objects_remaining} left (${bytes(s.bytes_remaining)})${waitingFor(s)}`;
       if (process.stdout.isTTY) process.stdout.write(`\r${line}`);
       else console.log(line);
     }
@@ -183,7 +204,15 @@ async function watchDrain(target: Target, path: string, json: boolean, intervalM
       if (!json) console.log(`${s.backend}: ${s.mode}`);
       return s.mode === 'drained' ? 0 : 1;
     }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    const state = JSON.stringify([s.objects_moved, s.objects_remaining, s.deletes_queued, s.copies_dropped]);
+    if (state !== lastChange.state) lastChange = { at: Date.now(), state };
+    else if (Date.now() - lastChange.at >= stuckAfterMs) {
+      if (!json && process.stdout.isTTY) process.stdout.write('\n');
+      const why = waitingFor(s).trim() || 'no progress';
+      process.stderr.write(`${s.backend}: the drain made no progress for ${Math.round(stuckAfterMs / 1000)} s (${why}); it goes on in the background\n`);
+      return 3;
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, stuckAfterMs)));
   }
 }
 

@@ -22,7 +22,7 @@ interface FileSettings {
 }
 
 /** Flags that take a value; everything else starting with "-" is a switch. */
-const VALUE_FLAGS = new Set(['--url', '--token', '--access-client-id', '--access-client-secret', '--vars', '--note', '-set', '--set', '-key', '--key', '--batch-size']);
+const VALUE_FLAGS = new Set(['--url', '--token', '--access-client-id', '--access-client-secret', '--vars', '--note', '-set', '--set', '-key', '--key', '--batch-size', '--stuck-after']);
 
 export function flagValue(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);

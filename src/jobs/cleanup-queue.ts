@@ -4,7 +4,7 @@
  * 1 min x 2^(attempts-1), at most 24 h; after 10 attempts the item stays for an operator (admin cleanup-queue).
  * Idempotent: deletes are, and an item's bytes are released only by the run that removes it.
  */
-import { type BackendClient, describeError } from '../backends/client.ts';
+import { BackendError, type BackendClient, describeError } from '../backends/client.ts';
 import type { Logger } from '../observe/log.ts';
 import { completeCleanup, dueCleanup, failCleanup, isLiveCopy } from '../store/cleanup.ts';
 import type { Db } from '../store/db.ts';
@@ -45,6 +45,12 @@ export async function retryCleanupItems(
   return outcomes;
 }
 
+/**
+ * Statuses with which a backend says it has no AbortMultipartUpload at all (s3rver answers 405): retrying cannot
+ * help, so the upload is settled as gone and its parts stay on that backend's storage, untracked.
+ */
+export const CANNOT_ABORT: ReadonlySet<number> = new Set([405, 501]);
+
 /** One attempt at a queued delete: never deletes a live copy. */
 async function retryCleanupItem(db: Db, client: BackendClient | undefined, item: CleanupRow, now: Date, log: Logger): Promise<CleanupOutcome> {
   if (await isLiveCopy(db, item.backendName, item.physicalKey)) {
@@ -54,8 +60,12 @@ async function retryCleanupItem(db: Db, client: BackendClient | undefined, item:
   }
   try {
     if (!client) throw new Error(`backend ${item.backendName} is not in the configuration`);
-    if (item.backendUploadId) await client.abortMultipartUpload(item.physicalKey, item.backendUploadId);
-    else await client.deleteObject(item.physicalKey);
+    if (item.backendUploadId) {
+      await client.abortMultipartUpload(item.physicalKey, item.backendUploadId).catch((err: unknown) => {
+        if (!(err instanceof BackendError && CANNOT_ABORT.has(err.status))) throw err;
+        log.warn('backend cannot abort multipart uploads; queued abort settled, its parts stay on the backend', { id: item.id, backend: item.backendName, status: err.status });
+      });
+    } else await client.deleteObject(item.physicalKey);
     await completeCleanup(db, item.id);
     return { kind: 'deleted' };
   } catch (err) {

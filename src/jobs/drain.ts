@@ -17,7 +17,7 @@ import { deleteUpload } from '../store/multipart.ts';
 import { queuedCleanupOn } from '../store/cleanup.ts';
 import { findObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
-import { retryCleanupItems } from './cleanup-queue.ts';
+import { CANNOT_ABORT, retryCleanupItems } from './cleanup-queue.ts';
 import { DRAIN_BATCH, DRAIN_CONCURRENCY } from './drain-settings.ts';
 
 /** How long a drain waits before another pass when copies could not be moved (no room, backend errors). */
@@ -57,6 +57,13 @@ export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Pr
         await source.abortMultipartUpload(upload.physicalKey, upload.backendUploadId);
         await deleteUpload(db, upload.uploadId);
       } catch (err) {
+        if (err instanceof BackendError && CANNOT_ABORT.has(err.status)) {
+          // A backend without AbortMultipartUpload (s3rver answers 405) would hold the drain forever. The upload
+          // ends here (its client gets NoSuchUpload); its parts stay on the backend's storage, untracked.
+          services.log.warn('backend cannot abort multipart uploads; upload dropped, its parts stay on the backend', { backend, upload_id: upload.uploadId, status: err.status });
+          await deleteUpload(db, upload.uploadId);
+          continue;
+        }
         if (!(await save(failed(progress, `could not abort upload ${upload.uploadId}: ${describeError(err)}`, false)))) return { kind: 'stopped' };
       }
     }

@@ -3,7 +3,14 @@
  * off while clients keep writing, replicas are just dropped, a cancel stops it, a drain with no room waits, and a
  * restart mid-drain resumes it.
  */
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { DrainReport } from '../../src/backends/backend-state.ts';
@@ -193,6 +200,12 @@ describe('admin drain', () => {
     });
     expect(waiting).toMatchObject({ mode: 'draining', objects_remaining: 3 });
     expect(waiting.last_error).toContain('no active backend has room for 4096 bytes');
+    // --watch says what the drain waits for, and gives up with exit 3 when nothing changes for --stuck-after.
+    const watched = await cli(s, 'admin', 'drain-status', 'a', '--watch', '--stuck-after', '3');
+    expect(watched.code).toBe(3);
+    expect(watched.out).toContain('waiting for room on another backend (last error: no active backend has room for 4096 bytes');
+    expect(watched.err).toContain('a: the drain made no progress for 3 s (waiting for room on another backend');
+    expect((await cli(s, 'admin', 'drain-status', 'a', '--watch', '--stuck-after', 'soon')).code).toBe(2);
     // Waiting means a pause between passes, not a busy loop: failures stop growing.
     const failures = (await drainStatus(s)).failures;
     await new Promise((r) => setTimeout(r, 3000));
@@ -258,6 +271,38 @@ describe('admin drain', () => {
     // The drain's own calls on a (two GETs, three DELETEs at least, made inside a's Durable Object) count as usage.
     expect(await requestsOnA()).toBeGreaterThanOrEqual(before + 5);
     await expectAllReadable(s, objects);
+    await s.expectExactAccounting();
+  });
+});
+
+describe('draining a backend that cannot abort multipart uploads (s3rver, as on the local stack)', () => {
+  it('settles the open upload (its client gets NoSuchUpload) and finishes', async () => {
+    const s = await startTestStack({
+      name: 'drainnoabort',
+      admin: { token: TOKEN },
+      strategy: 'pack',
+      captureLogs: true,
+      backends: [
+        { name: 'a', kind: 's3rver' },
+        { name: 'b', kind: 's3rver' },
+      ],
+    });
+    stacks.push(s);
+    const client = s.client();
+    await client.send(new PutObjectCommand({ Bucket: s.bucket, Key: 'moved.txt', Body: 'moves to b' }));
+    const upload = await client.send(new CreateMultipartUploadCommand({ Bucket: s.bucket, Key: 'open-upload.bin' }));
+    await client.send(new UploadPartCommand({ Bucket: s.bucket, Key: 'open-upload.bin', UploadId: upload.UploadId, PartNumber: 1, Body: new Uint8Array(1024) }));
+    expect((await s.admin('POST', '/admin/api/backends/a/drain')).status).toBe(202);
+    const done = await until('the drain to finish', async () => {
+      const report = await drainStatus(s);
+      return report.mode === 'drained' ? report : undefined;
+    });
+    expect(done).toMatchObject({ objects_remaining: 0 });
+    const read = await client.send(new GetObjectCommand({ Bucket: s.bucket, Key: 'moved.txt' }));
+    expect(await read.Body?.transformToString()).toBe('moves to b');
+    const gone = await client.send(new ListMultipartUploadsCommand({ Bucket: s.bucket }));
+    expect(gone.Uploads ?? []).toEqual([]);
+    expect(s.logs().some((l) => l.msg === 'backend cannot abort multipart uploads; upload dropped, its parts stay on the backend')).toBe(true);
     await s.expectExactAccounting();
   });
 });
