@@ -13,6 +13,7 @@ export interface DrainProgress {
   objectsMoved: number;
   bytesMoved: number;
   copiesDropped: number;
+  /** Failed attempts (moves, aborts, steps) so far; each is retried on the next pass. */
   failures: number;
   lastError?: string;
   lastErrorAt?: string;
@@ -79,7 +80,10 @@ export function drainReport(state: BackendStateSnapshot, remaining: { objects: n
     objects_moved: drain?.objectsMoved ?? 0,
     bytes_moved: drain?.bytesMoved ?? 0,
     copies_dropped: drain?.copiesDropped ?? 0,
-    failures: drain?.failures ?? 0,
+    // A drained backend holds nothing: every failed attempt was retried until it succeeded. Its failures are then
+    // history (failed_attempts_retried), not failures of the finished drain.
+    failures: state.mode === 'drained' ? 0 : (drain?.failures ?? 0),
+    ...(state.mode === 'drained' && drain?.failures ? { failed_attempts_retried: drain.failures } : {}),
     waiting_for_space: drain?.waitingForSpace ?? false,
     ...(drain?.lastError ? { last_error: drain.lastError, last_error_at: drain.lastErrorAt } : {}),
     ...(drain ? { started_at: drain.startedAt } : {}),

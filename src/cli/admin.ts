@@ -161,7 +161,9 @@ async function drainStatus(target: Target, path: string, json: boolean): Promise
     `${s.backend}: ${s.mode}${s.waiting_for_space ? ' (waiting: no other backend has room)' : ''}`,
     `  remaining  ${s.objects_remaining} objects, ${bytes(s.bytes_remaining)}${s.deletes_queued > 0 ? `; ${s.deletes_queued} deletes on it still queued` : ''}`,
     `  moved      ${s.objects_moved} objects, ${bytes(s.bytes_moved)} copied (${s.copies_dropped} had a copy elsewhere)`,
-    `  failures   ${s.failures}${s.last_error ? ` (last: ${s.last_error} at ${s.last_error_at})` : ''}`,
+    s.failed_attempts_retried
+      ? `  failures   0 (${s.failed_attempts_retried} failed attempts were retried until they succeeded)`
+      : `  failures   ${s.failures}${s.last_error ? ` (last: ${s.last_error} at ${s.last_error_at})` : ''}`,
   ];
   console.log(lines.join('\n'));
   return 0;

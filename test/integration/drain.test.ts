@@ -266,6 +266,11 @@ describe('admin drain', () => {
     s.fault('a').setMode('pass');
     expect((await cli(s, 'admin', 'drain', 'a')).out).toContain('already draining; retrying now');
     await until('the drain to finish after the restart', async () => (await drainStatus(s)).mode === 'drained');
+    // The failed attempts were all retried until they succeeded: they are not failures of the finished drain.
+    const finished = await drainStatus(s);
+    expect(finished.failures).toBe(0);
+    expect(finished.failed_attempts_retried).toBeGreaterThanOrEqual(1);
+    expect((await cli(s, 'admin', 'drain-status', 'a')).out).toMatch(/failures {3}0 \(\d+ failed attempts were retried until they succeeded\)/);
     expect(await s.backendKeys('a')).toEqual([]);
     expect(await s.query("select * from cleanup_queue where backend_name = 'a'")).toEqual([]);
     // The drain's own calls on a (two GETs, three DELETEs at least, made inside a's Durable Object) count as usage.
