@@ -89,7 +89,7 @@ async function status(context: AdminContext): Promise<Response> {
   const usageOf = new Map(usage.map((u) => [u.backendName, u]));
   const listed = new Set(rows.map((r) => r.backendName));
   // A drained or removed backend has no quota row left, but is still reported while it is configured.
-  const retired = [...configured.keys()].filter((name) => !listed.has(name)).map((name) => ({ backendName: name, bytesUsed: 0, bytesLimit: 0, orphanBytes: 0, objects: 0 }));
+  const retired = [...configured.keys()].filter((name) => !listed.has(name)).map((name) => ({ backendName: name, bytesUsed: 0, bytesLimit: null, orphanBytes: 0, objects: 0 }));
   // Copies recorded on a backend the configuration no longer has cannot be read (it was removed without a drain).
   const warnings = rows
     .filter((r) => !configured.has(r.backendName) && r.objects > 0)
@@ -106,7 +106,10 @@ async function status(context: AdminContext): Promise<Response> {
       return {
         name: r.backendName,
         bytes_used: r.bytesUsed,
+        // One convention with /metrics: a limit of 0 is unlimited; a backend with no quota row (drained, removed)
+        // has none (null) and takes nothing (available 0); available is -1 when unlimited.
         bytes_limit: r.bytesLimit,
+        bytes_available: r.bytesLimit === null ? 0 : r.bytesLimit === 0 ? -1 : Math.max(0, r.bytesLimit - r.bytesUsed - r.orphanBytes),
         orphan_bytes: r.orphanBytes,
         objects: r.objects,
         usage: {

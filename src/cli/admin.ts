@@ -7,7 +7,8 @@ import { type Target, flagValue, positionals, resolveTarget } from './target.ts'
 interface StatusBackend {
   name: string;
   bytes_used: number;
-  bytes_limit: number;
+  /** 0 = unlimited; null = no quota row (drained or removed: it takes nothing). */
+  bytes_limit: number | null;
   orphan_bytes: number;
   objects: number;
   usage: { api_requests: number; api_request_limit: number; egress_bytes: number; egress_byte_limit: number; ingress_bytes: number; ingress_byte_limit: number };
@@ -98,7 +99,7 @@ async function status(target: Target, json: boolean): Promise<number> {
     backends.map((b) => [
       b.name,
       bytes(b.bytes_used),
-      b.bytes_limit === 0 ? 'unlimited' : bytes(b.bytes_limit),
+      b.bytes_limit === null ? '-' : b.bytes_limit === 0 ? 'unlimited' : bytes(b.bytes_limit),
       bytes(b.orphan_bytes),
       String(b.objects),
       ofLimit(String(b.usage.api_requests), b.usage.api_request_limit, String),

@@ -81,6 +81,7 @@ describe('admin API authentication', () => {
             name: 'local',
             bytes_used: 5,
             bytes_limit: 1024 ** 3,
+            bytes_available: 1024 ** 3 - 5,
             orphan_bytes: 0,
             objects: 1,
             // The PUT's own usage may or may not have reached the backend's Durable Object yet.

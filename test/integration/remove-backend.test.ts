@@ -31,6 +31,7 @@ afterAll(async () => {
 });
 
 const cli = cliFor(() => s.endpoint, TOKEN);
+const metricsText = async () => (await fetch(`${s.endpoint}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
 
 const put = (key: string, body: string) => s.client().send(new PutObjectCommand({ Bucket: s.bucket, Key: key, Body: body }));
 const read = async (key: string) => (await s.client().send(new GetObjectCommand({ Bucket: s.bucket, Key: key }))).Body?.transformToString();
@@ -90,7 +91,11 @@ describe('admin remove-backend', () => {
     await put('after/removal', 'elsewhere');
     expect(await s.query("select backend_name from object_locations where key = 'after/removal'")).toEqual([{ backend_name: 'c' }]);
     const status = await cli('admin', 'status');
-    expect(status.out).toMatch(/\na\s+.*removed/);
+    // A removed backend has no limit (it takes nothing): '-' in the table, null limit and 0 available in JSON.
+    expect(status.out).toMatch(/\na\s+0 B\s+-\s+.*removed/);
+    const asJson = JSON.parse((await cli('admin', 'status', '--json')).out) as { backends: { name: string; bytes_limit: number | null; bytes_available: number }[] };
+    expect(asJson.backends.find((b) => b.name === 'a')).toMatchObject({ bytes_limit: null, bytes_available: 0 });
+    expect(await metricsText()).toMatch(/^s3o_quota_bytes_available\{backend="a"\} 0$/m);
     await s.expectExactAccounting();
   });
 
