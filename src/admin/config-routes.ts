@@ -14,8 +14,10 @@ import {
   type ConfigVersion,
   type VersionSummary,
   VersionConflictError,
+  ACTIVE_KEY,
   activateNewVersion,
   listVersions,
+  parseVersionRecord,
   readVersion,
 } from '../config/versions.ts';
 import { errorFields } from '../observe/log.ts';
@@ -95,7 +97,9 @@ async function activate(context: AdminContext, change: Activation): Promise<Resp
   const store = context.store;
   if (!store) return noStore();
   const before = context.active;
-  if (before.version?.yaml === change.yaml) {
+  // "No change" only when the stored active record really holds this document: an isolate keeps its last valid
+  // version while the record in KV is broken (written by hand), and pushing the same document again repairs it.
+  if (before.version?.yaml === change.yaml && (await storedActiveYaml(store)) === change.yaml) {
     return json(200, { version: before.version.version, unchanged: true, changes: [], requires_deploy: shown(pendingDeploy(before), context) });
   }
   let record: ConfigVersion;
@@ -166,6 +170,15 @@ function validateCandidate(yaml: unknown, context: AdminContext, refusal = 'the 
     return { ok: false, response: json(400, { error: refusal, problems: loaded.problems satisfies ConfigProblem[] }) };
   }
   return { ok: true, yaml, config: loaded.config };
+}
+
+async function storedActiveYaml(store: NonNullable<AdminContext['store']>): Promise<string | undefined> {
+  const raw = await store.get(ACTIVE_KEY);
+  try {
+    return raw === null ? undefined : parseVersionRecord(raw).yaml;
+  } catch {
+    return undefined;
+  }
 }
 
 function summaryJson(v: VersionSummary) {
