@@ -15,7 +15,7 @@ export async function call(target: Target, method: string, path: string, body?: 
     });
   } catch (err) {
     const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
-    return { ok: false, error: `cannot reach ${target.url} (${cause}); is the orchestrator running? (settings from ${target.source})` };
+    return { ok: false, error: `cannot reach ${target.url} (${cause}); is the orchestrator running? (URL from ${target.source})` };
   }
   const text = await response.text();
   let value: unknown;

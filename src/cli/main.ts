@@ -1,6 +1,8 @@
 /** The `s3-orchestrator` command line. Each command prints for people, or JSON with --json. */
 import { adminCommand } from './admin.ts';
+import { parseArguments } from './arguments.ts';
 import { configCommand } from './config.ts';
+import { fail, setJsonOutput } from './output.ts';
 
 const USAGE = `usage: s3-orchestrator <command> [options]
 
@@ -29,8 +31,9 @@ commands:
                              deleting them too, --purge --confirm does it
   help                       show this text
 
-options:
-  --json                     machine-readable output
+options (before or after the command; --name=value works too):
+  --json                     machine-readable output, errors included ({"error": ...})
+  --help                     this text
   --url URL                  the orchestrator; else S3O_URL, the CLI config file, http://127.0.0.1:8787
   --token TOKEN              the development admin token; else S3O_ADMIN_TOKEN or the CLI config file
   --access-client-id ID --access-client-secret SECRET
@@ -39,15 +42,21 @@ options:
                              without it, \${VAR} is taken from the environment`;
 
 export async function main(argv: string[]): Promise<number> {
-  const json = argv.includes('--json');
-  const args = argv.filter((a) => a !== '--json');
-  const [command, sub, ...rest] = args;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+  const parsed = parseArguments(argv);
+  setJsonOutput(parsed.json);
+  if (!parsed.ok) return fail(parsed.error, 2);
+  const [command, sub, ...rest] = parsed.positionals;
+  // Commands read their options from the rest of the line, wherever the user typed them.
+  const args = [...rest, ...parsed.options];
+  if (command === undefined || command === 'help' || (parsed.help && (command === 'config' || command === 'admin'))) {
     console.log(USAGE);
-    return command === undefined ? 2 : 0;
+    return command === undefined && !parsed.help ? 2 : 0;
   }
-  if (command === 'config') return configCommand(sub, rest, json);
-  if (command === 'admin') return adminCommand(sub, rest, json);
-  console.error(`s3-orchestrator: unknown command "${[command, sub].filter(Boolean).join(' ')}"\n\n${USAGE}`);
-  return 2;
+  if (parsed.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (command === 'config') return configCommand(sub, args, parsed.json);
+  if (command === 'admin') return adminCommand(sub, args, parsed.json);
+  return fail(`unknown command "${[command, sub].filter(Boolean).join(' ')}" (see s3-orchestrator help)`, 2);
 }

@@ -1,7 +1,15 @@
 /** How the CLI prints: tables and sizes for people, one-line errors on stderr. */
 
-export function fail(message: string, code = 1): number {
-  console.error(`s3-orchestrator: ${message}`);
+let jsonOutput = false;
+
+/** With --json, errors are JSON too (on stdout, where a script reads), besides the exit code. */
+export function setJsonOutput(on: boolean): void {
+  jsonOutput = on;
+}
+
+export function fail(message: string, code = 1, details: Record<string, unknown> = {}): number {
+  if (jsonOutput) console.log(JSON.stringify({ error: message, ...details }));
+  else console.error(`s3-orchestrator: ${message}`);
   return code;
 }
 

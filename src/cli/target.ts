@@ -21,8 +21,7 @@ interface FileSettings {
   access_client_secret?: string;
 }
 
-/** Flags that take a value; everything else starting with "-" is a switch. */
-const VALUE_FLAGS = new Set(['--url', '--token', '--access-client-id', '--access-client-secret', '--vars', '--note', '-set', '--set', '-key', '--key', '--batch-size', '--stuck-after']);
+import { VALUE_OPTIONS } from './arguments.ts';
 
 export function flagValue(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);
@@ -31,12 +30,15 @@ export function flagValue(args: string[], name: string): string | undefined {
 
 /** The arguments that are neither flags nor flag values (FILE, N, ...). */
 export function positionals(args: string[]): string[] {
-  return args.filter((arg, i) => !arg.startsWith('-') && !VALUE_FLAGS.has(args[i - 1] ?? ''));
+  return args.filter((arg, i) => !arg.startsWith('-') && !VALUE_OPTIONS.has(args[i - 1] ?? ''));
 }
 
 export function resolveTarget(args: string[], env: Record<string, string | undefined>, cwd: string): Target {
   const { settings: file, path } = readSettings(env, cwd);
-  const url = flagValue(args, '--url') ?? env.S3O_URL ?? file.url ?? 'http://127.0.0.1:8787';
+  const fromFlag = flagValue(args, '--url');
+  const url = fromFlag ?? env.S3O_URL ?? file.url ?? 'http://127.0.0.1:8787';
+  // Where the URL came from, for "cannot reach" messages.
+  const source = fromFlag !== undefined ? '--url' : env.S3O_URL !== undefined ? 'S3O_URL' : file.url !== undefined ? (path ?? 'the CLI config file') : 'the default';
   const token = flagValue(args, '--token') ?? env.S3O_ADMIN_TOKEN ?? file.token;
   const clientId = flagValue(args, '--access-client-id') ?? env.CF_ACCESS_CLIENT_ID ?? file.access_client_id;
   const clientSecret = flagValue(args, '--access-client-secret') ?? env.CF_ACCESS_CLIENT_SECRET ?? file.access_client_secret;
@@ -48,7 +50,7 @@ export function resolveTarget(args: string[], env: Record<string, string | undef
   } else if (token) {
     headers.authorization = `Bearer ${token}`;
   }
-  return { url: url.replace(/\/+$/, ''), headers, source: path ?? 'flags and environment' };
+  return { url: url.replace(/\/+$/, ''), headers, source };
 }
 
 function readSettings(env: Record<string, string | undefined>, cwd: string): { settings: FileSettings; path?: string } {

@@ -58,4 +58,31 @@ describe('s3-orchestrator admin', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.err).toContain('unknown command "admin frobnicate"');
   });
+
+  it('takes options before the command and as --name=value, refuses unknown ones, and names where the URL came from', () => {
+    const before = cli('--url', 'http://127.0.0.1:9', 'admin', 'status');
+    expect(before.code).toBe(1);
+    expect(before.err).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9 .*\(URL from --url\)/);
+    const equals = cli('admin', 'log-level', '--set=error', '--url=http://127.0.0.1:9');
+    expect(equals.err).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9/);
+    const fromEnv = spawnSync(process.execPath, ['bin/s3-orchestrator.js', 'admin', 'status'], { encoding: 'utf8', env: { PATH: process.env.PATH, S3O_URL: 'http://127.0.0.1:9', S3O_CLI_CONFIG: join(dir, 'none.json') } });
+    expect(fromEnv.stderr).toContain('(URL from S3O_URL)');
+    const bogus = cli('admin', 'status', '--frobnicate');
+    expect(bogus.code).toBe(2);
+    expect(bogus.err.trim()).toBe('s3-orchestrator: unknown option --frobnicate (see s3-orchestrator help)');
+    expect(cli('admin', 'status', '--url').code).toBe(2);
+    for (const help of [cli('admin', '--help'), cli('config', '--help'), cli('--help')]) {
+      expect(help.code).toBe(0);
+      expect(help.out).toContain('usage: s3-orchestrator <command> [options]');
+    }
+  });
+
+  it('answers errors as JSON with --json', () => {
+    const down = cli('admin', 'status', '--json', '--url', 'http://127.0.0.1:9');
+    expect(down.code).toBe(1);
+    expect(JSON.parse(down.out)).toEqual({ error: expect.stringContaining('cannot reach http://127.0.0.1:9') });
+    const bogus = cli('--json', 'admin', 'status', '--nope');
+    expect(bogus.code).toBe(2);
+    expect(JSON.parse(bogus.out)).toEqual({ error: 'unknown option --nope (see s3-orchestrator help)' });
+  });
 });
