@@ -139,16 +139,20 @@ async function useToken(tokens: TokenStore, backend: string, token: string): Pro
   const [payload, signaturePart] = token.split('.');
   const signature = decodeBase64url(signaturePart ?? '');
   const claimBytes = decodeBase64url(payload ?? '');
-  if (!payload || !signature || !claimBytes) return 'the confirmation token is malformed; get a new one with --purge';
-  const valid = await crypto.subtle.verify('HMAC', await signingKey(tokens), signature, new TextEncoder().encode(payload)).catch(() => false);
-  if (!valid) return 'the confirmation token is not valid for this backend';
+  const malformed = 'the confirmation token is malformed (not one --purge issued); get a new one with --purge';
+  if (!payload || !signature || signature.length === 0 || !claimBytes) return malformed;
   let claims: TokenClaims;
   try {
     claims = JSON.parse(new TextDecoder().decode(claimBytes)) as TokenClaims;
   } catch {
-    return 'the confirmation token is malformed; get a new one with --purge';
+    return malformed;
   }
-  if (claims.action !== 'purge' || claims.backend !== backend) return 'the confirmation token is for another backend or action';
+  if (typeof claims !== 'object' || claims === null || typeof claims.backend !== 'string') return malformed;
+  // Each backend signs with its own key: say plainly when a genuine-looking token names another backend.
+  if (claims.backend !== backend) return `the confirmation token is for backend ${claims.backend}, not ${backend}`;
+  const valid = await crypto.subtle.verify('HMAC', await signingKey(tokens), signature, new TextEncoder().encode(payload)).catch(() => false);
+  if (!valid) return 'the confirmation token is not valid for this backend (altered, or not issued by it)';
+  if (claims.action !== 'purge') return 'the confirmation token is for another action';
   if (Date.now() > claims.exp) return 'the confirmation token has expired (they last 60 s); get a new one with --purge';
   const used = ((await tokens.get<Record<string, number>>('used-confirm-tokens')) ?? {}) as Record<string, number>;
   if (used[claims.nonce] !== undefined) return 'the confirmation token was already used';

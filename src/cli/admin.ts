@@ -250,9 +250,11 @@ async function removeBackend(target: Target, args: string[], json: boolean): Pro
   if (!done.ok) return fail(done.error);
   const value = done.value as { objects_deleted: number; delete_failures: number; records_dropped: number };
   if (json) printJson(value);
+  else if (value.delete_failures === 0) console.log(`${backend}: purged; ${value.objects_deleted} objects deleted, ${value.records_dropped} records dropped.`);
   else {
-    console.log(`${backend}: purged; ${value.objects_deleted} objects deleted, ${value.records_dropped} records dropped.`);
-    if (value.delete_failures > 0) console.log(`${value.delete_failures} deletes failed (see the Worker's log); those objects are still on the backend.`);
+    // Partly done is still done: say what succeeded before what did not.
+    console.log(`${backend}: removed; ${value.records_dropped} records dropped and ${value.objects_deleted} objects deleted from its storage.`);
+    console.log(`${value.delete_failures} of ${value.objects_deleted + value.delete_failures} deletes failed (see the Worker's log): those objects are still on the backend's storage, untracked.`);
   }
   return value.delete_failures > 0 ? 1 : 0;
 }

@@ -64,9 +64,13 @@ describe('admin remove-backend', () => {
     const token = String(issued.body.confirm_token);
     expect(issued.body).toMatchObject({ status: 'confirmation required', object_count: 5, expires_in: 60 });
     const foreign = await s.admin('DELETE', `/admin/api/backends/c?purge=true&confirm=${encodeURIComponent(token)}`);
-    expect(foreign).toEqual({ status: 403, body: { error: 'the confirmation token is not valid for this backend' } });
+    expect(foreign).toEqual({ status: 403, body: { error: 'the confirmation token is for backend a, not c' } });
+    // Garbage and a foreign token get different answers.
     const garbage = await s.admin('DELETE', '/admin/api/backends/a?purge=true&confirm=not-a-token');
-    expect(garbage.status).toBe(403);
+    expect(garbage).toEqual({ status: 403, body: { error: 'the confirmation token is malformed (not one --purge issued); get a new one with --purge' } });
+    const [payload, signature] = token.split('.');
+    const altered = `${payload}.${signature?.slice(0, -2)}AA`;
+    expect((await s.admin('DELETE', `/admin/api/backends/a?purge=true&confirm=${encodeURIComponent(altered)}`)).body.error).toContain('not valid for this backend (altered');
     expect((await s.admin('DELETE', '/admin/api/backends/a?confirm=x')).status).toBe(400);
     expect(await read('p/1')).toBe('body of p/1');
 
