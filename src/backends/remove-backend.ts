@@ -44,7 +44,9 @@ export async function removeBackend(
   const log = services.log.with({ backend, component: 'remove-backend' });
   try {
     const db = services.db();
+    const alreadyRemoved = `backend ${backend} was already removed: its records are gone, so nothing is left to remove or purge (objects still on its storage are outside the orchestrator's records)`;
     if (request.purge && request.confirm === undefined) {
+      if (state.mode === 'removed') return { ok: false, code: 409, error: alreadyRemoved };
       const left = await recordedOn(db, backend);
       return {
         ok: true,
@@ -61,6 +63,7 @@ export async function removeBackend(
     if (request.purge) {
       const refusal = await useToken(tokens, backend, request.confirm ?? '');
       if (refusal) return { ok: false, code: 403, error: refusal };
+      if (state.mode === 'removed') return { ok: false, code: 409, error: alreadyRemoved };
       if (!loaded.active.config.backends.some((b) => b.name === backend)) {
         return { ok: false, code: 409, error: `backend ${backend} is not in the configuration, so its objects cannot be reached to purge them` };
       }
@@ -70,6 +73,7 @@ export async function removeBackend(
       await markRemoved(durable, backend);
       return { ok: true, body: { status: 'backend purged', backend, objects_deleted: purged.deleted, delete_failures: purged.failed, records_dropped: removed.objects } };
     }
+    if (state.mode === 'removed') return { ok: false, code: 409, error: alreadyRemoved };
     const removed = await removeBackendRecords(db, backend);
     await markRemoved(durable, backend);
     log.warn('backend removed: records dropped, objects left on its storage', { objects: removed.objects, bytes: removed.bytes });

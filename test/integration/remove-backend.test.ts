@@ -74,17 +74,24 @@ describe('admin remove-backend', () => {
     expect((await s.admin('DELETE', '/admin/api/backends/a?confirm=x')).status).toBe(400);
     expect(await read('p/1')).toBe('body of p/1');
 
+    // A second token, taken while a still has records: used after the purge, it finds nothing to purge.
+    const once = String((await s.admin('DELETE', '/admin/api/backends/a?purge=true')).body.confirm_token);
     const purged = await cli('admin', 'remove-backend', 'a', '--purge', '--confirm');
     expect(purged.err).toBe('');
     expect(purged.out).toContain('a: purged; 5 objects deleted, 5 records dropped.');
     expect(await s.backendKeys('a')).toEqual([]);
     expect(await read('kept')).toBe('body of kept');
     expect((await s3Failure(read('p/1'))).code).toBe('NoSuchKey');
-    // A token works once.
-    const once = String((await s.admin('DELETE', '/admin/api/backends/a?purge=true')).body.confirm_token);
-    expect((await s.admin('DELETE', `/admin/api/backends/a?purge=true&confirm=${encodeURIComponent(once)}`)).status).toBe(200);
+    // Purging (or removing) a removed backend is refused, not a silent success; and a token works once.
+    const late = await s.admin('DELETE', `/admin/api/backends/a?purge=true&confirm=${encodeURIComponent(once)}`);
+    expect(late.status).toBe(409);
+    expect(String(late.body.error)).toContain('backend a was already removed');
     const reused = await s.admin('DELETE', `/admin/api/backends/a?purge=true&confirm=${encodeURIComponent(once)}`);
     expect(reused).toEqual({ status: 403, body: { error: 'the confirmation token was already used' } });
+    const again = await cli('admin', 'remove-backend', 'a', '--purge', '--confirm');
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('backend a was already removed');
+    expect((await cli('admin', 'remove-backend', 'a')).err).toContain('backend a was already removed');
 
     // Removed stays out of placement while it is configured, even after the cron re-syncs quota limits; and the
     // cron's jobs keep working for it (the usage its purge counted has no rows to go to any more).
