@@ -77,15 +77,19 @@ async function startMessageSplitter(targetPort: number): Promise<Server> {
   return server;
 }
 
+async function connectClients(n: number): Promise<pg.Client[]> {
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      return client;
+    }),
+  );
+}
+
 describe('the embedded database under concurrent connections', () => {
   it('answers every connection its own query: parameterised statements of 32 connections never cross', async () => {
-    const clients = await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        const client = new pg.Client({ connectionString: url });
-        await client.connect();
-        return client;
-      }),
-    );
+    const clients = await connectClients(32);
     const problems: string[] = [];
     try {
       await Promise.all(
@@ -118,13 +122,7 @@ describe('the embedded database under concurrent connections', () => {
     await setup.connect();
     await setup.query('create table if not exists tx_probe (id int primary key, owner text)');
     await setup.end();
-    const clients = await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        const client = new pg.Client({ connectionString: url });
-        await client.connect();
-        return client;
-      }),
-    );
+    const clients = await connectClients(8);
     const problems: string[] = [];
     try {
       await Promise.all(
