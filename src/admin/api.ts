@@ -11,7 +11,7 @@ import type { ActiveConfig } from '../runtime/active-config.ts';
 import type { Db } from '../store/db.ts';
 import { CLEANUP_MAX_ATTEMPTS, cleanupOverview } from '../store/cleanup.ts';
 import { findObject } from '../store/objects.ts';
-import { backendReport, usageForPeriod } from '../store/quotas.ts';
+import { backendReport, bytesAvailable, usageForPeriod } from '../store/quotas.ts';
 import { backendModes } from '../store/backend-states.ts';
 import { usagePeriod } from '../backends/usage.ts';
 import { authorizeAdmin } from './authorize.ts';
@@ -106,10 +106,9 @@ async function status(context: AdminContext): Promise<Response> {
       return {
         name: r.backendName,
         bytes_used: r.bytesUsed,
-        // One convention with /metrics: a limit of 0 is unlimited; a backend with no quota row (drained, removed)
-        // has none (null) and takes nothing (available 0); available is -1 when unlimited.
+        // A backend with no quota row (drained, removed) has no limit (null); see bytesAvailable for the rest.
         bytes_limit: r.bytesLimit,
-        bytes_available: r.bytesLimit === null ? 0 : r.bytesLimit === 0 ? -1 : Math.max(0, r.bytesLimit - r.bytesUsed - r.orphanBytes),
+        bytes_available: bytesAvailable(r),
         orphan_bytes: r.orphanBytes,
         objects: r.objects,
         usage: {

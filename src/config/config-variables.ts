@@ -9,7 +9,7 @@ import { referencedVariables } from './expand.ts';
 
 const RESERVED = /^(?:S3O_.*|DATABASE_URL|DATABASE_LOCAL_PROXY)$/;
 
-export function isReservedVariable(name: string): boolean {
+function isReservedVariable(name: string): boolean {
   return RESERVED.test(name);
 }
 

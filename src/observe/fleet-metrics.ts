@@ -12,7 +12,7 @@ import { cleanupOverview } from '../store/cleanup.ts';
 import { readLease } from '../store/leases.ts';
 import { countOverReplicated, countUnderReplicated } from '../store/replication.ts';
 import { activeUploadsByBackend } from '../store/multipart.ts';
-import { backendReport, usageForPeriod } from '../store/quotas.ts';
+import { backendReport, bytesAvailable, usageForPeriod } from '../store/quotas.ts';
 import type { MetricFamily } from './metrics.ts';
 import { usagePeriod } from '../backends/usage.ts';
 import { countsTowardFactor } from '../backends/backend-state.ts';
@@ -70,11 +70,7 @@ export async function fleetMetrics(
       name: 's3o_quota_bytes_available',
       help: 'Bytes the backend can still take (-1 = unlimited)',
       type: 'gauge',
-      samples: per((n) => {
-        const r = row(n);
-        if (!r) return 0;
-        return r.bytesLimit === 0 ? -1 : Math.max(0, r.bytesLimit - r.bytesUsed - r.orphanBytes);
-      }),
+      samples: per((n) => bytesAvailable(row(n))),
     },
     { name: 's3o_quota_orphan_bytes', help: 'Bytes of copies waiting in the cleanup queue', type: 'gauge', samples: per((n) => row(n)?.orphanBytes ?? 0) },
     { name: 's3o_objects_count', help: 'Copies recorded on the backend', type: 'gauge', samples: per((n) => row(n)?.objects ?? 0) },

@@ -60,24 +60,24 @@ async function s3(request: Request, bindings: Bindings): Promise<Response> {
     return await s3Request(request, bindings, requestId);
   } catch (err) {
     createLogger('info').error('s3 request failed outside its operation', { ...errorFields(err), request_id: requestId });
-    const failure = new S3Error('InternalError', 'We encountered an internal error. Please try again.');
-    return withRequestId(errorResponse(failure, requestId, new URL(request.url).pathname, request.method), requestId);
+    return s3Failure(request, requestId, new S3Error('InternalError', 'We encountered an internal error. Please try again.'));
   }
+}
+
+/** An S3 error document for a request the S3 pipeline did not get to answer itself. */
+function s3Failure(request: Request, requestId: string, err: S3Error): Response {
+  return withRequestId(errorResponse(err, requestId, new URL(request.url).pathname, request.method), requestId);
 }
 
 async function s3Request(request: Request, bindings: Bindings, requestId: string): Promise<Response> {
   return withRequestServices(
     bindings,
     requestId,
-    () => {
-      const err = new S3Error('ServiceUnavailable', 'The orchestrator is not configured correctly; see its logs');
-      return withRequestId(errorResponse(err, requestId, new URL(request.url).pathname, request.method), requestId);
-    },
+    () => s3Failure(request, requestId, new S3Error('ServiceUnavailable', 'The orchestrator is not configured correctly; see its logs')),
     async (services, active) => {
       const wait = await rateLimitWait(request, active.config.rateLimit, bindings, services.log);
       if (wait !== undefined) {
-        const err = new S3Error('SlowDown', 'Please reduce your request rate.', { status: 429, headers: { 'retry-after': String(wait) } });
-        return withRequestId(errorResponse(err, requestId, new URL(request.url).pathname, request.method), requestId);
+        return s3Failure(request, requestId, new S3Error('SlowDown', 'Please reduce your request rate.', { status: 429, headers: { 'retry-after': String(wait) } }));
       }
       try {
         await ensureQuotaLimitsSynced(services.db(), services.config);
@@ -201,11 +201,6 @@ async function health(request: Request, bindings: Bindings): Promise<Response> {
   } catch {
     return text('degraded');
   }
-}
-
-/** For tests: forget the cached health answer. */
-export function resetHealthCache(): void {
-  lastHealth = undefined;
 }
 
 async function probeDatabase(bindings: Bindings): Promise<string> {

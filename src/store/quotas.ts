@@ -103,6 +103,15 @@ export async function releaseBytes(db: Queryable, backendName: string, amount: n
     .where(eq(backendQuotas.backendName, backendName));
 }
 
+/**
+ * Bytes a backend can still take, one convention for status and metrics: -1 when unlimited (a limit of 0), 0 for a
+ * backend with no quota row (drained or removed: it takes nothing), else limit - used - orphaned.
+ */
+export function bytesAvailable(row: Pick<BackendReport, 'bytesUsed' | 'orphanBytes'> & { bytesLimit: number | null } | undefined): number {
+  if (!row || row.bytesLimit === null) return 0;
+  return row.bytesLimit === 0 ? -1 : Math.max(0, row.bytesLimit - row.bytesUsed - row.orphanBytes);
+}
+
 export interface BackendReport {
   backendName: string;
   bytesUsed: number;
