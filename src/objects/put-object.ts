@@ -2,12 +2,13 @@
  * Writing an object: choose a backend with room before reading the body, stream the body there while hashing it,
  * then record it (reserving its bytes) in one short transaction, and finally remove the copies it replaced.
  */
-import { BackendError } from '../backends/client.ts';
+import { BackendError, describeError } from '../backends/client.ts';
+import { copyBytes } from '../backends/copy-bytes.ts';
 import { S3Error, isS3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
 import { forgetObject } from './location-cache.ts';
 import { writeRefusal } from '../backends/usage.ts';
-import { BackendNotActiveError, type NewObject, QuotaExceededError, UploadGoneError, findObject, recordObject } from '../store/objects.ts';
+import { BackendNotActiveError, type NewObject, type PhysicalCopy, QuotaExceededError, UploadGoneError, findObject, recordObject } from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
 import { type BodyDigests, type ChunkSource, type DigestExpectations, pumpUpload } from './upload-pump.ts';
 import { discardCopies } from './discard-copies.ts';
@@ -113,32 +114,77 @@ export async function recordNewCopy(
   condition?: WriteCondition,
   options: { completesUpload?: string } = {},
 ): Promise<void> {
-  let displaced;
   // This isolate's cached record of the key is stale from here on, whatever happens.
   forgetObject(object.bucket, object.key);
+  let displaced;
   try {
-    displaced = await recordObject(services.db(), object, condition && ((current) => checkWriteCondition(condition, current)), options);
+    displaced = await record(services, object, condition, options);
   } catch (err) {
-    await discardCopies(services, [object.copy], 'record_failed');
-    if (err instanceof QuotaExceededError) {
-      // Another writer took the last room on the chosen backend while these bytes travelled. If a backend still has
-      // room, the client's retry is placed there: a retryable 503, never a false 507.
-      if (await roomElsewhere(services, object.copy.backendName, object.copy.storedSize)) {
+    // Another writer took the last room on the chosen backend while these bytes travelled. A plain upload moves;
+    // a completed multipart upload (whose parts already held their room) is only told to retry.
+    if (err instanceof QuotaExceededError && options.completesUpload === undefined) {
+      displaced = await relocate(services, object, condition);
+    } else {
+      await discardCopies(services, [object.copy], 'record_failed');
+      if (err instanceof QuotaExceededError && (await roomElsewhere(services, object.copy.backendName, object.copy.storedSize))) {
         throw new S3Error('ServiceUnavailable', 'The backend chosen for this object filled up meanwhile; please retry');
       }
-      throw new S3Error('InsufficientStorage', 'No backend has room for this object');
+      throw recordRefusal(err);
     }
-    if (err instanceof BackendNotActiveError) {
-      // Placed just before a drain started: nothing was recorded, and a retry is placed elsewhere.
-      throw new S3Error('ServiceUnavailable', 'The backend chosen for this object started draining; please retry');
-    }
-    if (err instanceof UploadGoneError) {
-      throw new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
-    }
-    // Includes a write condition that held before the upload but not at commit (another writer got there first).
-    throw err;
   }
   await discardCopies(services, displaced, 'overwrite_displaced');
+}
+
+function record(services: Services, object: NewObject, condition: WriteCondition | undefined, options: { completesUpload?: string }) {
+  return recordObject(services.db(), object, condition && ((current) => checkWriteCondition(condition, current)), options);
+}
+
+/**
+ * Moves bytes that lost the race for their backend's last room to a backend that still has room (a copy between
+ * backends, so the client does not send them again) and records them there. When nothing has room the client gets
+ * 507; when the move fails, or loses a second race, a retryable 503, never a false 507. Either way nothing lingers.
+ */
+async function relocate(services: Services, object: NewObject, condition: WriteCondition | undefined): Promise<PhysicalCopy[]> {
+  const { copy } = object;
+  let target: string;
+  try {
+    target = await chooseBackend(services, copy.storedSize, copy.backendName);
+  } catch (err) {
+    await discardCopies(services, [copy], 'record_failed');
+    throw err;
+  }
+  const moved = { ...copy, backendName: target };
+  try {
+    await copyBytes(services.backend(copy.backendName), services.backend(target), copy.physicalKey, copy.storedSize);
+  } catch (err) {
+    await discardCopies(services, [copy, moved], 'record_failed');
+    services.log.warn('could not move an upload that lost the race for its backend', { from: copy.backendName, to: target, error: describeError(err) });
+    throw new S3Error('ServiceUnavailable', 'The backend chosen for this object filled up meanwhile; please retry');
+  }
+  try {
+    const displaced = await record(services, { ...object, copy: moved }, condition, {});
+    await discardCopies(services, [copy], 'record_failed');
+    services.log.info('upload moved to a backend with room after losing the race for its first', { from: copy.backendName, to: target });
+    return displaced;
+  } catch (err) {
+    await discardCopies(services, [copy, moved], 'record_failed');
+    if (err instanceof QuotaExceededError) throw new S3Error('ServiceUnavailable', 'Every backend chosen for this object filled up meanwhile; please retry');
+    throw recordRefusal(err);
+  }
+}
+
+/** What a client is told when its bytes could not be recorded. */
+function recordRefusal(err: unknown): unknown {
+  if (err instanceof BackendNotActiveError) {
+    // Placed just before a drain started: nothing was recorded, and a retry is placed elsewhere.
+    return new S3Error('ServiceUnavailable', 'The backend chosen for this object started draining; please retry');
+  }
+  if (err instanceof UploadGoneError) {
+    return new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+  }
+  if (err instanceof QuotaExceededError) return new S3Error('InsufficientStorage', 'No backend has room for this object');
+  // Includes a write condition that held before the upload but not at commit (another writer got there first).
+  return err;
 }
 
 async function roomElsewhere(services: Services, full: string, storedSize: number): Promise<boolean> {
