@@ -20,7 +20,7 @@ beforeAll(async () => {
     strategy: 'pack',
     backends: [
       { name: 'a', kind: 'radosgw' },
-      { name: 'b', kind: 's3rver', quotaBytes: 1 },
+      { name: 'b', kind: 's3rver', quotaBytes: 1, faultProxy: true },
       { name: 'c', kind: 's3rver' },
     ],
   });
@@ -110,6 +110,27 @@ describe('admin remove-backend', () => {
     await s.expectExactAccounting();
   });
 
+  it('a purge whose deletes partly fail says what succeeded first, then what did not, and exits 1', async () => {
+    for (const key of ['q/1', 'q/2']) {
+      await put(key, `body of ${key}`);
+      await s.addReplica(key, 'c', 'b');
+    }
+    s.fault('b').setMode('fail', 0, { methods: ['DELETE'], times: 1 });
+    const purged = await cli('admin', 'remove-backend', 'b', '--purge', '--confirm');
+    s.fault('b').setMode('pass');
+    expect(purged.code).toBe(1);
+    expect(purged.out).toContain('b: removed; 2 records dropped and 1 objects deleted from its storage.');
+    expect(purged.out).toContain("1 of 2 deletes failed (see the Worker's log): those objects are still on the backend's storage, untracked.");
+    expect(s.logs()).toContainEqual(expect.objectContaining({ msg: 'purge could not delete an object', backend: 'b' }));
+    expect(await s.backendKeys('b')).toHaveLength(1);
+    // The other copies serve on.
+    expect(await read('q/1')).toBe('body of q/1');
+    expect(await read('q/2')).toBe('body of q/2');
+    const asJson = await cli('admin', 'remove-backend', 'b', '--purge', '--confirm', '--json');
+    expect(asJson.code).toBe(1);
+    expect(JSON.parse(asJson.out)).toMatchObject({ error: expect.stringContaining('backend b was already removed') });
+  });
+
   it('without --purge drops the records and leaves the objects on the backend', async () => {
     const before = (await s.backendKeys('c')).length;
     expect(before).toBeGreaterThan(0);
@@ -134,17 +155,17 @@ describe('admin remove-backend', () => {
     doc.backends.push({ ...template, name: 'd', bucket, quota_bytes: 1024 ** 3 });
     await s.redeploy(stringify(doc));
     expect(await s.query("select bytes_limit from backend_quotas where backend_name = 'd'")).toEqual([{ bytes_limit: String(1024 ** 3) }]);
-    // a and c are removed and b is full: the new backend takes the next object.
+    // a, b and c are removed: the new backend takes the next object.
     await put('after/adding', 'on the new backend');
     expect(await s.query("select backend_name from object_locations where key = 'after/adding'")).toEqual([{ backend_name: 'd' }]);
     expect(await read('after/adding')).toBe('on the new backend');
   });
 
   it('refuses a confirmation token after 60 seconds', async () => {
-    const issued = await s.admin('DELETE', '/admin/api/backends/b?purge=true');
+    const issued = await s.admin('DELETE', '/admin/api/backends/d?purge=true');
     const token = String(issued.body.confirm_token);
     await new Promise((r) => setTimeout(r, 61_000));
-    const late = await s.admin('DELETE', `/admin/api/backends/b?purge=true&confirm=${encodeURIComponent(token)}`);
+    const late = await s.admin('DELETE', `/admin/api/backends/d?purge=true&confirm=${encodeURIComponent(token)}`);
     expect(late).toEqual({ status: 403, body: { error: 'the confirmation token has expired (they last 60 s); get a new one with --purge' } });
   }, 90_000);
 

@@ -15,7 +15,8 @@ export interface FaultProxy {
   /** Requests that reached the proxy since the last reset. */
   requests(): number;
   resetCount(): void;
-  setMode(mode: FaultMode, delayMs?: number, only?: { methods: string[] }): void;
+  /** `only.times` faults that many matching requests, then passes the rest. */
+  setMode(mode: FaultMode, delayMs?: number, only?: { methods: string[]; times?: number }): void;
   /** Requests parked by 'hold' right now. */
   held(): number;
   close(): Promise<void>;
@@ -26,11 +27,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let mode: FaultMode = 'pass';
   let delayMs = 0;
   let methods: string[] | undefined;
+  let faultsLeft = Infinity;
   let count = 0;
   const parked = new Set<IncomingMessage>();
   const server: Server = createServer((req, res) => {
     count++;
-    const faulty = methods === undefined || methods.includes(req.method ?? '');
+    const faulty = mode !== 'pass' && faultsLeft > 0 && (methods === undefined || methods.includes(req.method ?? ''));
+    if (faulty) faultsLeft--;
     if (faulty && mode === 'hold') {
       parked.add(req);
       req.on('close', () => parked.delete(req));
@@ -71,6 +74,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       mode = next;
       delayMs = delay;
       methods = only?.methods;
+      faultsLeft = only?.times ?? Infinity;
       for (const req of parked) req.socket.destroy();
       parked.clear();
     },
