@@ -38,11 +38,15 @@ export function openDatabase(url: string, opts: { localProxy?: string | undefine
   return { db, close: () => pool.end() };
 }
 
-/** Connection-level failures of the Postgres driver (as opposed to query errors), however deeply wrapped. */
+/**
+ * Failures that say the database cannot serve right now (as opposed to a query it refused), however deeply
+ * wrapped: the connection could not be made or broke, or the server refused it for lack of room (too many
+ * clients), or is starting or shutting down. A retry may succeed, so clients get 503, not 500.
+ */
 export function isDatabaseUnavailable(err: unknown): boolean {
   for (let current: unknown = err, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
     if (current instanceof Error) {
-      if (CONNECTION_FAILURE.test(current.message)) return true;
+      if (CONNECTION_FAILURE.test(current.message) || UNAVAILABLE_SQLSTATE.test(sqlState(current))) return true;
       current = current.cause;
     } else {
       // The WebSocket transport rejects with a bare ErrorEvent when the connection cannot be opened.
@@ -54,3 +58,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 
 const CONNECTION_FAILURE =
   /websocket|ECONNREFUSED|connection terminated|timeout exceeded when trying to connect|network connection lost|Connection refused/i;
+
+/** SQLSTATE classes 08 (connection exception), 53 (insufficient resources: 53300 too many connections), 57P01-03 (shutting down, starting up). */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[123])/;
+
+function sqlState(err: Error): string {
+  const code = 'code' in err ? err.code : undefined;
+  return typeof code === 'string' ? code : '';
+}
