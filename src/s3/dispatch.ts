@@ -4,6 +4,7 @@
  */
 import type { Handler } from './dispatch-types.ts';
 import { S3Error } from './errors.ts';
+import { GetBucketAcl, GetObjectAcl, PutBucketAcl, PutObjectAcl } from './operations/acl.ts';
 import { GetBucketLocation, GetBucketVersioning, HeadBucket, ListBuckets } from './operations/buckets.ts';
 import { CopyObject } from './operations/copy.ts';
 import {
@@ -40,6 +41,8 @@ const ROUTES: readonly Route[] = [
   { operation: 'HeadBucket', method: 'HEAD', level: 'bucket', handler: HeadBucket },
   { operation: 'GetBucketVersioning', method: 'GET', level: 'bucket', subresources: ['versioning'], handler: GetBucketVersioning },
   { operation: 'GetBucketLocation', method: 'GET', level: 'bucket', subresources: ['location'], handler: GetBucketLocation },
+  { operation: 'GetBucketAcl', method: 'GET', level: 'bucket', subresources: ['acl'], handler: GetBucketAcl },
+  { operation: 'PutBucketAcl', method: 'PUT', level: 'bucket', subresources: ['acl'], handler: PutBucketAcl },
   { operation: 'ListObjectsV2', method: 'GET', level: 'bucket', subresources: ['list-type'], value: '2', handler: ListObjectsV2 },
   { operation: 'ListObjects', method: 'GET', level: 'bucket', handler: ListObjects },
   { operation: 'DeleteObjects', method: 'POST', level: 'bucket', subresources: ['delete'], handler: DeleteObjects },
@@ -50,6 +53,8 @@ const ROUTES: readonly Route[] = [
   { operation: 'UploadPart', method: 'PUT', level: 'object', subresources: ['partNumber', 'uploadId'], handler: UploadPart },
   { operation: 'AbortMultipartUpload', method: 'DELETE', level: 'object', subresources: ['uploadId'], handler: AbortMultipartUpload },
   { operation: 'ListParts', method: 'GET', level: 'object', subresources: ['uploadId'], handler: ListParts },
+  { operation: 'GetObjectAcl', method: 'GET', level: 'object', subresources: ['acl'], handler: GetObjectAcl },
+  { operation: 'PutObjectAcl', method: 'PUT', level: 'object', subresources: ['acl'], handler: PutObjectAcl },
   { operation: 'CopyObject', method: 'PUT', level: 'object', copySource: true, handler: CopyObject },
   { operation: 'PutObject', method: 'PUT', level: 'object', handler: PutObject },
   { operation: 'GetObject', method: 'GET', level: 'object', handler: GetObject },
@@ -60,9 +65,11 @@ const ROUTES: readonly Route[] = [
 /** S3 sub-resources: a request naming one we do not route must not fall through to a plain GET/PUT. */
 const SUBRESOURCES = [
   'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'delete', 'encryption', 'intelligent-tiering', 'inventory',
-  'legal-hold', 'lifecycle', 'location', 'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls',
-  'partNumber', 'policy', 'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention',
-  'select', 'tagging', 'torrent', 'uploadId', 'uploads', 'versioning', 'versionId', 'versions', 'website',
+  'legal-hold', 'lifecycle', 'location', 'logging', 'metadataConfiguration', 'metadataInventoryTable',
+  'metadataJournalTable', 'metadataTable', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'partNumber',
+  'policy', 'policyStatus', 'publicAccessBlock', 'renameObject', 'replication', 'requestPayment', 'restore',
+  'retention', 'select', 'session', 'tagging', 'torrent', 'uploadId', 'uploads', 'versioning', 'versionId', 'versions',
+  'website',
 ];
 
 /** Operations that exist in S3 but have no meaning for virtual buckets defined by the configuration. */

@@ -2,6 +2,7 @@
  * The S3 pipeline for one request: parse the addressing, authenticate, check the bucket, dispatch, and render any
  * failure as an S3 error document. Unhandled exceptions never reach the client as anything but InternalError.
  */
+import { checkBucketAccess } from './bucket-access.ts';
 import { isDatabaseUnavailable } from '../store/db.ts';
 import { MetadataMismatchError } from '../store/objects.ts';
 import type { Config } from '../config/types.ts';
@@ -29,8 +30,7 @@ export async function handleS3(request: Request, services: Services, credentials
       services.log.info('request refused', { reason: result.failure.reason, path: url.pathname });
       throw authFailureToS3Error(result.failure);
     }
-    // Unknown buckets and other credentials' buckets look the same, so names do not leak.
-    if (s3.bucket !== undefined && s3.bucket !== result.auth.bucket) throw new S3Error('AccessDenied', 'Access Denied');
+    if (s3.bucket !== undefined) checkBucketAccess(services.config, result.auth.bucket, s3.bucket);
     const route = resolveRoute(s3);
     operation = route.operation;
     response = await route.handler(services, s3, result.auth);

@@ -57,6 +57,10 @@ function contentEncodings(headers: Headers): string[] {
 
 function contentLength(headers: Headers, name: string): number {
   const value = headers.get(name);
+  if (value === null && name === 'content-length' && headers.has('transfer-encoding')) {
+    // S3 does not take a body of unannounced length (an SDK streams one as aws-chunked with a decoded length).
+    throw new S3Error('NotImplemented', 'A header you provided implies functionality that is not implemented', { details: { Header: 'Transfer-Encoding' } });
+  }
   if (value === null) throw new S3Error('MissingContentLength', `You must provide the ${name} HTTP header.`);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
     throw new S3Error('InvalidArgument', `${name} must be a non-negative integer`, { details: { ArgumentName: name, ArgumentValue: value } });
@@ -93,12 +97,19 @@ function checksumExpectation(headers: Headers, trailerMode: boolean): UploadBody
   if (present.length + (fromTrailer ? 1 : 0) > 1) {
     throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum types are not allowed.');
   }
-  if (fromTrailer && isChecksumAlgorithm(fromTrailer)) return { algorithm: fromTrailer, value: undefined };
-  const algorithm = present[0];
+  const algorithm = fromTrailer && isChecksumAlgorithm(fromTrailer) ? fromTrailer : present[0];
+  // S3 fails a checksum that names another algorithm than the SDK says it used with BadDigest (PutObject's
+  // ChecksumAlgorithm documentation).
+  const sdkAlgorithm = headers.get('x-amz-sdk-checksum-algorithm')?.trim().toLowerCase();
+  if (algorithm && sdkAlgorithm && sdkAlgorithm !== algorithm) {
+    throw new S3Error('BadDigest', `The x-amz-checksum-${algorithm} sent does not match x-amz-sdk-checksum-algorithm ${sdkAlgorithm.toUpperCase()}.`);
+  }
   if (!algorithm) return undefined;
+  if (algorithm === fromTrailer) return { algorithm, value: undefined };
   const value = headers.get(`x-amz-checksum-${algorithm}`) ?? '';
+  // A value that cannot be the algorithm's digest cannot match the body either.
   if (decodedLength(value) !== CHECKSUM_BYTES[algorithm]) {
-    throw new S3Error('InvalidRequest', `Value for x-amz-checksum-${algorithm} header is invalid.`);
+    throw new S3Error('BadDigest', `The ${algorithm.toUpperCase()} you specified did not match the calculated checksum.`);
   }
   return { algorithm, value };
 }

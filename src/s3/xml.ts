@@ -1,9 +1,11 @@
 /** Minimal XML writing for S3 responses: escaping and element building, nothing more. */
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+// A literal carriage return would reach the client as a line feed (XML parsers normalize line ends), so a key
+// holding one is written as a character reference.
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' };
 
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+  return text.replace(/[&<>"'\r]/g, (c) => ESCAPES[c] ?? c);
 }
 
 export type XmlValue = string | number | boolean | null | undefined | XmlNode | XmlNode[];

@@ -1,5 +1,5 @@
 /** Who may do what: SigV4 header and presigned auth, bucket isolation, and the signed-payload check. */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AwsClient } from 'aws4fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,11 +67,23 @@ describe('header auth', () => {
       status: 403,
     });
     expect(await s3Failure(other.send(new ListObjectsV2Command({ Bucket: stack.bucket })))).toEqual({ code: 'AccessDenied', status: 403 });
-    expect(await s3Failure(stack.client().send(new ListObjectsV2Command({ Bucket: 'no-such-bucket' })))).toEqual({
-      code: 'AccessDenied',
-      status: 403,
-    });
     expect(await stack.query("select 1 from objects where key = 'intruder.txt'")).toEqual([]);
+  });
+
+  it('answers NoSuchBucket (404) for a bucket that is not configured, for reads, writes, listings and HEAD', async () => {
+    const s3 = stack.client(undefined, { maxAttempts: 1 });
+    const noSuchBucket = { code: 'NoSuchBucket', status: 404 };
+    expect(await s3Failure(s3.send(new ListObjectsV2Command({ Bucket: 'no-such-bucket' })))).toEqual(noSuchBucket);
+    expect(await s3Failure(s3.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'hello.txt' })))).toEqual(noSuchBucket);
+    expect(await s3Failure(s3.send(new PutObjectCommand({ Bucket: 'no-such-bucket', Key: 'planted.txt', Body: 'x' })))).toEqual(noSuchBucket);
+    const head = await s3Failure(s3.send(new HeadBucketCommand({ Bucket: 'no-such-bucket' })));
+    expect(head.status).toBe(404);
+    // The error document names the bucket, as S3's does.
+    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'k' }), { expiresIn: 60 });
+    const answer = await fetch(url);
+    expect(answer.status).toBe(404);
+    expect(await answer.text()).toContain('<BucketName>no-such-bucket</BucketName>');
+    expect(await stack.query("select 1 from objects where key = 'planted.txt'")).toEqual([]);
   });
 
   it('refuses anonymous requests with AccessDenied', async () => {

@@ -85,11 +85,12 @@ describe('CopyObject', () => {
     expect(await s3Failure(copy({ CopySourceIfModifiedSince: new Date(Date.now() + 3600_000) }))).toEqual({ code: 'PreconditionFailed', status: 412 });
   });
 
-  it('refuses a missing source, another bucket, a malformed source and a self-copy without REPLACE', async () => {
+  it('refuses a missing source, another bucket, an unknown bucket, a malformed source and a self-copy without REPLACE', async () => {
     const s3 = stack.client(undefined, { maxAttempts: 1 });
     const copy = (CopySource: string, Key = 'dst/x') => s3.send(new CopyObjectCommand({ Bucket: stack.bucket, Key, CopySource }));
     expect(await s3Failure(copy(`${stack.bucket}/src/missing`))).toEqual({ code: 'NoSuchKey', status: 404 });
     expect(await s3Failure(copy(`${stack.otherBucket}/src/small.bin`))).toEqual({ code: 'AccessDenied', status: 403 });
+    expect(await s3Failure(copy('no-such-bucket/src/small.bin'))).toEqual({ code: 'NoSuchBucket', status: 404 });
     expect(await s3Failure(copy('no-slash-here'))).toEqual({ code: 'InvalidArgument', status: 400 });
     expect(await s3Failure(copy(`${stack.bucket}/src/small.bin`, 'src/small.bin'))).toEqual({ code: 'InvalidRequest', status: 400 });
     expect(await stack.query("select 1 from objects where key = 'dst/x'")).toEqual([]);

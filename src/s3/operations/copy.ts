@@ -1,4 +1,5 @@
 /** CopyObject. https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html */
+import { checkBucketAccess } from '../bucket-access.ts';
 import { copyObject } from '../../objects/copy-object.ts';
 import { evaluateReadConditions } from '../../objects/conditions.ts';
 import { conditionTarget, lookupObject } from '../../objects/read-object.ts';
@@ -14,7 +15,7 @@ const MAX_COPY_BYTES = 5 * 1024 ** 3;
 export const CopyObject: Handler = async (services, request, auth) => {
   const key = requireKey(request);
   const sourceRef = parseCopySource(request.headers.get('x-amz-copy-source') ?? '');
-  if (sourceRef.bucket !== auth.bucket) throw new S3Error('AccessDenied', 'Access Denied');
+  checkBucketAccess(services.config, auth.bucket, sourceRef.bucket);
   const directive = (request.headers.get('x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { details: { ArgumentName: 'x-amz-metadata-directive', ArgumentValue: directive } });

@@ -16,7 +16,8 @@ export const ListObjectsV2: Handler = async (services, request, auth) => {
   const common = commonParams(request);
   const token = request.query.get('continuation-token');
   const startAfter = request.query.get('start-after') ?? '';
-  const position = token === undefined ? { after: startAfter, skipPrefix: undefined } : decodeToken(token);
+  // An empty token is no position at all: S3 lists from the start (after start-after) and echoes it.
+  const position = token === undefined || token === '' ? { after: startAfter, skipPrefix: undefined } : decodeToken(token);
   const result = await listKeys(services, { bucket: auth.bucket, ...common, ...position });
   const encode = encoder(request);
   return xmlResponse('ListBucketResult', {

@@ -1,4 +1,5 @@
 /** The multipart upload operations. https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html */
+import { checkBucketAccess } from '../bucket-access.ts';
 import { evaluateReadConditions, writeCondition } from '../../objects/conditions.ts';
 import { MAX_PARTS, abortUpload, completeUpload, createUpload, requireUpload, uploadPart } from '../../objects/multipart.ts';
 import { conditionTarget, lookupObject, openStoredObject } from '../../objects/read-object.ts';
@@ -51,7 +52,7 @@ export const UploadPartCopy: Handler = async (services, request, auth) => {
   const partNumber = partNumberOf(request);
   const upload = await requireUpload(services, request.query.get('uploadId') ?? '', auth.bucket, key);
   const sourceRef = parseCopySource(request.headers.get('x-amz-copy-source') ?? '');
-  if (sourceRef.bucket !== auth.bucket) throw new S3Error('AccessDenied', 'Access Denied');
+  checkBucketAccess(services.config, auth.bucket, sourceRef.bucket);
   const source = await lookupObject(services, auth.bucket, sourceRef.key);
   if (evaluateReadConditions(copySourceConditions(request.headers), conditionTarget(source)) === 'not-modified') {
     throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
