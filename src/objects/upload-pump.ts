@@ -17,7 +17,7 @@ export interface BodyDigests {
   md5Hex: string;
   sha256Hex: string | undefined;
   bytes: number;
-  /** The verified additional checksum, when the client sent one. */
+  /** The verified additional checksum when the client sent one, else the one `compute` asked for. */
   checksum: { algorithm: ChecksumAlgorithm; value: string } | undefined;
 }
 
@@ -28,6 +28,8 @@ export interface DigestExpectations {
   md5Base64?: string | undefined;
   /** An x-amz-checksum-* value from a header, or (value undefined) one that arrives as a trailer. */
   checksum?: { algorithm: ChecksumAlgorithm; value: string | undefined } | undefined;
+  /** A checksum to compute when the client sent none (a multipart upload's parts all carry its algorithm's). */
+  compute?: ChecksumAlgorithm | undefined;
   length: number;
 }
 
@@ -74,7 +76,8 @@ export async function pumpUpload(
   const sha = expect.sha256 ? new crypto.DigestStream('SHA-256') : undefined;
   const md5Writer = md5.getWriter();
   const shaWriter = sha?.getWriter();
-  const checksum = expect.checksum ? createChecksum(expect.checksum.algorithm) : undefined;
+  const checksumAlgorithm = expect.checksum?.algorithm ?? expect.compute;
+  const checksum = checksumAlgorithm ? createChecksum(checksumAlgorithm) : undefined;
   const spare: ArrayBuffer[] = Array.from({ length: BUFFERS }, () => new ArrayBuffer(chunkBytes));
   let held: Uint8Array | undefined;
   let writing: Promise<void> = Promise.resolve();
@@ -116,7 +119,7 @@ export async function pumpUpload(
     md5Hex: toHex(await md5.digest),
     sha256Hex: sha ? toHex(await sha.digest) : undefined,
     bytes,
-    checksum: expect.checksum && checksum ? { algorithm: expect.checksum.algorithm, value: await checksum.digest() } : undefined,
+    checksum: checksumAlgorithm && checksum ? { algorithm: checksumAlgorithm, value: await checksum.digest() } : undefined,
   };
   const problem = check(digests, expect) ?? checkChecksum(digests, expect, source.trailers());
   if (problem) return fail(problem);

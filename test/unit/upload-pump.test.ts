@@ -57,6 +57,19 @@ describe('pumpUpload', () => {
     expect(digests.md5Hex).toBe('5eb63bbbe01eeed093cb22bb8f5acdc3');
   });
 
+  it('computes a checksum the client did not send when asked to (a multipart part of a checksummed upload)', async () => {
+    const out = recordingSink();
+    const digests = await pumpUpload(plainSource(chunks('1234', '56789')), out.sink, { expect: { compute: 'crc32', length: 9 }, encoder: encoder() });
+    // CRC-32 check value 0xCBF43926.
+    expect(digests.checksum).toEqual({ algorithm: 'crc32', value: btoa(String.fromCharCode(0xcb, 0xf4, 0x39, 0x26)) });
+    // A checksum the client sent wins over the one to compute, and is verified.
+    const sent = await pumpUpload(plainSource(chunks('123456789')), recordingSink().sink, {
+      expect: { checksum: { algorithm: 'sha256', value: btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode('123456789'))))) }, compute: 'crc32', length: 9 },
+      encoder: encoder(),
+    });
+    expect(sent.checksum?.algorithm).toBe('sha256');
+  });
+
   it('withholds the last chunk when the signed hash does not match, so a backend never completes the upload', async () => {
     const out = recordingSink();
     const result = pumpUpload(plainSource(chunks('hello', ' ', 'WORLD')), out.sink, {
