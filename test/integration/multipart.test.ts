@@ -179,6 +179,24 @@ describe('multipart errors', () => {
     });
   });
 
+  it('UploadPartCopy: a range outside the source is InvalidRange (416), a malformed one InvalidArgument (400)', async () => {
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html - x-amz-copy-source-range is
+    // bytes=first-last within the source; https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+    await s3().send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'mp/range-source', Body: randomBody(1000) }));
+    const key = 'mp/range-target';
+    const uploadId = await create(key);
+    const copy = (CopySourceRange: string) =>
+      s3().send(new UploadPartCopyCommand({ Bucket: stack.bucket, Key: key, UploadId: uploadId, PartNumber: 1, CopySource: `${stack.bucket}/mp/range-source`, CopySourceRange }));
+    for (const range of ['bytes=0-1000', 'bytes=990-2000', 'bytes=1000-1001']) {
+      expect(await s3Failure(copy(range))).toEqual({ code: 'InvalidRange', status: 416 });
+    }
+    for (const range of ['bytes=5-2', 'bytes=0-', 'bytes=-5', '0-10']) {
+      expect(await s3Failure(copy(range))).toEqual({ code: 'InvalidArgument', status: 400 });
+    }
+    expect((await copy('bytes=0-999')).CopyPartResult?.ETag).toMatch(/^"[0-9a-f]{32}"$/);
+    await s3().send(new AbortMultipartUploadCommand({ Bucket: stack.bucket, Key: key, UploadId: uploadId }));
+  });
+
   it('If-None-Match: * on complete refuses to overwrite', async () => {
     await s3().send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'mp/exists', Body: 'here' }));
     const uploadId = await create('mp/exists');

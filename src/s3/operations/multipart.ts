@@ -149,14 +149,23 @@ function partNumberOf(request: S3Request): number {
   return number;
 }
 
-/** `bytes=first-last`, both required and within the source. */
+/**
+ * `bytes=first-last`, both required. A malformed value is InvalidArgument; a well-formed range that does not lie
+ * within the source is InvalidRange (416), as S3 answers it.
+ */
 function copySourceRange(header: string | null, size: number): { start: number; end: number } | undefined {
   if (header === null) return undefined;
   const m = /^bytes=(\d+)-(\d+)$/.exec(header.trim());
-  if (!m || Number(m[1]) > Number(m[2]) || Number(m[2]) >= size) {
+  if (!m || Number(m[1]) > Number(m[2])) {
     throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', {
       details: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: header },
     });
   }
-  return { start: Number(m[1]), end: Number(m[2]) };
+  const range = { start: Number(m[1]), end: Number(m[2]) };
+  if (range.end >= size) {
+    throw new S3Error('InvalidRange', 'The requested range is not satisfiable', {
+      details: { RangeRequested: header, ActualObjectSize: String(size) },
+    });
+  }
+  return range;
 }
