@@ -51,11 +51,13 @@ export async function recordPart(db: Db, backendName: string, part: typeof multi
         );
       if (quota.used + quota.orphans + Number(inflight?.bytes ?? 0) + (part.storedSize ?? 0) > quota.limit) return 'no-room';
     }
+    // A re-uploaded part replaces the earlier upload of its number.
+    await tx.delete(multipartParts).where(and(eq(multipartParts.uploadId, part.uploadId), eq(multipartParts.partNumber, part.partNumber)));
     await tx
       .insert(multipartParts)
       .values(part)
       .onConflictDoUpdate({
-        target: [multipartParts.uploadId, multipartParts.partNumber],
+        target: [multipartParts.uploadId, multipartParts.partNumber, multipartParts.backendEtag],
         set: {
           etag: part.etag,
           backendEtag: part.backendEtag,

@@ -214,6 +214,68 @@ describe('multipart errors', () => {
   });
 });
 
+describe('a completion repeated', () => {
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html: a client whose completion
+  // response was lost retries it; S3 answers the retry with the completed upload's result.
+  async function uploadTwoParts(key: string) {
+    const uploadId = await create(key);
+    const bodies = [randomBody(5 * MiB), randomBody(1000)];
+    const parts: { PartNumber: number; ETag: string }[] = [];
+    for (const [i, body] of bodies.entries()) parts.push({ PartNumber: i + 1, ETag: (await part(key, uploadId, i + 1, body)).ETag! });
+    const complete = () => s3().send(new CompleteMultipartUploadCommand({ Bucket: stack.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    return { uploadId, bodies, complete };
+  }
+  const recordOf = (key: string) =>
+    stack.query('select o.version, o.etag, o.created_at, l.physical_key, l.stored_size from objects o join object_locations l using (bucket, key) where o.key = $1', [key]);
+
+  it('answers 200 with the same Location, Bucket, Key and ETag, and records nothing again', async () => {
+    const key = 'mp/again.bin';
+    const { uploadId, bodies, complete } = await uploadTwoParts(key);
+    const first = await complete();
+    expect(first.ETag).toBe(multipartEtag(bodies));
+    const record = await recordOf(key);
+    const accounting = await stack.accounting();
+    for (let i = 0; i < 2; i++) {
+      const again = await complete();
+      expect([again.Location, again.Bucket, again.Key, again.ETag]).toEqual([first.Location, first.Bucket, first.Key, first.ETag]);
+    }
+    expect(await recordOf(key)).toEqual(record);
+    expect(await stack.accounting()).toEqual(accounting);
+    const got = await s3().send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+    expect(sha256(await bodyBytes(got.Body))).toBe(sha256(Buffer.concat(bodies)));
+    // The upload id stays bound to its key.
+    expect(
+      await s3Failure(s3().send(new CompleteMultipartUploadCommand({ Bucket: stack.bucket, Key: 'mp/other', UploadId: uploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: first.ETag! }] } }))),
+    ).toEqual({ code: 'NoSuchUpload', status: 404 });
+    // The result is kept with the object it made: once that object is replaced, the upload is gone.
+    expect(await stack.query('select part_number, first_byte, size from object_parts where key = $1 order by part_number', [key])).toEqual([
+      { part_number: 1, first_byte: '0', size: String(5 * MiB) },
+      { part_number: 2, first_byte: String(5 * MiB), size: '1000' },
+    ]);
+    await s3().send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: 'replaced' }));
+    expect(await s3Failure(complete())).toEqual({ code: 'NoSuchUpload', status: 404 });
+    expect(await stack.query('select 1 from object_parts where key = $1', [key])).toEqual([]);
+    await stack.expectExactAccounting();
+  });
+
+  it('two completions of one upload at once record the object once; each answers its ETag (or a retryable 503 that a retry turns into it)', async () => {
+    const key = 'mp/twice-at-once.bin';
+    const { bodies, complete } = await uploadTwoParts(key);
+    const outcomes = await Promise.allSettled([complete(), complete()]);
+    const etag = multipartEtag(bodies);
+    for (const outcome of outcomes) {
+      if (outcome.status === 'fulfilled') expect(outcome.value.ETag).toBe(etag);
+      else expect(await s3Failure(Promise.reject(outcome.reason as Error))).toEqual({ code: 'ServiceUnavailable', status: 503 });
+    }
+    expect((await complete()).ETag).toBe(etag);
+    expect(await recordOf(key)).toHaveLength(1);
+    const got = await s3().send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+    expect(sha256(await bodyBytes(got.Body))).toBe(sha256(Buffer.concat(bodies)));
+    expect(await stack.query("select 1 from cleanup_queue")).toEqual([]);
+    await stack.expectExactAccounting();
+  });
+});
+
 describe('multipart and quota', () => {
   it('in-flight parts reserve space until abort; the bucket cap on active uploads holds', async () => {
     const leftovers = await s3().send(new ListMultipartUploadsCommand({ Bucket: stack.bucket }));

@@ -1,6 +1,6 @@
 /** The multipart upload operations. https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html */
 import { evaluateReadConditions, writeCondition } from '../../objects/conditions.ts';
-import { MAX_PARTS, abortUpload, completeUpload, createUpload, requireUpload, uploadPart } from '../../objects/multipart.ts';
+import { MAX_PARTS, abortUpload, completeUpload, completedUpload, createUpload, findUploadOf, requireUpload, uploadPart } from '../../objects/multipart.ts';
 import { conditionTarget, lookupObject, openStoredObject } from '../../objects/read-object.ts';
 import { plainSource } from '../../objects/upload-pump.ts';
 import { listParts, listUploads } from '../../store/multipart.ts';
@@ -66,10 +66,15 @@ export const UploadPartCopy: Handler = async (services, request, auth) => {
   return xmlResponse('CopyPartResult', { LastModified: isoTime(new Date(services.now())), ETag: result.etag });
 };
 
-/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html */
+/**
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html - a completion retried after it
+ * succeeded (its response lost) answers 200 with the same result, as S3 does.
+ */
 export const CompleteMultipartUpload: Handler = async (services, request, auth) => {
   const key = requireKey(request);
-  const upload = await requireUpload(services, request.query.get('uploadId') ?? '', auth.bucket, key);
+  const uploadId = request.query.get('uploadId') ?? '';
+  const upload = await findUploadOf(services, uploadId, auth.bucket, key);
+  if (!upload) return completionResponse(request, auth.bucket, key, await completedUpload(services, uploadId, auth.bucket, key));
   const condition = writeCondition(request.headers);
   const document = await readXmlBody(request, auth, { rootName: 'CompleteMultipartUpload', requireIntegrity: false });
   const parts = childrenNamed(document, 'Part').map((part) => {
@@ -78,10 +83,13 @@ export const CompleteMultipartUpload: Handler = async (services, request, auth) 
     if (!/^\d{1,5}$/.test(number) || !etag) throw malformed();
     return { partNumber: Number(number), etag };
   });
-  const result = await completeUpload(services, upload, parts, condition);
-  const location = `${new URL(request.raw.url).origin}/${encodeURIComponent(auth.bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
-  return xmlResponse('CompleteMultipartUploadResult', { Location: location, Bucket: auth.bucket, Key: key, ETag: result.etag });
+  return completionResponse(request, auth.bucket, key, await completeUpload(services, upload, parts, condition));
 };
+
+function completionResponse(request: S3Request, bucket: string, key: string, result: { etag: string }): Response {
+  const location = `${new URL(request.raw.url).origin}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  return xmlResponse('CompleteMultipartUploadResult', { Location: location, Bucket: bucket, Key: key, ETag: result.etag });
+}
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_AbortMultipartUpload.html */
 export const AbortMultipartUpload: Handler = async (services, request, auth) => {
