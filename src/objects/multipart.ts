@@ -18,7 +18,8 @@ import { freeBytes } from './placement.ts';
 import { backendFailure, chooseBackend, recordNewCopy, streamToBackend } from './put-object.ts';
 import type { CopyTarget } from './copy-object.ts';
 import type { BodyDigests, ChunkSource, DigestExpectations } from './upload-pump.ts';
-import { type AssembledPart, findCompletedUpload, findObject } from '../store/objects.ts';
+import type { AssembledPart } from '../store/object-parts.ts';
+import { findCompletedUpload, findObject } from '../store/objects.ts';
 
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 export const MAX_PART_BYTES = 5 * 1024 ** 3;

@@ -52,7 +52,9 @@ const ROUTES: readonly Route[] = [
   { operation: 'ListParts', method: 'GET', level: 'object', subresources: ['uploadId'], handler: ListParts },
   { operation: 'CopyObject', method: 'PUT', level: 'object', copySource: true, handler: CopyObject },
   { operation: 'PutObject', method: 'PUT', level: 'object', handler: PutObject },
+  { operation: 'GetObject', method: 'GET', level: 'object', subresources: ['partNumber'], handler: GetObject },
   { operation: 'GetObject', method: 'GET', level: 'object', handler: GetObject },
+  { operation: 'HeadObject', method: 'HEAD', level: 'object', subresources: ['partNumber'], handler: HeadObject },
   { operation: 'HeadObject', method: 'HEAD', level: 'object', handler: HeadObject },
   { operation: 'DeleteObject', method: 'DELETE', level: 'object', handler: DeleteObject },
 ];

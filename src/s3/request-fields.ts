@@ -1,4 +1,5 @@
 /** Small readers of request fields shared by the operation handlers. */
+import { MAX_PARTS } from '../objects/multipart.ts';
 import { S3Error } from './errors.ts';
 import type { S3Request } from './request.ts';
 
@@ -21,4 +22,16 @@ export function integerParam(request: S3Request, name: string, opts: { min: numb
     });
   }
   return Math.min(value, opts.max);
+}
+
+/** The partNumber query parameter: an integer from 1 to 10,000. */
+export function partNumberParam(request: S3Request): number {
+  const raw = request.query.get('partNumber') ?? '';
+  const number = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
+  if (!(number >= 1 && number <= MAX_PARTS)) {
+    throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PARTS}, inclusive`, {
+      details: { ArgumentName: 'partNumber', ArgumentValue: raw },
+    });
+  }
+  return number;
 }

@@ -2,7 +2,8 @@
 import { and, asc, eq, gt, like, sql } from 'drizzle-orm';
 import type { Db, Queryable } from './db.ts';
 import { applyQuotaChanges } from './quotas.ts';
-import { backendStates, multipartUploads, objectLocations, objectParts, objects, type ObjectLocationRow, type ObjectRow } from './schema.ts';
+import { type AssembledPart, replaceParts } from './object-parts.ts';
+import { backendStates, multipartUploads, objectLocations, objects, type ObjectLocationRow, type ObjectRow } from './schema.ts';
 
 export interface StoredObject extends ObjectRow {
   /** Oldest copy first: the order reads try them in. */
@@ -63,15 +64,6 @@ export interface NewObject {
   headers: Record<string, string>;
   checksum: { algorithm: string; value: string } | null;
   copy: PhysicalCopy;
-}
-
-/** A part of an object assembled by CompleteMultipartUpload, as object_parts records it. */
-export interface AssembledPart {
-  partNumber: number;
-  firstByte: number;
-  size: number;
-  etag: string;
-  checksum: { algorithm: string; value: string } | null;
 }
 
 /** The multipart upload an object record completes, and the parts it was assembled from. */
@@ -189,18 +181,6 @@ export async function recordObject(
     }
     return displaced;
   });
-}
-
-/** Rows per insert: 10,000 parts at once would pass Postgres's 65,535 bind parameters. */
-const PART_ROWS_PER_INSERT = 1000;
-
-/** The key's previous version's parts go (an overwrite is an upsert, so no cascade removes them); the new ones come. */
-async function replaceParts(tx: Queryable, object: NewObject, parts: readonly AssembledPart[]): Promise<void> {
-  await tx.delete(objectParts).where(and(eq(objectParts.bucket, object.bucket), eq(objectParts.key, object.key)));
-  for (let i = 0; i < parts.length; i += PART_ROWS_PER_INSERT) {
-    const rows = parts.slice(i, i + PART_ROWS_PER_INSERT).map((p) => ({ bucket: object.bucket, key: object.key, version: object.version, ...p }));
-    await tx.insert(objectParts).values(rows);
-  }
 }
 
 /**

@@ -7,7 +7,7 @@ import { listParts, listUploads } from '../../store/multipart.ts';
 import type { Handler } from '../dispatch-types.ts';
 import { S3Error } from '../errors.ts';
 import type { S3Request } from '../request.ts';
-import { integerParam, requireKey } from '../request-fields.ts';
+import { integerParam, partNumberParam, requireKey } from '../request-fields.ts';
 import { isoTime, xmlResponse } from '../responses.ts';
 import { uploadBody } from '../upload-body.ts';
 import { malformed, readXmlBody } from '../xml-body.ts';
@@ -33,7 +33,7 @@ export const CreateMultipartUpload: Handler = async (services, request, auth) =>
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html */
 export const UploadPart: Handler = async (services, request, auth) => {
   const key = requireKey(request);
-  const partNumber = partNumberOf(request);
+  const partNumber = partNumberParam(request);
   const upload = await requireUpload(services, request.query.get('uploadId') ?? '', auth.bucket, key);
   const body = uploadBody(request, auth);
   const result = await uploadPart(services, upload, { partNumber, source: body.source, size: body.size, expect: body.expect });
@@ -48,7 +48,7 @@ export const UploadPart: Handler = async (services, request, auth) => {
  */
 export const UploadPartCopy: Handler = async (services, request, auth) => {
   const key = requireKey(request);
-  const partNumber = partNumberOf(request);
+  const partNumber = partNumberParam(request);
   const upload = await requireUpload(services, request.query.get('uploadId') ?? '', auth.bucket, key);
   const sourceRef = parseCopySource(request.headers.get('x-amz-copy-source') ?? '');
   if (sourceRef.bucket !== auth.bucket) throw new S3Error('AccessDenied', 'Access Denied');
@@ -145,17 +145,6 @@ export const ListMultipartUploads: Handler = async (services, request, auth) => 
     Upload: page.map((u) => ({ Key: u.key, UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: isoTime(u.createdAt) })),
   });
 };
-
-function partNumberOf(request: S3Request): number {
-  const raw = request.query.get('partNumber') ?? '';
-  const number = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
-  if (!(number >= 1 && number <= MAX_PARTS)) {
-    throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PARTS}, inclusive`, {
-      details: { ArgumentName: 'partNumber', ArgumentValue: raw },
-    });
-  }
-  return number;
-}
 
 /**
  * `bytes=first-last`, both required. A malformed value is InvalidArgument; a well-formed range that does not lie
