@@ -12,7 +12,8 @@ import type { Services } from '../s3/services.ts';
 import { type PartRow, type UploadRow, allParts, countActiveUploads, deleteUpload, findUpload, insertUpload, recordPart } from '../store/multipart.ts';
 import { backendSpace } from '../store/quotas.ts';
 import type { WriteCondition } from './conditions.ts';
-import { checkWriteCondition } from './conditions.ts';
+import { checkWriteCondition, opaqueEtag } from './conditions.ts';
+import { keptPartUploads, settlePartUploads } from './part-uploads.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
 import { freeBytes } from './placement.ts';
 import { backendFailure, chooseBackend, recordNewCopy, streamToBackend } from './put-object.ts';
@@ -115,8 +116,9 @@ export async function uploadPart(services: Services, upload: UploadRow, part: Pa
     checksum: digests.checksum ?? null,
   });
   // An unrecorded part stays on the backend only until the upload is completed without it or aborted.
-  if (outcome === 'no-room') throw new S3Error('InsufficientStorage', 'The backend holding this upload has no room for the part');
-  if (outcome === 'no-upload') throw noSuchUpload(upload.uploadId);
+  if (!outcome.recorded && outcome.reason === 'no-room') throw new S3Error('InsufficientStorage', 'The backend holding this upload has no room for the part');
+  if (!outcome.recorded) throw noSuchUpload(upload.uploadId);
+  if (outcome.overlapping.length > 0) await settlePartUploads(services, upload, part.partNumber, [sent.etag, ...outcome.overlapping]);
   return { etag, checksum: digests.checksum };
 }
 
@@ -134,7 +136,7 @@ export async function completeUpload(
   if (requested.length === 0 || requested.length > MAX_PARTS) {
     throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
   }
-  const stored = new Map((await allParts(services.db(), upload.uploadId)).map((p) => [p.partNumber, p]));
+  const stored = await keptPartUploads(services, upload, await allParts(services.db(), upload.uploadId));
   const chosen: PartRow[] = [];
   let previous = 0;
   for (const want of requested) {
@@ -142,8 +144,8 @@ export async function completeUpload(
       throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.');
     }
     previous = want.partNumber;
-    const part = stored.get(want.partNumber);
-    if (!part || opaqueEtag(part.etag) !== opaqueEtag(want.etag)) {
+    const part = stored.get(want.partNumber)?.find((p) => opaqueEtag(p.etag) === opaqueEtag(want.etag));
+    if (!part) {
       throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', {
         details: { PartNumber: String(want.partNumber), ETag: want.etag },
       });
@@ -244,10 +246,6 @@ async function multipartEtag(parts: PartRow[]): Promise<string> {
   let hex = '';
   for (const b of digest) hex += b.toString(16).padStart(2, '0');
   return `"${hex}-${parts.length}"`;
-}
-
-function opaqueEtag(etag: string): string {
-  return etag.trim().replace(/^"(.*)"$/, '$1');
 }
 
 function noSuchUpload(uploadId: string): S3Error {

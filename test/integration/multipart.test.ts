@@ -28,7 +28,7 @@ beforeAll(async () => {
     name: 'multipart',
     strategy: 'pack',
     maxMultipartUploads: 5,
-    backends: [{ name: 'rgw', kind: 'radosgw', quotaBytes: 80 * MiB }],
+    backends: [{ name: 'rgw', kind: 'radosgw', quotaBytes: 80 * MiB, faultProxy: true }],
   });
 });
 
@@ -82,6 +82,12 @@ describe('multipart with real clients', () => {
     const e2 = (await part(key, uploadId, 2, p2)).ETag!;
     const e3 = (await part(key, uploadId, 3, p3)).ETag!;
     expect(e2).toBe(`"${md5(p2)}"`);
+    // The replaced upload of part 2 no longer counts as in flight.
+    expect(await stack.query('select part_number, size from multipart_parts where upload_id = $1 order by part_number', [uploadId])).toEqual([
+      { part_number: 1, size: String(5 * MiB) },
+      { part_number: 2, size: String(5 * MiB) },
+      { part_number: 3, size: String(MiB + 7) },
+    ]);
 
     const listed = await s3().send(new ListPartsCommand({ Bucket: stack.bucket, Key: key, UploadId: uploadId, MaxParts: 2 }));
     expect(listed.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size])).toEqual([[1, e1, 5 * MiB], [2, e2, 5 * MiB]]);
@@ -212,6 +218,47 @@ describe('multipart errors', () => {
     const got = await s3().send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'mp/exists' }));
     expect(await got.Body?.transformToString()).toBe('here');
     await s3().send(new AbortMultipartUploadCommand({ Bucket: stack.bucket, Key: 'mp/exists', UploadId: uploadId }));
+  });
+});
+
+describe('a part uploaded twice', () => {
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html: "If you upload a new part using the same
+  // part number that was used with a previous part, the previously uploaded part is overwritten." Of two uploads
+  // that overlap, the one that finishes last at the storage is the part, whenever its answer reaches the client.
+  it('the upload that finished last at the backend is the part: ListParts names it, complete accepts its ETag, the other stops counting as in flight', async () => {
+    const key = 'mp/overlap.bin';
+    const uploadId = await create(key);
+    const early = randomBody(5 * MiB);
+    const late = randomBody(5 * MiB + 1);
+    const proxy = stack.fault('rgw');
+    // The first upload reaches the backend, but its answer (and so its record) is held back until the second is done.
+    proxy.setMode('hold-answer', 0, { methods: ['PUT'], times: 1 });
+    const first = part(key, uploadId, 1, early);
+    for (let waited = 0; proxy.held() === 0; waited++) {
+      if (waited > 3000) throw new Error('the first part upload never reached the backend');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const second = await part(key, uploadId, 1, late);
+    proxy.setMode('pass');
+    const firstEtag = (await first).ETag!;
+    expect([firstEtag, second.ETag]).toEqual([`"${md5(early)}"`, `"${md5(late)}"`]);
+
+    const listed = await s3().send(new ListPartsCommand({ Bucket: stack.bucket, Key: key, UploadId: uploadId }));
+    expect(listed.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size])).toEqual([[1, second.ETag, late.length]]);
+    expect(await stack.query('select size from multipart_parts where upload_id = $1', [uploadId])).toEqual([{ size: String(late.length) }]);
+
+    const tail = randomBody(100);
+    const e2 = (await part(key, uploadId, 2, tail)).ETag!;
+    const complete = (ETag: string) =>
+      s3().send(new CompleteMultipartUploadCommand({ Bucket: stack.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag }, { PartNumber: 2, ETag: e2 }] } }));
+    expect(await s3Failure(complete(firstEtag))).toEqual({ code: 'InvalidPart', status: 400 });
+    const before = (await stack.accounting())[0]!.bytesUsed;
+    const done = await complete(second.ETag!);
+    expect(done.ETag).toBe(multipartEtag([late, tail]));
+    expect((await stack.accounting())[0]!.bytesUsed).toBe(before + late.length + tail.length);
+    const got = await s3().send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+    expect(sha256(await bodyBytes(got.Body))).toBe(sha256(Buffer.concat([late, tail])));
+    await stack.expectExactAccounting();
   });
 });
 
