@@ -8,9 +8,23 @@ export function requireKey(request: S3Request): string {
   return request.key;
 }
 
-/** An integer query parameter in [min, max]; `fallback` when absent. */
-export function integerParam(request: S3Request, name: string, opts: { min: number; max: number; fallback: number }): number {
-  const raw = request.query.get(name);
+interface IntegerBounds {
+  min: number;
+  max: number;
+  fallback: number;
+}
+
+/** An integer query parameter in [min, max] (larger values are taken as max); `fallback` when absent. */
+export function integerParam(request: S3Request, name: string, opts: IntegerBounds): number {
+  return integerField(name, request.query.get(name), opts);
+}
+
+/** An integer request header, read as integerParam reads a query parameter. */
+export function integerHeader(request: S3Request, name: string, opts: IntegerBounds): number {
+  return integerField(name, request.headers.get(name) ?? undefined, opts);
+}
+
+function integerField(name: string, raw: string | undefined, opts: IntegerBounds): number {
   if (raw === undefined || raw === '') return opts.fallback;
   if (!/^-?\d+$/.test(raw)) {
     throw new S3Error('InvalidArgument', `${name} must be an integer`, { details: { ArgumentName: name, ArgumentValue: raw } });

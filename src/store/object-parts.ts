@@ -51,12 +51,21 @@ export async function findObjectPart(db: Queryable, object: ObjectVersion, posit
     .offset(position - 1)
     .limit(1);
   if (row) return { part: row.part, count: Number(row.count) };
-  return { part: undefined, count: await countObjectParts(db, object) };
+  return { part: undefined, count: (await summarizeObjectParts(db, object)).count };
 }
 
-export async function countObjectParts(db: Queryable, object: ObjectVersion): Promise<number> {
-  const [row] = await db.select({ n: count() }).from(objectParts).where(ofVersion(object));
-  return Number(row?.n ?? 0);
+/** How many parts the version has, and whether every one carries a checksum, all of one algorithm. */
+export async function summarizeObjectParts(db: Queryable, object: ObjectVersion): Promise<{ count: number; checksummed: boolean }> {
+  const [row] = await db
+    .select({
+      count: count(),
+      withChecksum: count(objectParts.checksum),
+      algorithms: sql<string>`count(distinct ${objectParts.checksum}->>'algorithm')`,
+    })
+    .from(objectParts)
+    .where(ofVersion(object));
+  const n = Number(row?.count ?? 0);
+  return { count: n, checksummed: n > 0 && Number(row?.withChecksum) === n && Number(row?.algorithms) === 1 };
 }
 
 /** Up to `limit` parts numbered above `after`, in part-number order (GetObjectAttributes' ObjectParts). */
