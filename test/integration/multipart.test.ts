@@ -3,7 +3,6 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -321,79 +320,6 @@ describe('a completion repeated', () => {
     expect(sha256(await bodyBytes(got.Body))).toBe(sha256(Buffer.concat(bodies)));
     expect(await stack.query("select 1 from cleanup_queue")).toEqual([]);
     await stack.expectExactAccounting();
-  });
-});
-
-describe('reading by part number', () => {
-  // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html and API_HeadObject.html: partNumber
-  // "effectively performs a 'ranged' GET request for the part specified"; x-amz-mp-parts-count is "only returned if
-  // you specify partNumber in your request and the object was uploaded as a multipart upload".
-  const get = (Key: string, PartNumber: number, extra: { Range?: string } = {}) => s3().send(new GetObjectCommand({ Bucket: stack.bucket, Key, PartNumber, ...extra }));
-  const head = (Key: string, PartNumber: number) => s3().send(new HeadObjectCommand({ Bucket: stack.bucket, Key, PartNumber }));
-
-  async function multipartObject(key: string, parts: { number: number; body: Buffer }[]) {
-    const uploadId = await create(key);
-    const listed = [];
-    for (const p of parts) listed.push({ PartNumber: p.number, ETag: (await part(key, uploadId, p.number, p.body)).ETag! });
-    return s3().send(new CompleteMultipartUploadCommand({ Bucket: stack.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: listed } }));
-  }
-
-  it('GetObject and HeadObject with partNumber answer the part as a ranged read, with the parts count', async () => {
-    const key = 'mp/by-part.bin';
-    const bodies = [randomBody(5 * MiB), randomBody(5 * MiB + 3), randomBody(1000)];
-    const done = await multipartObject(key, bodies.map((body, i) => ({ number: i + 1, body })));
-    const total = bodies.reduce((n, b) => n + b.length, 0);
-    let first = 0;
-    for (const [i, body] of bodies.entries()) {
-      const got = await get(key, i + 1);
-      expect(got.$metadata.httpStatusCode).toBe(206);
-      expect([got.PartsCount, got.ContentLength, got.ContentRange, got.ETag]).toEqual([3, body.length, `bytes ${first}-${first + body.length - 1}/${total}`, done.ETag]);
-      expect(sha256(await bodyBytes(got.Body))).toBe(sha256(body));
-      const headed = await head(key, i + 1);
-      expect(headed.$metadata.httpStatusCode).toBe(206);
-      expect([headed.PartsCount, headed.ContentLength, headed.ContentRange]).toEqual([3, body.length, `bytes ${first}-${first + body.length - 1}/${total}`]);
-      first += body.length;
-    }
-    expect(await s3Failure(get(key, 4))).toEqual({ code: 'InvalidPartNumber', status: 416 });
-    expect((await s3Failure(head(key, 4))).status).toBe(416);
-    // Without partNumber nothing changes: the whole object, no parts count.
-    const whole = await s3().send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
-    expect([whole.$metadata.httpStatusCode, whole.PartsCount, whole.ContentLength]).toEqual([200, undefined, total]);
-    await whole.Body?.transformToByteArray();
-    // The parts go with the object.
-    await s3().send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: 'now one part' }));
-    expect(await s3Failure(get(key, 2))).toEqual({ code: 'InvalidPartNumber', status: 416 });
-    await s3().send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: key }));
-    expect(await stack.query('select 1 from object_parts where key = $1', [key])).toEqual([]);
-  });
-
-  it('parts are counted in part-number order when the numbers have gaps', async () => {
-    const key = 'mp/by-part-gaps.bin';
-    const bodies = [randomBody(5 * MiB), randomBody(2000)];
-    await multipartObject(key, [{ number: 2, body: bodies[0]! }, { number: 7, body: bodies[1]! }]);
-    const second = await get(key, 2);
-    expect([second.PartsCount, second.ContentRange]).toEqual([2, `bytes ${5 * MiB}-${5 * MiB + 1999}/${5 * MiB + 2000}`]);
-    expect(sha256(await bodyBytes(second.Body))).toBe(sha256(bodies[1]!));
-    expect(await s3Failure(get(key, 3))).toEqual({ code: 'InvalidPartNumber', status: 416 });
-  });
-
-  it('an object that is not multipart is one part: part 1 is the whole object, other numbers are refused', async () => {
-    const key = 'mp/single.bin';
-    const body = randomBody(1000);
-    await s3().send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body }));
-    const got = await get(key, 1);
-    expect([got.$metadata.httpStatusCode, got.PartsCount, got.ContentLength, got.ContentRange]).toEqual([206, undefined, 1000, 'bytes 0-999/1000']);
-    expect(sha256(await bodyBytes(got.Body))).toBe(sha256(body));
-    expect((await head(key, 1)).ContentLength).toBe(1000);
-    expect(await s3Failure(get(key, 2))).toEqual({ code: 'InvalidPartNumber', status: 416 });
-    expect((await s3Failure(head(key, 2))).status).toBe(416);
-  });
-
-  it('partNumber with a Range header, or outside 1..10000, is refused', async () => {
-    await s3().send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'mp/single-range.bin', Body: randomBody(100) }));
-    expect(await s3Failure(get('mp/single-range.bin', 1, { Range: 'bytes=0-9' }))).toEqual({ code: 'InvalidRequest', status: 400 });
-    for (const n of [0, 10001]) expect(await s3Failure(get('mp/single-range.bin', n))).toEqual({ code: 'InvalidArgument', status: 400 });
-    expect(await s3Failure(get('mp/no-such-key', 1))).toEqual({ code: 'NoSuchKey', status: 404 });
   });
 });
 
