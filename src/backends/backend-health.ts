@@ -128,6 +128,7 @@ export function createBackendHealth(bindings: Pick<Bindings, 'backendState' | 'w
         createMultipartUpload: watched(client.createMultipartUpload),
         uploadPart: watched(client.uploadPart, (args) => ({ ingressBytes: args[4] })),
         completeMultipartUpload: watched(client.completeMultipartUpload),
+        listParts: watched(client.listParts),
         abortMultipartUpload: watched(client.abortMultipartUpload),
       };
     },

@@ -39,8 +39,15 @@ export interface BackendClient {
   createMultipartUpload(physicalKey: string): Promise<string>;
   uploadPart(physicalKey: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, length: number): Promise<{ etag: string }>;
   completeMultipartUpload(physicalKey: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<void>;
+  /** One page of the parts the backend holds for the upload, numbered above `after`: what its complete would use. */
+  listParts(physicalKey: string, uploadId: string, after: number, max: number): Promise<BackendPartPage>;
   /** Succeeds when the upload is gone, including when it never existed. */
   abortMultipartUpload(physicalKey: string, uploadId: string): Promise<void>;
+}
+
+export interface BackendPartPage {
+  parts: { partNumber: number; etag: string }[];
+  truncated: boolean;
 }
 
 /**
@@ -158,6 +165,20 @@ export function createBackendClient(config: BackendConfig, timeoutMs: number): B
       // Like CopyObject, a 200 can carry an error document when assembly fails late.
       const text = await response.text().catch(() => '');
       if (!response.ok || !text.includes('CompleteMultipartUploadResult')) throw backendError('CompleteMultipartUpload', response, text);
+    },
+    async listParts(physicalKey, uploadId, after, max) {
+      const response = await send('GET', physicalKey, {
+        query: `max-parts=${max}&part-number-marker=${after}&uploadId=${encodeURIComponent(uploadId)}`,
+        timed: true,
+      });
+      if (!response.ok) throw await failure('ListParts', response);
+      const text = await response.text();
+      const parts = [...text.matchAll(/<Part>([\s\S]*?)<\/Part>/g)].map((m) => ({
+        partNumber: Number(/<PartNumber>(\d+)<\/PartNumber>/.exec(m[1] ?? '')?.[1]),
+        etag: decodeXmlText(/<ETag>([^<]*)<\/ETag>/.exec(m[1] ?? '')?.[1] ?? ''),
+      }));
+      if (parts.some((p) => !Number.isInteger(p.partNumber))) throw new BackendError(config.name, 500, 'ListParts answered a part without a number');
+      return { parts, truncated: /<IsTruncated>true<\/IsTruncated>/.test(text) };
     },
     async abortMultipartUpload(physicalKey, uploadId) {
       const response = await send('DELETE', physicalKey, { query: `uploadId=${encodeURIComponent(uploadId)}`, timed: true });

@@ -68,15 +68,16 @@ function preconditionFailed(condition: string): S3Error {
 
 /** `*`, or a comma-separated list of (possibly weak) entity tags, compared by their opaque value. */
 function etagListMatches(list: string, etag: string): boolean {
-  const wanted = opaque(etag);
+  const wanted = opaqueEtag(etag);
   return list.split(',').some((item) => {
     const tag = item.trim();
-    return tag === '*' || opaque(tag) === wanted;
+    return tag === '*' || opaqueEtag(tag) === wanted;
   });
 }
 
-function opaque(tag: string): string {
-  return tag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+/** An entity tag's opaque value: without the weak prefix and the quotes (clients send part ETags either way). */
+export function opaqueEtag(tag: string): string {
+  return tag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }
 
 function httpDate(value: string | null): number | undefined {

@@ -12,13 +12,15 @@ import type { Services } from '../s3/services.ts';
 import { type PartRow, type UploadRow, allParts, countActiveUploads, deleteUpload, findUpload, insertUpload, recordPart } from '../store/multipart.ts';
 import { backendSpace } from '../store/quotas.ts';
 import type { WriteCondition } from './conditions.ts';
-import { checkWriteCondition } from './conditions.ts';
+import { checkWriteCondition, opaqueEtag } from './conditions.ts';
+import { keptPartUploads, settlePartUploads } from './part-uploads.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
 import { freeBytes } from './placement.ts';
 import { backendFailure, chooseBackend, recordNewCopy, streamToBackend } from './put-object.ts';
 import type { CopyTarget } from './copy-object.ts';
 import type { BodyDigests, ChunkSource, DigestExpectations } from './upload-pump.ts';
-import { findObject } from '../store/objects.ts';
+import type { AssembledPart } from '../store/object-parts.ts';
+import { findCompletedUpload, findObject } from '../store/objects.ts';
 
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 export const MAX_PART_BYTES = 5 * 1024 ** 3;
@@ -54,9 +56,26 @@ export async function createUpload(services: Services, upload: NewUpload): Promi
 
 /** The upload, if it exists and belongs to this bucket and key (an upload id is bound to both). */
 export async function requireUpload(services: Services, uploadId: string, bucket: string, key: string): Promise<UploadRow> {
-  const upload = /^[0-9a-f]{32}$/.test(uploadId) ? await findUpload(services.db(), uploadId) : undefined;
-  if (!upload || upload.bucket !== bucket || upload.key !== key) throw noSuchUpload(uploadId);
+  const upload = await findUploadOf(services, uploadId, bucket, key);
+  if (!upload) throw noSuchUpload(uploadId);
   return upload;
+}
+
+/** The upload in progress under this id, bucket and key, if there is one. */
+export async function findUploadOf(services: Services, uploadId: string, bucket: string, key: string): Promise<UploadRow | undefined> {
+  const upload = isUploadId(uploadId) ? await findUpload(services.db(), uploadId) : undefined;
+  return upload && upload.bucket === bucket && upload.key === key ? upload : undefined;
+}
+
+/**
+ * What a repeated CompleteMultipartUpload answers: S3 answers a completion retried after it succeeded with the same
+ * result, so the result is kept with the object it created, for as long as that object is the key's current one.
+ * Nothing is recorded again.
+ */
+export async function completedUpload(services: Services, uploadId: string, bucket: string, key: string): Promise<{ etag: string }> {
+  const done = isUploadId(uploadId) ? await findCompletedUpload(services.db(), bucket, key, uploadId) : undefined;
+  if (!done) throw noSuchUpload(uploadId);
+  return done;
 }
 
 export interface PartInput {
@@ -97,8 +116,9 @@ export async function uploadPart(services: Services, upload: UploadRow, part: Pa
     checksum: digests.checksum ?? null,
   });
   // An unrecorded part stays on the backend only until the upload is completed without it or aborted.
-  if (outcome === 'no-room') throw new S3Error('InsufficientStorage', 'The backend holding this upload has no room for the part');
-  if (outcome === 'no-upload') throw noSuchUpload(upload.uploadId);
+  if (!outcome.recorded && outcome.reason === 'no-room') throw new S3Error('InsufficientStorage', 'The backend holding this upload has no room for the part');
+  if (!outcome.recorded) throw noSuchUpload(upload.uploadId);
+  if (outcome.overlapping.length > 0) await settlePartUploads(services, upload, part.partNumber, [sent.etag, ...outcome.overlapping]);
   return { etag, checksum: digests.checksum };
 }
 
@@ -116,7 +136,7 @@ export async function completeUpload(
   if (requested.length === 0 || requested.length > MAX_PARTS) {
     throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
   }
-  const stored = new Map((await allParts(services.db(), upload.uploadId)).map((p) => [p.partNumber, p]));
+  const stored = await keptPartUploads(services, upload, await allParts(services.db(), upload.uploadId));
   const chosen: PartRow[] = [];
   let previous = 0;
   for (const want of requested) {
@@ -124,8 +144,8 @@ export async function completeUpload(
       throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.');
     }
     previous = want.partNumber;
-    const part = stored.get(want.partNumber);
-    if (!part || opaqueEtag(part.etag) !== opaqueEtag(want.etag)) {
+    const part = stored.get(want.partNumber)?.find((p) => opaqueEtag(p.etag) === opaqueEtag(want.etag));
+    if (!part) {
       throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', {
         details: { PartNumber: String(want.partNumber), ETag: want.etag },
       });
@@ -141,6 +161,8 @@ export async function completeUpload(
   }
   if (condition) checkWriteCondition(condition, await findObject(services.db(), upload.bucket, upload.key));
 
+  // A concurrent completion of the same upload may win either step below; its result is then this one's too.
+  const completedMeanwhile = () => findCompletedUpload(services.db(), upload.bucket, upload.key, upload.uploadId);
   const backend = services.backend(upload.backendName);
   try {
     await backend.completeMultipartUpload(
@@ -149,6 +171,8 @@ export async function completeUpload(
       chosen.map((p) => ({ partNumber: p.partNumber, etag: p.backendEtag })),
     );
   } catch (err) {
+    const done = await completedMeanwhile();
+    if (done) return done;
     // The part list passed S3's rules here; a backend with stricter ones (Ceph radosgw 16 wants every uploaded
     // part listed) refuses it, and retrying will not help, so say so instead of "retry".
     if (err instanceof BackendError && err.status === 400) {
@@ -158,24 +182,41 @@ export async function completeUpload(
     throw backendFailure(services, err);
   }
   const etag = await multipartEtag(chosen);
-  await recordNewCopy(
-    services,
-    {
-      bucket: upload.bucket,
-      key: upload.key,
-      version: upload.version,
-      size: chosen.reduce((n, p) => n + p.size, 0),
-      etag,
-      contentType: upload.contentType,
-      metadata: upload.metadata,
-      headers: upload.headers,
-      checksum: null,
-      copy: { backendName: upload.backendName, physicalKey: upload.physicalKey, storedSize: chosen.reduce((n, p) => n + p.storedSize, 0) },
-    },
-    condition,
-    { completesUpload: upload.uploadId },
-  );
+  const parts = assembledParts(chosen);
+  try {
+    await recordNewCopy(
+      services,
+      {
+        bucket: upload.bucket,
+        key: upload.key,
+        version: upload.version,
+        size: parts.reduce((n, p) => n + p.size, 0),
+        etag,
+        contentType: upload.contentType,
+        metadata: upload.metadata,
+        headers: upload.headers,
+        checksum: null,
+        copy: { backendName: upload.backendName, physicalKey: upload.physicalKey, storedSize: chosen.reduce((n, p) => n + p.storedSize, 0) },
+      },
+      condition,
+      { completesUpload: { uploadId: upload.uploadId, parts } },
+    );
+  } catch (err) {
+    const done = await completedMeanwhile();
+    if (done) return done;
+    throw err;
+  }
   return { etag };
+}
+
+/** The chosen parts as the object holds them: each with the offset of its first byte. */
+function assembledParts(chosen: readonly PartRow[]): AssembledPart[] {
+  let firstByte = 0;
+  return chosen.map((p) => {
+    const part = { partNumber: p.partNumber, firstByte, size: p.size, etag: p.etag, checksum: p.checksum };
+    firstByte += p.size;
+    return part;
+  });
 }
 
 /**
@@ -207,14 +248,14 @@ async function multipartEtag(parts: PartRow[]): Promise<string> {
   return `"${hex}-${parts.length}"`;
 }
 
-function opaqueEtag(etag: string): string {
-  return etag.trim().replace(/^"(.*)"$/, '$1');
-}
-
 function noSuchUpload(uploadId: string): S3Error {
   return new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', {
     details: { UploadId: uploadId },
   });
+}
+
+function isUploadId(uploadId: string): boolean {
+  return /^[0-9a-f]{32}$/.test(uploadId);
 }
 
 function randomUploadId(): string {

@@ -8,7 +8,17 @@ import { S3Error, isS3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
 import { forgetObject } from './location-cache.ts';
 import { writeRefusal } from '../backends/usage.ts';
-import { BackendNotActiveError, type NewObject, type PhysicalCopy, QuotaExceededError, UploadGoneError, findObject, recordObject } from '../store/objects.ts';
+import { isLiveCopy } from '../store/cleanup.ts';
+import {
+  BackendNotActiveError,
+  type CompletedUpload,
+  type NewObject,
+  type PhysicalCopy,
+  QuotaExceededError,
+  UploadGoneError,
+  findObject,
+  recordObject,
+} from '../store/objects.ts';
 import { backendSpace } from '../store/quotas.ts';
 import { type BodyDigests, type ChunkSource, type DigestExpectations, pumpUpload } from './upload-pump.ts';
 import { discardCopies } from './discard-copies.ts';
@@ -112,7 +122,7 @@ export async function recordNewCopy(
   services: Services,
   object: NewObject,
   condition?: WriteCondition,
-  options: { completesUpload?: string } = {},
+  options: RecordOptions = {},
 ): Promise<void> {
   // This isolate's cached record of the key is stale from here on, whatever happens.
   forgetObject(object.bucket, object.key);
@@ -125,7 +135,10 @@ export async function recordNewCopy(
     if (err instanceof QuotaExceededError && options.completesUpload === undefined) {
       displaced = await relocate(services, object, condition);
     } else {
-      await discardCopies(services, [object.copy], 'record_failed');
+      // Every completion of one upload assembles the same physical key: one that lost the race to record it must
+      // not delete what the winner recorded.
+      const shared = options.completesUpload !== undefined && (await isLiveCopy(services.db(), object.copy.backendName, object.copy.physicalKey));
+      if (!shared) await discardCopies(services, [object.copy], 'record_failed');
       if (err instanceof QuotaExceededError && (await roomElsewhere(services, object.copy.backendName, object.copy.storedSize))) {
         throw new S3Error('ServiceUnavailable', 'The backend chosen for this object filled up meanwhile; please retry');
       }
@@ -135,7 +148,12 @@ export async function recordNewCopy(
   await discardCopies(services, displaced, 'overwrite_displaced');
 }
 
-function record(services: Services, object: NewObject, condition: WriteCondition | undefined, options: { completesUpload?: string }) {
+export interface RecordOptions {
+  /** The object is the one a multipart upload assembled: its record replaces the upload's. */
+  completesUpload?: CompletedUpload;
+}
+
+function record(services: Services, object: NewObject, condition: WriteCondition | undefined, options: RecordOptions) {
   return recordObject(services.db(), object, condition && ((current) => checkWriteCondition(condition, current)), options);
 }
 

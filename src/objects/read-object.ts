@@ -8,6 +8,7 @@ import { cachedObject, forgetObject, rememberObject } from './location-cache.ts'
 import { readRefusal } from '../backends/usage.ts';
 import { evaluateReadConditions } from './conditions.ts';
 import { physicalKeyBelongsTo } from './physical-key.ts';
+import { type SelectedPart, selectPart } from './object-parts.ts';
 import { resolveRange } from './range.ts';
 
 /**
@@ -35,29 +36,74 @@ export async function lookupObject(services: Services, bucket: string, key: stri
 }
 
 export type OpenedObject =
-  | { notModified: false; object: StoredObject; range: ByteRange | undefined; body: ReadableStream<Uint8Array> }
+  | { notModified: false; object: StoredObject; range: ByteRange | undefined; part: SelectedPart | undefined; body: ReadableStream<Uint8Array> }
   | { notModified: true; object: StoredObject };
 
 /**
- * The record, the resolved range and a body from the first copy that answers. When every copy is missing, the
- * object was most likely overwritten or deleted between the lookup and the fetch (replaced copies are deleted
- * right after the new version commits), so the record is read once more before giving up.
+ * The record, the resolved range (from the Range header, or the part `partNumber` names) and a body from the first
+ * copy that answers. When every copy is missing, or the part records are gone, the object was most likely
+ * overwritten or deleted between the lookup and the fetch (replaced copies are deleted right after the new version
+ * commits), so the record is read once more before giving up.
  */
-export async function openObject(services: Services, bucket: string, key: string, requestHeaders: Headers): Promise<OpenedObject> {
+export async function openObject(
+  services: Services,
+  bucket: string,
+  key: string,
+  requestHeaders: Headers,
+  partNumber?: number,
+): Promise<OpenedObject> {
   let object = await lookupObject(services, bucket, key);
   for (let attempt = 1; ; attempt++) {
     // Conditions are settled before any byte is fetched from a backend.
     if (evaluateReadConditions(requestHeaders, conditionTarget(object)) === 'not-modified') return { notModified: true, object };
-    const range = resolveRange(requestHeaders.get('range'), object.size);
-    const opened = await openFirstCopy(services, object, range);
-    if (opened.body) return { notModified: false, object, range, body: opened.body };
-    const current = attempt === 1 && opened.allMissing ? await lookupObject(services, bucket, key) : undefined;
+    const selected = await selectBytes(services, object, requestHeaders, partNumber);
+    let failures: string[] = [];
+    let replaced = selected === 'replaced';
+    if (selected !== 'replaced') {
+      // A part of no bytes has nothing to fetch.
+      if (selected.part && !selected.range) return { notModified: false, object, ...selected, body: emptyBody() };
+      const opened = await openFirstCopy(services, object, selected.range);
+      if (opened.body) return { notModified: false, object, ...selected, body: opened.body };
+      ({ failures } = opened);
+      replaced = opened.allMissing;
+    }
+    const current = attempt === 1 && replaced ? await lookupObject(services, bucket, key) : undefined;
     if (!current || current.version === object.version) {
-      services.log.error('every copy failed to read', { bucket, key, failures: opened.failures });
+      services.log.error('every copy failed to read', { bucket, key, failures });
       throw new S3Error('InternalError', 'We encountered an internal error. Please try again.');
     }
     object = current;
   }
+}
+
+export type DescribedObject = { notModified: true; object: StoredObject } | { notModified: false; object: StoredObject; part: SelectedPart | undefined };
+
+/** What HeadObject answers from the record alone: conditions, and the part `partNumber` names. */
+export async function describeObject(services: Services, bucket: string, key: string, requestHeaders: Headers, partNumber?: number): Promise<DescribedObject> {
+  for (let attempt = 1; ; attempt++) {
+    const object = await lookupObject(services, bucket, key);
+    if (evaluateReadConditions(requestHeaders, conditionTarget(object)) === 'not-modified') return { notModified: true, object };
+    const part = partNumber === undefined ? undefined : await selectPart(services, object, partNumber);
+    if (part !== 'replaced') return { notModified: false, object, part };
+    // Overwritten since the lookup: the next lookup finds the new version (twice in a row is not worth chasing).
+    if (attempt > 1) throw new S3Error('ServiceUnavailable', 'The object changed while it was being read; please retry');
+  }
+}
+
+/** The bytes a read wants: the part it names, the Range it sends (undefined: the whole object). */
+async function selectBytes(
+  services: Services,
+  object: StoredObject,
+  requestHeaders: Headers,
+  partNumber: number | undefined,
+): Promise<{ range: ByteRange | undefined; part: SelectedPart | undefined } | 'replaced'> {
+  if (partNumber === undefined) return { range: resolveRange(requestHeaders.get('range'), object.size), part: undefined };
+  const part = await selectPart(services, object, partNumber);
+  return part === 'replaced' ? part : { range: part.range, part };
+}
+
+function emptyBody(): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (c) => c.close() });
 }
 
 /**
@@ -108,7 +154,7 @@ async function openFirstCopy(
     }
     try {
       const response = await services.backend(location.backendName).getObject(location.physicalKey, plan.storedRange);
-      const body = response.body ?? new ReadableStream({ start: (c) => c.close() });
+      const body = response.body ?? emptyBody();
       return { body: plan.decode(body), allMissing: false, failures };
     } catch (err) {
       if (!(err instanceof BackendError && err.status === 404)) allMissing = false;

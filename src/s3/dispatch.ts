@@ -18,6 +18,7 @@ import {
 } from './operations/multipart.ts';
 import { DeleteObjects } from './operations/delete-batch.ts';
 import { ListObjects, ListObjectsV2 } from './operations/list.ts';
+import { GetObjectAttributes } from './operations/object-attributes.ts';
 import { GetObject, HeadObject } from './operations/objects-read.ts';
 import { DeleteObject, PutObject } from './operations/objects-write.ts';
 import type { S3Request } from './request.ts';
@@ -57,7 +58,10 @@ const ROUTES: readonly Route[] = [
   { operation: 'PutObjectAcl', method: 'PUT', level: 'object', subresources: ['acl'], handler: PutObjectAcl },
   { operation: 'CopyObject', method: 'PUT', level: 'object', copySource: true, handler: CopyObject },
   { operation: 'PutObject', method: 'PUT', level: 'object', handler: PutObject },
+  { operation: 'GetObjectAttributes', method: 'GET', level: 'object', subresources: ['attributes'], handler: GetObjectAttributes },
+  { operation: 'GetObject', method: 'GET', level: 'object', subresources: ['partNumber'], handler: GetObject },
   { operation: 'GetObject', method: 'GET', level: 'object', handler: GetObject },
+  { operation: 'HeadObject', method: 'HEAD', level: 'object', subresources: ['partNumber'], handler: HeadObject },
   { operation: 'HeadObject', method: 'HEAD', level: 'object', handler: HeadObject },
   { operation: 'DeleteObject', method: 'DELETE', level: 'object', handler: DeleteObject },
 ];

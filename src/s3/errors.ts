@@ -18,6 +18,7 @@ const STATUS_BY_CODE = {
   InvalidDigest: 400,
   InvalidPart: 400,
   InvalidChunkSizeError: 403,
+  InvalidPartNumber: 416,
   InvalidPartOrder: 400,
   InvalidRange: 416,
   InvalidRequest: 400,

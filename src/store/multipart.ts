@@ -1,5 +1,5 @@
 /** Multipart upload records: the upload pinned to a backend, its parts, and the listings S3 offers over them. */
-import { and, asc, count, eq, gt, like, or, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, inArray, like, ne, or, sql } from 'drizzle-orm';
 import type { Db, Queryable } from './db.ts';
 import { backendQuotas, multipartParts, multipartUploads } from './schema.ts';
 
@@ -20,18 +20,23 @@ export async function findUpload(db: Queryable, uploadId: string): Promise<Uploa
   return row;
 }
 
-export type PartOutcome = 'recorded' | 'no-room' | 'no-upload';
+/**
+ * 'recorded' names the backend ETags of other uploads of the same part number still recorded (usually none): the
+ * backend kept only one of them, and its own part list says which.
+ */
+export type PartOutcome = { recorded: true; overlapping: string[] } | { recorded: false; reason: 'no-room' | 'no-upload' };
 
 /**
- * Records (or replaces) a part, but only while the upload still exists and the part's bytes fit in the backend
- * next to its live copies, orphans and the upload parts already in flight. The backend's quota row is locked so
- * concurrent parts cannot both take the last free bytes.
+ * Records a part, but only while the upload still exists and the part's bytes fit in the backend next to its live
+ * copies, orphans and the upload parts already in flight. The backend's quota row is locked so concurrent parts
+ * cannot both take the last free bytes; the upload row is locked too, so parts of one upload are recorded one at a
+ * time and each sees the uploads of its number recorded before it.
  */
 export async function recordPart(db: Db, backendName: string, part: typeof multipartParts.$inferInsert): Promise<PartOutcome> {
   return db.transaction(async (tx) => {
     // Upload row first, then the quota row: the same order as completing an upload, so the two never deadlock.
     const [upload] = await tx.select({ id: multipartUploads.uploadId }).from(multipartUploads).where(eq(multipartUploads.uploadId, part.uploadId)).for('update');
-    if (!upload) return 'no-upload';
+    if (!upload) return { recorded: false, reason: 'no-upload' };
     const [quota] = await tx
       .select({ used: backendQuotas.bytesUsed, limit: backendQuotas.bytesLimit, orphans: backendQuotas.orphanBytes })
       .from(backendQuotas)
@@ -49,37 +54,50 @@ export async function recordPart(db: Db, backendName: string, part: typeof multi
             sql`not (${multipartParts.uploadId} = ${part.uploadId} and ${multipartParts.partNumber} = ${part.partNumber})`,
           ),
         );
-      if (quota.used + quota.orphans + Number(inflight?.bytes ?? 0) + (part.storedSize ?? 0) > quota.limit) return 'no-room';
+      if (quota.used + quota.orphans + Number(inflight?.bytes ?? 0) + (part.storedSize ?? 0) > quota.limit) return { recorded: false, reason: 'no-room' };
     }
+    // The same bytes uploaded again are the same backend part (same ETag): one row.
     await tx
       .insert(multipartParts)
       .values(part)
       .onConflictDoUpdate({
-        target: [multipartParts.uploadId, multipartParts.partNumber],
-        set: {
-          etag: part.etag,
-          backendEtag: part.backendEtag,
-          size: part.size,
-          storedSize: part.storedSize,
-          checksum: part.checksum,
-          createdAt: sql`now()`,
-        },
+        target: [multipartParts.uploadId, multipartParts.partNumber, multipartParts.backendEtag],
+        set: { etag: part.etag, size: part.size, storedSize: part.storedSize, checksum: part.checksum, createdAt: sql`now()` },
       });
-    return 'recorded';
+    const others = await tx
+      .select({ backendEtag: multipartParts.backendEtag })
+      .from(multipartParts)
+      .where(and(samePart(part.uploadId, part.partNumber), ne(multipartParts.backendEtag, part.backendEtag ?? '')));
+    return { recorded: true, overlapping: others.map((o) => o.backendEtag) };
   });
 }
 
+/** Drops uploads of a part number that the backend no longer holds; their bytes stop counting as in flight. */
+export async function dropPartUploads(db: Queryable, uploadId: string, partNumber: number, backendEtags: readonly string[]): Promise<void> {
+  if (backendEtags.length === 0) return;
+  await db.delete(multipartParts).where(and(samePart(uploadId, partNumber), inArray(multipartParts.backendEtag, [...backendEtags])));
+}
+
+function samePart(uploadId: string, partNumber: number) {
+  return and(eq(multipartParts.uploadId, uploadId), eq(multipartParts.partNumber, partNumber));
+}
+
+/**
+ * ListParts: one row per part number above `after`. Where uploads of one number are still waiting for the backend
+ * to say which it kept (it could not be asked), the latest recorded stands for them.
+ */
 export async function listParts(db: Queryable, uploadId: string, after: number, limit: number): Promise<PartRow[]> {
   return db
-    .select()
+    .selectDistinctOn([multipartParts.partNumber])
     .from(multipartParts)
     .where(and(eq(multipartParts.uploadId, uploadId), gt(multipartParts.partNumber, after)))
-    .orderBy(asc(multipartParts.partNumber))
+    .orderBy(asc(multipartParts.partNumber), desc(multipartParts.createdAt))
     .limit(limit);
 }
 
+/** Every recorded part upload, by part number (several for a number whose uploads overlapped). */
 export async function allParts(db: Queryable, uploadId: string): Promise<PartRow[]> {
-  return db.select().from(multipartParts).where(eq(multipartParts.uploadId, uploadId)).orderBy(asc(multipartParts.partNumber));
+  return db.select().from(multipartParts).where(eq(multipartParts.uploadId, uploadId)).orderBy(asc(multipartParts.partNumber), desc(multipartParts.createdAt));
 }
 
 /** Removes the upload and its parts; returns the row, or undefined if it was already gone. */

@@ -2,6 +2,7 @@
 import { and, asc, eq, gt, like, sql } from 'drizzle-orm';
 import type { Db, Queryable } from './db.ts';
 import { applyQuotaChanges } from './quotas.ts';
+import { type AssembledPart, replaceParts } from './object-parts.ts';
 import { backendStates, multipartUploads, objectLocations, objects, type ObjectLocationRow, type ObjectRow } from './schema.ts';
 
 export interface StoredObject extends ObjectRow {
@@ -65,6 +66,12 @@ export interface NewObject {
   copy: PhysicalCopy;
 }
 
+/** The multipart upload an object record completes, and the parts it was assembled from. */
+export interface CompletedUpload {
+  uploadId: string;
+  parts: readonly AssembledPart[];
+}
+
 /** The multipart upload being completed was aborted (or completed) meanwhile. */
 export class UploadGoneError extends Error {
   readonly uploadId: string;
@@ -122,14 +129,15 @@ export async function recordObject(
   db: Db,
   object: NewObject,
   precondition?: (current: { etag: string } | undefined) => void,
-  options: { completesUpload?: string } = {},
+  options: { completesUpload?: CompletedUpload } = {},
 ): Promise<PhysicalCopy[]> {
+  const completed = options.completesUpload;
   return db.transaction(async (tx) => {
     await lockKey(tx, object.bucket, object.key);
-    if (options.completesUpload !== undefined) {
+    if (completed) {
       // The parts' bytes stop counting as in flight in the same transaction that counts the object's.
-      const removed = await tx.delete(multipartUploads).where(eq(multipartUploads.uploadId, options.completesUpload)).returning({ id: multipartUploads.uploadId });
-      if (removed.length === 0) throw new UploadGoneError(options.completesUpload);
+      const removed = await tx.delete(multipartUploads).where(eq(multipartUploads.uploadId, completed.uploadId)).returning({ id: multipartUploads.uploadId });
+      if (removed.length === 0) throw new UploadGoneError(completed.uploadId);
     }
     if (precondition) {
       const [current] = await tx
@@ -150,12 +158,14 @@ export async function recordObject(
       metadata: object.metadata,
       headers: object.headers,
       checksum: object.checksum,
+      uploadId: completed?.uploadId ?? null,
       createdAt: sql`now()`,
     };
     await tx
       .insert(objects)
       .values(row)
       .onConflictDoUpdate({ target: [objects.bucket, objects.key], set: row });
+    await replaceParts(tx, object, completed?.parts ?? []);
     await tx.insert(objectLocations).values({
       bucket: object.bucket,
       key: object.key,
@@ -171,6 +181,18 @@ export async function recordObject(
     }
     return displaced;
   });
+}
+
+/**
+ * The ETag of the object a multipart upload created, while that object is still the key's current one (an
+ * overwrite or delete ends it): what a repeated CompleteMultipartUpload answers.
+ */
+export async function findCompletedUpload(db: Queryable, bucket: string, key: string, uploadId: string): Promise<{ etag: string } | undefined> {
+  const [row] = await db
+    .select({ etag: objects.etag })
+    .from(objects)
+    .where(and(eq(objects.bucket, bucket), eq(objects.key, key), eq(objects.uploadId, uploadId)));
+  return row;
 }
 
 /** Deletes the object and all its copy rows; returns the copies to delete physically (none if it did not exist). */

@@ -58,10 +58,47 @@ export const objects = pgTable(
     headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
     /** The additional checksum the client uploaded with (x-amz-checksum-*), verified; null when it sent none. */
     checksum: jsonb('checksum').$type<{ algorithm: string; value: string }>(),
+    /**
+     * The multipart upload that created this version (its parts are in object_parts); null for PutObject and
+     * CopyObject. A repeated CompleteMultipartUpload of that upload answers with this object while it is current.
+     */
+    uploadId: text('upload_id'),
     /** Last-Modified. */
     createdAt: moment('created_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: 'objects_pk', columns: [t.bucket, t.key] })],
+);
+
+/**
+ * The parts of an object made by CompleteMultipartUpload, as they were assembled: what GetObject/HeadObject with
+ * partNumber and GetObjectAttributes answer. Replaced with the object in the transaction that records or deletes it.
+ */
+export const objectParts = pgTable(
+  'object_parts',
+  {
+    bucket: text('bucket').notNull(),
+    key: byteOrderedText('key').notNull(),
+    /** The object version the parts belong to (objects.version); a read never uses parts of another version. */
+    version: text('version').notNull(),
+    /** The part number the client uploaded it under (ascending, not necessarily contiguous). */
+    partNumber: integer('part_number').notNull(),
+    /** Offset of the part's first byte in the object (client bytes). */
+    firstByte: bytes('first_byte').notNull(),
+    /** Client bytes of the part. */
+    size: bytes('size').notNull(),
+    /** Quoted MD5 of the part's bytes. */
+    etag: text('etag').notNull(),
+    /** The part's verified x-amz-checksum-*, if the client sent one. */
+    checksum: jsonb('checksum').$type<{ algorithm: string; value: string }>(),
+  },
+  (t) => [
+    primaryKey({ name: 'object_parts_pk', columns: [t.bucket, t.key, t.partNumber] }),
+    foreignKey({
+      name: 'object_parts_object_fk',
+      columns: [t.bucket, t.key],
+      foreignColumns: [objects.bucket, objects.key],
+    }).onDelete('cascade'),
+  ],
 );
 
 /** One row per physical copy of an object on a backend. */
@@ -115,7 +152,11 @@ export const multipartUploads = pgTable(
   ],
 );
 
-/** Parts uploaded so far; their sizes count against the backend's free space until complete or abort. */
+/**
+ * Parts uploaded so far; their sizes count against the backend's free space until complete or abort. Usually one
+ * row per part number; uploads of one part number that overlapped leave a row each (told apart by the backend's
+ * ETag) until the backend's own part list says which one it kept.
+ */
 export const multipartParts = pgTable(
   'multipart_parts',
   {
@@ -135,7 +176,7 @@ export const multipartParts = pgTable(
     checksum: jsonb('checksum').$type<{ algorithm: string; value: string }>(),
     createdAt: moment('created_at').notNull().defaultNow(),
   },
-  (t) => [primaryKey({ name: 'multipart_parts_pk', columns: [t.uploadId, t.partNumber] })],
+  (t) => [primaryKey({ name: 'multipart_parts_pk', columns: [t.uploadId, t.partNumber, t.backendEtag] })],
 );
 
 /** Monthly usage per backend; period is 'YYYY-MM' (UTC). */
@@ -215,4 +256,5 @@ export const jobLeases = pgTable('job_leases', {
 export type BackendQuotaRow = typeof backendQuotas.$inferSelect;
 export type ObjectRow = typeof objects.$inferSelect;
 export type ObjectLocationRow = typeof objectLocations.$inferSelect;
+export type ObjectPartRow = typeof objectParts.$inferSelect;
 export type CleanupRow = typeof cleanupQueue.$inferSelect;

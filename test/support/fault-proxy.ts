@@ -1,14 +1,16 @@
 /**
  * A loopback HTTP proxy in front of a backend that the test controls: pass requests through, answer 500, drop the
  * connection ("down"), delay, or hold requests unanswered until the mode changes and then drop them ("hold": a
- * backend that never answered, so a test can stop the Worker while a call is in flight). A fault can be limited
+ * backend that never answered, so a test can stop the Worker while a call is in flight), or let the backend do the
+ * request and hold its answer until the mode changes, then deliver it ("hold-answer": a backend whose answer is
+ * late, so a test can order what the backend did apart from what the Worker learned). A fault can be limited
  * to some HTTP methods; other requests pass. It forwards the Host header unchanged, so SigV4 signatures made for the proxy's
  * address still verify at the backend.
  */
 import { createServer, type IncomingMessage, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FaultMode = 'pass' | 'fail' | 'down' | 'slow' | 'hold';
+export type FaultMode = 'pass' | 'fail' | 'down' | 'slow' | 'hold' | 'hold-answer';
 
 export interface FaultProxy {
   endpoint: string;
@@ -17,7 +19,7 @@ export interface FaultProxy {
   resetCount(): void;
   /** `only.times` faults that many matching requests, then passes the rest. */
   setMode(mode: FaultMode, delayMs?: number, only?: { methods: string[]; times?: number }): void;
-  /** Requests parked by 'hold' right now. */
+  /** Requests parked by 'hold', or answers parked by 'hold-answer', right now. */
   held(): number;
   close(): Promise<void>;
 }
@@ -30,6 +32,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let faultsLeft = Infinity;
   let count = 0;
   const parked = new Set<IncomingMessage>();
+  const parkedAnswers = new Set<() => void>();
   const server: Server = createServer((req, res) => {
     count++;
     const faulty = mode !== 'pass' && faultsLeft > 0 && (methods === undefined || methods.includes(req.method ?? ''));
@@ -48,12 +51,17 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       res.writeHead(500, { 'content-type': 'application/xml' }).end('<Error><Code>InternalError</Code><Message>injected fault</Message></Error>');
       return;
     }
+    const holdAnswer = faulty && mode === 'hold-answer';
     const forward = () => {
       const out = httpRequest(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
         (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
+          const deliver = () => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          };
+          if (holdAnswer) parkedAnswers.add(deliver);
+          else deliver();
         },
       );
       out.on('error', () => res.destroy());
@@ -77,8 +85,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       faultsLeft = only?.times ?? Infinity;
       for (const req of parked) req.socket.destroy();
       parked.clear();
+      for (const deliver of parkedAnswers) deliver();
+      parkedAnswers.clear();
     },
-    held: () => parked.size,
+    held: () => parked.size + parkedAnswers.size,
     close: () =>
       new Promise<void>((resolve) => {
         for (const req of parked) req.socket.destroy();

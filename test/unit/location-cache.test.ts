@@ -12,6 +12,7 @@ const object = (key: string): StoredObject => ({
   metadata: {},
   headers: {},
   checksum: null,
+  uploadId: null,
   createdAt: new Date(0),
   locations: [],
 });

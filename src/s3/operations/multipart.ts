@@ -1,14 +1,14 @@
 /** The multipart upload operations. https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html */
 import { checkBucketAccess } from '../bucket-access.ts';
 import { evaluateReadConditions, writeCondition } from '../../objects/conditions.ts';
-import { MAX_PARTS, abortUpload, completeUpload, createUpload, requireUpload, uploadPart } from '../../objects/multipart.ts';
+import { MAX_PARTS, abortUpload, completeUpload, completedUpload, createUpload, findUploadOf, requireUpload, uploadPart } from '../../objects/multipart.ts';
 import { conditionTarget, lookupObject, openStoredObject } from '../../objects/read-object.ts';
 import { plainSource } from '../../objects/upload-pump.ts';
 import { listParts, listUploads } from '../../store/multipart.ts';
 import type { Handler } from '../dispatch-types.ts';
 import { S3Error } from '../errors.ts';
 import type { S3Request } from '../request.ts';
-import { integerParam, requireKey } from '../request-fields.ts';
+import { integerParam, partNumberParam, requireKey } from '../request-fields.ts';
 import { isoTime, xmlResponse } from '../responses.ts';
 import { uploadBody } from '../upload-body.ts';
 import { malformed, readXmlBody } from '../xml-body.ts';
@@ -34,7 +34,7 @@ export const CreateMultipartUpload: Handler = async (services, request, auth) =>
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html */
 export const UploadPart: Handler = async (services, request, auth) => {
   const key = requireKey(request);
-  const partNumber = partNumberOf(request);
+  const partNumber = partNumberParam(request);
   const upload = await requireUpload(services, request.query.get('uploadId') ?? '', auth.bucket, key);
   const body = uploadBody(request, auth);
   const result = await uploadPart(services, upload, { partNumber, source: body.source, size: body.size, expect: body.expect });
@@ -49,7 +49,7 @@ export const UploadPart: Handler = async (services, request, auth) => {
  */
 export const UploadPartCopy: Handler = async (services, request, auth) => {
   const key = requireKey(request);
-  const partNumber = partNumberOf(request);
+  const partNumber = partNumberParam(request);
   const upload = await requireUpload(services, request.query.get('uploadId') ?? '', auth.bucket, key);
   const sourceRef = parseCopySource(request.headers.get('x-amz-copy-source') ?? '');
   checkBucketAccess(services.config, auth.bucket, sourceRef.bucket);
@@ -67,10 +67,15 @@ export const UploadPartCopy: Handler = async (services, request, auth) => {
   return xmlResponse('CopyPartResult', { LastModified: isoTime(new Date(services.now())), ETag: result.etag });
 };
 
-/** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html */
+/**
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html - a completion retried after it
+ * succeeded (its response lost) answers 200 with the same result, as S3 does.
+ */
 export const CompleteMultipartUpload: Handler = async (services, request, auth) => {
   const key = requireKey(request);
-  const upload = await requireUpload(services, request.query.get('uploadId') ?? '', auth.bucket, key);
+  const uploadId = request.query.get('uploadId') ?? '';
+  const upload = await findUploadOf(services, uploadId, auth.bucket, key);
+  if (!upload) return completionResponse(request, auth.bucket, key, await completedUpload(services, uploadId, auth.bucket, key));
   const condition = writeCondition(request.headers);
   const document = await readXmlBody(request, auth, { rootName: 'CompleteMultipartUpload', requireIntegrity: false });
   const parts = childrenNamed(document, 'Part').map((part) => {
@@ -79,10 +84,13 @@ export const CompleteMultipartUpload: Handler = async (services, request, auth) 
     if (!/^\d{1,5}$/.test(number) || !etag) throw malformed();
     return { partNumber: Number(number), etag };
   });
-  const result = await completeUpload(services, upload, parts, condition);
-  const location = `${new URL(request.raw.url).origin}/${encodeURIComponent(auth.bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
-  return xmlResponse('CompleteMultipartUploadResult', { Location: location, Bucket: auth.bucket, Key: key, ETag: result.etag });
+  return completionResponse(request, auth.bucket, key, await completeUpload(services, upload, parts, condition));
 };
+
+function completionResponse(request: S3Request, bucket: string, key: string, result: { etag: string }): Response {
+  const location = `${new URL(request.raw.url).origin}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  return xmlResponse('CompleteMultipartUploadResult', { Location: location, Bucket: bucket, Key: key, ETag: result.etag });
+}
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_AbortMultipartUpload.html */
 export const AbortMultipartUpload: Handler = async (services, request, auth) => {
@@ -139,25 +147,23 @@ export const ListMultipartUploads: Handler = async (services, request, auth) => 
   });
 };
 
-function partNumberOf(request: S3Request): number {
-  const raw = request.query.get('partNumber') ?? '';
-  const number = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
-  if (!(number >= 1 && number <= MAX_PARTS)) {
-    throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PARTS}, inclusive`, {
-      details: { ArgumentName: 'partNumber', ArgumentValue: raw },
-    });
-  }
-  return number;
-}
-
-/** `bytes=first-last`, both required and within the source. */
+/**
+ * `bytes=first-last`, both required. A malformed value is InvalidArgument; a well-formed range that does not lie
+ * within the source is InvalidRange (416), as S3 answers it.
+ */
 function copySourceRange(header: string | null, size: number): { start: number; end: number } | undefined {
   if (header === null) return undefined;
   const m = /^bytes=(\d+)-(\d+)$/.exec(header.trim());
-  if (!m || Number(m[1]) > Number(m[2]) || Number(m[2]) >= size) {
+  if (!m || Number(m[1]) > Number(m[2])) {
     throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', {
       details: { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: header },
     });
   }
-  return { start: Number(m[1]), end: Number(m[2]) };
+  const range = { start: Number(m[1]), end: Number(m[2]) };
+  if (range.end >= size) {
+    throw new S3Error('InvalidRange', 'The requested range is not satisfiable', {
+      details: { RangeRequested: header, ActualObjectSize: String(size) },
+    });
+  }
+  return range;
 }
