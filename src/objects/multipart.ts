@@ -20,6 +20,9 @@ import { backendFailure, chooseBackend, recordNewCopy, streamToBackend } from '.
 import type { CopyTarget } from './copy-object.ts';
 import type { BodyDigests, ChunkSource, DigestExpectations } from './upload-pump.ts';
 import type { AssembledPart } from '../store/object-parts.ts';
+import type { ChecksumType, StoredChecksum } from '../store/schema.ts';
+import { type ChecksumAlgorithm, isChecksumAlgorithm } from '../s3/checksums.ts';
+import { combinedCrc, compositeChecksum, isCrcAlgorithm } from '../s3/checksum-combine.ts';
 import { findCompletedUpload, findObject } from '../store/objects.ts';
 
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
@@ -29,7 +32,13 @@ export const MAX_PARTS = 10_000;
 /** An upload is described like the object it will become, the same way a copy's target is. */
 export type NewUpload = CopyTarget;
 
-export async function createUpload(services: Services, upload: NewUpload): Promise<string> {
+/** CreateMultipartUpload's checksum: every part carries one of this algorithm, and the object one of this type. */
+export interface UploadChecksum {
+  algorithm: ChecksumAlgorithm;
+  type: ChecksumType;
+}
+
+export async function createUpload(services: Services, upload: NewUpload, checksum?: UploadChecksum): Promise<string> {
   const cap = services.config.buckets.find((b) => b.name === upload.bucket)?.maxMultipartUploads ?? 0;
   if (cap > 0 && (await countActiveUploads(services.db(), upload.bucket)) >= cap) {
     throw new S3Error('SlowDown', `This bucket already has ${cap} multipart uploads in progress; complete or abort some first.`);
@@ -46,7 +55,16 @@ export async function createUpload(services: Services, upload: NewUpload): Promi
   }
   const uploadId = randomUploadId();
   try {
-    await insertUpload(services.db(), { uploadId, ...upload, backendName, backendUploadId, physicalKey: key, version });
+    await insertUpload(services.db(), {
+      uploadId,
+      ...upload,
+      backendName,
+      backendUploadId,
+      physicalKey: key,
+      version,
+      checksumAlgorithm: checksum?.algorithm ?? null,
+      checksumType: checksum?.type ?? null,
+    });
   } catch (err) {
     await backend.abortMultipartUpload(key, backendUploadId).catch(() => {});
     throw err;
@@ -72,7 +90,7 @@ export async function findUploadOf(services: Services, uploadId: string, bucket:
  * result, so the result is kept with the object it created, for as long as that object is the key's current one.
  * Nothing is recorded again.
  */
-export async function completedUpload(services: Services, uploadId: string, bucket: string, key: string): Promise<{ etag: string }> {
+export async function completedUpload(services: Services, uploadId: string, bucket: string, key: string): Promise<CompletionResult> {
   const done = isUploadId(uploadId) ? await findCompletedUpload(services.db(), bucket, key, uploadId) : undefined;
   if (!done) throw noSuchUpload(uploadId);
   return done;
@@ -91,6 +109,7 @@ export async function uploadPart(services: Services, upload: UploadRow, part: Pa
       details: { ProposedSize: String(part.size), MaxSizeAllowed: String(MAX_PART_BYTES) },
     });
   }
+  const expect = partChecksumExpectation(upload, part.expect);
   const storedSize = services.storage.storedSize(part.size);
   // Refuse before the body is read when the pinned backend has no room for the part.
   const [space] = await backendSpace(services.db(), [upload.backendName]);
@@ -102,7 +121,7 @@ export async function uploadPart(services: Services, upload: UploadRow, part: Pa
     throw new S3Error('InsufficientStorage', 'The backend holding this upload has no room for the part');
   }
   const backend = services.backend(upload.backendName);
-  const { sent, digests } = await streamToBackend(services, part.source, { ...part.expect, length: part.size }, storedSize, (body) =>
+  const { sent, digests } = await streamToBackend(services, part.source, { ...expect, length: part.size }, storedSize, (body) =>
     backend.uploadPart(upload.physicalKey, upload.backendUploadId, part.partNumber, body, storedSize),
   );
   const etag = `"${digests.md5Hex}"`;
@@ -122,9 +141,44 @@ export async function uploadPart(services: Services, upload: UploadRow, part: Pa
   return { etag, checksum: digests.checksum };
 }
 
+/**
+ * A part of an upload made with a checksum algorithm carries that algorithm's checksum: the client's, verified, or
+ * one computed here when the client sent none. A checksum of another algorithm is refused, as S3 refuses it.
+ */
+function partChecksumExpectation(upload: UploadRow, expect: PartInput['expect']): PartInput['expect'] {
+  const algorithm = uploadChecksum(upload)?.algorithm;
+  if (!algorithm) return expect;
+  if (expect.checksum && expect.checksum.algorithm !== algorithm) {
+    throw new S3Error('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${algorithm}, actual checksum Type: ${expect.checksum.algorithm}`);
+  }
+  return { ...expect, compute: algorithm };
+}
+
+/** The upload's checksum settings, if it was created with an algorithm. */
+export function uploadChecksum(upload: UploadRow): UploadChecksum | undefined {
+  const algorithm = upload.checksumAlgorithm ?? '';
+  if (!isChecksumAlgorithm(algorithm)) return undefined;
+  return { algorithm, type: upload.checksumType ?? 'COMPOSITE' };
+}
+
 export interface CompletedPart {
   partNumber: number;
   etag: string;
+  /** The part's checksum as the complete request lists it (ChecksumCRC32, ...), if it does. */
+  checksum?: { algorithm: ChecksumAlgorithm; value: string } | undefined;
+}
+
+/** What a CompleteMultipartUpload request says about the object's checksum besides its parts. */
+export interface CompletionChecksum {
+  /** x-amz-checksum-type, if sent: must be the upload's. */
+  type?: ChecksumType | undefined;
+  /** x-amz-checksum-<algorithm>, if sent: the object's checksum the client expects. */
+  expected?: { algorithm: ChecksumAlgorithm; value: string } | undefined;
+}
+
+export interface CompletionResult {
+  etag: string;
+  checksum: StoredChecksum | null;
 }
 
 export async function completeUpload(
@@ -132,7 +186,8 @@ export async function completeUpload(
   upload: UploadRow,
   requested: CompletedPart[],
   condition: WriteCondition | undefined,
-): Promise<{ etag: string }> {
+  completion: CompletionChecksum = {},
+): Promise<CompletionResult> {
   if (requested.length === 0 || requested.length > MAX_PARTS) {
     throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
   }
@@ -150,8 +205,14 @@ export async function completeUpload(
         details: { PartNumber: String(want.partNumber), ETag: want.etag },
       });
     }
+    if (want.checksum && (part.checksum?.algorithm !== want.checksum.algorithm || part.checksum.value !== want.checksum.value)) {
+      throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified checksum may not match the part\'s checksum.', {
+        details: { PartNumber: String(want.partNumber), ETag: want.etag },
+      });
+    }
     chosen.push(part);
   }
+  const checksum = await objectChecksum(upload, requested, chosen, completion);
   // Sizes are judged only once every listed part is known to exist, as S3 does.
   const small = chosen.slice(0, -1).find((p) => p.size < MIN_PART_BYTES);
   if (small) {
@@ -195,7 +256,7 @@ export async function completeUpload(
         contentType: upload.contentType,
         metadata: upload.metadata,
         headers: upload.headers,
-        checksum: null,
+        checksum,
         copy: { backendName: upload.backendName, physicalKey: upload.physicalKey, storedSize: chosen.reduce((n, p) => n + p.storedSize, 0) },
       },
       condition,
@@ -206,7 +267,51 @@ export async function completeUpload(
     if (done) return done;
     throw err;
   }
-  return { etag };
+  return { etag, checksum };
+}
+
+/**
+ * The object's checksum from its parts', for an upload made with a checksum algorithm (S3's rules): the complete
+ * request lists every part's checksum when the type is COMPOSITE, names the upload's type if it names one, and
+ * an object checksum it sends must match the one computed.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity-upload.html
+ */
+async function objectChecksum(
+  upload: UploadRow,
+  requested: readonly CompletedPart[],
+  chosen: readonly PartRow[],
+  completion: CompletionChecksum,
+): Promise<StoredChecksum | null> {
+  const settings = uploadChecksum(upload);
+  if (!settings) {
+    if (completion.type || completion.expected) {
+      throw new S3Error('InvalidRequest', 'The upload was created without a checksum algorithm, so the complete request cannot name an object checksum.');
+    }
+    return null;
+  }
+  const { algorithm, type } = settings;
+  if (completion.type && completion.type !== type) {
+    throw new S3Error('InvalidRequest', `The upload was created using the ${type} checksum mode. The complete request must use the same checksum mode.`);
+  }
+  const missing = type === 'COMPOSITE' ? requested.find((p) => !p.checksum) : undefined;
+  if (missing) {
+    throw new S3Error(
+      'InvalidRequest',
+      `The upload was created using a ${algorithm} checksum. The complete request must include the checksum for each part. It was missing for part ${missing.partNumber} in the request.`,
+    );
+  }
+  const values = chosen.map((p) => {
+    // Every part of such an upload was given one (computed when the client sent none).
+    if (p.checksum?.algorithm !== algorithm) throw new S3Error('InvalidPart', `Part ${p.partNumber} has no ${algorithm} checksum; upload it again.`);
+    return { checksum: p.checksum.value, size: p.size };
+  });
+  const value =
+    type === 'FULL_OBJECT' && isCrcAlgorithm(algorithm) ? combinedCrc(algorithm, values) : await compositeChecksum(algorithm, values.map((v) => v.checksum));
+  const expected = completion.expected;
+  if (expected && (expected.algorithm !== algorithm || (expected.value !== value && `${expected.value}-${chosen.length}` !== value))) {
+    throw new S3Error('BadDigest', `The ${expected.algorithm.toUpperCase()} you specified for the object did not match the one calculated from its parts.`);
+  }
+  return { algorithm, value, type };
 }
 
 /** The chosen parts as the object holds them: each with the offset of its first byte. */

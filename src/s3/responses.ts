@@ -36,9 +36,14 @@ export function objectHeaders(object: StoredObject, opts: { checksum?: boolean }
   for (const [name, value] of Object.entries(object.metadata)) headers.set(`x-amz-meta-${name}`, value);
   if (opts.checksum && object.checksum) {
     headers.set(`x-amz-checksum-${object.checksum.algorithm}`, object.checksum.value);
-    headers.set('x-amz-checksum-type', 'FULL_OBJECT');
+    headers.set('x-amz-checksum-type', object.checksum.type ?? 'FULL_OBJECT');
   }
   return headers;
+}
+
+/** A checksum as S3's XML carries it: `crc32` -> `<ChecksumCRC32>`, `sha256` -> `<ChecksumSHA256>`, ... */
+export function checksumElements(checksum: { algorithm: string; value: string }): Record<string, string> {
+  return { [`Checksum${checksum.algorithm.toUpperCase()}`]: checksum.value };
 }
 
 /** S3 timestamps in XML: ISO 8601 with milliseconds. */

@@ -21,13 +21,17 @@ export interface UploadBody {
 /** Expected base64 length of each checksum, to refuse malformed values up front. */
 const CHECKSUM_BYTES: Record<ChecksumAlgorithm, number> = { crc32: 4, crc32c: 4, crc64nvme: 8, sha1: 20, sha256: 32 };
 
-export function uploadBody(request: S3Request, auth: Authenticated): UploadBody {
+/**
+ * `checksumHeadersNameObject`: the request's x-amz-checksum-* headers are not its body's but the object's it
+ * completes (CompleteMultipartUpload), so they are left to the operation.
+ */
+export function uploadBody(request: S3Request, auth: Authenticated, opts: { checksumHeadersNameObject?: boolean } = {}): UploadBody {
   const headers = request.headers;
   const body = request.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
   const payloadHash = auth.payloadHash;
   const mode = STREAMING_MODES[payloadHash];
   const chunked = mode !== undefined || contentEncodings(headers).includes('aws-chunked');
-  const checksum = checksumExpectation(headers, mode !== undefined && mode !== 'signed');
+  const checksum = checksumExpectation(headers, mode !== undefined && mode !== 'signed', opts.checksumHeadersNameObject === true);
   const md5Base64 = contentMd5(headers);
   if (!chunked) {
     return { source: lazySource(() => plainSource(body)), size: contentLength(headers, 'content-length'), expect: { sha256: payloadSha256(payloadHash), md5Base64, checksum } };
@@ -84,8 +88,8 @@ function contentMd5(headers: Headers): string | undefined {
 }
 
 /** At most one additional checksum, from a header or (for trailer modes) named by x-amz-trailer. */
-function checksumExpectation(headers: Headers, trailerMode: boolean): UploadBody['expect']['checksum'] {
-  const present = CHECKSUM_ALGORITHMS.filter((a) => headers.has(`x-amz-checksum-${a}`));
+function checksumExpectation(headers: Headers, trailerMode: boolean, headersNameObject: boolean): UploadBody['expect']['checksum'] {
+  const present = headersNameObject ? [] : CHECKSUM_ALGORITHMS.filter((a) => headers.has(`x-amz-checksum-${a}`));
   const trailer = headers.get('x-amz-trailer')?.trim().toLowerCase();
   if (trailer !== undefined && !trailerMode) {
     throw new S3Error('InvalidRequest', 'x-amz-trailer is only valid with a STREAMING-*-TRAILER x-amz-content-sha256');
@@ -100,15 +104,17 @@ function checksumExpectation(headers: Headers, trailerMode: boolean): UploadBody
   const algorithm = fromTrailer && isChecksumAlgorithm(fromTrailer) ? fromTrailer : present[0];
   // S3 fails a checksum that names another algorithm than the SDK says it used with BadDigest (PutObject's
   // ChecksumAlgorithm documentation).
-  const sdkAlgorithm = headers.get('x-amz-sdk-checksum-algorithm')?.trim().toLowerCase();
+  const sdkAlgorithm = headersNameObject ? undefined : headers.get('x-amz-sdk-checksum-algorithm')?.trim().toLowerCase();
   if (algorithm && sdkAlgorithm && sdkAlgorithm !== algorithm) {
     throw new S3Error('BadDigest', `The x-amz-checksum-${algorithm} sent does not match x-amz-sdk-checksum-algorithm ${sdkAlgorithm.toUpperCase()}.`);
   }
   if (!algorithm) return undefined;
   if (algorithm === fromTrailer) return { algorithm, value: undefined };
   const value = headers.get(`x-amz-checksum-${algorithm}`) ?? '';
-  // A value that cannot be the algorithm's digest cannot match the body either.
-  if (decodedLength(value) !== CHECKSUM_BYTES[algorithm]) {
+  // Not base64 at all is a malformed header; base64 of the wrong length cannot match the body, as S3 answers it.
+  const length = decodedLength(value);
+  if (length === undefined) throw new S3Error('InvalidRequest', `Value for x-amz-checksum-${algorithm} header is invalid.`);
+  if (length !== CHECKSUM_BYTES[algorithm]) {
     throw new S3Error('BadDigest', `The ${algorithm.toUpperCase()} you specified did not match the calculated checksum.`);
   }
   return { algorithm, value };

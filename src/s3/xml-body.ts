@@ -21,9 +21,9 @@ const asSent: ChunkEncoder = { update: async (chunk) => [chunk], final: async ()
 export async function readXmlBody(
   request: S3Request,
   auth: Authenticated,
-  opts: { rootName: string; requireIntegrity: boolean },
+  opts: { rootName: string; requireIntegrity: boolean; checksumHeadersNameObject?: boolean },
 ): Promise<XmlElement> {
-  const body = uploadBody(request, auth);
+  const body = uploadBody(request, auth, { checksumHeadersNameObject: opts.checksumHeadersNameObject });
   if (opts.requireIntegrity && body.expect.md5Base64 === undefined && body.expect.checksum === undefined) {
     throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header)');
   }

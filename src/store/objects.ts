@@ -3,7 +3,7 @@ import { and, asc, eq, gt, like, sql } from 'drizzle-orm';
 import type { Db, Queryable } from './db.ts';
 import { applyQuotaChanges } from './quotas.ts';
 import { type AssembledPart, replaceParts } from './object-parts.ts';
-import { backendStates, multipartUploads, objectLocations, objects, type ObjectLocationRow, type ObjectRow } from './schema.ts';
+import { backendStates, multipartUploads, objectLocations, objects, type ObjectLocationRow, type ObjectRow, type StoredChecksum } from './schema.ts';
 
 export interface StoredObject extends ObjectRow {
   /** Oldest copy first: the order reads try them in. */
@@ -62,7 +62,7 @@ export interface NewObject {
   contentType: string;
   metadata: Record<string, string>;
   headers: Record<string, string>;
-  checksum: { algorithm: string; value: string } | null;
+  checksum: StoredChecksum | null;
   copy: PhysicalCopy;
 }
 
@@ -187,9 +187,14 @@ export async function recordObject(
  * The ETag of the object a multipart upload created, while that object is still the key's current one (an
  * overwrite or delete ends it): what a repeated CompleteMultipartUpload answers.
  */
-export async function findCompletedUpload(db: Queryable, bucket: string, key: string, uploadId: string): Promise<{ etag: string } | undefined> {
+export async function findCompletedUpload(
+  db: Queryable,
+  bucket: string,
+  key: string,
+  uploadId: string,
+): Promise<{ etag: string; checksum: StoredChecksum | null } | undefined> {
   const [row] = await db
-    .select({ etag: objects.etag })
+    .select({ etag: objects.etag, checksum: objects.checksum })
     .from(objects)
     .where(and(eq(objects.bucket, bucket), eq(objects.key, key), eq(objects.uploadId, uploadId)));
   return row;

@@ -19,6 +19,13 @@ import {
   timestamp,
 } from 'drizzle-orm/pg-core';
 
+export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';
+export interface StoredChecksum {
+  algorithm: string;
+  value: string;
+  type?: ChecksumType;
+}
+
 /** Text compared byte by byte, so ORDER BY and `>` match S3's UTF-8 binary key order. */
 const byteOrderedText = customType<{ data: string }>({
   dataType: () => 'text COLLATE "C"',
@@ -56,8 +63,12 @@ export const objects = pgTable(
     metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
     /** Standard content headers to replay on GET/HEAD (cache-control, content-disposition, ...). */
     headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
-    /** The additional checksum the client uploaded with (x-amz-checksum-*), verified; null when it sent none. */
-    checksum: jsonb('checksum').$type<{ algorithm: string; value: string }>(),
+    /**
+     * The additional checksum (x-amz-checksum-*): verified from the client's bytes, or for a multipart upload made
+     * with a checksum algorithm, computed from its parts' (type COMPOSITE, value with `-N`; or FULL_OBJECT); null
+     * when there is none. Rows without a type are FULL_OBJECT.
+     */
+    checksum: jsonb('checksum').$type<StoredChecksum>(),
     /**
      * The multipart upload that created this version (its parts are in object_parts); null for PutObject and
      * CopyObject. A repeated CompleteMultipartUpload of that upload answers with this object while it is current.
@@ -143,6 +154,9 @@ export const multipartUploads = pgTable(
     contentType: text('content_type').notNull(),
     metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
     headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+    /** CreateMultipartUpload's x-amz-checksum-algorithm and -type: every part carries one, the object gets one. */
+    checksumAlgorithm: text('checksum_algorithm'),
+    checksumType: text('checksum_type').$type<ChecksumType>(),
     createdAt: moment('created_at').notNull().defaultNow(),
   },
   (t) => [

@@ -1,7 +1,21 @@
 /** The multipart upload operations. https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html */
 import { checkBucketAccess } from '../bucket-access.ts';
 import { evaluateReadConditions, writeCondition } from '../../objects/conditions.ts';
-import { MAX_PARTS, abortUpload, completeUpload, completedUpload, createUpload, findUploadOf, requireUpload, uploadPart } from '../../objects/multipart.ts';
+import {
+  type CompletedPart,
+  type CompletionChecksum,
+  type CompletionResult,
+  MAX_PARTS,
+  type UploadChecksum,
+  abortUpload,
+  completeUpload,
+  completedUpload,
+  createUpload,
+  findUploadOf,
+  requireUpload,
+  uploadChecksum,
+  uploadPart,
+} from '../../objects/multipart.ts';
 import { conditionTarget, lookupObject, openStoredObject } from '../../objects/read-object.ts';
 import { plainSource } from '../../objects/upload-pump.ts';
 import { listParts, listUploads } from '../../store/multipart.ts';
@@ -9,7 +23,9 @@ import type { Handler } from '../dispatch-types.ts';
 import { S3Error } from '../errors.ts';
 import type { S3Request } from '../request.ts';
 import { integerParam, partNumberParam, requireKey } from '../request-fields.ts';
-import { isoTime, xmlResponse } from '../responses.ts';
+import { checksumElements, isoTime, xmlResponse } from '../responses.ts';
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, isChecksumAlgorithm } from '../checksums.ts';
+import type { XmlElement } from '../xml-read.ts';
 import { uploadBody } from '../upload-body.ts';
 import { malformed, readXmlBody } from '../xml-body.ts';
 import { child, childrenNamed } from '../xml-read.ts';
@@ -21,15 +37,45 @@ import { storedHeaders, userMetadata } from './objects-write.ts';
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html */
 export const CreateMultipartUpload: Handler = async (services, request, auth) => {
   const key = requireKey(request);
-  const uploadId = await createUpload(services, {
-    bucket: auth.bucket,
-    key,
-    contentType: request.headers.get('content-type') || 'application/octet-stream',
-    metadata: userMetadata(request.headers),
-    headers: storedHeaders(request.headers),
-  });
-  return xmlResponse('InitiateMultipartUploadResult', { Bucket: auth.bucket, Key: key, UploadId: uploadId });
+  const checksum = requestedUploadChecksum(request.headers);
+  const uploadId = await createUpload(
+    services,
+    {
+      bucket: auth.bucket,
+      key,
+      contentType: request.headers.get('content-type') || 'application/octet-stream',
+      metadata: userMetadata(request.headers),
+      headers: storedHeaders(request.headers),
+    },
+    checksum,
+  );
+  const headers = checksum ? { 'x-amz-checksum-algorithm': checksum.algorithm.toUpperCase(), 'x-amz-checksum-type': checksum.type } : undefined;
+  return xmlResponse('InitiateMultipartUploadResult', { Bucket: auth.bucket, Key: key, UploadId: uploadId }, { headers });
 };
+
+/**
+ * x-amz-checksum-algorithm and x-amz-checksum-type: the CRCs can be combined into a whole-object checksum
+ * (FULL_OBJECT; the default and only type for CRC64NVME), every algorithm but CRC64NVME into a checksum of the
+ * parts' checksums (COMPOSITE; the default for the others).
+ */
+function requestedUploadChecksum(headers: Headers): UploadChecksum | undefined {
+  const named = headers.get('x-amz-checksum-algorithm')?.trim().toLowerCase();
+  const type = headers.get('x-amz-checksum-type')?.trim().toUpperCase();
+  if (named === undefined) {
+    if (type !== undefined) throw new S3Error('InvalidRequest', 'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
+    return undefined;
+  }
+  if (!isChecksumAlgorithm(named)) {
+    throw new S3Error('InvalidRequest', `Checksum algorithm provided is unsupported. Please try again with any of the valid types: [${CHECKSUM_ALGORITHMS.map((a) => a.toUpperCase()).join(', ')}]`);
+  }
+  if (type !== undefined && type !== 'COMPOSITE' && type !== 'FULL_OBJECT') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+  const chosen = type ?? (named === 'crc64nvme' ? 'FULL_OBJECT' : 'COMPOSITE');
+  const combinable = named === 'crc32' || named === 'crc32c' || named === 'crc64nvme';
+  if ((chosen === 'FULL_OBJECT' && !combinable) || (chosen === 'COMPOSITE' && named === 'crc64nvme')) {
+    throw new S3Error('InvalidRequest', `The ${chosen} checksum type cannot be used with the ${named} checksum algorithm.`);
+  }
+  return { algorithm: named, type: chosen };
+}
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html */
 export const UploadPart: Handler = async (services, request, auth) => {
@@ -64,7 +110,7 @@ export const UploadPartCopy: Handler = async (services, request, auth) => {
     await body.cancel().catch(() => {});
     throw err;
   });
-  return xmlResponse('CopyPartResult', { LastModified: isoTime(new Date(services.now())), ETag: result.etag });
+  return xmlResponse('CopyPartResult', { LastModified: isoTime(new Date(services.now())), ETag: result.etag, ...(result.checksum && checksumElements(result.checksum)) });
 };
 
 /**
@@ -77,19 +123,39 @@ export const CompleteMultipartUpload: Handler = async (services, request, auth) 
   const upload = await findUploadOf(services, uploadId, auth.bucket, key);
   if (!upload) return completionResponse(request, auth.bucket, key, await completedUpload(services, uploadId, auth.bucket, key));
   const condition = writeCondition(request.headers);
-  const document = await readXmlBody(request, auth, { rootName: 'CompleteMultipartUpload', requireIntegrity: false });
-  const parts = childrenNamed(document, 'Part').map((part) => {
+  const document = await readXmlBody(request, auth, { rootName: 'CompleteMultipartUpload', requireIntegrity: false, checksumHeadersNameObject: true });
+  const parts = childrenNamed(document, 'Part').map((part): CompletedPart => {
     const number = child(part, 'PartNumber')?.text.trim() ?? '';
     const etag = child(part, 'ETag')?.text.trim();
     if (!/^\d{1,5}$/.test(number) || !etag) throw malformed();
-    return { partNumber: Number(number), etag };
+    return { partNumber: Number(number), etag, checksum: listedChecksum(part) };
   });
-  return completionResponse(request, auth.bucket, key, await completeUpload(services, upload, parts, condition));
+  return completionResponse(request, auth.bucket, key, await completeUpload(services, upload, parts, condition, completionChecksum(request.headers)));
 };
 
-function completionResponse(request: S3Request, bucket: string, key: string, result: { etag: string }): Response {
+/** A part's ChecksumCRC32 (or another algorithm's) element in a complete request; at most one. */
+function listedChecksum(part: XmlElement): CompletedPart['checksum'] {
+  const listed = CHECKSUM_ALGORITHMS.flatMap((algorithm) => {
+    const value = child(part, `Checksum${algorithm.toUpperCase()}`)?.text.trim();
+    return value ? [{ algorithm, value }] : [];
+  });
+  if (listed.length > 1) throw malformed();
+  return listed[0];
+}
+
+function completionChecksum(headers: Headers): CompletionChecksum {
+  const type = headers.get('x-amz-checksum-type')?.trim().toUpperCase();
+  if (type !== undefined && type !== 'COMPOSITE' && type !== 'FULL_OBJECT') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+  const sent = CHECKSUM_ALGORITHMS.filter((a) => headers.has(`x-amz-checksum-${a}`));
+  if (sent.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  const algorithm: ChecksumAlgorithm | undefined = sent[0];
+  return { type, expected: algorithm && { algorithm, value: headers.get(`x-amz-checksum-${algorithm}`) ?? '' } };
+}
+
+function completionResponse(request: S3Request, bucket: string, key: string, result: CompletionResult): Response {
   const location = `${new URL(request.raw.url).origin}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
-  return xmlResponse('CompleteMultipartUploadResult', { Location: location, Bucket: bucket, Key: key, ETag: result.etag });
+  const checksum = result.checksum ? { ...checksumElements(result.checksum), ChecksumType: result.checksum.type ?? 'FULL_OBJECT' } : {};
+  return xmlResponse('CompleteMultipartUploadResult', { Location: location, Bucket: bucket, Key: key, ETag: result.etag, ...checksum });
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_AbortMultipartUpload.html */
@@ -107,10 +173,13 @@ export const ListParts: Handler = async (services, request, auth) => {
   const marker = integerParam(request, 'part-number-marker', { min: 0, max: MAX_PARTS, fallback: 0 });
   const rows = maxParts === 0 ? [] : await listParts(services.db(), upload.uploadId, marker, maxParts + 1);
   const page = rows.slice(0, maxParts);
+  const checksum = uploadChecksum(upload);
   return xmlResponse('ListPartsResult', {
     Bucket: auth.bucket,
     Key: key,
     UploadId: upload.uploadId,
+    ChecksumAlgorithm: checksum?.algorithm.toUpperCase(),
+    ChecksumType: checksum?.type,
     Initiator: OWNER,
     Owner: OWNER,
     StorageClass: 'STANDARD',
@@ -118,7 +187,7 @@ export const ListParts: Handler = async (services, request, auth) => {
     NextPartNumberMarker: page.at(-1)?.partNumber ?? marker,
     MaxParts: maxParts,
     IsTruncated: rows.length > maxParts,
-    Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: isoTime(p.createdAt), ETag: p.etag, Size: p.size })),
+    Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: isoTime(p.createdAt), ETag: p.etag, Size: p.size, ...(p.checksum && checksumElements(p.checksum)) })),
   });
 };
 

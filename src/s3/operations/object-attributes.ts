@@ -5,7 +5,7 @@ import { type ObjectPartsPage, objectAttributes } from '../../objects/object-att
 import type { Handler } from '../dispatch-types.ts';
 import { S3Error } from '../errors.ts';
 import { integerHeader, requireKey } from '../request-fields.ts';
-import { xmlResponse } from '../responses.ts';
+import { checksumElements, xmlResponse } from '../responses.ts';
 import type { XmlNode } from '../xml.ts';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
@@ -27,7 +27,7 @@ export const GetObjectAttributes: Handler = async (services, request, auth) => {
     'GetObjectAttributesResponse',
     {
       ETag: wanted.has('ETag') ? opaqueEtag(object.etag) : undefined,
-      Checksum: checksum && { [checksumElement(checksum.algorithm)]: checksum.value, ChecksumType: 'FULL_OBJECT' },
+      Checksum: checksum && { ...checksumElements(checksum), ChecksumType: checksum.type ?? 'FULL_OBJECT' },
       ObjectParts: parts && objectPartsElement(parts, marker, maxParts),
       StorageClass: wanted.has('StorageClass') ? 'STANDARD' : undefined,
       ObjectSize: wanted.has('ObjectSize') ? object.size : undefined,
@@ -55,12 +55,7 @@ function objectPartsElement(page: ObjectPartsPage, marker: number, maxParts: num
     MaxParts: maxParts,
     NextPartNumberMarker: page.parts.at(-1)?.partNumber ?? marker,
     PartNumberMarker: marker,
-    Part: page.parts.map((p) => ({ ...(p.checksum && { [checksumElement(p.checksum.algorithm)]: p.checksum.value }), PartNumber: p.partNumber, Size: p.size })),
+    Part: page.parts.map((p) => ({ ...(p.checksum && checksumElements(p.checksum)), PartNumber: p.partNumber, Size: p.size })),
     PartsCount: page.count,
   };
-}
-
-/** `crc32` -> ChecksumCRC32, `sha256` -> ChecksumSHA256, ... (the x-amz-checksum-* suffix, upper-cased). */
-function checksumElement(algorithm: string): string {
-  return `Checksum${algorithm.toUpperCase()}`;
 }
