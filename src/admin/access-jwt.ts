@@ -5,7 +5,7 @@
  * https://developers.cloudflare.com/cloudflare-one/identity/authorization-cookie/validating-json/
  * This is the first piece of the admin API (issue 4); the routes that use it come with that issue.
  */
-import { decodeBase64url } from '../crypto/base64url.ts';
+import { decodeBase64url } from '../crypto/encoding.ts';
 
 export interface AccessSettings {
   /** `https://<team>.cloudflareaccess.com`: the tokens' issuer and the home of the JWKS. */

@@ -4,7 +4,7 @@
  * there. A purge needs a confirmation token the same object issued: HMAC-signed, bound to this backend and this
  * action, valid 60 s, usable once.
  */
-import { decodeBase64url, encodeBase64url } from '../crypto/base64url.ts';
+import { decodeBase64url, encodeBase64url } from '../crypto/encoding.ts';
 import { describeError } from './client.ts';
 import { createServices, newRequestId } from '../runtime/services.ts';
 import { resolveActiveConfig } from '../runtime/active-config.ts';

@@ -5,6 +5,7 @@
  * bytes_used in the same transaction that records it; aborting frees them.
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html
  */
+import { randomHex, toHex } from '../crypto/encoding.ts';
 import { BackendError, describeError } from '../backends/client.ts';
 import { queueUploadAbort } from '../store/cleanup.ts';
 import { S3Error } from '../s3/errors.ts';
@@ -347,10 +348,7 @@ async function multipartEtag(parts: PartRow[]): Promise<string> {
     const hex = opaqueEtag(p.etag);
     for (let b = 0; b < 16; b++) joined[i * 16 + b] = parseInt(hex.slice(b * 2, b * 2 + 2), 16);
   });
-  const digest = new Uint8Array(await crypto.subtle.digest('MD5', joined));
-  let hex = '';
-  for (const b of digest) hex += b.toString(16).padStart(2, '0');
-  return `"${hex}-${parts.length}"`;
+  return `"${toHex(await crypto.subtle.digest('MD5', joined))}-${parts.length}"`;
 }
 
 function noSuchUpload(uploadId: string): S3Error {
@@ -364,8 +362,5 @@ function isUploadId(uploadId: string): boolean {
 }
 
 function randomUploadId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return hex;
+  return randomHex(16);
 }

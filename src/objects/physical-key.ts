@@ -9,6 +9,7 @@
  * dots (after any `~`s) gains one leading `~`; the mapping is reversible (`keyOfPhysicalKey`) and no physical key
  * has a dot segment. See docs/storage-layout.md.
  */
+import { randomHex } from '../crypto/encoding.ts';
 import { sha256Hex } from '../s3/sigv4.ts';
 
 const MAX_BACKEND_KEY_BYTES = 1024;
@@ -19,10 +20,7 @@ const ESCAPED_DOT_SEGMENT = /^~+\.\.?$/;
 
 /** Time-ordered (base36 milliseconds) plus 64 random bits, so versions of one key sort by write time. */
 export function newVersion(now = Date.now()): string {
-  const random = crypto.getRandomValues(new Uint8Array(8));
-  let hex = '';
-  for (const byte of random) hex += byte.toString(16).padStart(2, '0');
-  return `${now.toString(36).padStart(9, '0')}${hex}`;
+  return `${now.toString(36).padStart(9, '0')}${randomHex(8)}`;
 }
 
 export async function physicalKey(bucket: string, key: string, version: string): Promise<string> {

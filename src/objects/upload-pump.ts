@@ -11,7 +11,7 @@
  */
 import { type ChecksumAlgorithm, createChecksum } from '../s3/checksums.ts';
 import { S3Error } from '../s3/errors.ts';
-import { toHex } from '../s3/sigv4.ts';
+import { base64ToHex, toHex } from '../crypto/encoding.ts';
 
 export interface BodyDigests {
   md5Hex: string;
@@ -207,13 +207,4 @@ function check(result: BodyDigests, expect: DigestExpectations): S3Error | undef
   return undefined;
 }
 
-export function base64ToHex(b64: string): string | undefined {
-  try {
-    const binary = atob(b64);
-    let hex = '';
-    for (let i = 0; i < binary.length; i++) hex += binary.charCodeAt(i).toString(16).padStart(2, '0');
-    return hex;
-  } catch {
-    return undefined;
-  }
-}
+

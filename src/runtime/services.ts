@@ -1,4 +1,5 @@
 /** Builds the per-request Services from the bindings and the active configuration. */
+import { randomHex } from '../crypto/encoding.ts';
 import type { RuntimeSettings } from '../config/runtime-settings.ts';
 import { createBackendHealth } from '../backends/backend-health.ts';
 import { FLEET_COUNTERS } from './rate-limit-rpc.ts';
@@ -55,8 +56,5 @@ export function createServices(
 }
 
 export function newRequestId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return hex.toUpperCase();
+  return randomHex(8).toUpperCase();
 }

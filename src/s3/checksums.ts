@@ -3,6 +3,7 @@
  * Values are base64 of the big-endian checksum bytes, as S3 sends them.
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
  */
+import { toBase64 } from '../crypto/encoding.ts';
 import * as zlib from 'node:zlib';
 
 
@@ -150,8 +151,3 @@ function uint32Bytes(value: number): Uint8Array {
   return out;
 }
 
-export function toBase64(bytes: Uint8Array): string {
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary);
-}

@@ -5,6 +5,8 @@
  * S3 encodes the path once and never normalizes it:
  * https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
  */
+import { toHex } from '../crypto/encoding.ts';
+
 
 const encoder = new TextEncoder();
 
@@ -118,12 +120,6 @@ export async function signature(key: ArrayBuffer, toSign: string): Promise<strin
   return toHex(await hmac(key, toSign));
 }
 
-export function toHex(buffer: ArrayBuffer | Uint8Array): string {
-  const bytes = buffer instanceof Uint8Array ? buffer : new Uint8Array(buffer);
-  let out = '';
-  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
-  return out;
-}
 
 /** Compares without an early exit so the time taken does not reveal how much of a signature was right. */
 export function timingSafeEqualText(a: string, b: string): boolean {

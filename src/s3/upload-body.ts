@@ -3,6 +3,7 @@
  * to verify, and an additional checksum (x-amz-checksum-* as a header or as a trailer).
  * https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html
  */
+import { fromBase64 } from '../crypto/encoding.ts';
 import { type ChunkSource, type DigestExpectations, lazySource, plainSource } from '../objects/upload-pump.ts';
 import type { Authenticated } from './authenticate.ts';
 import { STREAMING_MODES, awsChunkedSource } from './aws-chunked.ts';
@@ -121,9 +122,5 @@ function checksumExpectation(headers: Headers, trailerMode: boolean, headersName
 }
 
 function decodedLength(b64: string): number | undefined {
-  try {
-    return atob(b64).length;
-  } catch {
-    return undefined;
-  }
+  return fromBase64(b64)?.length;
 }

@@ -1,4 +1,5 @@
 /** ListObjectsV2 and ListObjects (v1), served from the database. */
+import { fromBase64, toBase64 } from '../../crypto/encoding.ts';
 import { type ListResult, listKeys } from '../../objects/list-keys.ts';
 import type { Handler } from '../dispatch-types.ts';
 import { S3Error } from '../errors.ts';
@@ -97,16 +98,12 @@ function isCommonPrefix(marker: string, prefix: string, delimiter: string): bool
 function encodeToken(result: ListResult, delimiter: string): string {
   const last = result.lastEntry ?? '';
   const isPrefix = delimiter !== '' && result.commonPrefixes.at(-1) === last;
-  const bytes = new TextEncoder().encode(JSON.stringify({ a: last, p: isPrefix }));
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary);
+  return toBase64(new TextEncoder().encode(JSON.stringify({ a: last, p: isPrefix })));
 }
 
 function decodeToken(token: string): { after: string; skipPrefix: string | undefined } {
   try {
-    const binary = atob(token);
-    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    const bytes = fromBase64(token) ?? new Uint8Array();
     const parsed: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
     if (parsed && typeof parsed === 'object' && 'a' in parsed && typeof parsed.a === 'string') {
       const isPrefix = 'p' in parsed && parsed.p === true;
