@@ -7,7 +7,7 @@ import { plaintextStorage } from '../crypto/storage-transform.ts';
 import { S3Error } from '../s3/errors.ts';
 import type { Services } from '../s3/services.ts';
 import type { StoredObject } from '../store/objects.ts';
-import { isChecksumAlgorithm } from '../s3/checksums.ts';
+import { isChecksumAlgorithm } from '../crypto/checksums.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
 import { discardCopies } from './discard-copies.ts';
 import { chooseBackend, putObject, recordNewCopy } from './put-object.ts';

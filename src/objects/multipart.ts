@@ -22,8 +22,8 @@ import type { CopyTarget } from './copy-object.ts';
 import type { BodyDigests, ChunkSource, DigestExpectations } from './upload-pump.ts';
 import type { AssembledPart } from '../store/object-parts.ts';
 import type { ChecksumType, StoredChecksum } from '../store/schema.ts';
-import { type ChecksumAlgorithm, isChecksumAlgorithm } from '../s3/checksums.ts';
-import { combinedCrc, compositeChecksum, isCrcAlgorithm } from '../s3/checksum-combine.ts';
+import { type ChecksumAlgorithm, isChecksumAlgorithm } from '../crypto/checksums.ts';
+import { combinedCrc, compositeChecksum, isCrcAlgorithm } from '../crypto/checksum-combine.ts';
 import { findCompletedUpload, findObject } from '../store/objects.ts';
 
 export const MIN_PART_BYTES = 5 * 1024 * 1024;

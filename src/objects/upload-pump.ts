@@ -9,7 +9,7 @@
  * reused: a write to a workerd stream resolves once its bytes have been consumed, so a buffer is free again after
  * its write settles. Memory stays at three chunks whatever the object size.
  */
-import { type ChecksumAlgorithm, createChecksum } from '../s3/checksums.ts';
+import { type ChecksumAlgorithm, createChecksum } from '../crypto/checksums.ts';
 import { S3Error } from '../s3/errors.ts';
 import { base64ToHex, toHex } from '../crypto/encoding.ts';
 

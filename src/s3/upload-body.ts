@@ -7,7 +7,7 @@ import { fromBase64 } from '../crypto/encoding.ts';
 import { type ChunkSource, type DigestExpectations, lazySource, plainSource } from '../objects/upload-pump.ts';
 import type { Authenticated } from './authenticate.ts';
 import { STREAMING_MODES, awsChunkedSource } from './aws-chunked.ts';
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, isChecksumAlgorithm } from './checksums.ts';
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, isChecksumAlgorithm } from '../crypto/checksums.ts';
 import { S3Error } from './errors.ts';
 import type { S3Request } from './request.ts';
 import { UNSIGNED_PAYLOAD } from './sigv4.ts';

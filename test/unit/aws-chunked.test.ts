@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { plaintextStorage } from '../../src/crypto/storage-transform.ts';
 import { plainSource, pumpUpload } from '../../src/objects/upload-pump.ts';
 import { type ChunkedMode, awsChunkedSource } from '../../src/s3/aws-chunked.ts';
-import { createChecksum } from '../../src/s3/checksums.ts';
+import { createChecksum } from '../../src/crypto/checksums.ts';
 import { sha256Hex } from '../../src/s3/sigv4.ts';
 import { type ChunkedOptions, encodeAwsChunked, signingKey } from '../support/aws-chunked-encoder.ts';
 

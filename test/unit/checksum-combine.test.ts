@@ -1,7 +1,7 @@
 /** Multipart checksums from part checksums, checked against checksums of the whole bytes. */
 import { describe, expect, it } from 'vitest';
-import { combinedCrc, compositeChecksum } from '../../src/s3/checksum-combine.ts';
-import { type ChecksumAlgorithm, createChecksum } from '../../src/s3/checksums.ts';
+import { combinedCrc, compositeChecksum } from '../../src/crypto/checksum-combine.ts';
+import { type ChecksumAlgorithm, createChecksum } from '../../src/crypto/checksums.ts';
 
 async function checksumOf(algorithm: ChecksumAlgorithm, ...pieces: Uint8Array[]): Promise<string> {
   const running = createChecksum(algorithm);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ChecksumAlgorithm, createChecksum } from '../../src/s3/checksums.ts';
+import { type ChecksumAlgorithm, createChecksum } from '../../src/crypto/checksums.ts';
 
 const hexToBase64 = (hex: string) => btoa(String.fromCharCode(...hex.match(/../g)!.map((h) => parseInt(h, 16))));
 

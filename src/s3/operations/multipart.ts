@@ -24,7 +24,7 @@ import { S3Error } from '../errors.ts';
 import type { S3Request } from '../request.ts';
 import { integerParam, partNumberParam, requireKey } from '../request-fields.ts';
 import { checksumElements, isoTime, xmlResponse } from '../responses.ts';
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, isChecksumAlgorithm } from '../checksums.ts';
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, isChecksumAlgorithm } from '../../crypto/checksums.ts';
 import type { XmlElement } from '../xml-read.ts';
 import { uploadBody } from '../upload-body.ts';
 import { malformed, readXmlBody } from '../xml-body.ts';

@@ -6,7 +6,7 @@
  *   initial value and final XOR are all ones).
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html#large-object-checksums
  */
-import { fromBase64 as decodeBase64, toBase64 } from '../crypto/encoding.ts';
+import { fromBase64 as decodeBase64, toBase64 } from './encoding.ts';
 import { type ChecksumAlgorithm, createChecksum } from './checksums.ts';
 
 /** Stored part checksums were verified base64 when recorded. */

@@ -3,7 +3,7 @@
  * Values are base64 of the big-endian checksum bytes, as S3 sends them.
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
  */
-import { toBase64 } from '../crypto/encoding.ts';
+import { toBase64 } from './encoding.ts';
 import * as zlib from 'node:zlib';
 
 
