@@ -4,7 +4,14 @@
  * is configured every object is stored as is.
  */
 import type { ByteRange } from '../backends/client.ts';
-import type { ChunkEncoder } from '../objects/upload-pump.ts';
+
+/** Where the stored bytes go, chunk by chunk (the encryption seam: plaintext passes chunks through). */
+export interface ChunkEncoder {
+  /** Stored bytes for the next client chunk; the input may be reused as soon as the returned promise settles. */
+  update(chunk: Uint8Array): Promise<Uint8Array[]>;
+  /** Stored bytes that end the object. */
+  final(): Promise<Uint8Array[]>;
+}
 
 export interface StorageTransform {
   /** Stored size for a client (plaintext) size. */

@@ -12,6 +12,7 @@
 import { type ChecksumAlgorithm, createChecksum } from '../crypto/checksums.ts';
 import { S3Error } from '../s3/errors.ts';
 import { base64ToHex, toHex } from '../crypto/encoding.ts';
+import type { ChunkEncoder } from '../crypto/storage-transform.ts';
 
 export interface BodyDigests {
   md5Hex: string;
@@ -42,13 +43,6 @@ export interface ChunkSource {
   trailers(): Record<string, string>;
 }
 
-/** Where the stored bytes go, chunk by chunk (the encryption seam: plaintext passes chunks through). */
-export interface ChunkEncoder {
-  /** Stored bytes for the next client chunk; the input may be reused as soon as the returned promise settles. */
-  update(chunk: Uint8Array): Promise<Uint8Array[]>;
-  /** Stored bytes that end the object. */
-  final(): Promise<Uint8Array[]>;
-}
 
 /** Large enough to keep per-chunk overhead small, small enough that mid-sized uploads still overlap. */
 export const PUMP_CHUNK_BYTES = 256 * 1024;

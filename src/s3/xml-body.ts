@@ -5,7 +5,8 @@
  * other than the one the client signed is refused before anything is parsed, so a captured request cannot be
  * replayed with another body. Every problem is an S3 error; nothing is read past the cap.
  */
-import { type ChunkEncoder, pumpUpload } from '../objects/upload-pump.ts';
+import type { ChunkEncoder } from '../crypto/storage-transform.ts';
+import { pumpUpload } from '../objects/upload-pump.ts';
 import type { Authenticated } from './authenticate.ts';
 import { S3Error } from './errors.ts';
 import type { S3Request } from './request.ts';
