@@ -4,6 +4,7 @@
  * there. A purge needs a confirmation token the same object issued: HMAC-signed, bound to this backend and this
  * action, valid 60 s, usable once.
  */
+import { mapBounded } from '../util/bounded.ts';
 import { decodeBase64url, encodeBase64url } from '../crypto/encoding.ts';
 import { describeError } from './client.ts';
 import { createServices, newRequestId } from '../runtime/services.ts';
@@ -98,17 +99,15 @@ async function purgeObjects(services: ReturnType<typeof createServices>['service
   let cursor: { bucket: string; key: string } | undefined;
   for (;;) {
     const page = await drainCandidates(db, backend, cursor, PURGE_PAGE);
-    for (let i = 0; i < page.length; i += PURGE_CONCURRENCY) {
-      const chunk = page.slice(i, i + PURGE_CONCURRENCY);
-      const results = await Promise.allSettled(chunk.map((copy) => client.deleteObject(copy.physicalKey)));
-      results.forEach((result, j) => {
-        if (result.status === 'fulfilled') deleted++;
-        else {
-          failed++;
-          services.log.warn('purge could not delete an object', { backend, physical_key: chunk[j]?.physicalKey, error: describeError(result.reason) });
-        }
-      });
-    }
+    await mapBounded(page, PURGE_CONCURRENCY, async (copy) => {
+      try {
+        await client.deleteObject(copy.physicalKey);
+        deleted++;
+      } catch (err) {
+        failed++;
+        services.log.warn('purge could not delete an object', { backend, physical_key: copy.physicalKey, error: describeError(err) });
+      }
+    });
     const last = page[page.length - 1];
     if (page.length < PURGE_PAGE || !last) return { deleted, failed };
     cursor = { bucket: last.bucket, key: last.key };

@@ -4,6 +4,7 @@
  * 1 min x 2^(attempts-1), at most 24 h; after 10 attempts the item stays for an operator (admin cleanup-queue).
  * Idempotent: deletes are, and an item's bytes are released only by the run that removes it.
  */
+import { mapBounded } from '../util/bounded.ts';
 import { BackendError, type BackendClient, describeError } from '../backends/client.ts';
 import type { Logger } from '../observe/log.ts';
 import { completeCleanup, dueCleanup, failCleanup, isLiveCopy } from '../store/cleanup.ts';
@@ -38,11 +39,7 @@ export async function retryCleanupItems(
   log: Logger,
   concurrency: number,
 ): Promise<CleanupOutcome[]> {
-  const outcomes: CleanupOutcome[] = [];
-  for (let i = 0; i < items.length; i += concurrency) {
-    outcomes.push(...(await Promise.all(items.slice(i, i + concurrency).map((item) => retryCleanupItem(db, clientFor(item.backendName), item, now, log)))));
-  }
-  return outcomes;
+  return mapBounded(items, concurrency, (item) => retryCleanupItem(db, clientFor(item.backendName), item, now, log));
 }
 
 /**

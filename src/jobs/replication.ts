@@ -6,6 +6,7 @@
  * recorded only while the copy it was made from is still live, and excess copies are trimmed under the key's lock
  * without ever going below the factor.
  */
+import { mapBounded } from '../util/bounded.ts';
 import type { BackendHealth } from '../backends/backend-health.ts';
 import type { BackendClient } from '../backends/client.ts';
 import { describeError } from '../backends/client.ts';
@@ -105,7 +106,7 @@ async function leasedRun(ctx: ReplicationContext, opts: { force: boolean }, hold
     more = batch.length === ctx.config.replication.batchSize;
     const last = batch[batch.length - 1];
     cursor = more && last ? { bucket: last.bucket, key: last.key } : null;
-    const results = await inPool(batch, ctx.config.replication.concurrency, (object) => replicateObject(ctx, discarder, object, factor, active, counted));
+    const results = await mapBounded(batch, ctx.config.replication.concurrency, (object) => replicateObject(ctx, discarder, object, factor, active, counted));
     for (const r of results) {
       copiesCreated += r.created;
       failures += r.failed;
@@ -240,16 +241,4 @@ function discarderFor(ctx: ReplicationContext): CopyDiscarder {
   };
 }
 
-async function inPool<T, R>(items: readonly T[], concurrency: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.max(1, concurrency) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await work(items[i] as T);
-      }
-    }),
-  );
-  return results;
-}
+
