@@ -4,9 +4,9 @@
  */
 import { AwsClient } from 'aws4fetch';
 import type { BackendConfig } from '../config/types.ts';
-import { sha256Hex } from '../s3/sigv4.ts';
+import { sha256Hex } from '../crypto/encoding.ts';
 import { backendCopySource, backendObjectUrl } from './object-path.ts';
-import { escapeXml as escapeXmlText } from '../s3/xml.ts';
+import { escapeXml as escapeXmlText } from '../util/xml.ts';
 
 export class BackendError extends Error {
   readonly backendName: string;

@@ -8,7 +8,7 @@
  * https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
  */
 import type { BackendConfig } from '../config/types.ts';
-import { uriEncode } from '../s3/sigv4.ts';
+import { uriEncode } from '../crypto/encoding.ts';
 
 export class UnsafePhysicalKeyError extends Error {
   constructor(physicalKey: string) {

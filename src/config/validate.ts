@@ -2,7 +2,7 @@
  * Turns a parsed (and variable-expanded) document into a Config, reporting every problem with its path.
  * The document shape follows the reference's YAML (snake_case keys).
  */
-import { parseCidr } from '../runtime/client-ip.ts';
+import { parseCidr } from '../util/client-ip.ts';
 import {
   type Doc,
   type ProblemList,

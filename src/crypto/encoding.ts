@@ -1,4 +1,7 @@
-/** Bytes as text and back: hex, base64 and base64url (RFC 4648), and random identifiers. One copy of each. */
+/**
+ * Bytes as text and back: hex, base64 and base64url (RFC 4648), URI encoding (RFC 3986), SHA-256 in hex, and random
+ * identifiers. One copy of each.
+ */
 
 export function toHex(bytes: ArrayBuffer | Uint8Array): string {
   const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
@@ -42,4 +45,16 @@ export function encodeBase64url(bytes: Uint8Array): string {
 export function decodeBase64url(text: string): Uint8Array | undefined {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) return undefined;
   return fromBase64(text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4));
+}
+
+/** RFC 3986 unreserved characters stay, everything else is %XX (uppercase hex), including "/" when asked. */
+export function uriEncode(text: string, encodeSlash: boolean): string {
+  const encoded = encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeSlash ? encoded : encoded.replace(/%2F/g, '/');
+}
+
+/** SHA-256 as lower-case hex (SigV4's payload and canonical request hashes, key hashing). */
+export async function sha256Hex(data: string | ArrayBuffer | Uint8Array): Promise<string> {
+  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+  return toHex(await crypto.subtle.digest('SHA-256', bytes));
 }

@@ -10,7 +10,7 @@ import { copyBytes } from '../backends/copy-bytes.ts';
 import type { DrainProgress, PendingMove } from '../backends/backend-state.ts';
 import { discardCopies } from '../objects/discard-copies.ts';
 import { choosePlacement } from '../objects/placement.ts';
-import type { Services } from '../s3/services.ts';
+import type { Services } from '../services/services.ts';
 import { finishDrain, recordedOn } from '../store/backend-states.ts';
 import { type DrainCandidate, drainCandidates, dropRedundantCopy, moveCopy, uploadsOn } from '../store/drain.ts';
 import { deleteUpload } from '../store/multipart.ts';

@@ -5,7 +5,7 @@
  */
 import { plaintextStorage } from '../crypto/storage-transform.ts';
 import { S3Error } from '../s3/errors.ts';
-import type { Services } from '../s3/services.ts';
+import type { Services } from '../services/services.ts';
 import type { StoredObject } from '../store/objects.ts';
 import { isChecksumAlgorithm } from '../crypto/checksums.ts';
 import { newVersion, physicalKey } from './physical-key.ts';

@@ -1,5 +1,5 @@
 /** Deleting an object: drop its record and every copy's bytes in one transaction, then delete the copies. */
-import type { Services } from '../s3/services.ts';
+import type { Services } from '../services/services.ts';
 import { deleteObjectRecord } from '../store/objects.ts';
 import { discardCopies } from './discard-copies.ts';
 import { forgetObject } from './location-cache.ts';

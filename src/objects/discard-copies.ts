@@ -3,7 +3,7 @@
  * committed; a delete that fails goes to the cleanup queue, which keeps its bytes reserved until a retry succeeds.
  */
 import { describeError } from '../backends/client.ts';
-import type { Services } from '../s3/services.ts';
+import type { Services } from '../services/services.ts';
 import { type CleanupReason, enqueueCleanup } from '../store/cleanup.ts';
 import type { PhysicalCopy } from '../store/objects.ts';
 import { errorFields } from '../observe/log.ts';

@@ -2,7 +2,7 @@
  * Listing from the database in byte order with S3's delimiter grouping: keys that share the part of their name up
  * to the first delimiter after the prefix collapse into one common prefix, which counts once against max-keys.
  */
-import type { Services } from '../s3/services.ts';
+import type { Services } from '../services/services.ts';
 import { type ListedObject, listObjectPage } from '../store/objects.ts';
 
 export interface ListQuery {

@@ -9,7 +9,7 @@ import { randomHex, toHex } from '../crypto/encoding.ts';
 import { BackendError, describeError } from '../backends/client.ts';
 import { queueUploadAbort } from '../store/cleanup.ts';
 import { S3Error } from '../s3/errors.ts';
-import type { Services } from '../s3/services.ts';
+import type { Services } from '../services/services.ts';
 import { type PartRow, type UploadRow, allParts, countActiveUploads, deleteUpload, findUpload, insertUpload, recordPart } from '../store/multipart.ts';
 import { backendSpace } from '../store/quotas.ts';
 import type { WriteCondition } from './conditions.ts';

@@ -1,5 +1,5 @@
 /** GetObjectAttributes: what S3 says about an object without its bytes, its parts paged. */
-import type { Services } from '../s3/services.ts';
+import type { Services } from '../services/services.ts';
 import { listObjectParts, summarizeObjectParts } from '../store/object-parts.ts';
 import type { StoredObject } from '../store/objects.ts';
 import type { ObjectPartRow } from '../store/schema.ts';

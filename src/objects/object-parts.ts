@@ -6,7 +6,7 @@
  */
 import type { ByteRange } from '../backends/client.ts';
 import { S3Error } from '../s3/errors.ts';
-import type { Services } from '../s3/services.ts';
+import type { Services } from '../services/services.ts';
 import { findObjectPart } from '../store/object-parts.ts';
 import type { StoredObject } from '../store/objects.ts';
 

@@ -6,7 +6,7 @@
  * kept one's ETag. https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html
  */
 import { describeError } from '../backends/client.ts';
-import type { Services } from '../s3/services.ts';
+import type { Services } from '../services/services.ts';
 import { type PartRow, type UploadRow, dropPartUploads } from '../store/multipart.ts';
 import { opaqueEtag } from './conditions.ts';
 

@@ -10,7 +10,7 @@
  * has a dot segment. See docs/storage-layout.md.
  */
 import { randomHex } from '../crypto/encoding.ts';
-import { sha256Hex } from '../s3/sigv4.ts';
+import { sha256Hex } from '../crypto/encoding.ts';
 
 const MAX_BACKEND_KEY_BYTES = 1024;
 const encoder = new TextEncoder();

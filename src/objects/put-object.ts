@@ -5,7 +5,7 @@
 import { BackendError, describeError } from '../backends/client.ts';
 import { copyBytes } from '../backends/copy-bytes.ts';
 import { S3Error, isS3Error } from '../s3/errors.ts';
-import type { Services } from '../s3/services.ts';
+import type { Services } from '../services/services.ts';
 import { forgetObject } from './location-cache.ts';
 import { writeRefusal } from '../backends/usage.ts';
 import { isLiveCopy } from '../store/cleanup.ts';

@@ -1,7 +1,7 @@
 /** Reading an object: the record from the database, the bytes from the first copy that answers. */
 import { BackendError, type ByteRange, describeError } from '../backends/client.ts';
 import { S3Error } from '../s3/errors.ts';
-import type { Services } from '../s3/services.ts';
+import type { Services } from '../services/services.ts';
 import { isDatabaseUnavailable } from '../store/db.ts';
 import { type StoredObject, findObject } from '../store/objects.ts';
 import { cachedObject, forgetObject, rememberObject } from './location-cache.ts';

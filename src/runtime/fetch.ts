@@ -14,7 +14,7 @@ import { bucketFromHost } from '../s3/request.ts';
 import { openDatabase } from '../store/db.ts';
 import { sql } from 'drizzle-orm';
 import { readRuntimeSettings } from '../config/runtime-settings.ts';
-import type { Services } from '../s3/services.ts';
+import type { Services } from '../services/services.ts';
 import { type ActiveConfig, deployedBaseDomains, resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
 import { ensureQuotaLimitsSynced } from './quota-sync.ts';

@@ -6,7 +6,7 @@
 import type { RateLimitConfig } from '../config/types.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Bindings } from './bindings.ts';
-import { type Cidr, clientIp, parseCidr, rateLimitKey } from './client-ip.ts';
+import { type Cidr, clientIp, parseCidr, rateLimitKey } from '../util/client-ip.ts';
 import { FLEET_COUNTERS } from './rate-limit-rpc.ts';
 
 let parsedFor: { list: readonly string[]; cidrs: Cidr[] } | undefined;

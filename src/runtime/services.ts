@@ -6,7 +6,7 @@ import { FLEET_COUNTERS } from './rate-limit-rpc.ts';
 import type { BackendClient } from '../backends/client.ts';
 import { storageTransformFor } from '../crypto/select-transform.ts';
 import { createLogger } from '../observe/log.ts';
-import type { Services } from '../s3/services.ts';
+import type { Services } from '../services/services.ts';
 import { type Database, openDatabase } from '../store/db.ts';
 import type { ActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';

@@ -11,12 +11,12 @@ import {
   canonicalUriCandidates,
   parseAmzDate,
   parseRawQuery,
-  sha256Hex,
   signature,
   signingKey,
   stringToSign,
   timingSafeEqualText,
 } from './sigv4.ts';
+import { sha256Hex } from '../crypto/encoding.ts';
 import { S3Error } from './errors.ts';
 
 export interface CredentialEntry {

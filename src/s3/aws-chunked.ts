@@ -10,8 +10,8 @@
  */
 import type { ChunkSource } from '../objects/upload-pump.ts';
 import { S3Error } from './errors.ts';
-import { toHex } from '../crypto/encoding.ts';
-import { EMPTY_SHA256, hmac, sha256Hex, timingSafeEqualText } from './sigv4.ts';
+import { sha256Hex, toHex } from '../crypto/encoding.ts';
+import { EMPTY_SHA256, hmac, timingSafeEqualText } from './sigv4.ts';
 
 export type ChunkedMode = 'signed' | 'unsigned-trailer' | 'signed-trailer';
 

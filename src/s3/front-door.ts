@@ -13,7 +13,7 @@ import { resolveRoute } from './dispatch.ts';
 import { S3Error, isS3Error } from './errors.ts';
 import { parseS3Request } from './request.ts';
 import { errorResponse } from './responses.ts';
-import type { Services } from './services.ts';
+import type { Services } from '../services/services.ts';
 
 export async function handleS3(request: Request, services: Services, credentials: CredentialLookup): Promise<Response> {
   const url = new URL(request.url);

@@ -1,7 +1,7 @@
 /** Building S3 responses: XML documents, the error document, object headers. */
 import type { StoredObject } from '../store/objects.ts';
 import type { S3Error } from './errors.ts';
-import { type XmlNode, escapeXml, xmlDocument } from './xml.ts';
+import { type XmlNode, escapeXml, xmlDocument } from '../util/xml.ts';
 
 const XML_HEADERS = { 'content-type': 'application/xml' };
 

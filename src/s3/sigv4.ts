@@ -5,7 +5,7 @@
  * S3 encodes the path once and never normalizes it:
  * https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
  */
-import { toHex } from '../crypto/encoding.ts';
+import { toHex, uriEncode } from '../crypto/encoding.ts';
 
 
 const encoder = new TextEncoder();
@@ -13,12 +13,6 @@ const encoder = new TextEncoder();
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-
-/** RFC 3986 unreserved characters stay, everything else is %XX (uppercase hex), including "/" when asked. */
-export function uriEncode(text: string, encodeSlash: boolean): string {
-  const encoded = encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  return encodeSlash ? encoded : encoded.replace(/%2F/g, '/');
-}
 
 /** The path as the client meant it (decoded once), re-encoded the canonical way. Throws URIError on bad escapes. */
 export function canonicalUri(rawPath: string): string {
@@ -79,11 +73,6 @@ export function canonicalRequest(parts: {
 
 export function stringToSign(amzDate: string, scope: string, canonicalRequestHash: string): string {
   return [ALGORITHM, amzDate, scope, canonicalRequestHash].join('\n');
-}
-
-export async function sha256Hex(data: string | ArrayBuffer | Uint8Array): Promise<string> {
-  const bytes = typeof data === 'string' ? encoder.encode(data) : data;
-  return toHex(await crypto.subtle.digest('SHA-256', bytes));
 }
 
 export async function hmac(key: ArrayBuffer | Uint8Array | string, data: string): Promise<ArrayBuffer> {

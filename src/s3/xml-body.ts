@@ -11,7 +11,7 @@ import type { Authenticated } from './authenticate.ts';
 import { S3Error } from './errors.ts';
 import type { S3Request } from './request.ts';
 import { uploadBody } from './upload-body.ts';
-import { type XmlElement, parseXml } from './xml-read.ts';
+import { type XmlElement, parseXml } from '../util/xml-read.ts';
 
 /** S3 reads at most 1 MiB of these documents. */
 export const MAX_XML_BODY_BYTES = 1024 * 1024;

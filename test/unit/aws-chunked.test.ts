@@ -3,7 +3,7 @@ import { plaintextStorage } from '../../src/crypto/storage-transform.ts';
 import { plainSource, pumpUpload } from '../../src/objects/upload-pump.ts';
 import { type ChunkedMode, awsChunkedSource } from '../../src/s3/aws-chunked.ts';
 import { createChecksum } from '../../src/crypto/checksums.ts';
-import { sha256Hex } from '../../src/s3/sigv4.ts';
+import { sha256Hex } from '../../src/crypto/encoding.ts';
 import { type ChunkedOptions, encodeAwsChunked, signingKey } from '../support/aws-chunked-encoder.ts';
 
 const data = new Uint8Array(200_000).map((_, i) => (i * 31 + 7) & 0xff);

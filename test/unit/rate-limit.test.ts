@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientIp, parseCidr, rateLimitKey } from '../../src/runtime/client-ip.ts';
+import { clientIp, parseCidr, rateLimitKey } from '../../src/util/client-ip.ts';
 import { takeToken } from '../../src/runtime/token-bucket.ts';
 
 describe('token bucket', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { plaintextStorage } from '../../src/crypto/storage-transform.ts';
 import { plainSource, pumpUpload } from '../../src/objects/upload-pump.ts';
-import { sha256Hex } from '../../src/s3/sigv4.ts';
+import { sha256Hex } from '../../src/crypto/encoding.ts';
 
 function chunks(...parts: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { child, childrenNamed, parseXml } from '../../src/s3/xml-read.ts';
+import { child, childrenNamed, parseXml } from '../../src/util/xml-read.ts';
 
 describe('parseXml', () => {
   it('reads the Delete document with namespaces, entities and CDATA', () => {

@@ -9,7 +9,7 @@ import type { Handler } from '../dispatch-types.ts';
 import { S3Error } from '../errors.ts';
 import type { S3Request } from '../request.ts';
 import { requireKey } from '../request-fields.ts';
-import { S3_XMLNS, escapeXml } from '../xml.ts';
+import { S3_XMLNS, escapeXml } from '../../util/xml.ts';
 import { OWNER } from './buckets.ts';
 
 export const GetBucketAcl: Handler = async () => privateAcl();

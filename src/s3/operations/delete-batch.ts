@@ -5,8 +5,8 @@ import type { Handler } from '../dispatch-types.ts';
 import { isS3Error } from '../errors.ts';
 import { xmlResponse } from '../responses.ts';
 import { malformed, readXmlBody } from '../xml-body.ts';
-import { child, childrenNamed } from '../xml-read.ts';
-import type { XmlNode } from '../xml.ts';
+import { child, childrenNamed } from '../../util/xml-read.ts';
+import type { XmlNode } from '../../util/xml.ts';
 
 const MAX_KEYS = 1000;
 const MAX_KEY_BYTES = 1024;

@@ -6,8 +6,8 @@ import { S3Error } from '../errors.ts';
 import type { S3Request } from '../request.ts';
 import { integerParam } from '../request-fields.ts';
 import { isoTime, xmlResponse } from '../responses.ts';
-import { uriEncode } from '../sigv4.ts';
-import type { XmlNode } from '../xml.ts';
+import { uriEncode } from '../../crypto/encoding.ts';
+import type { XmlNode } from '../../util/xml.ts';
 import { OWNER } from './buckets.ts';
 
 const MAX_KEYS = 1000;

@@ -6,7 +6,7 @@ import type { Handler } from '../dispatch-types.ts';
 import { S3Error } from '../errors.ts';
 import { integerHeader, requireKey } from '../request-fields.ts';
 import { checksumElements, xmlResponse } from '../responses.ts';
-import type { XmlNode } from '../xml.ts';
+import type { XmlNode } from '../../util/xml.ts';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
 type Attribute = (typeof ATTRIBUTES)[number];
