@@ -5,7 +5,7 @@
  * the object so a concurrent writer cannot slip between the check and the write.
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-requests.html
  */
-import { S3Error } from '../s3/errors.ts';
+import { Refusal } from './refusal.ts';
 
 export interface ConditionTarget {
   etag: string;
@@ -45,7 +45,7 @@ export function writeCondition(headers: Headers): WriteCondition | undefined {
   const ifNoneMatch = headers.get('if-none-match');
   const ifMatch = headers.get('if-match') ?? undefined;
   if (ifNoneMatch !== null && ifNoneMatch.trim() !== '*') {
-    throw new S3Error('NotImplemented', 'If-None-Match on writes supports only "*"', { details: { Header: 'If-None-Match' } });
+    throw new Refusal('unsupported-condition', 'If-None-Match on writes supports only "*"', { details: { Header: 'If-None-Match' } });
   }
   if (ifNoneMatch === null && ifMatch === undefined) return undefined;
   return { mustNotExist: ifNoneMatch !== null, ifMatch };
@@ -55,13 +55,13 @@ export function writeCondition(headers: Headers): WriteCondition | undefined {
 export function checkWriteCondition(condition: WriteCondition, current: { etag: string } | undefined): void {
   if (condition.mustNotExist && current) throw preconditionFailed('If-None-Match');
   if (condition.ifMatch !== undefined) {
-    if (!current) throw new S3Error('NoSuchKey', 'The specified key does not exist (If-Match needs an existing object).');
+    if (!current) throw new Refusal('no-such-object', 'The specified key does not exist (If-Match needs an existing object).');
     if (!etagListMatches(condition.ifMatch, current.etag)) throw preconditionFailed('If-Match');
   }
 }
 
-function preconditionFailed(condition: string): S3Error {
-  return new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+function preconditionFailed(condition: string): Refusal {
+  return new Refusal('precondition-failed', 'At least one of the pre-conditions you specified did not hold', {
     details: { Condition: condition },
   });
 }

@@ -4,7 +4,7 @@
  * through the upload pump, which re-verifies them (MD5 and any stored checksum) on the way.
  */
 import { plaintextStorage } from '../crypto/storage-transform.ts';
-import { S3Error } from '../s3/errors.ts';
+import { Refusal } from './refusal.ts';
 import type { Services } from '../services/services.ts';
 import type { StoredObject } from '../store/objects.ts';
 import { isChecksumAlgorithm } from '../crypto/checksums.ts';
@@ -74,9 +74,9 @@ async function streamedCopy(services: Services, source: StoredObject, target: Co
   } catch (err) {
     await body.cancel().catch(() => {});
     // A source copy that does not match its own record is a backend problem, not the client's.
-    if (err instanceof S3Error && (err.code === 'BadDigest' || err.code === 'IncompleteBody')) {
-      services.log.error('copy source did not match its record', { bucket: source.bucket, key: source.key, code: err.code });
-      throw new S3Error('InternalError', 'We encountered an internal error. Please try again.');
+    if (err instanceof Refusal && (err.reason === 'digest-mismatch' || err.reason === 'body-length-mismatch')) {
+      services.log.error('copy source did not match its record', { bucket: source.bucket, key: source.key, reason: err.reason });
+      throw new Refusal('internal', 'We encountered an internal error. Please try again.');
     }
     throw err;
   }

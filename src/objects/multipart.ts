@@ -8,7 +8,7 @@
 import { randomHex, toHex } from '../crypto/encoding.ts';
 import { BackendError, describeError } from '../backends/client.ts';
 import { queueUploadAbort } from '../store/cleanup.ts';
-import { S3Error } from '../s3/errors.ts';
+import { Refusal } from './refusal.ts';
 import type { Services } from '../services/services.ts';
 import { type PartRow, type UploadRow, allParts, countActiveUploads, deleteUpload, findUpload, insertUpload, recordPart } from '../store/multipart.ts';
 import { backendSpace } from '../store/quotas.ts';
@@ -42,7 +42,7 @@ export interface UploadChecksum {
 export async function createUpload(services: Services, upload: NewUpload, checksum?: UploadChecksum): Promise<string> {
   const cap = services.config.buckets.find((b) => b.name === upload.bucket)?.maxMultipartUploads ?? 0;
   if (cap > 0 && (await countActiveUploads(services.db(), upload.bucket)) >= cap) {
-    throw new S3Error('SlowDown', `This bucket already has ${cap} multipart uploads in progress; complete or abort some first.`);
+    throw new Refusal('too-many-uploads', `This bucket already has ${cap} multipart uploads in progress; complete or abort some first.`);
   }
   const backendName = await chooseBackend(services, 0);
   const version = newVersion(services.now());
@@ -106,7 +106,7 @@ export interface PartInput {
 
 export async function uploadPart(services: Services, upload: UploadRow, part: PartInput): Promise<{ etag: string; checksum: BodyDigests['checksum'] }> {
   if (part.size > MAX_PART_BYTES) {
-    throw new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed object size.', {
+    throw new Refusal('too-large', 'Your proposed upload exceeds the maximum allowed object size.', {
       details: { ProposedSize: String(part.size), MaxSizeAllowed: String(MAX_PART_BYTES) },
     });
   }
@@ -116,10 +116,10 @@ export async function uploadPart(services: Services, upload: UploadRow, part: Pa
   const [space] = await backendSpace(services.db(), [upload.backendName]);
   if (space && space.mode !== 'active') {
     // Its drain aborts every upload on it; more parts could never complete.
-    throw new S3Error('NoSuchUpload', 'The upload was aborted: the backend holding it is being drained. Start the upload again.');
+    throw new Refusal('no-such-upload', 'The upload was aborted: the backend holding it is being drained. Start the upload again.');
   }
   if (!space || freeBytes(space) < storedSize) {
-    throw new S3Error('InsufficientStorage', 'The backend holding this upload has no room for the part');
+    throw new Refusal('no-room', 'The backend holding this upload has no room for the part');
   }
   const backend = services.backend(upload.backendName);
   const { sent, digests } = await streamToBackend(services, part.source, { ...expect, length: part.size }, storedSize, (body) =>
@@ -136,7 +136,7 @@ export async function uploadPart(services: Services, upload: UploadRow, part: Pa
     checksum: digests.checksum ?? null,
   });
   // An unrecorded part stays on the backend only until the upload is completed without it or aborted.
-  if (!outcome.recorded && outcome.reason === 'no-room') throw new S3Error('InsufficientStorage', 'The backend holding this upload has no room for the part');
+  if (!outcome.recorded && outcome.reason === 'no-room') throw new Refusal('no-room', 'The backend holding this upload has no room for the part');
   if (!outcome.recorded) throw noSuchUpload(upload.uploadId);
   if (outcome.overlapping.length > 0) await settlePartUploads(services, upload, part.partNumber, [sent.etag, ...outcome.overlapping]);
   return { etag, checksum: digests.checksum };
@@ -150,7 +150,7 @@ function partChecksumExpectation(upload: UploadRow, expect: PartInput['expect'])
   const algorithm = uploadChecksum(upload)?.algorithm;
   if (!algorithm) return expect;
   if (expect.checksum && expect.checksum.algorithm !== algorithm) {
-    throw new S3Error('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${algorithm}, actual checksum Type: ${expect.checksum.algorithm}`);
+    throw new Refusal('invalid-request', `Checksum Type mismatch occurred, expected checksum Type: ${algorithm}, actual checksum Type: ${expect.checksum.algorithm}`);
   }
   return { ...expect, compute: algorithm };
 }
@@ -190,24 +190,24 @@ export async function completeUpload(
   completion: CompletionChecksum = {},
 ): Promise<CompletionResult> {
   if (requested.length === 0 || requested.length > MAX_PARTS) {
-    throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+    throw new Refusal('malformed-part-list', 'The XML you provided was not well-formed or did not validate against our published schema.');
   }
   const stored = await keptPartUploads(services, upload, await allParts(services.db(), upload.uploadId));
   const chosen: PartRow[] = [];
   let previous = 0;
   for (const want of requested) {
     if (want.partNumber <= previous) {
-      throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.');
+      throw new Refusal('parts-out-of-order', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.');
     }
     previous = want.partNumber;
     const part = stored.get(want.partNumber)?.find((p) => opaqueEtag(p.etag) === opaqueEtag(want.etag));
     if (!part) {
-      throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', {
+      throw new Refusal('unknown-part', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', {
         details: { PartNumber: String(want.partNumber), ETag: want.etag },
       });
     }
     if (want.checksum && (part.checksum?.algorithm !== want.checksum.algorithm || part.checksum.value !== want.checksum.value)) {
-      throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified checksum may not match the part\'s checksum.', {
+      throw new Refusal('unknown-part', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified checksum may not match the part\'s checksum.', {
         details: { PartNumber: String(want.partNumber), ETag: want.etag },
       });
     }
@@ -217,7 +217,7 @@ export async function completeUpload(
   // Sizes are judged only once every listed part is known to exist, as S3 does.
   const small = chosen.slice(0, -1).find((p) => p.size < MIN_PART_BYTES);
   if (small) {
-    throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', {
+    throw new Refusal('part-too-small', 'Your proposed upload is smaller than the minimum allowed object size.', {
       details: { PartNumber: String(small.partNumber), ProposedSize: String(small.size), MinSizeAllowed: String(MIN_PART_BYTES) },
     });
   }
@@ -239,7 +239,7 @@ export async function completeUpload(
     // part listed) refuses it, and retrying will not help, so say so instead of "retry".
     if (err instanceof BackendError && err.status === 400) {
       services.log.warn('backend refused the part list', { upload_id: upload.uploadId, error: err.message });
-      throw new S3Error('InvalidPart', 'The storage backend refused this part list; list every uploaded part, in order.');
+      throw new Refusal('unknown-part', 'The storage backend refused this part list; list every uploaded part, in order.');
     }
     throw backendFailure(services, err);
   }
@@ -286,31 +286,30 @@ async function objectChecksum(
   const settings = uploadChecksum(upload);
   if (!settings) {
     if (completion.type || completion.expected) {
-      throw new S3Error('InvalidRequest', 'The upload was created without a checksum algorithm, so the complete request cannot name an object checksum.');
+      throw new Refusal('invalid-request', 'The upload was created without a checksum algorithm, so the complete request cannot name an object checksum.');
     }
     return null;
   }
   const { algorithm, type } = settings;
   if (completion.type && completion.type !== type) {
-    throw new S3Error('InvalidRequest', `The upload was created using the ${type} checksum mode. The complete request must use the same checksum mode.`);
+    throw new Refusal('invalid-request', `The upload was created using the ${type} checksum mode. The complete request must use the same checksum mode.`);
   }
   const missing = type === 'COMPOSITE' ? requested.find((p) => !p.checksum) : undefined;
   if (missing) {
-    throw new S3Error(
-      'InvalidRequest',
+    throw new Refusal('invalid-request',
       `The upload was created using a ${algorithm} checksum. The complete request must include the checksum for each part. It was missing for part ${missing.partNumber} in the request.`,
     );
   }
   const values = chosen.map((p) => {
     // Every part of such an upload was given one (computed when the client sent none).
-    if (p.checksum?.algorithm !== algorithm) throw new S3Error('InvalidPart', `Part ${p.partNumber} has no ${algorithm} checksum; upload it again.`);
+    if (p.checksum?.algorithm !== algorithm) throw new Refusal('unknown-part', `Part ${p.partNumber} has no ${algorithm} checksum; upload it again.`);
     return { checksum: p.checksum.value, size: p.size };
   });
   const value =
     type === 'FULL_OBJECT' && isCrcAlgorithm(algorithm) ? combinedCrc(algorithm, values) : await compositeChecksum(algorithm, values.map((v) => v.checksum));
   const expected = completion.expected;
   if (expected && (expected.algorithm !== algorithm || (expected.value !== value && `${expected.value}-${chosen.length}` !== value))) {
-    throw new S3Error('BadDigest', `The ${expected.algorithm.toUpperCase()} you specified for the object did not match the one calculated from its parts.`);
+    throw new Refusal('digest-mismatch', `The ${expected.algorithm.toUpperCase()} you specified for the object did not match the one calculated from its parts.`);
   }
   return { algorithm, value, type };
 }
@@ -351,8 +350,8 @@ async function multipartEtag(parts: PartRow[]): Promise<string> {
   return `"${toHex(await crypto.subtle.digest('MD5', joined))}-${parts.length}"`;
 }
 
-function noSuchUpload(uploadId: string): S3Error {
-  return new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', {
+function noSuchUpload(uploadId: string): Refusal {
+  return new Refusal('no-such-upload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', {
     details: { UploadId: uploadId },
   });
 }

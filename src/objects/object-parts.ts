@@ -5,7 +5,7 @@
  * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax
  */
 import type { ByteRange } from '../backends/client.ts';
-import { S3Error } from '../s3/errors.ts';
+import { Refusal } from './refusal.ts';
 import type { Services } from '../services/services.ts';
 import { findObjectPart } from '../store/object-parts.ts';
 import type { StoredObject } from '../store/objects.ts';
@@ -36,8 +36,8 @@ function spanOf(start: number, size: number): ByteRange | undefined {
   return size > 0 ? { start, end: start + size - 1 } : undefined;
 }
 
-function invalidPartNumber(requested: number, count: number): S3Error {
-  return new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable', {
+function invalidPartNumber(requested: number, count: number): Refusal {
+  return new Refusal('no-such-part', 'The requested partnumber is not satisfiable', {
     details: { PartNumberRequested: String(requested), ActualPartCount: String(count) },
   });
 }

@@ -4,7 +4,7 @@
  */
 import { BackendError, describeError } from '../backends/client.ts';
 import { copyBytes } from '../backends/copy-bytes.ts';
-import { S3Error, isS3Error } from '../s3/errors.ts';
+import { Refusal, isRefusal } from './refusal.ts';
 import type { Services } from '../services/services.ts';
 import { forgetObject } from './location-cache.ts';
 import { writeRefusal } from '../backends/usage.ts';
@@ -110,7 +110,7 @@ export async function streamToBackend<T>(
   ]);
   if (sent.status === 'fulfilled' && pumped.status === 'fulfilled') return { sent: sent.value, digests: pumped.value };
   // What the client got wrong explains a failed upload better than the broken pipe it caused.
-  if (pumped.status === 'rejected' && isS3Error(pumped.reason)) throw pumped.reason;
+  if (pumped.status === 'rejected' && isRefusal(pumped.reason)) throw pumped.reason;
   throw backendFailure(services, sent.status === 'rejected' ? sent.reason : pumped.status === 'rejected' ? pumped.reason : undefined);
 }
 
@@ -140,7 +140,7 @@ export async function recordNewCopy(
       const shared = options.completesUpload !== undefined && (await isLiveCopy(services.db(), object.copy.backendName, object.copy.physicalKey));
       if (!shared) await discardCopies(services, [object.copy], 'record_failed');
       if (err instanceof QuotaExceededError && (await roomElsewhere(services, object.copy.backendName, object.copy.storedSize))) {
-        throw new S3Error('ServiceUnavailable', 'The backend chosen for this object filled up meanwhile; please retry');
+        throw new Refusal('unavailable', 'The backend chosen for this object filled up meanwhile; please retry');
       }
       throw recordRefusal(err);
     }
@@ -177,7 +177,7 @@ async function relocate(services: Services, object: NewObject, condition: WriteC
   } catch (err) {
     await discardCopies(services, [copy, moved], 'record_failed');
     services.log.warn('could not move an upload that lost the race for its backend', { from: copy.backendName, to: target, error: describeError(err) });
-    throw new S3Error('ServiceUnavailable', 'The backend chosen for this object filled up meanwhile; please retry');
+    throw new Refusal('unavailable', 'The backend chosen for this object filled up meanwhile; please retry');
   }
   try {
     const displaced = await record(services, { ...object, copy: moved }, condition, {});
@@ -186,7 +186,7 @@ async function relocate(services: Services, object: NewObject, condition: WriteC
     return displaced;
   } catch (err) {
     await discardCopies(services, [copy, moved], 'record_failed');
-    if (err instanceof QuotaExceededError) throw new S3Error('ServiceUnavailable', 'Every backend chosen for this object filled up meanwhile; please retry');
+    if (err instanceof QuotaExceededError) throw new Refusal('unavailable', 'Every backend chosen for this object filled up meanwhile; please retry');
     throw recordRefusal(err);
   }
 }
@@ -195,12 +195,12 @@ async function relocate(services: Services, object: NewObject, condition: WriteC
 function recordRefusal(err: unknown): unknown {
   if (err instanceof BackendNotActiveError) {
     // Placed just before a drain started: nothing was recorded, and a retry is placed elsewhere.
-    return new S3Error('ServiceUnavailable', 'The backend chosen for this object started draining; please retry');
+    return new Refusal('unavailable', 'The backend chosen for this object started draining; please retry');
   }
   if (err instanceof UploadGoneError) {
-    return new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+    return new Refusal('no-such-upload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
   }
-  if (err instanceof QuotaExceededError) return new S3Error('InsufficientStorage', 'No backend has room for this object');
+  if (err instanceof QuotaExceededError) return new Refusal('no-room', 'No backend has room for this object');
   // Includes a write condition that held before the upload but not at commit (another writer got there first).
   return err;
 }
@@ -229,18 +229,18 @@ export async function chooseBackend(services: Services, storedSize: number, exce
   const chosen = choosePlacement(services.config.routingStrategy, withinLimits.filter((s) => services.health.writable(s.backendName)), storedSize);
   if (chosen) return chosen;
   if (choosePlacement(services.config.routingStrategy, withinLimits, storedSize)) {
-    throw new S3Error('ServiceUnavailable', 'Every backend with room for this object is failing; please retry');
+    throw new Refusal('unavailable', 'Every backend with room for this object is failing; please retry');
   }
   if (withinLimits.length < ordered.length && choosePlacement(services.config.routingStrategy, ordered, storedSize)) {
     services.log.warn('write refused: every backend with room is over a monthly usage limit', { size: storedSize });
     services.countEvent('usage_limit_rejections:write');
   }
-  throw new S3Error('InsufficientStorage', 'No backend has room for this object');
+  throw new Refusal('no-room', 'No backend has room for this object');
 }
 
-export function backendFailure(services: Services, err: unknown): S3Error {
+export function backendFailure(services: Services, err: unknown): Refusal {
   services.log.error('backend write failed', { error: err instanceof Error ? err.message : String(err) });
-  if (err instanceof BackendError) return new S3Error('ServiceUnavailable', 'A storage backend failed; please retry');
-  if (isS3Error(err)) return err;
-  return new S3Error('InternalError', 'We encountered an internal error. Please try again.');
+  if (err instanceof BackendError) return new Refusal('unavailable', 'A storage backend failed; please retry');
+  if (isRefusal(err)) return err;
+  return new Refusal('internal', 'We encountered an internal error. Please try again.');
 }

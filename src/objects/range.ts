@@ -3,7 +3,7 @@
  * https://www.rfc-editor.org/rfc/rfc9110#name-range-requests ; S3 ignores forms it does not support.
  */
 import type { ByteRange } from '../backends/client.ts';
-import { S3Error } from '../s3/errors.ts';
+import { Refusal } from './refusal.ts';
 
 /** undefined = serve the whole object (no header, or a header S3 would ignore). Throws InvalidRange (416). */
 export function resolveRange(header: string | null, size: number): ByteRange | undefined {
@@ -22,8 +22,8 @@ export function resolveRange(header: string | null, size: number): ByteRange | u
   return { start: first, end: Math.min(last ?? size - 1, size - 1) };
 }
 
-function unsatisfiable(size: number): S3Error {
-  return new S3Error('InvalidRange', 'The requested range is not satisfiable', {
+function unsatisfiable(size: number): Refusal {
+  return new Refusal('range-not-satisfiable', 'The requested range is not satisfiable', {
     details: { RangeRequested: '', ActualObjectSize: String(size) },
     headers: { 'content-range': `bytes */${size}` },
   });

@@ -1,6 +1,6 @@
 /** Reading an object: the record from the database, the bytes from the first copy that answers. */
 import { BackendError, type ByteRange, describeError } from '../backends/client.ts';
-import { S3Error } from '../s3/errors.ts';
+import { Refusal } from './refusal.ts';
 import type { Services } from '../services/services.ts';
 import { isDatabaseUnavailable } from '../store/db.ts';
 import { type StoredObject, findObject } from '../store/objects.ts';
@@ -29,7 +29,7 @@ export async function lookupObject(services: Services, bucket: string, key: stri
   }
   if (!object) {
     forgetObject(bucket, key);
-    throw new S3Error('NoSuchKey', 'The specified key does not exist.', { details: { Key: key } });
+    throw new Refusal('no-such-object', 'The specified key does not exist.', { details: { Key: key } });
   }
   rememberObject(object);
   return object;
@@ -70,7 +70,7 @@ export async function openObject(
     const current = attempt === 1 && replaced ? await lookupObject(services, bucket, key) : undefined;
     if (!current || current.version === object.version) {
       services.log.error('every copy failed to read', { bucket, key, failures });
-      throw new S3Error('InternalError', 'We encountered an internal error. Please try again.');
+      throw new Refusal('internal', 'We encountered an internal error. Please try again.');
     }
     object = current;
   }
@@ -86,7 +86,7 @@ export async function describeObject(services: Services, bucket: string, key: st
     const part = partNumber === undefined ? undefined : await selectPart(services, object, partNumber);
     if (part !== 'replaced') return { notModified: false, object, part };
     // Overwritten since the lookup: the next lookup finds the new version (twice in a row is not worth chasing).
-    if (attempt > 1) throw new S3Error('ServiceUnavailable', 'The object changed while it was being read; please retry');
+    if (attempt > 1) throw new Refusal('unavailable', 'The object changed while it was being read; please retry');
   }
 }
 
@@ -124,7 +124,7 @@ async function openFirstCopy(
     // A backend taken out of the configuration without a drain: its copies are recorded but cannot be reached.
     const backends = object.locations.map((l) => l.backendName);
     services.log.error('every copy of the object is on a backend no longer in the configuration; drain backends before removing them, or put the backend back', { bucket: object.bucket, key: object.key, backends });
-    throw new S3Error('ServiceUnavailable', 'Every copy of this object is on a storage backend that is not configured at the moment; please retry later');
+    throw new Refusal('unavailable', 'Every copy of this object is on a storage backend that is not configured at the moment; please retry later');
   }
   let allMissing = reachable.length > 0;
   await services.health.refresh(reachable.map((l) => l.backendName));
@@ -141,7 +141,7 @@ async function openFirstCopy(
   }
   if (overLimit > 0 && overLimit === reachable.length) {
     services.countEvent('usage_limit_rejections:read');
-    throw new S3Error('SlowDown', 'Every copy of this object is on a backend over its monthly usage limit; please retry later', { status: 429 });
+    throw new Refusal('usage-limit', 'Every copy of this object is on a backend over its monthly usage limit; please retry later');
   }
   if (skipped.length > 0) services.log.debug('copies skipped: circuit open', { backends: skipped.map((l) => l.backendName) });
   for (const location of [...usable, ...skipped]) {
@@ -173,5 +173,5 @@ export async function openStoredObject(services: Services, object: StoredObject,
   const opened = await openFirstCopy(services, object, range);
   if (opened.body) return opened.body;
   services.log.error('every copy failed to read', { bucket: object.bucket, key: object.key, failures: opened.failures });
-  throw new S3Error('InternalError', 'We encountered an internal error. Please try again.');
+  throw new Refusal('internal', 'We encountered an internal error. Please try again.');
 }

@@ -10,7 +10,7 @@
  * its write settles. Memory stays at three chunks whatever the object size.
  */
 import { type ChecksumAlgorithm, createChecksum } from '../crypto/checksums.ts';
-import { S3Error } from '../s3/errors.ts';
+import { Refusal } from './refusal.ts';
 import { base64ToHex, toHex } from '../crypto/encoding.ts';
 import type { ChunkEncoder } from '../crypto/storage-transform.ts';
 
@@ -49,7 +49,7 @@ export const PUMP_CHUNK_BYTES = 256 * 1024;
 const BUFFERS = 3;
 
 /**
- * Resolves with the digests once every byte is written and the sink closed. Rejects with an S3Error for what the
+ * Resolves with the digests once every byte is written and the sink closed. Rejects with a Refusal for what the
  * client got wrong (after aborting the sink), or with the sink's error when the backend failed.
  */
 export async function pumpUpload(
@@ -94,7 +94,7 @@ export async function pumpUpload(
     await writing;
     if (!chunk) break;
     bytes += chunk.byteLength;
-    if (bytes > expect.length) return fail(new S3Error('IncompleteBody', 'The request body is longer than its Content-Length'));
+    if (bytes > expect.length) return fail(new Refusal('body-length-mismatch', 'The request body is longer than its Content-Length'));
     await md5Writer.write(chunk);
     await shaWriter?.write(chunk);
     await checksum?.update(chunk);
@@ -173,30 +173,30 @@ export function plainSource(body: ReadableStream<Uint8Array>): ChunkSource {
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html */
-function checkChecksum(result: BodyDigests, expect: DigestExpectations, trailers: Record<string, string>): S3Error | undefined {
+function checkChecksum(result: BodyDigests, expect: DigestExpectations, trailers: Record<string, string>): Refusal | undefined {
   if (!expect.checksum || !result.checksum) return undefined;
   const name = `x-amz-checksum-${expect.checksum.algorithm}`;
   const promised = expect.checksum.value ?? trailers[name];
   if (promised === undefined) {
-    return new S3Error('InvalidRequest', `The upload announced a ${name} trailer but did not send it.`);
+    return new Refusal('invalid-request', `The upload announced a ${name} trailer but did not send it.`);
   }
   if (promised !== result.checksum.value) {
-    return new S3Error('BadDigest', `The ${expect.checksum.algorithm.toUpperCase()} you specified did not match the calculated checksum.`);
+    return new Refusal('digest-mismatch', `The ${expect.checksum.algorithm.toUpperCase()} you specified did not match the calculated checksum.`);
   }
   return undefined;
 }
 
-function check(result: BodyDigests, expect: DigestExpectations): S3Error | undefined {
+function check(result: BodyDigests, expect: DigestExpectations): Refusal | undefined {
   if (result.bytes !== expect.length) {
-    return new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header');
+    return new Refusal('body-length-mismatch', 'You did not provide the number of bytes specified by the Content-Length HTTP header');
   }
   if (expect.sha256 && result.sha256Hex !== expect.sha256.toLowerCase()) {
-    return new S3Error('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", {
+    return new Refusal('signed-hash-mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", {
       details: { ClientComputedContentSHA256: expect.sha256, S3ComputedContentSHA256: result.sha256Hex ?? '' },
     });
   }
   if (expect.md5Base64 && base64ToHex(expect.md5Base64) !== result.md5Hex) {
-    return new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
+    return new Refusal('digest-mismatch', 'The Content-MD5 you specified did not match what we received.');
   }
   return undefined;
 }

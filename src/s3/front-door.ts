@@ -11,6 +11,8 @@ import { type CredentialLookup, authFailureToS3Error, authenticate } from './aut
 import { applyContentSecurity } from './content-security.ts';
 import { resolveRoute } from './dispatch.ts';
 import { S3Error, isS3Error } from './errors.ts';
+import { isRefusal } from '../objects/refusal.ts';
+import { s3ErrorOf } from './refusals.ts';
 import { parseS3Request } from './request.ts';
 import { errorResponse } from './responses.ts';
 import type { Services } from '../services/services.ts';
@@ -65,6 +67,7 @@ async function discardUnreadBody(request: Request): Promise<void> {
 
 function toS3Error(err: unknown, services: Services): S3Error {
   if (isS3Error(err)) return err;
+  if (isRefusal(err)) return s3ErrorOf(err);
   if (isDatabaseUnavailable(err)) {
     services.log.error('metadata store unavailable', errorFields(err));
     return new S3Error('ServiceUnavailable', 'The metadata store is unavailable; please retry');

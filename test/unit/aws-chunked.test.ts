@@ -4,6 +4,8 @@ import { plainSource, pumpUpload } from '../../src/objects/upload-pump.ts';
 import { type ChunkedMode, awsChunkedSource } from '../../src/s3/aws-chunked.ts';
 import { createChecksum } from '../../src/crypto/checksums.ts';
 import { sha256Hex } from '../../src/crypto/encoding.ts';
+import { isRefusal } from '../../src/objects/refusal.ts';
+import { s3ErrorOf } from '../../src/s3/refusals.ts';
 import { type ChunkedOptions, encodeAwsChunked, signingKey } from '../support/aws-chunked-encoder.ts';
 
 const data = new Uint8Array(200_000).map((_, i) => (i * 31 + 7) & 0xff);
@@ -44,7 +46,8 @@ async function upload(mode: ChunkedMode, options: ChunkedOptions, checksum?: { a
     chunkBytes: 64 * 1024,
   }).then(
     (digests) => ({ ok: true as const, digests }),
-    (error: unknown) => ({ ok: false as const, error }),
+    // As the client would see it: the pump's refusals in their S3 form.
+    (error: unknown) => ({ ok: false as const, error: isRefusal(error) ? s3ErrorOf(error) : error }),
   );
   const all = new Uint8Array(received.reduce((n, c) => n + c.length, 0));
   let at = 0;

@@ -10,7 +10,7 @@ function read(headers: Record<string, string>) {
   try {
     return evaluateReadConditions(new Headers(headers), object);
   } catch (err) {
-    return (err as { code: string }).code;
+    return (err as { reason: string }).reason;
   }
 }
 
@@ -19,10 +19,10 @@ describe('read conditions, in AWS order', () => {
     expect(read({ 'if-match': '"abc"' })).toBe('proceed');
     expect(read({ 'if-match': '"x", W/"abc"' })).toBe('proceed');
     expect(read({ 'if-match': '*' })).toBe('proceed');
-    expect(read({ 'if-match': '"nope"' })).toBe('PreconditionFailed');
+    expect(read({ 'if-match': '"nope"' })).toBe('precondition-failed');
   });
   it('If-Unmodified-Since applies only without If-Match', () => {
-    expect(read({ 'if-unmodified-since': before })).toBe('PreconditionFailed');
+    expect(read({ 'if-unmodified-since': before })).toBe('precondition-failed');
     expect(read({ 'if-unmodified-since': at })).toBe('proceed');
     expect(read({ 'if-match': '"abc"', 'if-unmodified-since': before })).toBe('proceed');
   });
@@ -46,17 +46,17 @@ describe('write conditions', () => {
       if (condition) checkWriteCondition(condition, current);
       return 'ok';
     } catch (err) {
-      return (err as { code: string }).code;
+      return (err as { reason: string }).reason;
     }
   };
   it('If-None-Match: * only creates', () => {
     expect(check({ 'if-none-match': '*' }, undefined)).toBe('ok');
-    expect(check({ 'if-none-match': '*' }, { etag: '"abc"' })).toBe('PreconditionFailed');
-    expect(check({ 'if-none-match': '"abc"' }, undefined)).toBe('NotImplemented');
+    expect(check({ 'if-none-match': '*' }, { etag: '"abc"' })).toBe('precondition-failed');
+    expect(check({ 'if-none-match': '"abc"' }, undefined)).toBe('unsupported-condition');
   });
   it('If-Match needs the current ETag', () => {
     expect(check({ 'if-match': '"abc"' }, { etag: '"abc"' })).toBe('ok');
-    expect(check({ 'if-match': '"old"' }, { etag: '"abc"' })).toBe('PreconditionFailed');
-    expect(check({ 'if-match': '"abc"' }, undefined)).toBe('NoSuchKey');
+    expect(check({ 'if-match': '"old"' }, { etag: '"abc"' })).toBe('precondition-failed');
+    expect(check({ 'if-match': '"abc"' }, undefined)).toBe('no-such-object');
   });
 });

@@ -3,6 +3,8 @@ import { deleteObject } from '../../objects/delete-object.ts';
 import { errorFields } from '../../observe/log.ts';
 import type { Handler } from '../dispatch-types.ts';
 import { isS3Error } from '../errors.ts';
+import { isRefusal } from '../../objects/refusal.ts';
+import { s3ErrorOf } from '../refusals.ts';
 import { xmlResponse } from '../responses.ts';
 import { malformed, readXmlBody } from '../xml-body.ts';
 import { child, childrenNamed } from '../../util/xml-read.ts';
@@ -39,7 +41,7 @@ export const DeleteObjects: Handler = async (services, request, auth) => {
         outcomes[i] = { key };
       } catch (err) {
         services.log.error('batch delete of one key failed', { key, ...errorFields(err) });
-        const code = isS3Error(err) ? err.code : 'InternalError';
+        const code = isS3Error(err) ? err.code : isRefusal(err) ? s3ErrorOf(err).code : 'InternalError';
         outcomes[i] = { key, error: { code, message: 'We encountered an internal error. Please try again.' } };
       }
     }
