@@ -2,6 +2,7 @@
  * Outbound S3 calls to one backend, re-signed with aws4fetch. Bodies stream through untouched; the payload is
  * signed as UNSIGNED-PAYLOAD so nothing ever reads a body to hash it.
  */
+import type { ByteRange } from '../util/byte-range.ts';
 import { AwsClient } from 'aws4fetch';
 import type { BackendConfig } from '../config/types.ts';
 import { sha256Hex } from '../crypto/encoding.ts';
@@ -18,12 +19,6 @@ export class BackendError extends Error {
     this.backendName = backendName;
     this.status = status;
   }
-}
-
-export interface ByteRange {
-  /** Inclusive offsets. */
-  start: number;
-  end: number;
 }
 
 export interface BackendClient {

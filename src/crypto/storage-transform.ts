@@ -3,7 +3,7 @@
  * client chunks become stored chunks on the way in, and how to read a client byte range back. Until encryption
  * is configured every object is stored as is.
  */
-import type { ByteRange } from '../backends/client.ts';
+import type { ByteRange } from '../util/byte-range.ts';
 
 /** Where the stored bytes go, chunk by chunk (the encryption seam: plaintext passes chunks through). */
 export interface ChunkEncoder {

@@ -4,7 +4,7 @@
  * from; any other object is one part, the whole object.
  * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax
  */
-import type { ByteRange } from '../backends/client.ts';
+import type { ByteRange } from '../util/byte-range.ts';
 import { Refusal } from './refusal.ts';
 import type { Services } from '../services/services.ts';
 import { findObjectPart } from '../store/object-parts.ts';

@@ -2,7 +2,7 @@
  * The Range header, single range only: `bytes=a-b`, `bytes=a-`, `bytes=-n`.
  * https://www.rfc-editor.org/rfc/rfc9110#name-range-requests ; S3 ignores forms it does not support.
  */
-import type { ByteRange } from '../backends/client.ts';
+import type { ByteRange } from '../util/byte-range.ts';
 import { Refusal } from './refusal.ts';
 
 /** undefined = serve the whole object (no header, or a header S3 would ignore). Throws InvalidRange (416). */

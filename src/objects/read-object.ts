@@ -1,5 +1,6 @@
 /** Reading an object: the record from the database, the bytes from the first copy that answers. */
-import { BackendError, type ByteRange, describeError } from '../backends/client.ts';
+import { BackendError, describeError } from '../backends/client.ts';
+import type { ByteRange } from '../util/byte-range.ts';
 import { Refusal } from './refusal.ts';
 import type { Services } from '../services/services.ts';
 import { isDatabaseUnavailable } from '../store/db.ts';

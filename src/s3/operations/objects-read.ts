@@ -1,5 +1,5 @@
 /** GetObject and HeadObject. */
-import type { ByteRange } from '../../backends/client.ts';
+import type { ByteRange } from '../../util/byte-range.ts';
 import { describeObject, openObject } from '../../objects/read-object.ts';
 import type { SelectedPart } from '../../objects/object-parts.ts';
 import type { Handler } from '../dispatch-types.ts';
