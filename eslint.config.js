@@ -26,7 +26,6 @@ const pending = [
   'src/backends/drain-control.ts',
   'src/backends/remove-backend.ts',
   'src/backends/usage-control.ts',
-  'src/jobs/sync-quota-limits.ts',
   'src/observe/fleet-metrics.ts',
 ];
 const direction = Object.values(LAYERS).map(({ folders, forbidden }) => ({

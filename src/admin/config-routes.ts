@@ -22,7 +22,7 @@ import {
 } from '../config/versions.ts';
 import { errorFields } from '../observe/log.ts';
 import { type ActiveConfig, buildActiveConfig, pendingDeploy, rememberActiveRecord } from '../runtime/active-config.ts';
-import { ensureQuotaLimitsSynced } from '../runtime/quota-sync.ts';
+import { ensureQuotaLimitsSynced } from '../jobs/quota-sync.ts';
 import type { AdminContext } from './api.ts';
 import { json, readJsonObject } from './http.ts';
 

@@ -4,7 +4,7 @@
  * copies are recorded on backends the configuration no longer has.
  */
 import type { JobContext } from './job.ts';
-import { ensureQuotaLimitsSynced } from '../runtime/quota-sync.ts';
+import { ensureQuotaLimitsSynced } from './quota-sync.ts';
 import { copiesOnUnconfigured } from '../store/quotas.ts';
 
 /** The deployment this isolate has already checked for records on unconfigured backends. */

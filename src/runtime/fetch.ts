@@ -17,7 +17,7 @@ import { readRuntimeSettings } from '../config/runtime-settings.ts';
 import type { Services } from '../services/services.ts';
 import { type ActiveConfig, deployedBaseDomains, resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
-import { ensureQuotaLimitsSynced } from './quota-sync.ts';
+import { ensureQuotaLimitsSynced } from '../jobs/quota-sync.ts';
 import { rateLimitWait } from './rate-limit.ts';
 import { createServices, newRequestId } from './services.ts';
 
