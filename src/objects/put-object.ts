@@ -4,7 +4,7 @@
  */
 import { BackendError, describeError } from '../backends/client.ts';
 import { copyBytes } from '../backends/copy-bytes.ts';
-import { Refusal, isRefusal } from './refusal.ts';
+import { Refusal, isRequestFault } from './refusal.ts';
 import type { Services } from '../services/services.ts';
 import { forgetObject } from './location-cache.ts';
 import { writeRefusal } from '../backends/usage.ts';
@@ -110,7 +110,7 @@ export async function streamToBackend<T>(
   ]);
   if (sent.status === 'fulfilled' && pumped.status === 'fulfilled') return { sent: sent.value, digests: pumped.value };
   // What the client got wrong explains a failed upload better than the broken pipe it caused.
-  if (pumped.status === 'rejected' && isRefusal(pumped.reason)) throw pumped.reason;
+  if (pumped.status === 'rejected' && isRequestFault(pumped.reason)) throw pumped.reason;
   throw backendFailure(services, sent.status === 'rejected' ? sent.reason : pumped.status === 'rejected' ? pumped.reason : undefined);
 }
 
@@ -238,9 +238,9 @@ export async function chooseBackend(services: Services, storedSize: number, exce
   throw new Refusal('no-room', 'No backend has room for this object');
 }
 
-export function backendFailure(services: Services, err: unknown): Refusal {
+export function backendFailure(services: Services, err: unknown): Error {
   services.log.error('backend write failed', { error: err instanceof Error ? err.message : String(err) });
   if (err instanceof BackendError) return new Refusal('unavailable', 'A storage backend failed; please retry');
-  if (isRefusal(err)) return err;
+  if (isRequestFault(err)) return err;
   return new Refusal('internal', 'We encountered an internal error. Please try again.');
 }

@@ -47,3 +47,15 @@ export class Refusal extends Error {
 export function isRefusal(err: unknown): err is Refusal {
   return err instanceof Refusal;
 }
+
+/**
+ * Marks errors raised outside the domain about the request itself (the protocol decoding a client's body, such as a
+ * chunk signature that does not chain): the domain passes them on as they are, like its own refusals, instead of
+ * blaming the backend whose upload they cut short.
+ */
+export const REQUEST_FAULT: unique symbol = Symbol.for('s3-orchestrator.request-fault');
+
+/** A refusal, or an error the protocol raised about the request. */
+export function isRequestFault(err: unknown): err is Error {
+  return isRefusal(err) || (err instanceof Error && REQUEST_FAULT in err);
+}

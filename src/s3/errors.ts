@@ -2,6 +2,8 @@
  * The one S3 error type and the table of AWS error codes it may carry.
  * Codes and statuses follow https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
  */
+import { REQUEST_FAULT } from '../objects/refusal.ts';
+
 const STATUS_BY_CODE = {
   AccessDenied: 403,
   AuthorizationHeaderMalformed: 400,
@@ -44,6 +46,8 @@ const STATUS_BY_CODE = {
 export type S3ErrorCode = keyof typeof STATUS_BY_CODE;
 
 export class S3Error extends Error {
+  /** The domain passes S3 errors raised about a request (its body's framing, signatures) on as they are. */
+  readonly [REQUEST_FAULT] = true;
   readonly code: S3ErrorCode;
   readonly status: number;
   /** Extra child elements AWS puts in the error document (e.g. MaxSizeAllowed). */

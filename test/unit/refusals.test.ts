@@ -1,6 +1,7 @@
 /** The one switch from domain refusals to S3 errors. */
 import { describe, expect, it } from 'vitest';
-import { Refusal } from '../../src/objects/refusal.ts';
+import { Refusal, isRequestFault } from '../../src/objects/refusal.ts';
+import { S3Error } from '../../src/s3/errors.ts';
 import { s3ErrorOf } from '../../src/s3/refusals.ts';
 
 describe('s3ErrorOf', () => {
@@ -13,5 +14,12 @@ describe('s3ErrorOf', () => {
     expect(s3ErrorOf(new Refusal('usage-limit', 'x')).status).toBe(429);
     expect(s3ErrorOf(new Refusal('too-many-uploads', 'x')).status).toBe(503);
     expect(s3ErrorOf(new Refusal('unavailable', 'x')).code).toBe('ServiceUnavailable');
+  });
+
+  it("counts refusals and the protocol's errors about a request (an aws-chunked signature) as request faults, nothing else", () => {
+    expect(isRequestFault(new Refusal('digest-mismatch', 'x'))).toBe(true);
+    expect(isRequestFault(new S3Error('SignatureDoesNotMatch', 'x'))).toBe(true);
+    expect(isRequestFault(new Error('socket hang up'))).toBe(false);
+    expect(isRequestFault(undefined)).toBe(false);
   });
 });
