@@ -72,7 +72,7 @@ export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Pr
 
   const batch = await drainCandidates(db, backend, progress.cursor, DRAIN_BATCH);
   for (let i = 0; i < batch.length; i += DRAIN_CONCURRENCY) {
-    if (Date.now() > ctx.deadline) return { kind: 'continue' };
+    if (services.now() > ctx.deadline) return { kind: 'continue' };
     const chunk = batch.slice(i, i + DRAIN_CONCURRENCY);
     // Each pending move is saved (synchronously appended, then written) before its bytes are copied.
     const results = await Promise.all(chunk.map((copy) => moveOne(ctx, copy, (pending) => save({ ...progress, pendingMoves: [...(progress.pendingMoves ?? []), pending] }))));

@@ -12,7 +12,7 @@ export const TTL_MS = 10 * 60_000;
 const entries = new Map<string, { object: StoredObject; at: number }>();
 const id = (bucket: string, key: string) => `${bucket}\n${key}`;
 
-export function rememberObject(object: StoredObject, now = Date.now()): void {
+export function rememberObject(object: StoredObject, now: number): void {
   const k = id(object.bucket, object.key);
   entries.delete(k);
   entries.set(k, { object, at: now });
@@ -28,7 +28,7 @@ export function forgetObject(bucket: string, key: string): void {
   entries.delete(id(bucket, key));
 }
 
-export function cachedObject(bucket: string, key: string, now = Date.now()): StoredObject | undefined {
+export function cachedObject(bucket: string, key: string, now: number): StoredObject | undefined {
   const entry = entries.get(id(bucket, key));
   if (!entry) return undefined;
   if (now - entry.at > TTL_MS) {

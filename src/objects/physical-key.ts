@@ -19,7 +19,7 @@ const DOT_SEGMENT = /^~*\.\.?$/;
 const ESCAPED_DOT_SEGMENT = /^~+\.\.?$/;
 
 /** Time-ordered (base36 milliseconds) plus 64 random bits, so versions of one key sort by write time. */
-export function newVersion(now = Date.now()): string {
+export function newVersion(now: number): string {
   return `${now.toString(36).padStart(9, '0')}${randomHex(8)}`;
 }
 

@@ -21,7 +21,7 @@ export async function lookupObject(services: Services, bucket: string, key: stri
   try {
     object = await findObject(services.db(), bucket, key);
   } catch (err) {
-    const cached = isDatabaseUnavailable(err) ? cachedObject(bucket, key) : undefined;
+    const cached = isDatabaseUnavailable(err) ? cachedObject(bucket, key, services.now()) : undefined;
     if (!cached) throw err;
     services.log.warn('degraded read: metadata store unavailable, serving a cached record', { bucket, key });
     const first = cached.locations[0]?.backendName;
@@ -32,7 +32,7 @@ export async function lookupObject(services: Services, bucket: string, key: stri
     forgetObject(bucket, key);
     throw new Refusal('no-such-object', 'The specified key does not exist.', { details: { Key: key } });
   }
-  rememberObject(object);
+  rememberObject(object, services.now());
   return object;
 }
 
