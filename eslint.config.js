@@ -20,7 +20,6 @@ const LAYERS = {
 const pending = [
   'src/admin/api.ts',
   'src/admin/config-routes.ts',
-  'src/admin/replication-routes.ts',
   'src/backends/backend-health.ts',
   'src/backends/breaker-control.ts',
   'src/backends/drain-control.ts',

@@ -1,6 +1,6 @@
 /** Replication over the admin API: run a cycle now, and look at or trim over-replicated objects. */
 import { executeOverReplication, overReplicationPending, type ReplicationContext, runReplication } from '../jobs/replication.ts';
-import { deploymentTag } from '../runtime/scheduled.ts';
+import { deploymentTag } from '../config/deployment-tag.ts';
 import type { AdminContext } from './api.ts';
 import { json } from './http.ts';
 

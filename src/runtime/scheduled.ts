@@ -2,6 +2,7 @@
  * Cron Trigger entry: one table maps schedules to background jobs. Each job is idempotent; a failing job is
  * logged and does not stop the others.
  */
+import { deploymentTag } from '../config/deployment-tag.ts';
 import { readRuntimeSettings } from '../config/runtime-settings.ts';
 import type { Job } from '../jobs/job.ts';
 import { syncQuotaLimitsJob } from '../jobs/sync-quota-limits.ts';
@@ -72,14 +73,4 @@ export async function handleScheduled(cron: string, scheduledTime: number, bindi
   } finally {
     if (database) bindings.waitUntil(database.close().catch(() => {}));
   }
-}
-
-/** A short digest of the deployed document (FNV-1a): equal across isolates of one deployment, new after a deploy. */
-export function deploymentTag(text: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return `${text.length.toString(36)}-${hash.toString(36)}`;
 }
