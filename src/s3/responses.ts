@@ -1,5 +1,6 @@
 /** Building S3 responses: XML documents, the error document, object headers. */
 import type { StoredObject } from '../store/objects.ts';
+import type { ChecksumType, StoredChecksum } from '../store/schema.ts';
 import type { S3Error } from './errors.ts';
 import { type XmlNode, escapeXml, xmlDocument } from '../util/xml.ts';
 
@@ -36,7 +37,7 @@ export function objectHeaders(object: StoredObject, opts: { checksum?: boolean }
   for (const [name, value] of Object.entries(object.metadata)) headers.set(`x-amz-meta-${name}`, value);
   if (opts.checksum && object.checksum) {
     headers.set(`x-amz-checksum-${object.checksum.algorithm}`, object.checksum.value);
-    headers.set('x-amz-checksum-type', object.checksum.type ?? 'FULL_OBJECT');
+    headers.set('x-amz-checksum-type', checksumType(object.checksum));
   }
   return headers;
 }
@@ -44,6 +45,16 @@ export function objectHeaders(object: StoredObject, opts: { checksum?: boolean }
 /** A checksum as S3's XML carries it: `crc32` -> `<ChecksumCRC32>`, `sha256` -> `<ChecksumSHA256>`, ... */
 export function checksumElements(checksum: { algorithm: string; value: string }): Record<string, string> {
   return { [`Checksum${checksum.algorithm.toUpperCase()}`]: checksum.value };
+}
+
+/** An object's checksum in XML: its value and its `ChecksumType`. */
+export function objectChecksumElements(checksum: StoredChecksum): Record<string, string> {
+  return { ...checksumElements(checksum), ChecksumType: checksumType(checksum) };
+}
+
+/** Checksums stored before types were recorded are whole-object ones. */
+function checksumType(checksum: StoredChecksum): ChecksumType {
+  return checksum.type ?? 'FULL_OBJECT';
 }
 
 /** S3 timestamps in XML: ISO 8601 with milliseconds. */

@@ -90,7 +90,7 @@ function contentMd5(headers: Headers): string | undefined {
 
 /** At most one additional checksum, from a header or (for trailer modes) named by x-amz-trailer. */
 function checksumExpectation(headers: Headers, trailerMode: boolean, headersNameObject: boolean): UploadBody['expect']['checksum'] {
-  const present = headersNameObject ? [] : CHECKSUM_ALGORITHMS.filter((a) => headers.has(`x-amz-checksum-${a}`));
+  const present = headersNameObject ? [] : checksumHeaderAlgorithms(headers);
   const trailer = headers.get('x-amz-trailer')?.trim().toLowerCase();
   if (trailer !== undefined && !trailerMode) {
     throw new S3Error('InvalidRequest', 'x-amz-trailer is only valid with a STREAMING-*-TRAILER x-amz-content-sha256');
@@ -119,6 +119,11 @@ function checksumExpectation(headers: Headers, trailerMode: boolean, headersName
     throw new S3Error('BadDigest', `The ${algorithm.toUpperCase()} you specified did not match the calculated checksum.`);
   }
   return { algorithm, value };
+}
+
+/** The algorithms of the x-amz-checksum-* headers a request carries. */
+export function checksumHeaderAlgorithms(headers: Headers): ChecksumAlgorithm[] {
+  return CHECKSUM_ALGORITHMS.filter((a) => headers.has(`x-amz-checksum-${a}`));
 }
 
 function decodedLength(b64: string): number | undefined {

@@ -23,12 +23,13 @@ import type { Handler } from '../dispatch-types.ts';
 import { S3Error } from '../errors.ts';
 import type { S3Request } from '../request.ts';
 import { integerParam, partNumberParam, requireKey } from '../request-fields.ts';
-import { checksumElements, isoTime, xmlResponse } from '../responses.ts';
+import { checksumElements, isoTime, objectChecksumElements, xmlResponse } from '../responses.ts';
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, isChecksumAlgorithm } from '../../crypto/checksums.ts';
-import type { XmlElement } from '../../util/xml-read.ts';
-import { uploadBody } from '../upload-body.ts';
+import { isCrcAlgorithm } from '../../crypto/checksum-combine.ts';
+import type { ChecksumType } from '../../store/schema.ts';
+import { checksumHeaderAlgorithms, uploadBody } from '../upload-body.ts';
 import { malformed, readXmlBody } from '../xml-body.ts';
-import { child, childrenNamed } from '../../util/xml-read.ts';
+import { type XmlElement, child, childrenNamed } from '../../util/xml-read.ts';
 import { OWNER } from './buckets.ts';
 import { copySourceConditions, parseCopySource } from './copy.ts';
 import { storedHeaders, userMetadata } from './objects-write.ts';
@@ -60,7 +61,7 @@ export const CreateMultipartUpload: Handler = async (services, request, auth) =>
  */
 function requestedUploadChecksum(headers: Headers): UploadChecksum | undefined {
   const named = headers.get('x-amz-checksum-algorithm')?.trim().toLowerCase();
-  const type = headers.get('x-amz-checksum-type')?.trim().toUpperCase();
+  const type = checksumTypeHeader(headers);
   if (named === undefined) {
     if (type !== undefined) throw new S3Error('InvalidRequest', 'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
     return undefined;
@@ -68,13 +69,18 @@ function requestedUploadChecksum(headers: Headers): UploadChecksum | undefined {
   if (!isChecksumAlgorithm(named)) {
     throw new S3Error('InvalidRequest', `Checksum algorithm provided is unsupported. Please try again with any of the valid types: [${CHECKSUM_ALGORITHMS.map((a) => a.toUpperCase()).join(', ')}]`);
   }
-  if (type !== undefined && type !== 'COMPOSITE' && type !== 'FULL_OBJECT') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
   const chosen = type ?? (named === 'crc64nvme' ? 'FULL_OBJECT' : 'COMPOSITE');
-  const combinable = named === 'crc32' || named === 'crc32c' || named === 'crc64nvme';
-  if ((chosen === 'FULL_OBJECT' && !combinable) || (chosen === 'COMPOSITE' && named === 'crc64nvme')) {
+  if ((chosen === 'FULL_OBJECT' && !isCrcAlgorithm(named)) || (chosen === 'COMPOSITE' && named === 'crc64nvme')) {
     throw new S3Error('InvalidRequest', `The ${chosen} checksum type cannot be used with the ${named} checksum algorithm.`);
   }
   return { algorithm: named, type: chosen };
+}
+
+/** x-amz-checksum-type, on CreateMultipartUpload and CompleteMultipartUpload alike. */
+function checksumTypeHeader(headers: Headers): ChecksumType | undefined {
+  const type = headers.get('x-amz-checksum-type')?.trim().toUpperCase();
+  if (type !== undefined && type !== 'COMPOSITE' && type !== 'FULL_OBJECT') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+  return type;
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html */
@@ -144,17 +150,15 @@ function listedChecksum(part: XmlElement): CompletedPart['checksum'] {
 }
 
 function completionChecksum(headers: Headers): CompletionChecksum {
-  const type = headers.get('x-amz-checksum-type')?.trim().toUpperCase();
-  if (type !== undefined && type !== 'COMPOSITE' && type !== 'FULL_OBJECT') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
-  const sent = CHECKSUM_ALGORITHMS.filter((a) => headers.has(`x-amz-checksum-${a}`));
-  if (sent.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  const sent = checksumHeaderAlgorithms(headers);
+  if (sent.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum types are not allowed.');
   const algorithm: ChecksumAlgorithm | undefined = sent[0];
-  return { type, expected: algorithm && { algorithm, value: headers.get(`x-amz-checksum-${algorithm}`) ?? '' } };
+  return { type: checksumTypeHeader(headers), expected: algorithm && { algorithm, value: headers.get(`x-amz-checksum-${algorithm}`) ?? '' } };
 }
 
 function completionResponse(request: S3Request, bucket: string, key: string, result: CompletionResult): Response {
   const location = `${new URL(request.raw.url).origin}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
-  const checksum = result.checksum ? { ...checksumElements(result.checksum), ChecksumType: result.checksum.type ?? 'FULL_OBJECT' } : {};
+  const checksum = result.checksum ? objectChecksumElements(result.checksum) : {};
   return xmlResponse('CompleteMultipartUploadResult', { Location: location, Bucket: bucket, Key: key, ETag: result.etag, ...checksum });
 }
 

@@ -5,7 +5,7 @@ import { type ObjectPartsPage, objectAttributes } from '../../objects/object-att
 import type { Handler } from '../dispatch-types.ts';
 import { S3Error } from '../errors.ts';
 import { integerHeader, requireKey } from '../request-fields.ts';
-import { checksumElements, xmlResponse } from '../responses.ts';
+import { checksumElements, objectChecksumElements, xmlResponse } from '../responses.ts';
 import type { XmlNode } from '../../util/xml.ts';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
@@ -27,7 +27,7 @@ export const GetObjectAttributes: Handler = async (services, request, auth) => {
     'GetObjectAttributesResponse',
     {
       ETag: wanted.has('ETag') ? opaqueEtag(object.etag) : undefined,
-      Checksum: checksum && { ...checksumElements(checksum), ChecksumType: checksum.type ?? 'FULL_OBJECT' },
+      Checksum: checksum && objectChecksumElements(checksum),
       ObjectParts: parts && objectPartsElement(parts, marker, maxParts),
       StorageClass: wanted.has('StorageClass') ? 'STANDARD' : undefined,
       ObjectSize: wanted.has('ObjectSize') ? object.size : undefined,
