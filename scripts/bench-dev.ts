@@ -6,12 +6,13 @@
  * every failure the server gives is counted. Exits 0 whatever the figures, 1 when something could not be measured.
  * DATABASE_URL is passed on (to measure against another Postgres); BENCH_DEV_LOG=<file> keeps the stack's output.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { startDev, stopDev } from './lib/dev-process.ts';
 import { freePort } from './lib/ports.ts';
 
 const RATE_PER_SECOND = 50;
@@ -20,36 +21,6 @@ const START_TIMEOUT_MS = 180_000;
 
 const dataDir = mkdtempSync(join(tmpdir(), 's3o-bench-dev-'));
 let child: ChildProcess | undefined;
-
-async function startDev(port: number): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ['scripts/dev.ts'], {
-    env: { ...process.env, PORT: String(port), S3O_DATA_DIR: dataDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const log = process.env.BENCH_DEV_LOG;
-  for (const stream of [proc.stdout, proc.stderr]) {
-    stream?.on('data', (d: Buffer) => {
-      output += d.toString();
-      if (log) appendFileSync(log, d);
-    });
-  }
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (!output.includes('is running at')) {
-    if (proc.exitCode !== null) throw new Error(`npm run dev exited early:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`npm run dev did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return proc;
-}
-
-async function stopDev(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  proc.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
-  proc.kill('SIGKILL');
-}
 
 type Outcome = { ok: true; ms: number } | { ok: false; failure: string };
 
@@ -93,7 +64,7 @@ const percentile = (sorted: number[], p: number): number => sorted[Math.min(sort
 async function main(): Promise<void> {
   const port = await freePort();
   console.log(`[bench-dev] starting npm run dev on 127.0.0.1:${port} (${process.env.DATABASE_URL ? 'database from DATABASE_URL' : 'embedded defaults'})`);
-  child = await startDev(port);
+  child = (await startDev({ port, env: { S3O_DATA_DIR: dataDir }, log: process.env.BENCH_DEV_LOG, timeoutMs: START_TIMEOUT_MS })).child;
   const total = (RATE_PER_SECOND * DURATION_MS) / 1000;
   const started = performance.now();
   const trips: Promise<Outcome>[] = [];
@@ -125,6 +96,8 @@ try {
   console.error(`[bench-dev] could not measure: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;
 } finally {
-  if (child) await stopDev(child);
+  // Bounded: a launcher that ignores SIGTERM is killed after 30 s.
+  if (child) await Promise.race([stopDev(child), new Promise((r) => setTimeout(r, 30_000))]);
+  child?.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
 }

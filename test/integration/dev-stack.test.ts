@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { startDev as launchDev, stopDev } from '../../scripts/lib/dev-process.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 's3o-devstack-'));
@@ -30,29 +31,9 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function startDev(port: number, extraEnv: Record<string, string> = {}, viaNpm = false): Promise<{ child: ChildProcess; output: () => string }> {
-  // `npm run dev` itself puts npm and a shell between the caller and the launcher, as a user's service manager sees it.
-  const [command, args] = viaNpm ? ['npm', ['run', 'dev']] : [process.execPath, ['scripts/dev.ts']];
-  const proc = spawn(command, args, {
-    env: { ...process.env, PORT: String(port), S3O_DATA_DIR: dataDir, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 90_000;
-  while (!output.includes('is running at')) {
-    if (proc.exitCode !== null) throw new Error(`npm run dev exited early:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`npm run dev did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { child: proc, output: () => output };
-}
-
-async function stopDev(proc: ChildProcess): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  proc.kill('SIGTERM');
-  return exited;
+/** The launcher with this test's data folder (unless the test names another). */
+function startDev(port: number, extraEnv: Record<string, string> = {}, viaNpm = false) {
+  return launchDev({ port, env: { S3O_DATA_DIR: dataDir, ...extraEnv }, viaNpm });
 }
 
 /** Waits (bounded) until nothing this test started is left running. */
