@@ -3,7 +3,9 @@ import type { Bindings } from '../src/runtime/bindings.ts';
 import { configVariables } from '../src/config/config-variables.ts';
 import type { BackendStateRpc } from '../src/backends/backend-state-rpc.ts';
 import type { RateLimitRpc } from '../src/runtime/rate-limit-rpc.ts';
+import type { FleetCountersRpc } from '../src/observe/fleet-counters.ts';
 import type { Env } from './env.ts';
+import { FLEET_COUNTERS_NAME } from './fleet-counters.ts';
 
 /** The env object lives as long as the isolate; its configuration variables are worked out once. */
 const variablesByEnv = new WeakMap<Env, Record<string, string>>();
@@ -30,6 +32,7 @@ export function bindingsFrom(env: Env, waitUntil: (promise: Promise<unknown>) =>
     },
     backendState: (name) => env.BACKEND_STATE.get(env.BACKEND_STATE.idFromName(name)) as unknown as BackendStateRpc,
     rateLimiter: (key) => env.CLIENT_RATE_LIMIT.get(env.CLIENT_RATE_LIMIT.idFromName(key)) as unknown as RateLimitRpc,
+    fleetCounters: () => env.FLEET_COUNTERS.get(env.FLEET_COUNTERS.idFromName(FLEET_COUNTERS_NAME)) as unknown as FleetCountersRpc,
     waitUntil,
   };
 }

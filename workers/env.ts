@@ -3,6 +3,7 @@ export interface Env {
   CONFIG_KV: KVNamespace;
   BACKEND_STATE: DurableObjectNamespace;
   CLIENT_RATE_LIMIT: DurableObjectNamespace;
+  FLEET_COUNTERS: DurableObjectNamespace;
   JOBS: Queue<unknown>;
   /** The configuration document (YAML). */
   S3O_CONFIG?: string;
