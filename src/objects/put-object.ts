@@ -17,7 +17,8 @@ import {
   findObject,
   recordObject,
 } from '../store/objects.ts';
-import { type BodyDigests, type ChunkSource, type DigestExpectations, pumpUpload } from './upload-pump.ts';
+import { type BodyDigests, type DigestExpectations, pumpUpload } from './upload-pump.ts';
+import type { ChunkSource } from '../util/chunk-source.ts';
 import { discardCopies } from './discard-copies.ts';
 import { type WriteCondition, checkWriteCondition } from './conditions.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
