@@ -18,5 +18,5 @@ export default {
     return work;
   },
   scheduled: (controller, env, ctx) => handleScheduled(controller.cron, controller.scheduledTime, bindingsFrom(env, (p) => ctx.waitUntil(p))),
-  queue: (batch, _env) => handleQueue(batch.queue, batch.messages),
+  queue: (batch, env, ctx) => handleQueue(batch.queue, batch.messages, bindingsFrom(env, (p) => ctx.waitUntil(p))),
 } satisfies ExportedHandler<Env>;
