@@ -40,7 +40,7 @@ const direction = Object.values(LAYERS).map(({ folders, forbidden }) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.data/', '.wrangler/', 'dist/', 'coverage/', 'migrations/'] },
+  { ignores: ['node_modules/', '.data/', '.wrangler/', 'dist/', 'coverage/', 'migrations/', 'workers/worker-configuration.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
