@@ -9,6 +9,8 @@ import { choice, count, duration, flag, fraction, optionalText, size, stringList
 import { finished, key, optionalSection, section } from './schema-kit.ts';
 import { backends, buckets } from './schema-lists.ts';
 
+/** The log levels, least severe first. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const TEAM_DOMAIN = /^https:\/\/[a-z0-9.-]+$|^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/;
@@ -16,7 +18,7 @@ const withoutTrailingSlash = (url: string) => url.replace(/\/+$/, '');
 const atLeast16 = (token: string) => (token.length < 16 ? 'must be at least 16 characters' : undefined);
 
 const server = section({
-  log_level: key('logLevel', choice(['debug', 'info', 'warn', 'error'], 'info'), {
+  log_level: key('logLevel', choice(LOG_LEVELS, 'info'), {
     reload: 'reloadable',
     meaning: '`debug`, `info`, `warn` or `error`; JSON log lines below it are dropped. `admin log-level -set LEVEL` overrides it at runtime for the whole fleet (see admin-api.md)',
   }),
