@@ -3,9 +3,10 @@
  * namespace and re-read by each isolate within KV_REFRESH_MS.
  */
 import { type ConfigStore, type RefreshedValue, refreshedValue } from './config-store.ts';
+import { LOG_LEVELS } from './schema.ts';
 import type { LogLevel } from './types.ts';
 
-export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+export { LOG_LEVELS };
 
 export interface RuntimeSettings {
   /** Overrides server.log_level until cleared. */
