@@ -40,7 +40,7 @@ export function createServices(
       let client = tracked.get(name);
       if (!client) {
         const raw = active.backends.get(name);
-        if (!raw) throw new Error(`backend "${name}" is not in the configuration`);
+        if (!raw) throw new Error(`backend ${name} is not in the configuration`);
         client = health.track(raw);
         tracked.set(name, client);
       }
