@@ -1,9 +1,14 @@
 /**
  * Global setup of the unit project: one PGlite database (Postgres in WASM) migrated with the repository's
  * drizzle-kit migrations, exactly as `npm run dev` migrates its embedded database, dumped as a gzipped data
- * directory. Each domain test file in workerd starts its own database from this dump (about half a second) instead
- * of running initdb and the migrations itself (several seconds per file). Runs in Node, once per test run.
+ * directory. Each domain test file in workerd starts its own database from this dump (about a second) instead of
+ * running initdb and the migrations itself (several seconds per file). Built in Node once, then kept in .test-tmp/
+ * under a digest of the migrations and the PGlite version, so later runs only read it.
  */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
@@ -11,13 +16,41 @@ import type { TestProject } from 'vitest/node';
 import { MIGRATIONS_FOLDER } from '../../scripts/lib/migrate.ts';
 import { MIGRATED_PGLITE_DUMP } from './provided-context.ts';
 
+const CACHE = fileURLToPath(new URL('../../.test-tmp/pglite', import.meta.url));
+
 export default async function setup(project: TestProject): Promise<void> {
+  const file = join(CACHE, `migrated-${templateDigest()}.tar.gz`);
+  let dump: Buffer;
+  try {
+    dump = readFileSync(file);
+  } catch {
+    dump = await migratedDump();
+    mkdirSync(CACHE, { recursive: true });
+    // Renamed into place, so a run started meanwhile never reads half a file.
+    const partial = `${file}.${process.pid}.partial`;
+    writeFileSync(partial, dump);
+    renameSync(partial, file);
+  }
+  project.provide(MIGRATED_PGLITE_DUMP, dump.toString('base64'));
+}
+
+async function migratedDump(): Promise<Buffer> {
   const db = await PGlite.create();
   try {
     await migrate(drizzle({ client: db }), { migrationsFolder: MIGRATIONS_FOLDER });
-    const dump = await db.dumpDataDir('gzip');
-    project.provide(MIGRATED_PGLITE_DUMP, Buffer.from(await dump.arrayBuffer()).toString('base64'));
+    return Buffer.from(await (await db.dumpDataDir('gzip')).arrayBuffer());
   } finally {
     await db.close();
   }
+}
+
+/** Changes with any migration (or the journal) and with the PGlite version (its data directory format). */
+function templateDigest(): string {
+  const hash = createHash('sha256');
+  // The package's exports hide package.json; it sits one folder above the entry (dist/index.js).
+  const pglite: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.resolve('@electric-sql/pglite')), 'utf8'));
+  hash.update(typeof pglite === 'object' && pglite !== null && 'version' in pglite ? String(pglite.version) : 'unknown');
+  const files = readdirSync(MIGRATIONS_FOLDER, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+  for (const f of files.map((e) => join(e.parentPath, e.name)).sort()) hash.update(f.slice(MIGRATIONS_FOLDER.length)).update(readFileSync(f));
+  return hash.digest('hex').slice(0, 16);
 }
