@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
@@ -47,8 +48,10 @@ async function migratedDump(): Promise<Buffer> {
 /** Changes with any migration (or the journal) and with the PGlite version (its data directory format). */
 function templateDigest(): string {
   const hash = createHash('sha256');
-  // The package's exports hide package.json; it sits one folder above the entry (dist/index.js).
-  const pglite: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.resolve('@electric-sql/pglite')), 'utf8'));
+  // The package's exports hide package.json; it sits one folder above the entry (dist/). Vite's module runner,
+  // which loads this file, has no import.meta.resolve.
+  const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  const pglite: unknown = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8'));
   hash.update(typeof pglite === 'object' && pglite !== null && 'version' in pglite ? String(pglite.version) : 'unknown');
   const files = readdirSync(MIGRATIONS_FOLDER, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
   for (const f of files.map((e) => join(e.parentPath, e.name)).sort()) hash.update(f.slice(MIGRATIONS_FOLDER.length)).update(readFileSync(f));
