@@ -3,7 +3,7 @@
  * drizzle-kit migrations, exactly as `npm run dev` migrates its embedded database, dumped as a gzipped data
  * directory. Each domain test file in workerd starts its own database from this dump (about a second) instead of
  * running initdb and the migrations itself (several seconds per file). Built in Node once, then kept in .test-tmp/
- * under a digest of the migrations and the PGlite version, so later runs only read it.
+ * under a digest of the migrations and the PGlite version, so later runs only read it. PGlite's own files go along.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
 import type { TestProject } from 'vitest/node';
 import { MIGRATIONS_FOLDER } from '../../scripts/lib/migrate.ts';
-import { MIGRATED_PGLITE_DUMP } from './provided-context.ts';
+import { MIGRATED_PGLITE_DUMP, PGLITE_FILES } from './provided-context.ts';
 
 const CACHE = fileURLToPath(new URL('../../.test-tmp/pglite', import.meta.url));
 
@@ -33,6 +33,11 @@ export default async function setup(project: TestProject): Promise<void> {
     renameSync(partial, file);
   }
   project.provide(MIGRATED_PGLITE_DUMP, dump.toString('base64'));
+  // Handed over as strings: as imported modules, vitest's workerd pool sends binary files as JSON arrays of numbers,
+  // which took most of a domain test file's start-up.
+  const dist = join(dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite')));
+  const base64 = (name: string) => readFileSync(join(dist, name)).toString('base64');
+  project.provide(PGLITE_FILES, { pgliteWasm: base64('pglite.wasm'), initdbWasm: base64('initdb.wasm'), fsBundle: base64('pglite.data') });
 }
 
 async function migratedDump(): Promise<Buffer> {

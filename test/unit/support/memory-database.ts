@@ -10,12 +10,7 @@ import { env } from 'cloudflare:workers';
 import { inject } from 'vitest';
 import type { Db } from '../../../src/store/db.ts';
 import * as schema from '../../../src/store/schema.ts';
-import { MIGRATED_PGLITE_DUMP } from '../../support/provided-context.ts';
-// Not in the package's exports map, so by path: workerd cannot fetch or compile them at run time, it loads them as
-// modules (a compiled WebAssembly.Module each, and the bytes of Postgres's file tree).
-import pgliteWasm from '../../../node_modules/@electric-sql/pglite/dist/pglite.wasm';
-import initdbWasm from '../../../node_modules/@electric-sql/pglite/dist/initdb.wasm';
-import fsBundle from '../../../node_modules/@electric-sql/pglite/dist/pglite.data';
+import { MIGRATED_PGLITE_DUMP, PGLITE_FILES } from '../../support/provided-context.ts';
 
 export interface MemoryDatabase {
   db: Db;
@@ -30,17 +25,29 @@ let template: Promise<Blob> | undefined;
 
 /** The migrated data directory, ungzipped once per test file (PGlite's own gunzip takes seconds in workerd). */
 function migratedDataDir(): Promise<Blob> {
-  template ??= (async () => {
-    const gzipped = Uint8Array.from(atob(inject(MIGRATED_PGLITE_DUMP)), (c) => c.charCodeAt(0));
-    return new Response(new Blob([gzipped]).stream().pipeThrough(new DecompressionStream('gzip'))).blob();
-  })();
+  template ??= new Response(new Blob([fromBase64(inject(MIGRATED_PGLITE_DUMP))]).stream().pipeThrough(new DecompressionStream('gzip'))).blob();
   return template;
+}
+
+function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }
 
 export async function openMemoryDatabase(): Promise<MemoryDatabase> {
   const dataDir = await migratedDataDir();
-  const client = await withRuntimeWasmCompilation(() =>
-    PGlite.create({ pgliteWasmModule: pgliteWasm, initdbWasmModule: initdbWasm, fsBundle: new Blob([fsBundle]), loadDataDir: dataDir }),
+  const files = inject(PGLITE_FILES);
+  // PGlite's files are not modules here (see test/support/pglite-template.ts); workerd compiles WebAssembly only
+  // through the pool's unsafe-eval binding (below).
+  const client = await withRuntimeWasmCompilation((compile) =>
+    PGlite.create({
+      pgliteWasmModule: compile(fromBase64(files.pgliteWasm)),
+      initdbWasmModule: compile(fromBase64(files.initdbWasm)),
+      fsBundle: new Blob([fromBase64(files.fsBundle)]),
+      loadDataDir: dataDir,
+    }),
   );
   const tables = (await client.query<{ name: string }>(`select quote_ident(tablename) as name from pg_tables where schemaname = 'public'`)).rows.map((r) => r.name);
   // Deleting a few rows is much cheaper than TRUNCATE's new files; with triggers (and so foreign keys) off for the
@@ -62,15 +69,16 @@ export async function openMemoryDatabase(): Promise<MemoryDatabase> {
  * PGlite's start-up wraps two JavaScript callbacks as WebAssembly functions, which Emscripten does by compiling a
  * tiny module at run time; workerd forbids that (`Wasm code generation disallowed by embedder`) except through the
  * unsafe-eval binding the vitest pool gives its test Worker. So, for the start-up only, `new WebAssembly.Module`
- * compiles through that binding; everything else about WebAssembly stays as it is.
+ * compiles through that binding (and so do PGlite's own two modules, handed to `work`); everything else about
+ * WebAssembly stays as it is.
  */
-async function withRuntimeWasmCompilation<T>(work: () => Promise<T>): Promise<T> {
+async function withRuntimeWasmCompilation<T>(work: (compile: (bytes: Uint8Array<ArrayBuffer>) => WebAssembly.Module) => Promise<T>): Promise<T> {
   const unsafeEval: unknown = Reflect.get(env, POOL_UNSAFE_EVAL);
   if (!isUnsafeEval(unsafeEval)) throw new Error(`the vitest pool's ${POOL_UNSAFE_EVAL} binding is missing; PGlite cannot start in workerd without it`);
   const original = WebAssembly.Module;
   WebAssembly.Module = new Proxy(original, { construct: (_target, [bytes]: [BufferSource]) => unsafeEval.newWasmModule(bytes) });
   try {
-    return await work();
+    return await work((bytes) => unsafeEval.newWasmModule(bytes));
   } finally {
     WebAssembly.Module = original;
   }
