@@ -17,7 +17,8 @@ export default defineConfig({
           environment: 'node',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           globalSetup: ['test/integration/global-setup.ts'],
-          testTimeout: 120_000,
+          // Generous: the suite must pass on a busy 2-core machine, where starting a stack alone can take minutes.
+          testTimeout: 300_000,
           hookTimeout: 180_000,
           fileParallelism: true,
           maxWorkers: 2,

@@ -16,7 +16,7 @@ import { startPostgres } from './lib/postgres.ts';
 import { startRadosgw } from './lib/radosgw.ts';
 import { ensureDebianPackages, TEST_SERVICES_PACKAGES } from './lib/system-deps.ts';
 import { startWorker } from './lib/worker-dev.ts';
-import { DRAIN_CONCURRENCY } from '../src/jobs/drain-settings.ts';
+import { DRAIN_CONCURRENCY } from '../src/backend-state/drain-settings.ts';
 
 const SMALL = { count: 400, size: 64 * 1024 };
 const LARGE = { count: 4, size: 16 * 1024 * 1024 };

@@ -1,6 +1,7 @@
 /**
- * `npm test`: everything CI runs, in order: typecheck (Worker and Node sides), lint, unit tests inside workerd,
- * then integration tests against the real Worker, PostgreSQL and radosgw (installed from Debian when missing).
+ * `npm test`: everything CI runs, in order: the generated Worker types match wrangler.toml, typecheck (Worker and
+ * Node sides), lint, unit tests inside workerd, then integration tests against the real Worker, PostgreSQL and
+ * radosgw (installed from Debian when missing).
  */
 import { spawnSync } from 'node:child_process';
 import { REAL_CLIENT_PACKAGES, TEST_SERVICES_PACKAGES, ensureDebianPackages } from './lib/system-deps.ts';
@@ -19,6 +20,7 @@ function run(title: string, command: string, args: string[]): void {
 const node = process.execPath;
 const bin = (name: string) => `node_modules/${name}`;
 
+run('generated Worker types up to date with wrangler.toml', node, ['scripts/worker-types.ts', '--check']);
 run('typecheck (Worker)', node, [bin('typescript/bin/tsc'), '-p', 'tsconfig.json']);
 run('typecheck (Node: scripts, CLI, integration tests)', node, [bin('typescript/bin/tsc'), '-p', 'tsconfig.node.json']);
 run('lint', node, [bin('eslint/bin/eslint.js'), '.', '--max-warnings=0']);

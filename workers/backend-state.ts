@@ -1,9 +1,13 @@
-/** One Durable Object per backend: the home of its fleet-wide state. The logic is in src/backends/drain-control.ts. */
+/**
+ * One Durable Object per backend: the home of its fleet-wide state. The logic is in src/backend-state/; this class
+ * only adapts the Durable Object API (storage, alarms) to it. Storage keys: docs/storage-layout.md.
+ */
 import { DurableObject } from 'cloudflare:workers';
 import type { BackendStateSnapshot } from '../src/backends/backend-state.ts';
-import type { BackendStateRpc } from '../src/backends/backend-state-rpc.ts';
+import type { BackendStateRpc, ControlResult, RemoveResult } from '../src/backends/backend-state-rpc.ts';
+import type { BreakerState } from '../src/backends/circuit-breaker.ts';
+import type { Usage, UsageDelta } from '../src/backends/usage.ts';
 import {
-  type ControlResult,
   type DurableState,
   type StoredState,
   cancelDrain,
@@ -12,12 +16,14 @@ import {
   readState,
   runDrainAlarm,
   startDrain,
-} from '../src/backends/drain-control.ts';
-import { type RemoveResult, removeBackend } from '../src/backends/remove-backend.ts';
-import { type BreakerStore, admitCall, breakerState, reportFailure, reportSuccess } from '../src/backends/breaker-control.ts';
-import type { BreakerState } from '../src/backends/circuit-breaker.ts';
-import { type StoredUsage, type UsageStore, currentUsage, flushUsage, recordUsage } from '../src/backends/usage-control.ts';
-import type { Usage, UsageDelta } from '../src/backends/usage.ts';
+} from '../src/backend-state/drain-control.ts';
+import { removeBackend } from '../src/backend-state/remove-backend.ts';
+import { type BreakerStore, DEFAULT_BREAKER, admitCall, breakerState, reportFailure, reportSuccess } from '../src/backend-state/breaker-control.ts';
+import { type StoredUsage, type UsageStore, currentUsage, flushUsage, recordUsage } from '../src/backend-state/usage-control.ts';
+import { resolveActiveConfig } from '../src/runtime/active-config.ts';
+import type { Bindings } from '../src/runtime/bindings.ts';
+import { servicesOpener } from '../src/runtime/services.ts';
+import type { OpenServices } from '../src/services/services.ts';
 import { bindingsFrom } from './bindings.ts';
 import type { Env } from './env.ts';
 
@@ -30,12 +36,16 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
     getAlarm: () => this.ctx.storage.getAlarm(),
   };
 
-  private bindings() {
+  private bindings(): Bindings {
     const bindings = bindingsFrom(this.env, (promise) => this.ctx.waitUntil(promise));
     // This object's own calls (a drain's reads and deletes on its backend, their usage and breaker reports) are
     // made in place: a stub to itself would queue each one as a new event behind the running alarm.
     const self = this.env.BACKEND_STATE.idFromName.bind(this.env.BACKEND_STATE);
     return { ...bindings, backendState: (name: string) => (self(name).equals(this.ctx.id) ? this : bindings.backendState(name)) };
+  }
+
+  private open(operation: string): OpenServices {
+    return servicesOpener(this.bindings(), { component: 'backend-state', operation });
   }
 
   async snapshot(): Promise<BackendStateSnapshot> {
@@ -44,11 +54,11 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
   }
 
   startDrain(backend: string): Promise<ControlResult> {
-    return startDrain(this.durable, backend, this.bindings());
+    return startDrain(this.durable, backend, this.open('drain'));
   }
 
   cancelDrain(backend: string): Promise<ControlResult> {
-    return cancelDrain(this.durable, backend, this.bindings());
+    return cancelDrain(this.durable, backend, this.open('drain-cancel'));
   }
 
   markRemoved(backend: string): Promise<ControlResult> {
@@ -58,7 +68,7 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
   removeBackend(backend: string, request: { purge: boolean; confirm?: string | undefined }): Promise<RemoveResult> {
     // One at a time, and never interleaved with a drain starting or being cancelled.
     return this.ctx.blockConcurrencyWhile(() =>
-      removeBackend(this.durable, { get: (key) => this.ctx.storage.get(key), put: (key, value) => this.ctx.storage.put(key, value) }, backend, request, this.bindings()),
+      removeBackend(this.durable, { get: (key) => this.ctx.storage.get(key), put: (key, value) => this.ctx.storage.put(key, value) }, backend, request, this.open('remove-backend')),
     );
   }
 
@@ -77,20 +87,22 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
   };
 
   async status(): Promise<{ breaker: BreakerState; usage: Usage }> {
-    const [breaker, usage] = await Promise.all([breakerState(this.breakerStore), currentUsage(this.usageStore)]);
+    const [breaker, usage] = await Promise.all([breakerState(this.breakerStore), currentUsage(this.usageStore, Date.now())]);
     return { breaker, usage };
   }
 
   addUsage(backend: string, delta: UsageDelta): Promise<Usage> {
-    return recordUsage(this.usageStore, backend, delta, this.bindings());
+    return recordUsage(this.usageStore, backend, delta, this.open('usage'), Date.now());
   }
 
   flushUsage(backend: string): Promise<void> {
-    return flushUsage(this.usageStore, backend, this.bindings());
+    return flushUsage(this.usageStore, backend, this.open('usage'), Date.now());
   }
 
-  reportFailure(error: string): Promise<BreakerState> {
-    return reportFailure(this.breakerStore, this.bindings(), error);
+  async reportFailure(error: string): Promise<BreakerState> {
+    // The configuration is cached per isolate, so this costs no KV read on most reports.
+    const loaded = await resolveActiveConfig(this.bindings());
+    return reportFailure(this.breakerStore, loaded.ok ? loaded.active.config.circuitBreaker : DEFAULT_BREAKER, error, Date.now());
   }
 
   reportSuccess(): Promise<BreakerState> {
@@ -98,7 +110,7 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
   }
 
   admitCall(): Promise<{ allowed: boolean; state: BreakerState }> {
-    return admitCall(this.breakerStore);
+    return admitCall(this.breakerStore, Date.now());
   }
 
   async countDegradedRead(): Promise<number> {
@@ -112,10 +124,10 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
   }
 
   ensureAlarm(): Promise<void> {
-    return ensureDrainAlarm(this.durable);
+    return ensureDrainAlarm(this.durable, Date.now());
   }
 
   override async alarm(): Promise<void> {
-    await runDrainAlarm(this.durable, this.bindings());
+    await runDrainAlarm(this.durable, this.open('drain'), () => Date.now());
   }
 }

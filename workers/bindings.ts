@@ -1,15 +1,14 @@
 /** Cloudflare's env and context, adapted to what src/ needs (the Worker entry and the Durable Objects share it). */
 import type { Bindings } from '../src/runtime/bindings.ts';
 import { configVariables } from '../src/config/config-variables.ts';
-import type { BackendStateRpc } from '../src/backends/backend-state-rpc.ts';
-import type { RateLimitRpc } from '../src/runtime/rate-limit-rpc.ts';
 import type { Env } from './env.ts';
+import { FLEET_COUNTERS_NAME } from './fleet-counters.ts';
 
 /** The env object lives as long as the isolate; its configuration variables are worked out once. */
 const variablesByEnv = new WeakMap<Env, Record<string, string>>();
 function configVariablesOf(env: Env): Record<string, string> {
   let vars = variablesByEnv.get(env);
-  if (!vars) variablesByEnv.set(env, (vars = configVariables(env, env.S3O_CONFIG)));
+  if (!vars) variablesByEnv.set(env, (vars = configVariables(Object.entries(env), env.S3O_CONFIG)));
   return vars;
 }
 
@@ -28,8 +27,9 @@ export function bindingsFrom(env: Env, waitUntil: (promise: Promise<unknown>) =>
         return { keys: page.keys, ...(page.list_complete ? {} : { cursor: page.cursor }) };
       },
     },
-    backendState: (name) => env.BACKEND_STATE.get(env.BACKEND_STATE.idFromName(name)) as unknown as BackendStateRpc,
-    rateLimiter: (key) => env.CLIENT_RATE_LIMIT.get(env.CLIENT_RATE_LIMIT.idFromName(key)) as unknown as RateLimitRpc,
+    backendState: (name) => env.BACKEND_STATE.get(env.BACKEND_STATE.idFromName(name)),
+    rateLimiter: (key) => env.CLIENT_RATE_LIMIT.get(env.CLIENT_RATE_LIMIT.idFromName(key)),
+    fleetCounters: () => env.FLEET_COUNTERS.get(env.FLEET_COUNTERS.idFromName(FLEET_COUNTERS_NAME)),
     waitUntil,
   };
 }

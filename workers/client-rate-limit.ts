@@ -1,7 +1,7 @@
 /**
- * One Durable Object per client IP holding its token bucket, so the limit holds across every isolate; one more
- * (FLEET_COUNTERS) keeps fleet-wide event totals. The bucket lives in memory: if the object
- * is evicted after being idle, the IP starts again with a full bucket, which an idle IP would have anyway.
+ * One Durable Object per client IP holding its token bucket, so the limit holds across every isolate. The bucket
+ * lives in memory: if the object is evicted after being idle, the IP starts again with a full bucket, which an
+ * idle IP would have anyway.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { type Bucket, takeToken } from '../src/runtime/token-bucket.ts';
@@ -15,15 +15,5 @@ export class ClientRateLimit extends DurableObject<Env> implements RateLimitRpc 
     const result = takeToken(this.bucket, rate, burst, Date.now());
     this.bucket = result.bucket;
     return { allowed: result.allowed, retryAfterSeconds: result.retryAfterSeconds };
-  }
-
-  async increment(counter: string, by: number): Promise<void> {
-    const counters = (await this.ctx.storage.get<Record<string, number>>('counters')) ?? {};
-    counters[counter] = (counters[counter] ?? 0) + by;
-    await this.ctx.storage.put('counters', counters);
-  }
-
-  async counters(): Promise<Record<string, number>> {
-    return (await this.ctx.storage.get<Record<string, number>>('counters')) ?? {};
   }
 }

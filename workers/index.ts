@@ -7,6 +7,7 @@ import type { Env } from './env.ts';
 
 export { BackendState } from './backend-state.ts';
 export { ClientRateLimit } from './client-rate-limit.ts';
+export { FleetCounters } from './fleet-counters.ts';
 
 export default {
   fetch(request, env, ctx) {
@@ -17,5 +18,5 @@ export default {
     return work;
   },
   scheduled: (controller, env, ctx) => handleScheduled(controller.cron, controller.scheduledTime, bindingsFrom(env, (p) => ctx.waitUntil(p))),
-  queue: (batch, _env) => handleQueue(batch.queue, batch.messages),
+  queue: (batch, env, ctx) => handleQueue(batch.queue, batch.messages, bindingsFrom(env, (p) => ctx.waitUntil(p))),
 } satisfies ExportedHandler<Env>;

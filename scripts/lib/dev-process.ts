@@ -25,7 +25,7 @@ export async function startDev(opts: { port: number; env: Record<string, string>
       if (opts.log) appendFileSync(opts.log, d);
     });
   }
-  const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
+  const deadline = Date.now() + (opts.timeoutMs ?? 240_000);
   while (!output.includes('is running at')) {
     if (child.exitCode !== null) throw new Error(`npm run dev exited early:\n${output}`);
     if (Date.now() > deadline) throw new Error(`npm run dev did not start:\n${output}`);

@@ -3,12 +3,12 @@
  * `error` message. Routes arrive with their issues (config versions, drain, ...); status is the first.
  */
 import { Router } from 'itty-router';
-import { type ConfigStore, KV_REFRESH_MS } from '../config/config-store.ts';
+import { type ConfigStore, KV_REFRESH_MS, type RefreshedValue } from '../config/config-store.ts';
 import { LOG_LEVELS, readRuntimeSettings, writeRuntimeSettings } from '../config/runtime-settings.ts';
+import type { ConfigInEffect } from '../config/in-effect.ts';
 import type { LogLevel } from '../config/types.ts';
-import { errorFields, type Logger } from '../observe/log.ts';
-import type { ActiveConfig } from '../runtime/active-config.ts';
-import type { Db } from '../store/db.ts';
+import { errorFields } from '../observe/log.ts';
+import type { Services } from '../services/services.ts';
 import { CLEANUP_MAX_ATTEMPTS, cleanupOverview } from '../store/cleanup.ts';
 import { findObject } from '../store/objects.ts';
 import { backendReport, bytesAvailable, usageForPeriod } from '../store/quotas.ts';
@@ -16,35 +16,35 @@ import { backendModes } from '../store/backend-states.ts';
 import { usagePeriod } from '../backends/usage.ts';
 import { authorizeAdmin } from './authorize.ts';
 import { cancelDrainRoute, drainStatusRoute, removeBackendRoute, startDrainRoute } from './backend-routes.ts';
-import type { Bindings } from '../runtime/bindings.ts';
-import type { BackendHealth } from '../backends/backend-health.ts';
 import { overReplicationRoute, replicateRoute } from './replication-routes.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
 import { json, readJsonObject } from './http.ts';
 import { refuseCrossSiteChange } from './request-guard.ts';
 
+/** What an admin route gets besides the request: the services, and what only configuration routes need. */
 export interface AdminContext {
-  active: ActiveConfig;
+  services: Services;
+  active: ConfigInEffect;
   /** The document this deployment runs with (S3O_CONFIG), and the variables `${VAR}` expands from. */
   deployedText: string;
   vars: Readonly<Record<string, unknown>>;
   environment: string | undefined;
-  db(): Db;
-  log: Logger;
   store: ConfigStore | undefined;
-  backendState: Bindings['backendState'];
-  health: BackendHealth;
+  /** Follows this isolate's own activation at once, rather than after the refresh bound. */
+  rememberActive(record: string): void;
+  /** This isolate's view of the runtime settings. */
+  runtimeSettings: RefreshedValue;
 }
 
 export async function handleAdmin(request: Request, context: AdminContext): Promise<Response> {
   const crossSite = refuseCrossSiteChange(request);
   if (crossSite) {
-    context.log.info('admin request refused', { status: crossSite.status, origin: request.headers.get('origin') ?? undefined });
+    context.services.log.info('admin request refused', { status: crossSite.status, origin: request.headers.get('origin') ?? undefined });
     return crossSite;
   }
   const auth = await authorizeAdmin(request, context.active.config.admin, context.environment);
   if (!auth.ok) {
-    context.log.info('admin request refused', { status: auth.status, error: auth.error });
+    context.services.log.info('admin request refused', { status: auth.status, error: auth.error });
     return json(auth.status, { error: auth.error });
   }
   const by = auth.caller.kind === 'access' ? auth.caller.identity : 'admin-token';
@@ -71,19 +71,19 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   try {
     return (await router.fetch(request)) as Response;
   } catch (err) {
-    context.log.error('admin request failed', errorFields(err));
+    context.services.log.error('admin request failed', errorFields(err));
     return json(500, { error: 'internal error; see the logs' });
   }
 }
 
 /** Per backend: quota used and limit, orphaned bytes, objects, this month's usage against its limits, state. */
 async function status(context: AdminContext): Promise<Response> {
-  const period = usagePeriod(Date.now());
+  const period = usagePeriod(context.services.now());
   const [rows, usage, modes] = await Promise.all([
-    backendReport(context.db()),
-    usageForPeriod(context.db(), period),
-    backendModes(context.db()),
-    context.health.refresh(context.active.config.backends.map((b) => b.name)),
+    backendReport(context.services.db()),
+    usageForPeriod(context.services.db(), period),
+    backendModes(context.services.db()),
+    context.services.health.refresh(context.active.config.backends.map((b) => b.name)),
   ]);
   const configured = new Map(context.active.config.backends.map((b) => [b.name, b]));
   const usageOf = new Map(usage.map((u) => [u.backendName, u]));
@@ -99,9 +99,9 @@ async function status(context: AdminContext): Promise<Response> {
     ...(warnings.length > 0 ? { warnings } : {}),
     backends: [...rows, ...retired].map((r) => {
       const backend = configured.get(r.backendName);
-      const breaker = context.health.state(r.backendName);
+      const breaker = context.services.health.state(r.backendName);
       // Live from the backend's Durable Object when it has this month's; else what Postgres has (flushed).
-      const live = context.health.usage(r.backendName);
+      const live = context.services.health.usage(r.backendName);
       const used = live?.period === period ? live : usageOf.get(r.backendName);
       return {
         name: r.backendName,
@@ -135,7 +135,7 @@ function stateOf(mode: string, breaker: 'closed' | 'open' | 'half-open'): string
 
 /** The level in effect, and whether it is the runtime override or the configuration's server.log_level. */
 async function getLogLevel(context: AdminContext): Promise<Response> {
-  const runtime = await readRuntimeSettings(context.store);
+  const runtime = await readRuntimeSettings(context.store, context.runtimeSettings, context.services.now());
   return json(200, levelBody(context, runtime.logLevel));
 }
 
@@ -148,16 +148,16 @@ async function setLogLevel(request: Request, context: AdminContext): Promise<Res
   if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
     return json(400, { error: `level must be one of ${LOG_LEVELS.join(', ')}`, details: { level } });
   }
-  const current = await readRuntimeSettings(context.store);
-  await writeRuntimeSettings(context.store, { ...current, logLevel: level as LogLevel });
-  context.log.warn('log level changed at runtime', { level });
+  const current = await readRuntimeSettings(context.store, context.runtimeSettings, context.services.now());
+  await writeRuntimeSettings(context.store, context.runtimeSettings, { ...current, logLevel: level as LogLevel }, context.services.now());
+  context.services.log.warn('log level changed at runtime', { level });
   return json(200, levelBody(context, level as LogLevel));
 }
 
 async function clearLogLevel(context: AdminContext): Promise<Response> {
   if (!context.store) return json(503, { error: 'no configuration store (CONFIG_KV) is bound' });
-  const current = await readRuntimeSettings(context.store);
-  await writeRuntimeSettings(context.store, { ...current, logLevel: undefined });
+  const current = await readRuntimeSettings(context.store, context.runtimeSettings, context.services.now());
+  await writeRuntimeSettings(context.store, context.runtimeSettings, { ...current, logLevel: undefined }, context.services.now());
   return json(200, levelBody(context, undefined));
 }
 
@@ -171,7 +171,7 @@ function levelBody(context: AdminContext, override: LogLevel | undefined) {
 
 /** The cleanup queue: counts (waiting, due now, stuck after 10 attempts) and the first 50 items, stuck ones first. */
 async function cleanupQueueRoute(context: AdminContext): Promise<Response> {
-  const overview = await cleanupOverview(context.db(), new Date(), 50);
+  const overview = await cleanupOverview(context.services.db(), new Date(context.services.now()), 50);
   return json(200, {
     depth: overview.depth,
     due: overview.due,
@@ -203,7 +203,7 @@ async function objectLocations(request: Request, context: AdminContext): Promise
   if (!context.active.config.buckets.some((b) => b.name === bucket)) {
     return json(404, { error: `no bucket "${bucket}" in the configuration` });
   }
-  const object = await findObject(context.db(), bucket, key);
+  const object = await findObject(context.services.db(), bucket, key);
   if (!object) return json(404, { error: `no object "${key}" in bucket "${bucket}"` });
   const configured = new Set(context.active.config.backends.map((b) => b.name));
   return json(200, {

@@ -6,58 +6,51 @@
  */
 import type { AdminConfig } from '../config/types.ts';
 import { timingSafeEqualText } from '../s3/sigv4.ts';
-import { type AccessFailure, type AccessResult, createAccessVerifier } from './access-jwt.ts';
+import { type AccessFailure, createAccessVerifier } from './access-jwt.ts';
 
 export type AdminCaller = { kind: 'access'; identity: string } | { kind: 'token' };
 export type Authorization = { ok: true; caller: AdminCaller } | { ok: false; status: 401 | 403 | 503; error: string };
 
-let verifierFor: { key: string; verifier: ReturnType<typeof createAccessVerifier> } | undefined;
-
-/** One verifier (and so one JWKS cache) per isolate and Access setting. */
-function accessVerifier(access: NonNullable<AdminConfig['access']>) {
-  const key = `${access.teamDomain}\n${access.audience}`;
-  if (verifierFor?.key !== key) {
-    verifierFor = {
-      key,
-      verifier: createAccessVerifier(access, {
-        fetchJwks: async (url) => {
-          const response = await fetch(url);
-          if (!response.ok) throw new Error(`JWKS fetch from ${url} answered ${response.status}`);
-          return response.json();
-        },
-        now: () => Date.now(),
-      }),
-    };
+/**
+ * The one place an Access failure becomes an answer: the caller's token is refused (403), but keys that cannot be
+ * fetched are not the caller's fault and pass (503, retry shortly).
+ */
+function accessRefusal(reason: AccessFailure, detail: string | undefined): { status: 403 | 503; error: string } {
+  switch (reason) {
+    case 'missing':
+      return { status: 403, error: 'missing Cf-Access-Jwt-Assertion' };
+    case 'malformed':
+      return { status: 403, error: 'the Access token is malformed' };
+    case 'unsupported-algorithm':
+      return { status: 403, error: 'the Access token is not RS256' };
+    case 'unknown-key':
+      return { status: 403, error: 'the Access token was signed by an unknown key' };
+    case 'bad-signature':
+      return { status: 403, error: 'the Access token signature is invalid' };
+    case 'expired':
+      return { status: 403, error: 'the Access token has expired' };
+    case 'not-yet-valid':
+      return { status: 403, error: 'the Access token is not valid yet' };
+    case 'wrong-audience':
+      return { status: 403, error: 'the Access token is for another application' };
+    case 'wrong-issuer':
+      return { status: 403, error: 'the Access token is from another team' };
+    case 'keys-unavailable':
+      return {
+        status: 503,
+        error: `cannot verify the Access token now: the team's signing keys could not be fetched${detail ? ` (${detail})` : ''}; retry shortly`,
+      };
   }
-  return verifierFor.verifier;
 }
-
-const REASONS: Record<AccessFailure, string> = {
-  missing: 'missing Cf-Access-Jwt-Assertion',
-  malformed: 'the Access token is malformed',
-  'unsupported-algorithm': 'the Access token is not RS256',
-  'unknown-key': 'the Access token was signed by an unknown key',
-  'bad-signature': 'the Access token signature is invalid',
-  expired: 'the Access token has expired',
-  'not-yet-valid': 'the Access token is not valid yet',
-  'wrong-audience': 'the Access token is for another application',
-  'wrong-issuer': 'the Access token is from another team',
-};
 
 export async function authorizeAdmin(request: Request, admin: AdminConfig, environment: string | undefined): Promise<Authorization> {
   const assertion = request.headers.get('cf-access-jwt-assertion');
   const bearer = /^Bearer (.+)$/.exec(request.headers.get('authorization') ?? '')?.[1];
   if (assertion !== null) {
     if (!admin.access) return { ok: false, status: 403, error: 'Cloudflare Access is not configured for the admin API (admin.access)' };
-    let result: AccessResult;
-    try {
-      result = await accessVerifier(admin.access).verify(assertion);
-    } catch (err) {
-      // Access's signing keys could not be fetched: nobody can be verified now, which is not the caller's fault.
-      const why = err instanceof Error ? err.message : String(err);
-      return { ok: false, status: 503, error: `cannot verify the Access token now: the team's signing keys could not be fetched (${why}); retry shortly` };
-    }
-    if (!result.ok) return { ok: false, status: 403, error: REASONS[result.reason] };
+    // The verifier keeps no state of its own: the JWKS cache and its cooldown are per team domain in access-jwt.ts.
+    const result = await createAccessVerifier(admin.access).verify(assertion);
+    if (!result.ok) return { ok: false, ...accessRefusal(result.reason, result.detail) };
     const identity = String(result.claims.email ?? result.claims.common_name ?? result.claims.sub ?? 'unknown');
     return { ok: true, caller: { kind: 'access', identity } };
   }

@@ -21,7 +21,7 @@ import {
   readVersion,
 } from '../config/versions.ts';
 import { errorFields } from '../observe/log.ts';
-import { type ActiveConfig, buildActiveConfig, pendingDeploy, rememberActiveRecord } from '../runtime/active-config.ts';
+import { type ConfigInEffect, pendingDeploy } from '../config/in-effect.ts';
 import { ensureQuotaLimitsSynced } from '../jobs/quota-sync.ts';
 import type { AdminContext } from './api.ts';
 import { json, readJsonObject } from './http.ts';
@@ -62,7 +62,7 @@ export async function pushConfig(request: Request, context: AdminContext, by: st
   if (note !== undefined && (typeof note !== 'string' || note.length > MAX_NOTE_LENGTH)) {
     return json(400, { error: `note must be a string of at most ${MAX_NOTE_LENGTH} characters` });
   }
-  context.log.info('Config push received', { by });
+  context.services.log.info('Config push received', { by });
   const candidate = validateCandidate(body.value.yaml, context);
   if (!candidate.ok) return candidate.response;
   return activate(context, { yaml: candidate.yaml, config: candidate.config, source: 'push', by, note });
@@ -113,10 +113,10 @@ async function activate(context: AdminContext, change: Activation): Promise<Resp
     if (err instanceof VersionConflictError) return json(409, { error: err.message });
     throw err;
   }
-  rememberActiveRecord(JSON.stringify(record));
-  const after = buildActiveConfig(before.deployed, { record, config: change.config });
+  context.rememberActive(JSON.stringify(record));
+  const after = applyReloadable(before.deployed, change.config);
   const { changes, requires_deploy } = describeChanges(before, change.config, context);
-  context.log.info('Config version activated', {
+  context.services.log.info('Config version activated', {
     version: record.version,
     source: record.source,
     by: record.by,
@@ -125,10 +125,10 @@ async function activate(context: AdminContext, change: Activation): Promise<Resp
   });
   let quotaSync = 'synced';
   try {
-    await ensureQuotaLimitsSynced(context.db(), after.config, { force: true });
+    await ensureQuotaLimitsSynced(context.services, { force: true, config: after });
   } catch (err) {
     // Every isolate syncs again before its first write under the new version, and the cron repeats it.
-    context.log.warn('quota limit sync after activation failed; will retry', errorFields(err));
+    context.services.log.warn('quota limit sync after activation failed; will retry', errorFields(err));
     quotaSync = 'pending';
   }
   return json(201, {
@@ -141,7 +141,7 @@ async function activate(context: AdminContext, change: Activation): Promise<Resp
 }
 
 /** Reloadable changes against what is in effect; deploy-only ones against what is deployed. */
-function describeChanges(active: ActiveConfig, candidate: Config, context: AdminContext): { changes: ConfigChange[]; requires_deploy: ConfigChange[] } {
+function describeChanges(active: ConfigInEffect, candidate: Config, context: AdminContext): { changes: ConfigChange[]; requires_deploy: ConfigChange[] } {
   return {
     changes: shown(configChanges(active.config, applyReloadable(active.deployed, candidate)), context),
     requires_deploy: shown(configChanges(active.deployed, candidate).filter((c) => c.effect === 'deploy-only'), context),
@@ -166,7 +166,7 @@ function validateCandidate(yaml: unknown, context: AdminContext, refusal = 'the 
   }
   const loaded = loadConfig(yaml, context.vars);
   if (!loaded.ok) {
-    context.log.warn('Config push refused, keeping current config', { problems: loaded.problems.length });
+    context.services.log.warn('Config push refused, keeping current config', { problems: loaded.problems.length });
     return { ok: false, response: json(400, { error: refusal, problems: loaded.problems satisfies ConfigProblem[] }) };
   }
   return { ok: true, yaml, config: loaded.config };

@@ -4,7 +4,7 @@
  * always, successes only while the cached state is not a clean "closed"), and so is each call's usage (one API
  * request, plus the bytes sent or received), after the call, off the request's path.
  */
-import type { Bindings } from '../runtime/bindings.ts';
+import type { BackendStateRpc } from './backend-state-rpc.ts';
 import { type BackendClient, BackendError, describeError } from './client.ts';
 import { type BreakerState, CLOSED, isBackendFault } from './circuit-breaker.ts';
 import type { Usage, UsageDelta } from './usage.ts';
@@ -27,17 +27,31 @@ export interface BackendHealth {
   track(client: BackendClient): BackendClient;
 }
 
-const cache = new Map<string, { state: BreakerState; usage?: Usage; fetchedAt: number }>();
-/** Usage not yet reported, per backend, and the backends with a report on its way. */
-const pendingUsage = new Map<string, UsageDelta>();
-const sending = new Set<string>();
+/** What an isolate keeps between requests (one instance, in src/runtime/isolate.ts). */
+export interface HealthMemory {
+  states: Map<string, { state: BreakerState; usage?: Usage; fetchedAt: number }>;
+  /** Usage not yet reported, per backend, and the backends with a report on its way. */
+  pendingUsage: Map<string, UsageDelta>;
+  sending: Set<string>;
+}
+
+export function createHealthMemory(): HealthMemory {
+  return { states: new Map(), pendingUsage: new Map(), sending: new Set() };
+}
+
+export interface HealthDeps {
+  backendState(name: string): BackendStateRpc;
+  waitUntil(promise: Promise<unknown>): void;
+  now(): number;
+}
 
 function sumUsage(a: UsageDelta, b: UsageDelta): UsageDelta {
   return { apiRequests: a.apiRequests + b.apiRequests, egressBytes: a.egressBytes + b.egressBytes, ingressBytes: a.ingressBytes + b.ingressBytes };
 }
 
-export function createBackendHealth(bindings: Pick<Bindings, 'backendState' | 'waitUntil'>): BackendHealth {
-  const remember = (name: string, state: BreakerState) => cache.set(name, { ...cache.get(name), state, fetchedAt: Date.now() });
+export function createBackendHealth(deps: HealthDeps, memory: HealthMemory): BackendHealth {
+  const { states: cache, pendingUsage, sending } = memory;
+  const remember = (name: string, state: BreakerState) => cache.set(name, { ...cache.get(name), state, fetchedAt: deps.now() });
   /**
    * Usage is sent at once, but while one report to a backend's object is on its way, the calls that finish
    * meanwhile are added up and sent together next: one RPC per backend at a time, whatever the concurrency.
@@ -50,35 +64,35 @@ export function createBackendHealth(bindings: Pick<Bindings, 'backendState' | 'w
     const send = async () => {
       for (let next = pendingUsage.get(name); next; next = pendingUsage.get(name)) {
         pendingUsage.delete(name);
-        const usage = await bindings.backendState(name).addUsage(name, next);
+        const usage = await deps.backendState(name).addUsage(name, next);
         const entry = cache.get(name);
         cache.set(name, { state: entry?.state ?? CLOSED, usage, fetchedAt: entry?.fetchedAt ?? 0 });
       }
     };
     // A report that fails is dropped (usage is then undercounted by it), never retried in a loop.
-    bindings.waitUntil(send().catch(() => {}).finally(() => sending.delete(name)));
+    deps.waitUntil(send().catch(() => {}).finally(() => sending.delete(name)));
   };
   const state = (name: string) => cache.get(name)?.state ?? CLOSED;
   const report = (name: string, err: unknown) => {
     if (err === undefined) {
       const current = state(name);
       if (current.state === 'closed' && current.consecutiveFailures === 0) return;
-      bindings.waitUntil(bindings.backendState(name).reportSuccess().then((s) => remember(name, s)).catch(() => {}));
+      deps.waitUntil(deps.backendState(name).reportSuccess().then((s) => remember(name, s)).catch(() => {}));
       return;
     }
     if (!(err instanceof BackendError) || !isBackendFault(err.status)) return;
-    const call = bindings.backendState(name).reportFailure(describeError(err)).then((s) => remember(name, s));
-    bindings.waitUntil(call.catch(() => {}));
+    const call = deps.backendState(name).reportFailure(describeError(err)).then((s) => remember(name, s));
+    deps.waitUntil(call.catch(() => {}));
   };
   return {
     async refresh(names) {
-      const now = Date.now();
+      const now = deps.now();
       const stale = [...new Set(names)].filter((n) => (cache.get(n)?.fetchedAt ?? 0) < now - HEALTH_TTL_MS);
       await Promise.all(
         stale.map(async (name) => {
           try {
-            const status = await bindings.backendState(name).status();
-            cache.set(name, { state: status.breaker, usage: status.usage, fetchedAt: Date.now() });
+            const status = await deps.backendState(name).status();
+            cache.set(name, { state: status.breaker, usage: status.usage, fetchedAt: deps.now() });
           } catch {
             // Unknown is treated as healthy: a breaker must never be why every copy is refused.
           }
@@ -91,9 +105,9 @@ export function createBackendHealth(bindings: Pick<Bindings, 'backendState' | 'w
     async readable(name) {
       const current = state(name);
       if (current.state === 'closed') return true;
-      if (current.state === 'open' && current.retryAt !== undefined && Date.now() < current.retryAt) return false;
+      if (current.state === 'open' && current.retryAt !== undefined && deps.now() < current.retryAt) return false;
       try {
-        const { allowed, state: next } = await bindings.backendState(name).admitCall();
+        const { allowed, state: next } = await deps.backendState(name).admitCall();
         remember(name, next);
         return allowed;
       } catch {
@@ -101,7 +115,7 @@ export function createBackendHealth(bindings: Pick<Bindings, 'backendState' | 'w
       }
     },
     async countDegradedRead(name) {
-      await bindings.backendState(name).countDegradedRead();
+      await deps.backendState(name).countDegradedRead();
     },
     track(client) {
       /** `bytes` says what the call moved: sent (ingress) or received (egress), once it is known. */

@@ -2,8 +2,19 @@
 import type { BackendStateSnapshot } from './backend-state.ts';
 import type { BreakerState } from './circuit-breaker.ts';
 import type { Usage, UsageDelta } from './usage.ts';
-import type { ControlResult } from './drain-control.ts';
-import type { RemoveResult } from './remove-backend.ts';
+
+/**
+ * Why a backend's Durable Object refused a request: the backend is not configured, the request conflicts with
+ * its state (draining, already removed), the orchestrator's configuration is unusable, or a purge's confirmation
+ * token is wrong, used or expired. The admin API maps each to its HTTP status in one place.
+ */
+export type ControlRefusal = 'unknown-backend' | 'conflict' | 'unconfigured' | 'bad-token';
+
+export type ControlResult =
+  | { ok: true; status: string; state: BackendStateSnapshot }
+  | { ok: false; reason: Exclude<ControlRefusal, 'bad-token'>; error: string };
+
+export type RemoveResult = { ok: true; body: Record<string, unknown> } | { ok: false; reason: ControlRefusal; error: string };
 
 export interface BackendStateRpc {
   snapshot(): Promise<BackendStateSnapshot>;

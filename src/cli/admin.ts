@@ -1,8 +1,10 @@
-/** `s3-orchestrator admin ...`: calls to the admin API, printed as tables (or JSON with --json). */
-import type { DrainReport } from '../backends/backend-state.ts';
+/**
+ * `s3-orchestrator admin ...`: calls to the admin API, printed as tables (or JSON with --json). The drain commands
+ * are in admin-drain.ts; commands.ts maps the command line onto these functions.
+ */
 import { call } from './api-call.ts';
 import { bytes, fail, printJson, printTable } from './output.ts';
-import { type Target, flagValue, positionals, resolveTarget } from './target.ts';
+import type { Target } from './target.ts';
 
 interface StatusBackend {
   name: string;
@@ -25,67 +27,7 @@ interface ObjectLocations {
   locations: { backend: string; physical_key: string; stored_size: number; created_at: string; configured: boolean }[];
 }
 
-const COMMANDS =
-  'admin status, admin object-locations -key BUCKET/KEY, admin log-level [-set LEVEL | --reset], admin drain BACKEND, admin drain-status BACKEND [--watch [--stuck-after SECONDS]], admin drain-cancel BACKEND, admin remove-backend BACKEND [--purge [--confirm]], admin cleanup-queue, admin replicate, admin over-replication [--execute] [--batch-size N]';
-
-/** GET /admin/api/backends/NAME/drain: the backend's name and its drain report. */
-type DrainStatus = DrainReport & { backend: string };
-
-export async function adminCommand(sub: string | undefined, args: string[], json: boolean): Promise<number> {
-  let target: Target;
-  try {
-    target = resolveTarget(args, process.env, process.cwd());
-  } catch (err) {
-    return fail(err instanceof Error ? err.message : String(err));
-  }
-  if (sub === 'status') return status(target, json);
-  if (sub === 'object-locations') return objectLocations(target, args, json);
-  if (sub === 'log-level') return logLevel(target, args, json);
-  if (sub === 'remove-backend') return removeBackend(target, args, json);
-  if (sub === 'cleanup-queue') return cleanupQueue(target, json);
-  if (sub === 'replicate') {
-    const body = await call(target, 'POST', '/admin/api/replicate');
-    if (!body.ok) return fail(body.error);
-    const r = body.value as { status: string; reason?: string; copies_created: number; copies_removed?: number; failures?: number; more_pending?: boolean };
-    if (json) printJson(r);
-    else if (r.status === 'skipped') console.log(`replication skipped: ${r.reason}`);
-    else console.log(`replication: ${r.copies_created} copies created, ${r.copies_removed ?? 0} excess copies removed, ${r.failures ?? 0} failures${r.more_pending ? '; more objects wait for the next run' : ''}`);
-    return 0;
-  }
-  if (sub === 'over-replication') {
-    const execute = args.includes('--execute');
-    const size = flagValue(args, '--batch-size');
-    const path = `/admin/api/over-replication${size !== undefined ? `?batch_size=${encodeURIComponent(size)}` : ''}`;
-    const body = await call(target, execute ? 'POST' : 'GET', path);
-    if (!body.ok) return fail(body.error);
-    const r = body.value as { factor: number; pending: number; copies_removed?: number };
-    if (json) printJson(r);
-    else if (execute) console.log(`removed ${r.copies_removed ?? 0} excess copies; ${r.pending} objects still have more than ${r.factor} copies`);
-    else console.log(`${r.pending} objects have more than ${r.factor} copies${r.pending > 0 ? ' (remove the extras with --execute)' : ''}`);
-    return 0;
-  }
-  if (sub === 'drain' || sub === 'drain-status' || sub === 'drain-cancel') {
-    const [backend] = positionals(args);
-    if (!backend) return fail(`admin ${sub} needs a BACKEND name`, 2);
-    const path = `/admin/api/backends/${encodeURIComponent(backend)}/drain`;
-    if (sub === 'drain-status') {
-      if (!args.includes('--watch')) return drainStatus(target, path, json);
-      const stuckText = flagValue(args, '--stuck-after') ?? String(DEFAULT_STUCK_AFTER_SECONDS);
-      const stuckAfter = /^\d+$/.test(stuckText) ? Number(stuckText) : NaN;
-      if (!(stuckAfter >= 1)) return fail(`--stuck-after takes a number of seconds (at least 1), got "${stuckText}"`, 2);
-      return watchDrain(target, path, json, stuckAfter * 1000);
-    }
-    const body = await call(target, sub === 'drain' ? 'POST' : 'DELETE', path);
-    if (!body.ok) return fail(body.error);
-    const value = body.value as { status: string; backend: string };
-    if (json) printJson(value);
-    else console.log(`${value.backend}: ${value.status}${sub === 'drain' ? ` (follow it with: s3-orchestrator admin drain-status ${value.backend} --watch)` : ''}`);
-    return 0;
-  }
-  return fail(`unknown command "admin ${sub ?? ''}" (available: ${COMMANDS})`, 2);
-}
-
-async function status(target: Target, json: boolean): Promise<number> {
+export async function status(target: Target, json: boolean): Promise<number> {
   const body = await call(target, 'GET', '/admin/api/status');
   if (!body.ok) return fail(body.error);
   if (json) {
@@ -114,9 +56,7 @@ async function status(target: Target, json: boolean): Promise<number> {
   return 0;
 }
 
-/** The seed spells it `-key bucket/key`; `--key` works too. */
-async function objectLocations(target: Target, args: string[], json: boolean): Promise<number> {
-  const key = flagValue(args, '-key') ?? flagValue(args, '--key');
+export async function objectLocations(target: Target, key: string | undefined, json: boolean): Promise<number> {
   if (!key) return fail('admin object-locations needs -key BUCKET/KEY', 2);
   const body = await call(target, 'GET', `/admin/api/object-locations?key=${encodeURIComponent(key)}`);
   if (!body.ok) return fail(body.error);
@@ -133,10 +73,8 @@ async function objectLocations(target: Target, args: string[], json: boolean): P
   return 0;
 }
 
-async function logLevel(target: Target, args: string[], json: boolean): Promise<number> {
-  // The seed's spelling is `-set debug`; `--set debug` works too.
-  const level = flagValue(args, '-set') ?? flagValue(args, '--set');
-  const reset = args.includes('--reset');
+/** Shows the level; `level` sets it fleet-wide, `reset` returns to the configuration's. */
+export async function logLevel(target: Target, level: string | undefined, reset: boolean, json: boolean): Promise<number> {
   const body = reset
     ? await call(target, 'DELETE', '/admin/api/log-level')
     : level !== undefined
@@ -150,84 +88,33 @@ async function logLevel(target: Target, args: string[], json: boolean): Promise<
   return 0;
 }
 
-async function drainStatus(target: Target, path: string, json: boolean): Promise<number> {
-  const body = await call(target, 'GET', path);
+export async function replicate(target: Target, json: boolean): Promise<number> {
+  const body = await call(target, 'POST', '/admin/api/replicate');
   if (!body.ok) return fail(body.error);
-  if (json) {
-    printJson(body.value);
-    return 0;
-  }
-  const s = body.value as DrainStatus;
-  const lines = [
-    `${s.backend}: ${s.mode}${s.waiting_for_space ? ' (waiting: no other backend has room)' : ''}`,
-    `  remaining  ${s.objects_remaining} objects, ${bytes(s.bytes_remaining)}${s.deletes_queued > 0 ? `; ${s.deletes_queued} deletes on it still queued` : ''}`,
-    `  moved      ${s.objects_moved} objects, ${bytes(s.bytes_moved)} copied (${s.copies_dropped} had a copy elsewhere)`,
-    s.failed_attempts_retried
-      ? `  failures   0 (${s.failed_attempts_retried} failed attempts were retried until they succeeded)`
-      : `  failures   ${s.failures}${s.last_error ? ` (last: ${s.last_error} at ${s.last_error_at})` : ''}`,
-  ];
-  console.log(lines.join('\n'));
+  const r = body.value as { status: string; reason?: string; copies_created: number; copies_removed?: number; failures?: number; more_pending?: boolean };
+  if (json) printJson(r);
+  else if (r.status === 'skipped') console.log(`replication skipped: ${r.reason}`);
+  else console.log(`replication: ${r.copies_created} copies created, ${r.copies_removed ?? 0} excess copies removed, ${r.failures ?? 0} failures${r.more_pending ? '; more objects wait for the next run' : ''}`);
   return 0;
 }
 
-/** How long --watch waits for a drain that makes no progress before it gives up with exit 3. */
-const DEFAULT_STUCK_AFTER_SECONDS = 600;
-
-/** What a drain that is not moving objects is waiting for, as the watch line's note. */
-function waitingFor(s: DrainStatus): string {
-  const parts: string[] = [];
-  if (s.waiting_for_space) parts.push('room on another backend');
-  if (s.objects_remaining === 0 && s.deletes_queued > 0) parts.push(`${s.deletes_queued} queued deletes on ${s.backend}`);
-  const last = s.last_error ? ` (last error: ${s.last_error})` : '';
-  return parts.length > 0 ? ` waiting for ${parts.join(' and ')}${last}` : s.failures > 0 ? ` ${s.failures} failures${last}` : '';
-}
-
-/**
- * Follows a drain with a progress bar until it is no longer active (exit 0 when drained); one JSON line per poll
- * with --json. A drain that changes nothing for `stuckAfterMs` ends the watch with what it waits for, exit 3.
- */
-async function watchDrain(target: Target, path: string, json: boolean, stuckAfterMs: number, intervalMs = 2000): Promise<number> {
-  let total: number | undefined;
-  let lastChange = { at: Date.now(), state: '' };
-  for (;;) {
-    const body = await call(target, 'GET', path);
-    if (!body.ok) return fail(body.error);
-    const s = body.value as DrainStatus;
-    total ??= s.objects_remaining + s.objects_moved;
-    if (json) console.log(JSON.stringify(s));
-    else {
-      const done = total === 0 ? 1 : Math.min(1, s.objects_moved / total);
-      const bar = '#'.repeat(Math.round(done * 30)).padEnd(30, '.');
-      const line = `[${bar}] ${Math.round(done * 100)}% ${s.objects_moved} moved, ${s.objects_remaining} left (${bytes(s.bytes_remaining)})${waitingFor(s)}`;
-      if (process.stdout.isTTY) process.stdout.write(`\r${line}`);
-      else console.log(line);
-    }
-    if (!s.active) {
-      if (!json && process.stdout.isTTY) process.stdout.write('\n');
-      if (!json) console.log(`${s.backend}: ${s.mode}`);
-      return s.mode === 'drained' ? 0 : 1;
-    }
-    const state = JSON.stringify([s.objects_moved, s.objects_remaining, s.deletes_queued, s.copies_dropped]);
-    if (state !== lastChange.state) lastChange = { at: Date.now(), state };
-    else if (Date.now() - lastChange.at >= stuckAfterMs) {
-      if (!json && process.stdout.isTTY) process.stdout.write('\n');
-      const why = waitingFor(s).trim() || 'no progress';
-      process.stderr.write(`${s.backend}: the drain made no progress for ${Math.round(stuckAfterMs / 1000)} s (${why}); it goes on in the background\n`);
-      return 3;
-    }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, stuckAfterMs)));
-  }
+/** Counts the objects with more copies than the factor; `execute` removes the extras (up to `batchSize` objects). */
+export async function overReplication(target: Target, execute: boolean, batchSize: string | undefined, json: boolean): Promise<number> {
+  const path = `/admin/api/over-replication${batchSize !== undefined ? `?batch_size=${encodeURIComponent(batchSize)}` : ''}`;
+  const body = await call(target, execute ? 'POST' : 'GET', path);
+  if (!body.ok) return fail(body.error);
+  const r = body.value as { factor: number; pending: number; copies_removed?: number };
+  if (json) printJson(r);
+  else if (execute) console.log(`removed ${r.copies_removed ?? 0} excess copies; ${r.pending} objects still have more than ${r.factor} copies`);
+  else console.log(`${r.pending} objects have more than ${r.factor} copies${r.pending > 0 ? ' (remove the extras with --execute)' : ''}`);
+  return 0;
 }
 
 /**
  * Without --purge: drops the records, objects stay on the backend. --purge alone: a preview. --purge --confirm:
  * fetches a confirmation token (valid 60 s, this backend only) and purges with it.
  */
-async function removeBackend(target: Target, args: string[], json: boolean): Promise<number> {
-  const [backend] = positionals(args);
-  if (!backend) return fail('admin remove-backend needs a BACKEND name', 2);
-  const purge = args.includes('--purge');
-  const confirm = args.includes('--confirm');
+export async function removeBackend(target: Target, backend: string, purge: boolean, confirm: boolean, json: boolean): Promise<number> {
   if (confirm && !purge) return fail('--confirm goes with --purge (remove-backend BACKEND --purge --confirm)', 2);
   const path = `/admin/api/backends/${encodeURIComponent(backend)}`;
   if (!purge) {
@@ -270,7 +157,7 @@ interface CleanupItem {
   last_error: string | null;
 }
 
-async function cleanupQueue(target: Target, json: boolean): Promise<number> {
+export async function cleanupQueue(target: Target, json: boolean): Promise<number> {
   const body = await call(target, 'GET', '/admin/api/cleanup-queue');
   if (!body.ok) return fail(body.error);
   if (json) {

@@ -9,7 +9,7 @@ import { checkConfig, formatProblems } from '../config/load.ts';
 import type { ConfigChange } from '../config/reload-classes.ts';
 import { call, type CallResult } from './api-call.ts';
 import { fail, printJson, printTable } from './output.ts';
-import { type Target, flagValue, positionals, resolveTarget } from './target.ts';
+import type { Target } from './target.ts';
 
 interface VersionSummary {
   version: number;
@@ -28,32 +28,8 @@ interface ActivationBody {
   propagation_seconds?: number;
 }
 
-const COMMANDS = 'config validate FILE, config push FILE, config show, config diff FILE, config history, config rollback N';
-
-export async function configCommand(sub: string | undefined, args: string[], json: boolean): Promise<number> {
-  if (sub === 'validate') return validate(args, json);
-  if (!sub || !['push', 'show', 'diff', 'history', 'rollback'].includes(sub)) {
-    return fail(`unknown command "config ${sub ?? ''}" (available: ${COMMANDS})`, 2);
-  }
-  let target: Target;
-  try {
-    target = resolveTarget(args, process.env, process.cwd());
-  } catch (err) {
-    return fail(err instanceof Error ? err.message : String(err));
-  }
-  if (sub === 'show') return show(target, json);
-  if (sub === 'history') return history(target, json);
-  if (sub === 'rollback') return rollback(target, args, json);
-  const file = readChecked(args, `config ${sub}`);
-  if (!file.ok) return file.code;
-  if (sub === 'diff') return diff(target, file.text, json);
-  return push(target, file.text, flagValue(args, '--note'), json);
-}
-
-function validate(args: string[], json: boolean): number {
-  const [file] = positionals(args);
-  if (!file) return fail('config validate needs a FILE', 2);
-  const varsFile = flagValue(args, '--vars');
+/** Checks FILE here, with `${VAR}`s from `varsFile` (dotenv style) or else from the environment. */
+export function validate(file: string, varsFile: string | undefined, json: boolean): number {
   let text: string;
   let vars: Record<string, string | undefined> = process.env;
   try {
@@ -81,9 +57,7 @@ function validate(args: string[], json: boolean): number {
 }
 
 /** Reads FILE and checks it here; `${VAR}`s this machine lacks are left for the Worker to resolve. */
-function readChecked(args: string[], command: string): { ok: true; text: string } | { ok: false; code: number } {
-  const [file] = positionals(args);
-  if (!file) return { ok: false, code: fail(`${command} needs a FILE`, 2) };
+function readChecked(file: string): { ok: true; text: string } | { ok: false; code: number } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -98,13 +72,16 @@ function readChecked(args: string[], command: string): { ok: true; text: string 
   return { ok: true, text };
 }
 
-async function push(target: Target, yaml: string, note: string | undefined, json: boolean): Promise<number> {
+/** Stores FILE as the next version and activates it; `note` goes with the version into the history. */
+export async function push(target: Target, file: string, note: string | undefined, json: boolean): Promise<number> {
+  const checked = readChecked(file);
+  if (!checked.ok) return checked.code;
+  const yaml = checked.text;
   const result = await call(target, 'POST', '/admin/api/config/versions', { yaml, ...(note ? { note } : {}) });
   return reportActivation(result, json);
 }
 
-async function rollback(target: Target, args: string[], json: boolean): Promise<number> {
-  const [n] = positionals(args);
+export async function rollback(target: Target, n: string, json: boolean): Promise<number> {
   const version = Number(n);
   if (!n || !Number.isSafeInteger(version) || version < 1) return fail('config rollback needs a version number N (see config history)', 2);
   return reportActivation(await call(target, 'POST', '/admin/api/config/rollback', { version }), json);
@@ -127,8 +104,11 @@ function reportActivation(result: CallResult, json: boolean): number {
   return 0;
 }
 
-async function diff(target: Target, yaml: string, json: boolean): Promise<number> {
-  const result = await call(target, 'POST', '/admin/api/config/diff', { yaml });
+/** What pushing FILE would change, each field marked reloads or requires deploy. */
+export async function diff(target: Target, file: string, json: boolean): Promise<number> {
+  const checked = readChecked(file);
+  if (!checked.ok) return checked.code;
+  const result = await call(target, 'POST', '/admin/api/config/diff', { yaml: checked.text });
   if (!result.ok) return refused(result);
   const body = result.value as { base_version: number | null; changes: ConfigChange[]; requires_deploy: ConfigChange[] };
   if (json) {
@@ -146,7 +126,7 @@ async function diff(target: Target, yaml: string, json: boolean): Promise<number
   return 0;
 }
 
-async function show(target: Target, json: boolean): Promise<number> {
+export async function show(target: Target, json: boolean): Promise<number> {
   const result = await call(target, 'GET', '/admin/api/config');
   if (!result.ok) return refused(result);
   const body = result.value as VersionSummary & { version: number | null; yaml: string; requires_deploy: ConfigChange[] };
@@ -164,7 +144,7 @@ async function show(target: Target, json: boolean): Promise<number> {
   return 0;
 }
 
-async function history(target: Target, json: boolean): Promise<number> {
+export async function history(target: Target, json: boolean): Promise<number> {
   const result = await call(target, 'GET', '/admin/api/config/versions');
   if (!result.ok) return refused(result);
   const body = result.value as { active_version: number | null; versions: VersionSummary[] };

@@ -21,27 +21,23 @@ interface FileSettings {
   access_client_secret?: string;
 }
 
-import { VALUE_OPTIONS } from './arguments.ts';
-
-export function flagValue(args: string[], name: string): string | undefined {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : undefined;
+/** The connection options as typed (commands.ts hands over REMOTE_OPTIONS' values). */
+export interface ConnectionFlags {
+  url?: string;
+  token?: string;
+  'access-client-id'?: string;
+  'access-client-secret'?: string;
 }
 
-/** The arguments that are neither flags nor flag values (FILE, N, ...). */
-export function positionals(args: string[]): string[] {
-  return args.filter((arg, i) => !arg.startsWith('-') && !VALUE_OPTIONS.has(args[i - 1] ?? ''));
-}
-
-export function resolveTarget(args: string[], env: Record<string, string | undefined>, cwd: string): Target {
+export function resolveTarget(flags: ConnectionFlags, env: Record<string, string | undefined>, cwd: string): Target {
   const { settings: file, path } = readSettings(env, cwd);
-  const fromFlag = flagValue(args, '--url');
+  const fromFlag = flags.url;
   const url = fromFlag ?? env.S3O_URL ?? file.url ?? 'http://127.0.0.1:8787';
   // Where the URL came from, for "cannot reach" messages.
   const source = fromFlag !== undefined ? '--url' : env.S3O_URL !== undefined ? 'S3O_URL' : file.url !== undefined ? (path ?? 'the CLI config file') : 'the default';
-  const token = flagValue(args, '--token') ?? env.S3O_ADMIN_TOKEN ?? file.token;
-  const clientId = flagValue(args, '--access-client-id') ?? env.CF_ACCESS_CLIENT_ID ?? file.access_client_id;
-  const clientSecret = flagValue(args, '--access-client-secret') ?? env.CF_ACCESS_CLIENT_SECRET ?? file.access_client_secret;
+  const token = flags.token ?? env.S3O_ADMIN_TOKEN ?? file.token;
+  const clientId = flags['access-client-id'] ?? env.CF_ACCESS_CLIENT_ID ?? file.access_client_id;
+  const clientSecret = flags['access-client-secret'] ?? env.CF_ACCESS_CLIENT_SECRET ?? file.access_client_secret;
   const headers: Record<string, string> = {};
   // A service token: Cloudflare Access turns these into the JWT the Worker verifies.
   if (clientId && clientSecret) {

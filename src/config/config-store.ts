@@ -15,10 +15,16 @@ export interface ConfigStore {
 }
 
 /** A KV value re-read at most every KV_REFRESH_MS by this isolate; a failed read keeps the last value seen. */
-export function refreshedValue(key: string) {
+export interface RefreshedValue {
+  read(store: ConfigStore, now: number): Promise<string | null>;
+  /** This isolate's own write, seen at once (the others see it within the bound). */
+  remember(value: string, now: number): void;
+}
+
+export function refreshedValue(key: string): RefreshedValue {
   let cached: { value: string | null; fetchedAt: number } | undefined;
   return {
-    async read(store: ConfigStore, now = Date.now()): Promise<string | null> {
+    async read(store, now) {
       if (cached && now - cached.fetchedAt < KV_REFRESH_MS) return cached.value;
       let value: string | null;
       try {
@@ -29,8 +35,7 @@ export function refreshedValue(key: string) {
       cached = { value, fetchedAt: now };
       return value;
     },
-    /** This isolate's own write, seen at once (the others see it within the bound). */
-    remember(value: string, now = Date.now()): void {
+    remember(value, now) {
       cached = { value, fetchedAt: now };
     },
   };

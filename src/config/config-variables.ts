@@ -13,13 +13,18 @@ function isReservedVariable(name: string): boolean {
   return RESERVED.test(name);
 }
 
-/** The variables configuration documents may expand, with their values (string vars and secrets only). */
-export function configVariables(env: Readonly<Record<string, unknown>>, deployedText: string | undefined): Record<string, string> {
-  const listed = typeof env.S3O_CONFIG_VARS === 'string' ? env.S3O_CONFIG_VARS.split(/[\s,]+/).filter(Boolean) : [];
+/**
+ * The variables configuration documents may expand, with their values (string vars and secrets only). The Worker's
+ * env comes as its entries (`Object.entries(env)`): its names are the user's own, which no type can list.
+ */
+export function configVariables(envEntries: Iterable<readonly [string, unknown]>, deployedText: string | undefined): Record<string, string> {
+  const env = new Map(envEntries);
+  const listedText = env.get('S3O_CONFIG_VARS');
+  const listed = typeof listedText === 'string' ? listedText.split(/[\s,]+/).filter(Boolean) : [];
   const names = new Set([...referencedVariables(deployedText ?? ''), ...listed]);
   const out: Record<string, string> = {};
   for (const name of names) {
-    const value = env[name];
+    const value = env.get(name);
     if (!isReservedVariable(name) && typeof value === 'string') out[name] = value;
   }
   return out;

@@ -1,8 +1,15 @@
 /** A configuration document safe to show: every secret value replaced, comments and layout kept. */
 import { isScalar, parseDocument, visit } from 'yaml';
+import type { Keys } from './schema-kit.ts';
+import { configDocument } from './schema.ts';
 
 export const MASK = '********';
-const SECRET_KEYS = new Set(['secret_access_key', 'token', 'master_key', 'password', 'session_secret', 'admin_secret', 'secret']);
+/** The names of the schema's secret keys, and names that keys of later sections (encryption) will use. */
+const SECRET_KEYS = new Set([...secretNames(configDocument.keys), 'master_key', 'password', 'session_secret', 'admin_secret', 'secret']);
+
+function secretNames(keys: Keys): string[] {
+  return Object.entries(keys).flatMap(([name, key]) => [...(key.about.secret ? [name] : []), ...(key.keys ? secretNames(key.keys) : [])]);
+}
 /** A `${VAR}` reference names where the secret lives, not the secret itself, so it stays visible. */
 const REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
 

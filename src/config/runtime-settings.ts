@@ -2,27 +2,31 @@
  * Settings an operator changes at runtime for the whole fleet (today: the log level), kept in the config KV
  * namespace and re-read by each isolate within KV_REFRESH_MS.
  */
-import { type ConfigStore, refreshedValue } from './config-store.ts';
+import { type ConfigStore, type RefreshedValue, refreshedValue } from './config-store.ts';
+import { LOG_LEVELS } from './schema.ts';
 import type { LogLevel } from './types.ts';
 
-export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+export { LOG_LEVELS };
 
 export interface RuntimeSettings {
   /** Overrides server.log_level until cleared. */
   logLevel?: LogLevel | undefined;
 }
 
-const settings = refreshedValue('runtime-settings');
-
-export async function readRuntimeSettings(store: ConfigStore | undefined, now = Date.now()): Promise<RuntimeSettings> {
-  if (!store) return {};
-  return parseSettings(await settings.read(store, now));
+/** The isolate's view of the settings (one per isolate: src/runtime/isolate.ts). */
+export function runtimeSettingsCache(): RefreshedValue {
+  return refreshedValue('runtime-settings');
 }
 
-export async function writeRuntimeSettings(store: ConfigStore, value: RuntimeSettings, now = Date.now()): Promise<void> {
+export async function readRuntimeSettings(store: ConfigStore | undefined, cache: RefreshedValue, now: number): Promise<RuntimeSettings> {
+  if (!store) return {};
+  return parseSettings(await cache.read(store, now));
+}
+
+export async function writeRuntimeSettings(store: ConfigStore, cache: RefreshedValue, value: RuntimeSettings, now: number): Promise<void> {
   const text = JSON.stringify(value);
   await store.put('runtime-settings', text);
-  settings.remember(text, now);
+  cache.remember(text, now);
 }
 
 function parseSettings(text: string | null): RuntimeSettings {

@@ -4,22 +4,21 @@
  * probe: a GET of a key that does not exist, where a 404 means the backend is answering again.
  */
 import { BackendError, describeError } from '../backends/client.ts';
-import type { JobContext } from './job.ts';
+import type { Services } from '../services/services.ts';
 
 const PROBE_KEY = '.s3o-health-probe';
 
-export async function breakerWatchJob(context: JobContext): Promise<void> {
-  const names = context.config.backends.map((b) => b.name);
-  await context.health.refresh(names);
+export async function breakerWatchJob(services: Services): Promise<void> {
+  const names = services.config.backends.map((b) => b.name);
+  await services.health.refresh(names);
   await Promise.all(
     names
-      .filter((name) => context.health.state(name).state !== 'closed')
+      .filter((name) => services.health.state(name).state !== 'closed')
       .map(async (name) => {
-        const rpc = context.backendState(name);
+        const rpc = services.backendState(name);
         const { allowed } = await rpc.admitCall();
         if (!allowed) return;
-        const client = context.backend(name);
-        if (!client) return;
+        const client = services.backend(name);
         try {
           const response = await client.getObject(PROBE_KEY);
           await response.body?.cancel();
@@ -28,7 +27,7 @@ export async function breakerWatchJob(context: JobContext): Promise<void> {
           if (err instanceof BackendError && err.status === 404) await rpc.reportSuccess();
           else await rpc.reportFailure(describeError(err));
         }
-        context.log.info('backend probed', { backend: name, state: (await rpc.breaker()).state });
+        services.log.info('backend probed', { backend: name, state: (await rpc.breaker()).state });
       }),
   );
 }

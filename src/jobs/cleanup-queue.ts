@@ -5,41 +5,31 @@
  * Idempotent: deletes are, and an item's bytes are released only by the run that removes it.
  */
 import { mapBounded } from '../util/bounded.ts';
-import { BackendError, type BackendClient, describeError } from '../backends/client.ts';
-import type { Logger } from '../observe/log.ts';
+import { BackendError, describeError } from '../backends/client.ts';
+import type { Services } from '../services/services.ts';
 import { completeCleanup, dueCleanup, failCleanup, isLiveCopy } from '../store/cleanup.ts';
-import type { Db } from '../store/db.ts';
 import type { CleanupRow } from '../store/schema.ts';
-import type { JobContext } from './job.ts';
+import type { JobInput } from './job.ts';
 
 /** Items per cron run, and deletes at a time (each holds one of the invocation's six connections). */
 const BATCH = 100;
 const CONCURRENCY = 4;
 
-export async function cleanupQueueJob(context: JobContext): Promise<void> {
-  const db = context.db();
-  const now = new Date(context.scheduledTime);
-  const items = await dueCleanup(db, now, BATCH);
-  const outcomes = await retryCleanupItems(db, context.backend, items, now, context.log, CONCURRENCY);
+export async function cleanupQueueJob(services: Services, input: JobInput): Promise<void> {
+  const items = await dueCleanup(services.db(), new Date(input.scheduledTime), BATCH);
+  const outcomes = await retryCleanupItems(services, items, CONCURRENCY);
   const deleted = outcomes.filter((o) => o.kind === 'deleted').length;
   const failed = outcomes.filter((o) => o.kind === 'failed').length;
-  if (deleted > 0) context.countEvent('cleanup_processed:success', deleted);
-  if (failed > 0) context.countEvent('cleanup_processed:error', failed);
-  if (items.length > 0) context.log.info('cleanup queue processed', { items: items.length, deleted, failed });
+  if (deleted > 0) services.counters.add('cleanup_processed:success', deleted);
+  if (failed > 0) services.counters.add('cleanup_processed:error', failed);
+  if (items.length > 0) services.log.info('cleanup queue processed', { items: items.length, deleted, failed });
 }
 
 export type CleanupOutcome = { kind: 'deleted' } | { kind: 'live' } | { kind: 'failed'; error: string };
 
 /** Attempts at queued deletes, `concurrency` at a time (the cron's, and a drain's before it ends); one outcome each. */
-export async function retryCleanupItems(
-  db: Db,
-  clientFor: (backendName: string) => BackendClient | undefined,
-  items: readonly CleanupRow[],
-  now: Date,
-  log: Logger,
-  concurrency: number,
-): Promise<CleanupOutcome[]> {
-  return mapBounded(items, concurrency, (item) => retryCleanupItem(db, clientFor(item.backendName), item, now, log));
+export async function retryCleanupItems(services: Services, items: readonly CleanupRow[], concurrency: number): Promise<CleanupOutcome[]> {
+  return mapBounded(items, concurrency, (item) => retryCleanupItem(services, item));
 }
 
 /**
@@ -49,14 +39,17 @@ export async function retryCleanupItems(
 export const CANNOT_ABORT: ReadonlySet<number> = new Set([405, 501]);
 
 /** One attempt at a queued delete: never deletes a live copy. */
-async function retryCleanupItem(db: Db, client: BackendClient | undefined, item: CleanupRow, now: Date, log: Logger): Promise<CleanupOutcome> {
+async function retryCleanupItem(services: Services, item: CleanupRow): Promise<CleanupOutcome> {
+  const { log } = services;
+  const db = services.db();
   if (await isLiveCopy(db, item.backendName, item.physicalKey)) {
     log.warn('cleanup item names a live copy; dropped from the queue without deleting', { id: item.id, backend: item.backendName, physical_key: item.physicalKey });
     await completeCleanup(db, item.id);
     return { kind: 'live' };
   }
   try {
-    if (!client) throw new Error(`backend ${item.backendName} is not in the configuration`);
+    // A backend the configuration no longer has fails here, and the item waits for an operator like any other.
+    const client = services.backend(item.backendName);
     if (item.backendUploadId) {
       await client.abortMultipartUpload(item.physicalKey, item.backendUploadId).catch((err: unknown) => {
         if (!(err instanceof BackendError && CANNOT_ABORT.has(err.status))) throw err;
@@ -67,7 +60,7 @@ async function retryCleanupItem(db: Db, client: BackendClient | undefined, item:
     return { kind: 'deleted' };
   } catch (err) {
     const error = describeError(err);
-    await failCleanup(db, item, error, now);
+    await failCleanup(db, item, error, new Date(services.now()));
     return { kind: 'failed', error };
   }
 }

@@ -1,24 +1,9 @@
-/** What every background job receives. Jobs must be idempotent: a cron tick or message may run twice. */
-import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
-import type { BackendHealth } from '../backends/backend-health.ts';
-import type { BackendClient } from '../backends/client.ts';
-import type { Config } from '../config/types.ts';
-import type { Logger } from '../observe/log.ts';
-import type { Db } from '../store/db.ts';
+/** A background job: `(services, input)` like every operation. Jobs must be idempotent: a cron tick may run twice. */
+import type { Services } from '../services/services.ts';
 
-export interface JobContext {
-  config: Config;
-  db(): Db;
-  log: Logger;
+export interface JobInput {
+  /** When the cron tick was scheduled (ms since the epoch). */
   scheduledTime: number;
-  backendState(backendName: string): BackendStateRpc;
-  /** A configured backend's client, or undefined for a name the configuration no longer has. */
-  backend(backendName: string): BackendClient | undefined;
-  /** Changes with every deployment (a digest of the deployed configuration). */
-  deployment: string;
-  health: BackendHealth;
-  /** Adds to a fleet-wide event total for /metrics. */
-  countEvent(counter: string, by?: number): void;
 }
 
-export type Job = (context: JobContext) => Promise<void>;
+export type Job = (services: Services, input: JobInput) => Promise<void>;

@@ -3,16 +3,17 @@
  * isolate syncs before its first database write under a configuration (and the cron repeats it).
  */
 import type { Config } from '../config/types.ts';
-import type { Db } from '../store/db.ts';
+import type { Services } from '../services/services.ts';
 import { syncQuotaLimits } from '../store/quotas.ts';
 
-let syncedFor: Config | undefined;
-
-export async function ensureQuotaLimitsSynced(db: Db, config: Config, opts: { force?: boolean } = {}): Promise<void> {
-  if (syncedFor === config && !opts.force) return;
+/** `config` defaults to the services' own; an activation passes the configuration it just made active. */
+export async function ensureQuotaLimitsSynced(services: Services, opts: { force?: boolean; config?: Config } = {}): Promise<void> {
+  const config = opts.config ?? services.config;
+  const memo = services.memory.quotaSync;
+  if (memo.syncedFor === config && !opts.force) return;
   await syncQuotaLimits(
-    db,
+    services.db(),
     config.backends.map((b) => ({ backendName: b.name, bytesLimit: b.quotaBytes })),
   );
-  syncedFor = config;
+  memo.syncedFor = config;
 }

@@ -3,8 +3,8 @@
  * flushes happen on their own as calls are reported (every usage_flush.interval, faster near a limit); this one
  * catches what a quiet minute left behind. Idempotent: only the not-yet-written part is ever added.
  */
-import type { JobContext } from './job.ts';
+import type { Services } from '../services/services.ts';
 
-export async function usageFlushJob(context: JobContext): Promise<void> {
-  await Promise.all(context.config.backends.map((b) => context.backendState(b.name).flushUsage(b.name)));
+export async function usageFlushJob(services: Services): Promise<void> {
+  await Promise.all(services.config.backends.map((b) => services.backendState(b.name).flushUsage(b.name)));
 }

@@ -12,7 +12,7 @@ import { newVersion, physicalKey } from './physical-key.ts';
 import { discardCopies } from './discard-copies.ts';
 import { chooseBackend, putObject, recordNewCopy } from './put-object.ts';
 import { openStoredObject } from './read-object.ts';
-import { plainSource } from './upload-pump.ts';
+import { plainSource } from '../util/chunk-source.ts';
 
 /** Where a copy goes and what it is described as. */
 export interface CopyTarget {

@@ -2,11 +2,10 @@
 import type { Services } from '../services/services.ts';
 import { deleteObjectRecord } from '../store/objects.ts';
 import { discardCopies } from './discard-copies.ts';
-import { forgetObject } from './location-cache.ts';
 
 /** Idempotent: deleting a key that does not exist succeeds and changes nothing. */
 export async function deleteObject(services: Services, bucket: string, key: string): Promise<void> {
-  forgetObject(bucket, key);
+  services.memory.locations.forget(bucket, key);
   const removed = await deleteObjectRecord(services.db(), bucket, key);
   await discardCopies(services, removed, 'delete_failed');
 }

@@ -8,10 +8,7 @@ import { type CleanupReason, enqueueCleanup } from '../store/cleanup.ts';
 import type { PhysicalCopy } from '../store/objects.ts';
 import { errorFields } from '../observe/log.ts';
 
-/** What deleting copies needs: the backends, the database (for the queue) and a log. */
-export type CopyDiscarder = Pick<Services, 'backend' | 'db' | 'log'>;
-
-export async function discardCopies(services: CopyDiscarder, copies: readonly PhysicalCopy[], reason: CleanupReason): Promise<void> {
+export async function discardCopies(services: Services, copies: readonly PhysicalCopy[], reason: CleanupReason): Promise<void> {
   if (copies.length === 0) return;
   // A backend that cannot even be named (no longer configured) fails its own delete, which is queued like any other.
   const results = await Promise.allSettled(copies.map(async (c) => services.backend(c.backendName).deleteObject(c.physicalKey)));

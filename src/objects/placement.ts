@@ -1,6 +1,38 @@
-/** Which backend a new object goes to: `pack` fills backends in config order, `spread` picks the least utilized. */
+/**
+ * Which backend takes a new copy: `pack` fills backends in config order, `spread` picks the least utilized. Every
+ * writer (put, multipart, drain, replication) asks placeCopy, so all of them skip the same backends.
+ */
+import { writeRefusal } from '../backends/usage.ts';
 import type { RoutingStrategy } from '../config/types.ts';
-import type { BackendSpace } from '../store/quotas.ts';
+import type { Services } from '../services/services.ts';
+import { type BackendSpace, backendSpace } from '../store/quotas.ts';
+
+/** Why no backend can take the copy: none has room, only failing ones (breaker open) do, or only ones over a
+ *  monthly usage limit do. */
+export type Placement = { ok: true; backend: string } | { ok: false; reason: 'no-room' | 'unavailable' | 'over-usage-limit' };
+
+/**
+ * A backend that may take a copy of `size` stored bytes now: configured and not in `exclude`, in placement
+ * (not draining or retired), with room, its circuit breaker closed, and its monthly usage limits allowing the
+ * write; chosen by `strategy` (the configuration's routing strategy unless given).
+ */
+export async function placeCopy(services: Services, size: number, opts: { exclude?: Iterable<string>; strategy?: RoutingStrategy } = {}): Promise<Placement> {
+  const excluded = new Set(opts.exclude ?? []);
+  const names = services.config.backends.map((b) => b.name).filter((name) => !excluded.has(name));
+  const [spaces] = await Promise.all([backendSpace(services.db(), names), services.health.refresh(names)]);
+  const ordered = names.flatMap((name) => spaces.filter((s) => s.backendName === name));
+  const now = services.now();
+  const withinLimits = ordered.filter((s) => {
+    const backend = services.config.backends.find((b) => b.name === s.backendName);
+    return !backend || writeRefusal(services.health.usage(s.backendName), backend, size, now) === undefined;
+  });
+  const strategy = opts.strategy ?? services.config.routingStrategy;
+  const chosen = choosePlacement(strategy, withinLimits.filter((s) => services.health.writable(s.backendName)), size);
+  if (chosen) return { ok: true, backend: chosen };
+  if (choosePlacement(strategy, withinLimits, size)) return { ok: false, reason: 'unavailable' };
+  if (withinLimits.length < ordered.length && choosePlacement(strategy, ordered, size)) return { ok: false, reason: 'over-usage-limit' };
+  return { ok: false, reason: 'no-room' };
+}
 
 export function freeBytes(space: BackendSpace): number {
   if (space.bytesLimit === 0) return Number.POSITIVE_INFINITY;

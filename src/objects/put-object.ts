@@ -6,8 +6,6 @@ import { BackendError, describeError } from '../backends/client.ts';
 import { copyBytes } from '../backends/copy-bytes.ts';
 import { Refusal, isRequestFault } from './refusal.ts';
 import type { Services } from '../services/services.ts';
-import { forgetObject } from './location-cache.ts';
-import { writeRefusal } from '../backends/usage.ts';
 import { isLiveCopy } from '../store/cleanup.ts';
 import {
   BackendNotActiveError,
@@ -19,12 +17,12 @@ import {
   findObject,
   recordObject,
 } from '../store/objects.ts';
-import { backendSpace } from '../store/quotas.ts';
-import { type BodyDigests, type ChunkSource, type DigestExpectations, pumpUpload } from './upload-pump.ts';
+import { type BodyDigests, type DigestExpectations, pumpUpload } from './upload-pump.ts';
+import type { ChunkSource } from '../util/chunk-source.ts';
 import { discardCopies } from './discard-copies.ts';
 import { type WriteCondition, checkWriteCondition } from './conditions.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
-import { choosePlacement } from './placement.ts';
+import { placeCopy } from './placement.ts';
 
 export interface PutObjectInput {
   bucket: string;
@@ -125,7 +123,7 @@ export async function recordNewCopy(
   options: RecordOptions = {},
 ): Promise<void> {
   // This isolate's cached record of the key is stale from here on, whatever happens.
-  forgetObject(object.bucket, object.key);
+  services.memory.locations.forget(object.bucket, object.key);
   let displaced;
   try {
     displaced = await record(services, object, condition, options);
@@ -216,24 +214,14 @@ async function roomElsewhere(services: Services, full: string, storedSize: numbe
 
 /** Refuses before any body byte is read, so clients waiting on 100-continue never send a doomed body. */
 export async function chooseBackend(services: Services, storedSize: number, except?: string): Promise<string> {
-  const names = services.config.backends.map((b) => b.name).filter((name) => name !== except);
-  const [spaces] = await Promise.all([backendSpace(services.db(), names), services.health.refresh(names)]);
-  const ordered = names.flatMap((name) => spaces.filter((s) => s.backendName === name));
+  const placed = await placeCopy(services, storedSize, { exclude: except === undefined ? [] : [except] });
+  if (placed.ok) return placed.backend;
   // Writes overflow past backends over a monthly usage limit (507 when none is left) and past backends whose
   // circuit breaker is open (503 when only those are left).
-  const now = services.now();
-  const withinLimits = ordered.filter((s) => {
-    const backend = services.config.backends.find((b) => b.name === s.backendName);
-    return !backend || writeRefusal(services.health.usage(s.backendName), backend, storedSize, now) === undefined;
-  });
-  const chosen = choosePlacement(services.config.routingStrategy, withinLimits.filter((s) => services.health.writable(s.backendName)), storedSize);
-  if (chosen) return chosen;
-  if (choosePlacement(services.config.routingStrategy, withinLimits, storedSize)) {
-    throw new Refusal('unavailable', 'Every backend with room for this object is failing; please retry');
-  }
-  if (withinLimits.length < ordered.length && choosePlacement(services.config.routingStrategy, ordered, storedSize)) {
+  if (placed.reason === 'unavailable') throw new Refusal('unavailable', 'Every backend with room for this object is failing; please retry');
+  if (placed.reason === 'over-usage-limit') {
     services.log.warn('write refused: every backend with room is over a monthly usage limit', { size: storedSize });
-    services.countEvent('usage_limit_rejections:write');
+    services.counters.add('usage_limit_rejections:write');
   }
   throw new Refusal('no-room', 'No backend has room for this object');
 }

@@ -5,7 +5,6 @@ import { Refusal } from './refusal.ts';
 import type { Services } from '../services/services.ts';
 import { isDatabaseUnavailable } from '../store/db.ts';
 import { type StoredObject, findObject } from '../store/objects.ts';
-import { cachedObject, forgetObject, rememberObject } from './location-cache.ts';
 import { readRefusal } from '../backends/usage.ts';
 import { evaluateReadConditions } from './conditions.ts';
 import { physicalKeyBelongsTo } from './physical-key.ts';
@@ -21,7 +20,7 @@ export async function lookupObject(services: Services, bucket: string, key: stri
   try {
     object = await findObject(services.db(), bucket, key);
   } catch (err) {
-    const cached = isDatabaseUnavailable(err) ? cachedObject(bucket, key, services.now()) : undefined;
+    const cached = isDatabaseUnavailable(err) ? services.memory.locations.get(bucket, key, services.now()) : undefined;
     if (!cached) throw err;
     services.log.warn('degraded read: metadata store unavailable, serving a cached record', { bucket, key });
     const first = cached.locations[0]?.backendName;
@@ -29,10 +28,10 @@ export async function lookupObject(services: Services, bucket: string, key: stri
     return cached;
   }
   if (!object) {
-    forgetObject(bucket, key);
+    services.memory.locations.forget(bucket, key);
     throw new Refusal('no-such-object', 'The specified key does not exist.', { details: { Key: key } });
   }
-  rememberObject(object, services.now());
+  services.memory.locations.remember(object, services.now());
   return object;
 }
 
@@ -141,7 +140,7 @@ async function openFirstCopy(
     (await services.health.readable(location.backendName) ? usable : skipped).push(location);
   }
   if (overLimit > 0 && overLimit === reachable.length) {
-    services.countEvent('usage_limit_rejections:read');
+    services.counters.add('usage_limit_rejections:read');
     throw new Refusal('usage-limit', 'Every copy of this object is on a backend over its monthly usage limit; please retry later');
   }
   if (skipped.length > 0) services.log.debug('copies skipped: circuit open', { backends: skipped.map((l) => l.backendName) });

@@ -11,6 +11,7 @@
  */
 import { type ChecksumAlgorithm, createChecksum } from '../crypto/checksums.ts';
 import { Refusal } from './refusal.ts';
+import type { ChunkSource } from '../util/chunk-source.ts';
 import { base64ToHex, toHex } from '../crypto/encoding.ts';
 import type { ChunkEncoder } from '../crypto/storage-transform.ts';
 
@@ -34,14 +35,6 @@ export interface DigestExpectations {
   length: number;
 }
 
-/** Where the client's bytes come from: the body as is, or decoded from aws-chunked framing. */
-export interface ChunkSource {
-  /** Fills `buffer` (or as much as is left); undefined once the body (and any trailer) is complete. */
-  read(buffer: ArrayBuffer): Promise<Uint8Array | undefined>;
-  cancel(reason: unknown): Promise<void>;
-  /** Trailing headers (lower-case names), available after read() returned undefined. */
-  trailers(): Record<string, string>;
-}
 
 
 /** Large enough to keep per-chunk overhead small, small enough that mid-sized uploads still overlap. */
@@ -121,55 +114,6 @@ export async function pumpUpload(
   await writeChunks(await encoder.final());
   await writer.close();
   return digests;
-}
-
-/**
- * A source that takes hold of the body only when first read. Until then the request body stays untouched, so a
- * request refused before its upload starts can still have its body drained (see the S3 front door).
- */
-export function lazySource(open: () => ChunkSource): ChunkSource {
-  let source: ChunkSource | undefined;
-  const get = () => (source ??= open());
-  return {
-    read: (buffer) => get().read(buffer),
-    cancel: (reason) => get().cancel(reason),
-    trailers: () => source?.trailers() ?? {},
-  };
-}
-
-/** Request bodies are byte streams: fill whole buffers natively. Other streams: take chunks as they come. */
-export function plainSource(body: ReadableStream<Uint8Array>): ChunkSource {
-  let byob: ReadableStreamBYOBReader | undefined;
-  try {
-    byob = body.getReader({ mode: 'byob' });
-  } catch {
-    byob = undefined;
-  }
-  if (!byob) {
-    const reader = body.getReader();
-    return {
-      read: async () => {
-        const { done, value } = await reader.read();
-        return done ? undefined : value;
-      },
-      cancel: (reason) => reader.cancel(reason),
-      trailers: () => ({}),
-    };
-  }
-  const reader = byob;
-  return {
-    async read(buffer) {
-      for (;;) {
-        // Fewer bytes than asked for only at the end of the body.
-        const { done, value } = await reader.readAtLeast(buffer.byteLength, new Uint8Array(buffer));
-        if (value && value.byteLength > 0) return value;
-        if (done) return undefined;
-        if (value) buffer = value.buffer as ArrayBuffer;
-      }
-    },
-    cancel: (reason) => reader.cancel(reason),
-    trailers: () => ({}),
-  };
 }
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html */

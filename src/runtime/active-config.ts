@@ -5,27 +5,22 @@
  * never replaces a valid one.
  */
 import { type BackendClient, createBackendClient } from '../backends/client.ts';
-import { refreshedValue } from '../config/config-store.ts';
+import { deploymentTag } from '../config/deployment-tag.ts';
 import { formatProblems, loadConfig, type LoadResult } from '../config/load.ts';
 import { applyReloadable, type ConfigChange, configChanges } from '../config/reload-classes.ts';
+import { type ConfigInEffect, pendingDeploy } from '../config/in-effect.ts';
 import type { Config, LogLevel } from '../config/types.ts';
-import { ACTIVE_KEY, type ConfigVersion, listVersions, parseVersionRecord, readVersion } from '../config/versions.ts';
+import { type ConfigVersion, listVersions, parseVersionRecord, readVersion } from '../config/versions.ts';
 import { createLogger, errorFields, type Logger } from '../observe/log.ts';
 import type { CredentialLookup } from '../s3/authenticate.ts';
 import { credentialIndex } from '../s3/front-door.ts';
 import type { Bindings } from './bindings.ts';
+import { thisIsolate } from './isolate.ts';
 
-export interface ActiveConfig {
-  /** The effective configuration. */
-  config: Config;
+/** The configuration in effect, with what is derived from it once per version. */
+export interface ActiveConfig extends ConfigInEffect {
   credentials: CredentialLookup;
   backends: Map<string, BackendClient>;
-  /** The document this deployment runs with. */
-  deployed: Config;
-  /** The KV version whose reloadable settings apply, and its whole document; undefined when only the deployed
-   *  document applies. */
-  version: ConfigVersion | undefined;
-  pushed: Config | undefined;
 }
 
 export type ActiveConfigResult = { ok: true; active: ActiveConfig } | { ok: false; error: string };
@@ -33,9 +28,6 @@ export type ActiveConfigResult = { ok: true; active: ActiveConfig } | { ok: fals
 /** How many recent versions a fresh isolate tries when the active record is unusable. */
 const FALLBACK_DEPTH = 5;
 
-const activeRecord = refreshedValue(ACTIVE_KEY);
-let deployedCache: { text: string; result: LoadResult } | undefined;
-let current: { deployedText: string; raw: string | null; active: ActiveConfig } | undefined;
 
 export async function resolveActiveConfig(bindings: Bindings, logLevel?: LogLevel): Promise<ActiveConfigResult> {
   const text = bindings.configText;
@@ -45,17 +37,27 @@ export async function resolveActiveConfig(bindings: Bindings, logLevel?: LogLeve
   const deployed = loadDeployed(bindings, text);
   if (!deployed.ok) return { ok: false, error: `invalid configuration:\n${formatProblems(deployed.problems)}` };
 
-  const raw = bindings.configStore ? await activeRecord.read(bindings.configStore) : null;
+  const memo = thisIsolate().config;
+  const raw = bindings.configStore ? await memo.activeRecord.read(bindings.configStore, Date.now()) : null;
+  const current = memo.current;
   if (current?.deployedText === text && current.raw === raw) return { ok: true, active: current.active };
   const previous = current?.deployedText === text ? current.active : undefined;
   const active = await adopt(raw, deployed.config, previous, bindings, logLevel);
-  current = { deployedText: text, raw, active };
+  memo.current = { deployedText: text, raw, active };
   return { ok: true, active };
 }
 
 function loadDeployed(bindings: Bindings, text: string): LoadResult {
-  if (deployedCache?.text !== text) deployedCache = { text, result: loadConfig(text, bindings.vars) };
-  return deployedCache.result;
+  const memo = thisIsolate().config;
+  if (memo.deployed?.text !== text) memo.deployed = { text, result: loadConfig(text, bindings.vars), tag: deploymentTag(text) };
+  return memo.deployed.result;
+}
+
+/** Changes with every deployment (a digest of the deployed document). */
+export function deploymentOf(bindings: Bindings): string {
+  const text = bindings.configText ?? '';
+  loadDeployed(bindings, text);
+  return thisIsolate().config.deployed?.tag ?? deploymentTag(text);
 }
 
 /**
@@ -71,7 +73,7 @@ export function deployedBaseDomains(bindings: Bindings): readonly string[] {
 
 /** This isolate's own push or rollback: followed at once rather than after the refresh bound. */
 export function rememberActiveRecord(text: string): void {
-  activeRecord.remember(text);
+  thisIsolate().config.activeRecord.remember(text, Date.now());
 }
 
 export function buildActiveConfig(deployed: Config, version: { record: ConfigVersion; config: Config } | undefined): ActiveConfig {
@@ -148,12 +150,6 @@ function logAdoption(log: Logger, previous: ActiveConfig | undefined, next: Acti
     log.warn('Config field changed but requires deploy to take effect', { field: change.field, change: change.change, version });
   }
   if (previous) log.info('Configuration reload complete', { version });
-}
-
-/** Deploy-only differences between the deployed document and the active version. */
-export function pendingDeploy(active: ActiveConfig): ConfigChange[] {
-  if (!active.pushed) return [];
-  return configChanges(active.deployed, active.pushed).filter((c) => c.effect === 'deploy-only');
 }
 
 function sectionOf(change: ConfigChange): string {

@@ -1,6 +1,7 @@
 /** What src/ needs from the Worker's environment; workers/ fills this in from Cloudflare's bindings. */
 import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
 import type { ConfigStore } from '../config/config-store.ts';
+import type { FleetCountersRpc } from '../observe/fleet-counters.ts';
 import type { RateLimitRpc } from './rate-limit-rpc.ts';
 
 export interface Bindings {
@@ -17,7 +18,9 @@ export interface Bindings {
   configStore: ConfigStore | undefined;
   /** The Durable Object holding a backend's drain state and progress. */
   backendState(backendName: string): BackendStateRpc;
-  /** The counter Durable Object for a client IP's rate limit (or FLEET_COUNTERS for fleet-wide totals). */
+  /** The Durable Object holding a client IP's token bucket. */
   rateLimiter(key: string): RateLimitRpc;
+  /** The Durable Object holding fleet-wide event totals. */
+  fleetCounters(): FleetCountersRpc;
   waitUntil(promise: Promise<unknown>): void;
 }

@@ -3,7 +3,7 @@ import { type IRequest, Router } from 'itty-router';
 import { handleAdmin } from '../admin/api.ts';
 import { json } from '../admin/http.ts';
 import { authorizeAdmin } from '../admin/authorize.ts';
-import { fleetMetrics } from '../observe/fleet-metrics.ts';
+import { fleetMetrics } from '../admin/fleet-metrics.ts';
 import { renderMetrics } from '../observe/metrics.ts';
 import { timingSafeEqualText } from '../s3/sigv4.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
@@ -13,13 +13,13 @@ import { errorResponse } from '../s3/responses.ts';
 import { bucketFromHost } from '../s3/request.ts';
 import { openDatabase } from '../store/db.ts';
 import { sql } from 'drizzle-orm';
-import { readRuntimeSettings } from '../config/runtime-settings.ts';
 import type { Services } from '../services/services.ts';
-import { type ActiveConfig, deployedBaseDomains, resolveActiveConfig } from './active-config.ts';
+import { type ActiveConfig, deployedBaseDomains, rememberActiveRecord, resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
 import { ensureQuotaLimitsSynced } from '../jobs/quota-sync.ts';
 import { rateLimitWait } from './rate-limit.ts';
-import { createServices, newRequestId } from './services.ts';
+import { createServices, newRequestId, readSettings } from './services.ts';
+import { thisIsolate } from './isolate.ts';
 
 const HEALTH_TIMEOUT_MS = 3000;
 
@@ -80,7 +80,7 @@ async function s3Request(request: Request, bindings: Bindings, requestId: string
         return s3Failure(request, requestId, new S3Error('SlowDown', 'Please reduce your request rate.', { status: 429, headers: { 'retry-after': String(wait) } }));
       }
       try {
-        await ensureQuotaLimitsSynced(services.db(), services.config);
+        await ensureQuotaLimitsSynced(services);
       } catch (err) {
         // Also when no database is bound at all: the request itself then gets its own clear error.
         services.log.warn('quota limit sync failed; will retry', errorFields(err));
@@ -109,15 +109,14 @@ async function adminRequest(request: Request, bindings: Bindings): Promise<Respo
         return limited;
       }
       return handleAdmin(request, {
+        services,
         active,
         deployedText: bindings.configText ?? '',
         vars: bindings.vars,
         environment: bindings.environment,
-        db: services.db,
-        log: services.log,
         store: bindings.configStore,
-        backendState: bindings.backendState,
-        health: services.health,
+        rememberActive: rememberActiveRecord,
+        runtimeSettings: thisIsolate().runtimeSettings,
       });
     },
   );
@@ -141,7 +140,7 @@ async function metricsRequest(request: Request, bindings: Bindings): Promise<Res
         const auth = await authorizeAdmin(request, active.config.admin, bindings.environment);
         if (!auth.ok) return json(auth.status, { error: auth.error });
       }
-      const body = renderMetrics(await fleetMetrics(active.config, services.db(), bindings.backendState, bindings.rateLimiter));
+      const body = renderMetrics(await fleetMetrics(services));
       return new Response(body, { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' } });
     },
   );
@@ -157,13 +156,13 @@ async function withRequestServices(
   unusable: () => Response,
   handle: (services: Services, active: ActiveConfig) => Promise<Response>,
 ): Promise<Response> {
-  const runtime = await readRuntimeSettings(bindings.configStore);
+  const runtime = await readSettings(bindings);
   const loaded = await resolveActiveConfig(bindings, runtime.logLevel);
   if (!loaded.ok) {
     createLogger('info').error('configuration unusable', { error: loaded.error });
     return unusable();
   }
-  const { services, close } = createServices(bindings, loaded.active, requestId, runtime);
+  const { services, close } = createServices(bindings, loaded.active, { requestId, runtime });
   try {
     return await handle(services, loaded.active);
   } finally {
@@ -182,7 +181,6 @@ async function jsonSurface(surface: string, handle: () => Promise<Response>): Pr
 
 /** How long one isolate reuses its answer: a flood of /health calls opens at most one connection per period. */
 const HEALTH_CACHE_MS = 2000;
-let lastHealth: { at: number; answer: Promise<string> } | undefined;
 
 /**
  * `ok` when the metadata store answers, `degraded` when it does not (reads may still work later on). Rate-limited
@@ -196,8 +194,9 @@ async function health(request: Request, bindings: Bindings): Promise<Response> {
       if (wait !== undefined) return new Response('slow down', { status: 429, headers: { ...TEXT_HEADERS, 'retry-after': String(wait) } });
     }
     const now = Date.now();
-    if (!lastHealth || now - lastHealth.at >= HEALTH_CACHE_MS) lastHealth = { at: now, answer: probeDatabase(bindings) };
-    return text(await lastHealth.answer);
+    const isolate = thisIsolate();
+    if (!isolate.lastHealth || now - isolate.lastHealth.at >= HEALTH_CACHE_MS) isolate.lastHealth = { at: now, answer: probeDatabase(bindings) };
+    return text(await isolate.lastHealth.answer);
   } catch {
     return text('degraded');
   }

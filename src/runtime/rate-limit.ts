@@ -7,13 +7,12 @@ import type { RateLimitConfig } from '../config/types.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Bindings } from './bindings.ts';
 import { type Cidr, clientIp, parseCidr, rateLimitKey } from '../util/client-ip.ts';
-import { FLEET_COUNTERS } from './rate-limit-rpc.ts';
-
-let parsedFor: { list: readonly string[]; cidrs: Cidr[] } | undefined;
+import { thisIsolate } from './isolate.ts';
 
 function trusted(list: readonly string[]): Cidr[] {
-  if (parsedFor?.list !== list) parsedFor = { list, cidrs: list.flatMap((c) => parseCidr(c) ?? []) };
-  return parsedFor.cidrs;
+  const isolate = thisIsolate();
+  if (isolate.trustedProxies?.list !== list) isolate.trustedProxies = { list, cidrs: list.flatMap((c) => parseCidr(c) ?? []) };
+  return isolate.trustedProxies.cidrs;
 }
 
 /** Undefined to go ahead, or how many seconds the client should wait. */
@@ -23,7 +22,7 @@ export async function rateLimitWait(request: Request, settings: RateLimitConfig,
   try {
     const verdict = await bindings.rateLimiter(`ip:${rateLimitKey(ip, settings.ipv6PrefixLength)}`).take(settings.requestsPerSec, settings.burst);
     if (verdict.allowed) return undefined;
-    bindings.waitUntil(bindings.rateLimiter(FLEET_COUNTERS).increment('rate_limit_rejections', 1).catch(() => {}));
+    bindings.waitUntil(bindings.fleetCounters().increment('rate_limit_rejections', 1).catch(() => {}));
     log.info('rate limited', { client_ip: ip, retry_after: verdict.retryAfterSeconds });
     return verdict.retryAfterSeconds;
   } catch (err) {

@@ -1,31 +1,33 @@
-/** Builds the per-request Services from the bindings and the active configuration. */
-import { randomHex } from '../crypto/encoding.ts';
-import type { RuntimeSettings } from '../config/runtime-settings.ts';
+/**
+ * The one place Services are built: for a request, a cron tick, a queue batch or a Durable Object call, from the
+ * bindings and the configuration in effect. Whoever opens them closes them (the database pool) when done.
+ */
 import { createBackendHealth } from '../backends/backend-health.ts';
-import { FLEET_COUNTERS } from './rate-limit-rpc.ts';
 import type { BackendClient } from '../backends/client.ts';
+import { type RuntimeSettings, readRuntimeSettings } from '../config/runtime-settings.ts';
+import { randomHex } from '../crypto/encoding.ts';
 import { storageTransformFor } from '../crypto/select-transform.ts';
+import { eventCounters } from '../observe/fleet-counters.ts';
 import { createLogger } from '../observe/log.ts';
-import type { Services } from '../services/services.ts';
+import type { OpenServices, OpenedServices, Services } from '../services/services.ts';
 import { type Database, openDatabase } from '../store/db.ts';
-import type { ActiveConfig } from './active-config.ts';
+import { type ActiveConfig, deploymentOf, resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
+import { thisIsolate } from './isolate.ts';
 
-export interface RequestServices {
-  services: Services;
-  /** Releases the request's database connections; call once the response is done. */
-  close(): Promise<void>;
-}
+/** The clock every service reads. */
+const now = () => Date.now();
 
 export function createServices(
   bindings: Bindings,
   active: ActiveConfig,
-  requestId: string,
-  runtime: RuntimeSettings = {},
-): RequestServices {
+  opts: { requestId?: string; runtime?: RuntimeSettings; logFields?: Record<string, unknown> } = {},
+): OpenedServices {
+  const isolate = thisIsolate();
+  const requestId = opts.requestId ?? newRequestId();
   let database: Database | undefined;
-  const log = createLogger(runtime.logLevel ?? active.config.server.logLevel, { request_id: requestId });
-  const health = createBackendHealth(bindings);
+  const log = createLogger(opts.runtime?.logLevel ?? active.config.server.logLevel, { request_id: requestId, ...opts.logFields });
+  const health = createBackendHealth({ backendState: bindings.backendState, waitUntil: bindings.waitUntil, now }, isolate.health);
   const tracked = new Map<string, BackendClient>();
   const services: Services = {
     config: active.config,
@@ -45,14 +47,34 @@ export function createServices(
       return client;
     },
     health,
-    countEvent: (counter) => bindings.waitUntil(bindings.rateLimiter(FLEET_COUNTERS).increment(counter, 1).catch(() => {})),
+    backendState: bindings.backendState,
+    counters: eventCounters(bindings.fleetCounters, bindings.waitUntil),
     storage: storageTransformFor(active.config),
+    memory: isolate.memory,
     log,
     requestId,
-    now: () => Date.now(),
+    deployment: deploymentOf(bindings),
+    now,
     waitUntil: (promise) => bindings.waitUntil(promise),
   };
   return { services, close: async () => database?.close() };
+}
+
+/** How a Durable Object opens services for one call: under the configuration in effect, if it is usable. */
+export function servicesOpener(bindings: Bindings, logFields: Record<string, unknown>): OpenServices {
+  return async () => {
+    const runtime = await readSettings(bindings);
+    const loaded = await resolveActiveConfig(bindings, runtime.logLevel);
+    if (!loaded.ok) {
+      createLogger('info', logFields).error('configuration unusable', { error: loaded.error });
+      return undefined;
+    }
+    return createServices(bindings, loaded.active, { runtime, logFields });
+  };
+}
+
+export function readSettings(bindings: Bindings): Promise<RuntimeSettings> {
+  return readRuntimeSettings(bindings.configStore, thisIsolate().runtimeSettings, now());
 }
 
 export function newRequestId(): string {

@@ -13,6 +13,7 @@ import {
   parseRawQuery,
   signature,
   signingKey,
+  type SigningKeyCache,
   stringToSign,
   timingSafeEqualText,
 } from './sigv4.ts';
@@ -86,7 +87,7 @@ interface SignedParts {
 export async function authenticate(
   request: Request,
   lookup: CredentialLookup,
-  opts: { now: number; clockSkewSeconds: number; regions: readonly string[] },
+  opts: { now: number; clockSkewSeconds: number; regions: readonly string[]; signingKeys?: SigningKeyCache },
 ): Promise<AuthResult> {
   const url = new URL(request.url);
   const query = safeParseQuery(url.search);
@@ -119,7 +120,7 @@ export async function authenticate(
   const secret = entry?.secretAccessKey ?? DUMMY_SECRET;
   const scope = `${parts.date}/${parts.region}/${parts.service}/aws4_request`;
   const canonicalQuery = canonicalQueryString(query, parts.presigned ? 'X-Amz-Signature' : undefined);
-  const key = await signingKey(secret, parts.date, parts.region, parts.service, entry !== undefined);
+  const key = await signingKey(secret, parts.date, parts.region, parts.service, entry !== undefined ? opts.signingKeys : undefined);
   const matchesWith = async (headers: Headers) => {
     for (const uri of uris) {
       const request_ = canonicalRequest({

@@ -8,7 +8,7 @@
  * The decoder hands out decoded bytes as it verifies them; the upload pump withholds the last piece until the
  * decoder reached the end, so a bad signature, a bad trailer or a truncated body never completes a backend upload.
  */
-import type { ChunkSource } from '../objects/upload-pump.ts';
+import { type ChunkSource, bodyReader } from '../util/chunk-source.ts';
 import { S3Error } from './errors.ts';
 import { sha256Hex, toHex } from '../crypto/encoding.ts';
 import { EMPTY_SHA256, hmac, timingSafeEqualText } from './sigv4.ts';
@@ -176,31 +176,19 @@ export function awsChunkedSource(body: ReadableStream<Uint8Array>, mode: Chunked
 
 /** Byte-level access to a body read in large native reads into one reused buffer. */
 function rawReader(body: ReadableStream<Uint8Array>) {
-  let byob: ReadableStreamBYOBReader | undefined;
-  try {
-    byob = body.getReader({ mode: 'byob' });
-  } catch {
-    byob = undefined;
-  }
-  const fallback = byob ? undefined : body.getReader();
+  const reader = bodyReader(body);
   let buffer = new ArrayBuffer(RAW_BUFFER_BYTES);
   let view: Uint8Array = new Uint8Array(0);
   let done = false;
 
   async function refill(): Promise<boolean> {
-    while (view.length === 0 && !done) {
-      if (byob) {
-        const result = await byob.readAtLeast(1, new Uint8Array(buffer));
-        if (result.value) {
-          buffer = result.value.buffer as ArrayBuffer;
-          view = result.value;
-        }
-        done = result.done;
-      } else if (fallback) {
-        const result = await fallback.read();
-        view = result.value ?? new Uint8Array(0);
-        done = result.done;
-      }
+    if (view.length === 0 && !done) {
+      const got = await reader.read(buffer, 1);
+      if (got) {
+        view = got;
+        // A byte stream hands back the buffer it filled (transferred) for the next read; other streams ignore it.
+        buffer = got.buffer as ArrayBuffer;
+      } else done = true;
     }
     return view.length > 0;
   }
@@ -219,8 +207,6 @@ function rawReader(body: ReadableStream<Uint8Array>) {
       view = view.subarray(piece.length);
       return piece;
     },
-    cancel: async (reason: unknown) => {
-      await (byob ?? fallback)?.cancel(reason);
-    },
+    cancel: (reason: unknown) => reader.cancel(reason),
   };
 }

@@ -27,6 +27,7 @@ export async function handleS3(request: Request, services: Services, credentials
       now: services.now(),
       clockSkewSeconds: services.config.server.clockSkewSeconds,
       regions: services.config.server.regions,
+      signingKeys: services.memory.signingKeys,
     });
     if (!result.ok) {
       services.log.info('request refused', { reason: result.failure.reason, path: url.pathname });

@@ -81,16 +81,18 @@ export async function hmac(key: ArrayBuffer | Uint8Array | string, data: string)
   return crypto.subtle.sign('HMAC', cryptoKey, encoder.encode(data));
 }
 
-const signingKeyCache = new Map<string, Promise<ArrayBuffer>>();
 const SIGNING_KEY_CACHE_LIMIT = 512;
+
+/** Derived signing keys by secret, date, region and service (the isolate's one map: src/runtime/isolate.ts). */
+export type SigningKeyCache = Map<string, Promise<ArrayBuffer>>;
 
 /**
  * kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"), cached because every
- * request of a day reuses it. Only known secrets should be cached: callers pass `cache: false` for the dummy secret.
+ * request of a day reuses it. Only known secrets should be cached: callers pass no cache for the dummy secret.
  */
-export function signingKey(secret: string, date: string, region: string, service: string, cache = true): Promise<ArrayBuffer> {
+export function signingKey(secret: string, date: string, region: string, service: string, cache?: SigningKeyCache): Promise<ArrayBuffer> {
   const cacheKey = `${secret}\n${date}\n${region}\n${service}`;
-  const hit = cache ? signingKeyCache.get(cacheKey) : undefined;
+  const hit = cache?.get(cacheKey);
   if (hit) return hit;
   const derived = (async () => {
     const kDate = await hmac(`AWS4${secret}`, date);
@@ -99,8 +101,8 @@ export function signingKey(secret: string, date: string, region: string, service
     return hmac(kService, 'aws4_request');
   })();
   if (cache) {
-    if (signingKeyCache.size >= SIGNING_KEY_CACHE_LIMIT) signingKeyCache.clear();
-    signingKeyCache.set(cacheKey, derived);
+    if (cache.size >= SIGNING_KEY_CACHE_LIMIT) cache.clear();
+    cache.set(cacheKey, derived);
   }
   return derived;
 }

@@ -4,7 +4,8 @@
  * https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html
  */
 import { fromBase64 } from '../crypto/encoding.ts';
-import { type ChunkSource, type DigestExpectations, lazySource, plainSource } from '../objects/upload-pump.ts';
+import type { DigestExpectations } from '../objects/upload-pump.ts';
+import { type ChunkSource, lazySource, plainSource } from '../util/chunk-source.ts';
 import type { Authenticated } from './authenticate.ts';
 import { STREAMING_MODES, awsChunkedSource } from './aws-chunked.ts';
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, isChecksumAlgorithm } from '../crypto/checksums.ts';

@@ -1,25 +1,77 @@
-/** Everything an S3 operation needs, built once per request from the Worker's bindings and passed in. */
+/**
+ * Everything a domain operation or a background job needs, in one shape. The composition root (src/runtime/)
+ * builds it, once per request, cron tick, queue batch or Durable Object call, from the Worker's bindings and the
+ * configuration in effect; operations and jobs take `(services, input)`.
+ */
 import type { BackendHealth } from '../backends/backend-health.ts';
+import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
 import type { BackendClient } from '../backends/client.ts';
 import type { Config } from '../config/types.ts';
 import type { StorageTransform } from '../crypto/storage-transform.ts';
+import type { EventCounters } from '../observe/fleet-counters.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Db } from '../store/db.ts';
+import type { LocationCache } from '../store/location-cache.ts';
 
 export interface Services {
   config: Config;
-  /** Opens the request's database pool on first use. */
+  /** Opens the database pool on first use; the entry that built these services closes it. */
   db(): Db;
-  /** The backend's client; its calls feed the backend's circuit breaker. */
+  /**
+   * A configured backend's client; its calls feed the backend's circuit breaker and usage. Throws for a name the
+   * configuration does not have (check `config.backends` first where that is expected).
+   */
   backend(name: string): BackendClient;
-  /** The backends' circuit breakers as this isolate sees them. */
+  /** The backends' circuit breakers and monthly usage as this isolate sees them. */
   health: BackendHealth;
-  /** Adds one to a fleet-wide event total for /metrics (off the request's path). */
-  countEvent(counter: string): void;
+  /** A backend's Durable Object: its mode, drain, breaker and usage, one for the whole fleet. */
+  backendState(name: string): BackendStateRpc;
+  /** Fleet-wide event totals for /metrics; adding is off the caller's path. */
+  counters: EventCounters;
   storage: StorageTransform;
+  /** What this isolate remembers between requests. */
+  memory: IsolateMemory;
   log: Logger;
+  /** Names this request or run in logs. */
   requestId: string;
+  /** Changes with every deployment (a digest of the deployed configuration). */
+  deployment: string;
+  /** The clock (ms since the epoch); the only one domain code reads. */
   now(): number;
   /** Keeps the isolate alive for work that must finish after the response (best effort). */
   waitUntil(promise: Promise<unknown>): void;
+}
+
+/** What an isolate remembers between requests; its one instance is built in src/runtime/isolate.ts. */
+export interface IsolateMemory {
+  /** Object records read lately, for reads while the database is away. */
+  locations: LocationCache;
+  /** The configuration whose quota limits were last written to Postgres, and the deployment last checked for
+   *  copies on unconfigured backends. */
+  quotaSync: { syncedFor: Config | undefined; checkedDeployment: string | undefined };
+  /** SigV4 signing keys derived for known secrets (by secret, date, region, service). */
+  signingKeys: Map<string, Promise<ArrayBuffer>>;
+}
+
+export interface OpenedServices {
+  services: Services;
+  /** Releases the database pool; call once the work is done. */
+  close(): Promise<void>;
+}
+
+/**
+ * How a Durable Object gets services for one call: under the configuration in effect, or undefined when that
+ * configuration is unusable (missing or invalid), which the caller reports as such.
+ */
+export type OpenServices = () => Promise<OpenedServices | undefined>;
+
+/** Runs `work` with freshly opened services and releases them after; `unusable` answers when none can be opened. */
+export async function withServices<T>(open: OpenServices, work: (services: Services) => Promise<T>, unusable: () => T | Promise<T>): Promise<T> {
+  const opened = await open();
+  if (!opened) return unusable();
+  try {
+    return await work(opened.services);
+  } finally {
+    opened.services.waitUntil(opened.close().catch(() => {}));
+  }
 }

@@ -21,13 +21,13 @@ const ENV = {
 
 describe('configVariables', () => {
   it('are the names the deployed document references plus those S3O_CONFIG_VARS lists, never the orchestrator\'s own', () => {
-    expect(configVariables(ENV, ENV.S3O_CONFIG)).toEqual({
+    expect(configVariables(Object.entries(ENV), ENV.S3O_CONFIG)).toEqual({
       B2_SECRET: ENV.B2_SECRET,
       B2_KEY: ENV.B2_KEY,
       EXTRA_TOKEN: ENV.EXTRA_TOKEN,
       REGION_NAME: ENV.REGION_NAME,
     });
-    expect(configVariables({ ...ENV, S3O_CONFIG_VARS: undefined }, '${DATABASE_URL} ${S3O_ENVIRONMENT} ${CONFIG_KV}')).toEqual({});
+    expect(configVariables(Object.entries({ ...ENV, S3O_CONFIG_VARS: undefined }), '${DATABASE_URL} ${S3O_ENVIRONMENT} ${CONFIG_KV}')).toEqual({});
   });
 });
 

@@ -126,4 +126,20 @@ backends:
     const ok = loadConfig(good, { B2_KEY: 'k', B2_SECRET: 's' });
     expect(ok.ok && ok.config.admin).toEqual({ access: { teamDomain: 'https://acme.cloudflareaccess.com', audience: 'abc123' }, token: undefined });
   });
+
+  it('reports every unknown key of a mapping, an entry that is not a mapping once, and rules between keys', () => {
+    const result = loadConfig(
+      VALID.replace('routing_strategy: spread', 'routing_strategy: spread\nusage_flush: { interval: 5s, fast_interval: 10s }\nserver: { colour: 1, size: 2 }').replace(
+        'backends:\n',
+        'backends:\n  - just a string\n',
+      ),
+      { B2_KEY: 'k', B2_SECRET: 's' },
+    );
+    const text = result.ok ? '' : formatProblems(result.problems);
+    expect(text).toContain('server.colour: unknown key (expected one of: log_level,');
+    expect(text).toContain('server.size: unknown key');
+    expect(text).toContain('usage_flush.fast_interval: must be shorter than usage_flush.interval');
+    expect(text).toContain('backends[0]: must be a mapping, got "just a string"');
+    expect(text).not.toContain('backends[0].name');
+  });
 });

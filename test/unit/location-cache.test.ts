@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_ENTRIES, TTL_MS, cachedObject, forgetObject, rememberObject } from '../../src/objects/location-cache.ts';
+import { MAX_ENTRIES, TTL_MS, createLocationCache } from '../../src/store/location-cache.ts';
 import type { StoredObject } from '../../src/store/objects.ts';
 
 const object = (key: string): StoredObject => ({
@@ -19,18 +19,20 @@ const object = (key: string): StoredObject => ({
 
 describe('location cache (degraded reads)', () => {
   it('is bounded: the least recently remembered records go first', () => {
-    for (let i = 0; i <= MAX_ENTRIES; i++) rememberObject(object(`k${i}`), 1000);
-    expect(cachedObject('b', 'k0', 1000)).toBeUndefined();
-    expect(cachedObject('b', 'k1', 1000)?.key).toBe('k1');
-    expect(cachedObject('b', `k${MAX_ENTRIES}`, 1000)?.key).toBe(`k${MAX_ENTRIES}`);
+    const cache = createLocationCache();
+    for (let i = 0; i <= MAX_ENTRIES; i++) cache.remember(object(`k${i}`), 1000);
+    expect(cache.get('b', 'k0', 1000)).toBeUndefined();
+    expect(cache.get('b', 'k1', 1000)?.key).toBe('k1');
+    expect(cache.get('b', `k${MAX_ENTRIES}`, 1000)?.key).toBe(`k${MAX_ENTRIES}`);
   });
 
   it('trusts a record for TTL_MS only, and forgets a key on request', () => {
-    rememberObject(object('fresh'), 0);
-    expect(cachedObject('b', 'fresh', TTL_MS)?.key).toBe('fresh');
-    expect(cachedObject('b', 'fresh', TTL_MS + 1)).toBeUndefined();
-    rememberObject(object('gone'), 0);
-    forgetObject('b', 'gone');
-    expect(cachedObject('b', 'gone', 0)).toBeUndefined();
+    const cache = createLocationCache();
+    cache.remember(object('fresh'), 0);
+    expect(cache.get('b', 'fresh', TTL_MS)?.key).toBe('fresh');
+    expect(cache.get('b', 'fresh', TTL_MS + 1)).toBeUndefined();
+    cache.remember(object('gone'), 0);
+    cache.forget('b', 'gone');
+    expect(cache.get('b', 'gone', 0)).toBeUndefined();
   });
 });

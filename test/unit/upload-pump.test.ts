@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { plaintextStorage } from '../../src/crypto/storage-transform.ts';
-import { plainSource, pumpUpload } from '../../src/objects/upload-pump.ts';
+import { pumpUpload } from '../../src/objects/upload-pump.ts';
+import { plainSource } from '../../src/util/chunk-source.ts';
 import { sha256Hex } from '../../src/crypto/encoding.ts';
 
 function chunks(...parts: string[]): ReadableStream<Uint8Array> {

@@ -19,7 +19,7 @@ buckets: [{ name: some-bucket, credentials: [{ access_key_id: unit-key, secret_a
 backends: [{ name: a, endpoint: "http://127.0.0.1:9", bucket: b, access_key_id: k, secret_access_key: s }]
 `;
     // An unsigned request: refused before any database or backend is involved.
-    const response = await worker.fetch(new Request('http://127.0.0.1/some-bucket/some-key'), { ...env, S3O_CONFIG: config } as never, ctx);
+    const response = await worker.fetch(new Request('http://127.0.0.1/some-bucket/some-key'), { ...env, S3O_CONFIG: config }, ctx);
     expect(response.status).toBe(403);
     await response.body?.cancel();
     expect(await Promise.all(kept)).toContain(response);

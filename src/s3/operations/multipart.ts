@@ -17,7 +17,7 @@ import {
   uploadPart,
 } from '../../objects/multipart.ts';
 import { conditionTarget, lookupObject, openStoredObject } from '../../objects/read-object.ts';
-import { plainSource } from '../../objects/upload-pump.ts';
+import { plainSource } from '../../util/chunk-source.ts';
 import { listParts, listUploads } from '../../store/multipart.ts';
 import type { Handler } from '../dispatch-types.ts';
 import { S3Error } from '../errors.ts';

@@ -4,11 +4,9 @@
  * `usage_flush.interval` (every `fast_interval` while a limit is nearly used up, when adaptive), on the next report
  * or the cron's nudge, whichever comes first.
  */
-import { resolveActiveConfig } from '../runtime/active-config.ts';
-import type { Bindings } from '../runtime/bindings.ts';
-import { createServices, newRequestId } from '../runtime/services.ts';
+import { type Usage, type UsageDelta, addUsage, emptyUsage, limitPressure } from '../backends/usage.ts';
+import { type OpenServices, withServices } from '../services/services.ts';
 import { addBackendUsage } from '../store/quotas.ts';
-import { type Usage, type UsageDelta, addUsage, emptyUsage, limitPressure } from './usage.ts';
 
 export interface StoredUsage {
   usage: Usage;
@@ -17,43 +15,46 @@ export interface StoredUsage {
   lastFlushAt: number;
 }
 
+/** The Durable Object's storage for usage, and its flush in progress (one at a time). */
 export interface UsageStore {
   get(): Promise<StoredUsage | undefined>;
   put(value: StoredUsage): Promise<void>;
+  flushing?: Promise<void> | undefined;
 }
 
 const ZERO: UsageDelta = { apiRequests: 0, egressBytes: 0, ingressBytes: 0 };
-const flushing = new Map<string, Promise<void>>();
 
-export async function currentUsage(store: UsageStore): Promise<Usage> {
-  return (await store.get())?.usage ?? emptyUsage(Date.now());
+export async function currentUsage(store: UsageStore, now: number): Promise<Usage> {
+  return (await store.get())?.usage ?? emptyUsage(now);
 }
 
-export async function recordUsage(store: UsageStore, backend: string, delta: UsageDelta, bindings: Bindings): Promise<Usage> {
-  const now = Date.now();
+export async function recordUsage(store: UsageStore, backend: string, delta: UsageDelta, open: OpenServices, now: number): Promise<Usage> {
   let stored = (await store.get()) ?? { usage: emptyUsage(now), flushed: ZERO, lastFlushAt: now };
   if (stored.usage.period !== emptyUsage(now).period) {
     // A new month: what the old one still owes Postgres goes first.
-    await flushUsage(store, backend, bindings);
+    await flushUsage(store, backend, open, now);
     stored = { usage: emptyUsage(now), flushed: ZERO, lastFlushAt: now };
   }
   const next = { ...stored, usage: addUsage(stored.usage, delta, now) };
   await store.put(next);
-  const loaded = await resolveActiveConfig(bindings);
-  if (loaded.ok) {
-    const { usageFlush } = loaded.active.config;
-    const limits = loaded.active.config.backends.find((b) => b.name === backend);
-    const fast = usageFlush.adaptiveEnabled && limits !== undefined && limitPressure(next.usage, limits) >= usageFlush.adaptiveThreshold;
-    if (now - next.lastFlushAt >= (fast ? usageFlush.fastIntervalMs : usageFlush.intervalMs)) {
-      bindings.waitUntil(flushUsage(store, backend, bindings).catch(() => {}));
-    }
-  }
+  await withServices(
+    open,
+    async (services) => {
+      const { usageFlush } = services.config;
+      const limits = services.config.backends.find((b) => b.name === backend);
+      const fast = usageFlush.adaptiveEnabled && limits !== undefined && limitPressure(next.usage, limits) >= usageFlush.adaptiveThreshold;
+      if (now - next.lastFlushAt >= (fast ? usageFlush.fastIntervalMs : usageFlush.intervalMs)) {
+        services.waitUntil(flushUsage(store, backend, open, now).catch(() => {}));
+      }
+    },
+    () => undefined,
+  );
   return next.usage;
 }
 
 /** Writes the usage not yet in Postgres. One flush at a time per backend; a failed one is simply retried later. */
-export async function flushUsage(store: UsageStore, backend: string, bindings: Bindings): Promise<void> {
-  const running = flushing.get(backend);
+export async function flushUsage(store: UsageStore, backend: string, open: OpenServices, now: number): Promise<void> {
+  const running = store.flushing;
   if (running) return running;
   const work = (async () => {
     const stored = await store.get();
@@ -64,17 +65,18 @@ export async function flushUsage(store: UsageStore, backend: string, bindings: B
       ingressBytes: stored.usage.ingressBytes - stored.flushed.ingressBytes,
     };
     if (delta.apiRequests === 0 && delta.egressBytes === 0 && delta.ingressBytes === 0) return;
-    const loaded = await resolveActiveConfig(bindings);
-    if (!loaded.ok) return;
-    const { services, close } = createServices(bindings, loaded.active, newRequestId());
-    try {
-      if (!(await addBackendUsage(services.db(), backend, stored.usage.period, delta))) {
-        // Drained or removed: its bookkeeping rows are gone; the count stays here (admin status shows it).
-        services.log.debug('usage of a retired backend not written to Postgres', { backend });
-      }
-    } finally {
-      bindings.waitUntil(close().catch(() => {}));
-    }
+    const written = await withServices(
+      open,
+      async (services) => {
+        if (!(await addBackendUsage(services.db(), backend, stored.usage.period, delta))) {
+          // Drained or removed: its bookkeeping rows are gone; the count stays here (admin status shows it).
+          services.log.debug('usage of a retired backend not written to Postgres', { backend });
+        }
+        return true;
+      },
+      () => false,
+    );
+    if (!written) return;
     const latest = (await store.get()) ?? stored;
     const sameMonth = latest.usage.period === stored.usage.period;
     await store.put({
@@ -82,9 +84,11 @@ export async function flushUsage(store: UsageStore, backend: string, bindings: B
       flushed: sameMonth
         ? { apiRequests: stored.flushed.apiRequests + delta.apiRequests, egressBytes: stored.flushed.egressBytes + delta.egressBytes, ingressBytes: stored.flushed.ingressBytes + delta.ingressBytes }
         : latest.flushed,
-      lastFlushAt: Date.now(),
+      lastFlushAt: now,
     });
-  })().finally(() => flushing.delete(backend));
-  flushing.set(backend, work);
+  })().finally(() => {
+    store.flushing = undefined;
+  });
+  store.flushing = work;
   return work;
 }

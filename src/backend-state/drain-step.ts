@@ -9,40 +9,44 @@ import { BackendError, describeError } from '../backends/client.ts';
 import { copyBytes } from '../backends/copy-bytes.ts';
 import type { DrainProgress, PendingMove } from '../backends/backend-state.ts';
 import { discardCopies } from '../objects/discard-copies.ts';
-import { choosePlacement } from '../objects/placement.ts';
+import { type Placement, placeCopy } from '../objects/placement.ts';
 import type { Services } from '../services/services.ts';
 import { finishDrain, recordedOn } from '../store/backend-states.ts';
 import { type DrainCandidate, drainCandidates, dropRedundantCopy, moveCopy, uploadsOn } from '../store/drain.ts';
 import { deleteUpload } from '../store/multipart.ts';
 import { queuedCleanupOn } from '../store/cleanup.ts';
 import { findObject } from '../store/objects.ts';
-import { backendSpace } from '../store/quotas.ts';
-import { CANNOT_ABORT, retryCleanupItems } from './cleanup-queue.ts';
+import { CANNOT_ABORT, retryCleanupItems } from '../jobs/cleanup-queue.ts';
 import { DRAIN_BATCH, DRAIN_CONCURRENCY } from './drain-settings.ts';
 
 /** How long a drain waits before another pass when copies could not be moved (no room, backend errors). */
 export const DRAIN_RETRY_MS = 30_000;
 
-export interface DrainStepContext {
+export interface DrainStepInput {
   backend: string;
-  services: Services;
   /** Stop taking new copies after this time (ms since the epoch); the next alarm continues. */
   deadline: number;
   /** Persists progress; false when the drain was cancelled or restarted meanwhile, and the step must stop. */
   save(progress: DrainProgress): Promise<boolean>;
 }
 
+const NOT_PLACED: Record<Exclude<Placement, { ok: true }>['reason'], (size: number) => string> = {
+  'no-room': (size) => `no active backend has room for ${size} bytes`,
+  unavailable: (size) => `every backend with room for ${size} bytes is failing (circuit breaker open)`,
+  'over-usage-limit': (size) => `every backend with room for ${size} bytes is over a monthly usage limit`,
+};
+
 export type DrainStepOutcome = { kind: 'continue' } | { kind: 'wait'; ms: number } | { kind: 'done' } | { kind: 'stopped' };
 
 type Moved = { kind: 'moved'; bytes: number } | { kind: 'dropped' } | { kind: 'skipped' } | { kind: 'failed'; error: string; noRoom: boolean };
 
-export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Promise<DrainStepOutcome> {
-  const { services, backend } = ctx;
+export async function drainStep(services: Services, input: DrainStepInput, start: DrainProgress): Promise<DrainStepOutcome> {
+  const { backend } = input;
   const db = services.db();
   let progress = start;
   const save = async (next: DrainProgress) => {
     progress = next;
-    return ctx.save(next);
+    return input.save(next);
   };
 
   if (progress.pendingMoves?.length) {
@@ -64,7 +68,7 @@ export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Pr
           await deleteUpload(db, upload.uploadId);
           continue;
         }
-        if (!(await save(failed(progress, `could not abort upload ${upload.uploadId}: ${describeError(err)}`, false)))) return { kind: 'stopped' };
+        if (!(await save(failed(services, progress, `could not abort upload ${upload.uploadId}: ${describeError(err)}`, false)))) return { kind: 'stopped' };
       }
     }
     if (!(await save({ ...progress, uploadsAborted: true }))) return { kind: 'stopped' };
@@ -72,10 +76,10 @@ export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Pr
 
   const batch = await drainCandidates(db, backend, progress.cursor, DRAIN_BATCH);
   for (let i = 0; i < batch.length; i += DRAIN_CONCURRENCY) {
-    if (services.now() > ctx.deadline) return { kind: 'continue' };
+    if (services.now() > input.deadline) return { kind: 'continue' };
     const chunk = batch.slice(i, i + DRAIN_CONCURRENCY);
     // Each pending move is saved (synchronously appended, then written) before its bytes are copied.
-    const results = await Promise.all(chunk.map((copy) => moveOne(ctx, copy, (pending) => save({ ...progress, pendingMoves: [...(progress.pendingMoves ?? []), pending] }))));
+    const results = await Promise.all(chunk.map((copy) => moveOne(services, backend, copy, (pending) => save({ ...progress, pendingMoves: [...(progress.pendingMoves ?? []), pending] }))));
     if (results.includes('stopped')) return { kind: 'stopped' };
     const last = chunk[chunk.length - 1];
     let next: DrainProgress = { ...progress, pendingMoves: [], ...(last ? { cursor: { bucket: last.bucket, key: last.key } } : {}) };
@@ -84,7 +88,7 @@ export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Pr
       if (result.kind === 'moved') next = { ...next, objectsMoved: next.objectsMoved + 1, bytesMoved: next.bytesMoved + result.bytes };
       if (result.kind === 'dropped') next = { ...next, objectsMoved: next.objectsMoved + 1, copiesDropped: next.copiesDropped + 1 };
       if (result.kind === 'failed') {
-        next = failed(next, result.error, result.noRoom);
+        next = failed(services, next, result.error, result.noRoom);
         const copy = chunk[j];
         services.log.warn('drain could not move a copy; it is retried on the next pass', { backend, bucket: copy?.bucket, key: copy?.key, error: result.error });
       }
@@ -99,9 +103,9 @@ export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Pr
     const queue = await clearQueuedDeletes(services, backend);
     if (queue.more) return { kind: 'continue' };
     if (queue.error) {
-      if (!(await save(failed(progress, queue.error, false)))) return { kind: 'stopped' };
+      if (!(await save(failed(services, progress, queue.error, false)))) return { kind: 'stopped' };
     } else if (await finishDrain(db, backend)) {
-      await save({ ...progress, cursor: undefined, waitingForSpace: false, completedAt: new Date().toISOString() });
+      await save({ ...progress, cursor: undefined, waitingForSpace: false, completedAt: new Date(services.now()).toISOString() });
       return { kind: 'done' };
     }
   }
@@ -127,29 +131,29 @@ export async function drainStep(ctx: DrainStepContext, start: DrainProgress): Pr
 async function clearQueuedDeletes(services: Services, backend: string): Promise<{ error?: string; more: boolean }> {
   const db = services.db();
   const items = await queuedCleanupOn(db, backend, DRAIN_BATCH);
-  const outcomes = await retryCleanupItems(db, services.backend, items, new Date(), services.log, DRAIN_CONCURRENCY);
+  const outcomes = await retryCleanupItems(services, items, DRAIN_CONCURRENCY);
   const lastFailure = outcomes.findLast((o) => o.kind === 'failed');
   if (lastFailure?.kind === 'failed') return { error: `queued deletes on ${backend} still fail: ${lastFailure.error}`, more: false };
   return { more: items.length === DRAIN_BATCH };
 }
 
-function failed(progress: DrainProgress, error: string, noRoom: boolean): DrainProgress {
+function failed(services: Services, progress: DrainProgress, error: string, noRoom: boolean): DrainProgress {
   return {
     ...progress,
     failures: progress.failures + 1,
     passFailures: progress.passFailures + 1,
     lastError: error,
-    lastErrorAt: new Date().toISOString(),
+    lastErrorAt: new Date(services.now()).toISOString(),
     ...(noRoom ? { waitingForSpace: true, passNoRoom: true } : {}),
   };
 }
 
 async function moveOne(
-  ctx: DrainStepContext,
+  services: Services,
+  backend: string,
   copy: DrainCandidate,
   markPending: (pending: PendingMove) => Promise<boolean>,
 ): Promise<Moved | 'stopped'> {
-  const { services, backend } = ctx;
   const db = services.db();
   const sourceCopy = { backendName: backend, physicalKey: copy.physicalKey, storedSize: copy.storedSize };
   if (copy.otherBackends.length > 0) {
@@ -158,11 +162,10 @@ async function moveOne(
     await discardCopies(services, [sourceCopy], 'drain_source_delete');
     return { kind: 'dropped' };
   }
-  const names = services.config.backends.map((b) => b.name).filter((name) => name !== backend);
-  const spaces = await backendSpace(db, names);
-  const ordered = names.flatMap((name) => spaces.filter((s) => s.backendName === name));
-  const target = choosePlacement('spread', ordered, copy.storedSize);
-  if (!target) return { kind: 'failed', error: `no active backend has room for ${copy.storedSize} bytes`, noRoom: true };
+  // Evened out over the backends that may take writes now (healthy, within usage limits), whatever the strategy.
+  const placed = await placeCopy(services, copy.storedSize, { exclude: [backend], strategy: 'spread' });
+  if (!placed.ok) return { kind: 'failed', error: NOT_PLACED[placed.reason](copy.storedSize), noRoom: placed.reason !== 'unavailable' };
+  const target = placed.backend;
 
   if (!(await markPending({ bucket: copy.bucket, key: copy.key, physicalKey: copy.physicalKey, target }))) return 'stopped';
   const targetCopy = { backendName: target, physicalKey: copy.physicalKey, storedSize: copy.storedSize };

@@ -3,9 +3,7 @@
  * inventory and usage from Postgres, drain progress from each backend's Durable Object. So every value is right
  * however many isolates did the work.
  */
-import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
-import type { Config } from '../config/types.ts';
-import type { Db } from '../store/db.ts';
+import type { Services } from '../services/services.ts';
 import { REPLICATION_JOB } from '../jobs/replication.ts';
 import { backendModes } from '../store/backend-states.ts';
 import { cleanupOverview } from '../store/cleanup.ts';
@@ -13,18 +11,14 @@ import { readLease } from '../store/leases.ts';
 import { countOverReplicated, countUnderReplicated } from '../store/replication.ts';
 import { activeUploadsByBackend } from '../store/multipart.ts';
 import { backendReport, bytesAvailable, usageForPeriod } from '../store/quotas.ts';
-import type { MetricFamily } from './metrics.ts';
+import type { MetricFamily } from '../observe/metrics.ts';
 import { usagePeriod } from '../backends/usage.ts';
 import { countsTowardFactor } from '../backends/backend-state.ts';
-import { FLEET_COUNTERS, type RateLimitRpc } from '../runtime/rate-limit-rpc.ts';
 
-export async function fleetMetrics(
-  config: Config,
-  db: Db,
-  backendState: (name: string) => BackendStateRpc,
-  rateLimiter: (key: string) => RateLimitRpc,
-): Promise<MetricFamily[]> {
-  const period = usagePeriod(Date.now());
+export async function fleetMetrics(services: Services): Promise<MetricFamily[]> {
+  const { config, backendState } = services;
+  const db = services.db();
+  const period = usagePeriod(services.now());
   const names = config.backends.map((b) => b.name);
   const factor = config.replication.factor;
   // Everything this scrape reads, in one parallel round: Postgres, and each backend's Durable Object.
@@ -35,8 +29,8 @@ export async function fleetMetrics(
     Promise.all(names.map((name) => backendState(name).snapshot())),
     Promise.all(names.map((name) => backendState(name).status().catch(() => undefined))),
     Promise.all(names.map((name) => backendState(name).degradedReads().catch(() => 0))),
-    rateLimiter(FLEET_COUNTERS).counters().catch((): Record<string, number> => ({})),
-    cleanupOverview(db, new Date(), 0),
+    services.counters.read(),
+    cleanupOverview(db, new Date(services.now()), 0),
     readLease(db, REPLICATION_JOB),
     backendModes(db),
   ]);

@@ -1,0 +1,214 @@
+/**
+ * The command table: every command the CLI has, its operands and options with their descriptions, and what runs
+ * it. main.ts dispatches from it, command-line.ts parses against it and help-text.ts prints it; there is no other
+ * list of commands or flags.
+ */
+import { cleanupQueue, logLevel, objectLocations, overReplication, removeBackend, replicate, status } from './admin.ts';
+import { drainStatus, startOrCancelDrain } from './admin-drain.ts';
+import {
+  type Command,
+  EVERY_COMMAND_OPTIONS,
+  type Operand,
+  type OperandValues,
+  type OptionTable,
+  type OptionValues,
+  REMOTE_OPTIONS,
+} from './command-table.ts';
+import { diff, history, push, rollback, show, validate } from './config.ts';
+import { commandHelp, fullHelp } from './help-text.ts';
+import { fail } from './output.ts';
+import { type Target, resolveTarget } from './target.ts';
+
+type NoOptions = Record<never, never>;
+type NoOperands = readonly [];
+
+interface Entry<O extends OptionTable, P extends readonly Operand[]> {
+  name: string;
+  summary: string;
+  operands?: P;
+  options?: O;
+}
+
+/** A command's input typed by its own entry. */
+interface TypedInput<O extends OptionTable, P extends readonly Operand[]> {
+  options: OptionValues<O> & OptionValues<typeof EVERY_COMMAND_OPTIONS>;
+  operands: OperandValues<P>;
+  json: boolean;
+}
+
+/** A command that runs here (reads files, prints help) and takes no connection options. */
+function local<const O extends OptionTable = NoOptions, const P extends readonly Operand[] = NoOperands>(
+  entry: Entry<O, P> & { run: (input: TypedInput<O, P>) => number | Promise<number> },
+): Command {
+  return {
+    name: entry.name,
+    summary: entry.summary,
+    operands: entry.operands ?? [],
+    options: entry.options ?? {},
+    remote: false,
+    // The parser gave exactly the entry's options and operands, so the typed view is what arrived.
+    execute: async (input) => entry.run(input as TypedInput<O, P>),
+  };
+}
+
+/** A command that calls the orchestrator: it takes the connection options and gets the Target they resolve to. */
+function remote<const O extends OptionTable = NoOptions, const P extends readonly Operand[] = NoOperands>(
+  entry: Entry<O, P> & { run: (target: Target, input: TypedInput<O, P>) => Promise<number> },
+): Command {
+  return {
+    name: entry.name,
+    summary: entry.summary,
+    operands: entry.operands ?? [],
+    options: entry.options ?? {},
+    remote: true,
+    execute: async (input) => {
+      let target: Target;
+      try {
+        target = resolveTarget(input.options as OptionValues<typeof REMOTE_OPTIONS>, process.env, process.cwd());
+      } catch (err) {
+        // An unreadable CLI config file.
+        return fail(err instanceof Error ? err.message : String(err));
+      }
+      return entry.run(target, input as TypedInput<O, P>);
+    },
+  };
+}
+
+const FILE = { name: 'FILE', description: 'a configuration file' } as const;
+const BACKEND = { name: 'BACKEND', description: "the backend's name" } as const;
+
+export const COMMANDS: readonly Command[] = [
+  local({
+    name: 'config validate',
+    operands: [FILE],
+    summary: 'check a configuration file here; prints every problem with its path',
+    options: {
+      vars: {
+        type: 'string',
+        value: 'FILE',
+        description: 'a dotenv-style file of VAR=value used for ${VAR} expansion; without it, ${VAR} is taken from the environment',
+      },
+    },
+    run: ({ operands, options, json }) => validate(operands.FILE, options.vars, json),
+  }),
+  remote({
+    name: 'config push',
+    operands: [FILE],
+    summary: 'validate FILE, store it as the next version and activate it; reloadable settings apply fleet-wide within seconds, deploy-only ones are listed',
+    options: { note: { type: 'string', value: 'TEXT', description: 'a note kept with the version (config history shows it)' } },
+    run: (target, { operands, options, json }) => push(target, operands.FILE, options.note, json),
+  }),
+  remote({
+    name: 'config show',
+    summary: 'the active version, secrets masked, and what waits for a deploy',
+    run: (target, { json }) => show(target, json),
+  }),
+  remote({
+    name: 'config diff',
+    operands: [FILE],
+    summary: 'what pushing FILE would change, each field marked reloads / requires deploy',
+    run: (target, { operands, json }) => diff(target, operands.FILE, json),
+  }),
+  remote({
+    name: 'config history',
+    summary: 'every version, newest first',
+    run: (target, { json }) => history(target, json),
+  }),
+  remote({
+    name: 'config rollback',
+    operands: [{ name: 'N', description: 'a version number; see config history' }],
+    summary: "activate version N's document again (as a new version)",
+    run: (target, { operands, json }) => rollback(target, operands.N, json),
+  }),
+  remote({
+    name: 'admin status',
+    summary: 'per backend: bytes used and limit, orphaned bytes, objects, state',
+    run: (target, { json }) => status(target, json),
+  }),
+  remote({
+    name: 'admin object-locations',
+    summary: 'an object\'s record and the backends holding its copies (needs --key)',
+    // The seed spells it `-key bucket/key`.
+    options: { key: { type: 'string', value: 'BUCKET/KEY', aliases: ['-key'], description: 'the object' } },
+    run: (target, { options, json }) => objectLocations(target, options.key, json),
+  }),
+  remote({
+    name: 'admin log-level',
+    summary: 'the log level in effect',
+    options: {
+      // The seed spells it `-set debug`.
+      set: { type: 'string', value: 'LEVEL', aliases: ['-set'], description: 'change it fleet-wide (debug, info, warn, error)' },
+      reset: { type: 'boolean', description: "return to the configuration's level" },
+    },
+    run: (target, { options, json }) => logLevel(target, options.set, options.reset ?? false, json),
+  }),
+  remote({
+    name: 'admin drain',
+    operands: [BACKEND],
+    summary: 'stop placing copies on BACKEND and move its copies to the others (asking again while it drains retries at once)',
+    run: (target, { operands, json }) => startOrCancelDrain(target, operands.BACKEND, false, json),
+  }),
+  remote({
+    name: 'admin drain-status',
+    operands: [BACKEND],
+    summary: 'what is left and what has moved',
+    options: {
+      watch: { type: 'boolean', description: 'follow it with a progress bar until it ends (exit 0 drained, 1 cancelled, 3 stuck)' },
+      'stuck-after': {
+        type: 'string',
+        value: 'SECONDS',
+        description: 'with --watch: stop watching (exit 3) after this long without progress; default 600',
+      },
+    },
+    run: (target, { operands, options, json }) => drainStatus(target, operands.BACKEND, options.watch ?? false, options['stuck-after'], json),
+  }),
+  remote({
+    name: 'admin drain-cancel',
+    operands: [BACKEND],
+    summary: 'stop the drain (moved copies stay moved), or take a drained backend back',
+    run: (target, { operands, json }) => startOrCancelDrain(target, operands.BACKEND, true, json),
+  }),
+  remote({
+    name: 'admin cleanup-queue',
+    summary: 'deletes that failed and wait for a retry (stuck ones after 10 attempts first)',
+    run: (target, { json }) => cleanupQueue(target, json),
+  }),
+  remote({
+    name: 'admin replicate',
+    summary: 'run a replication cycle now',
+    run: (target, { json }) => replicate(target, json),
+  }),
+  remote({
+    name: 'admin over-replication',
+    summary: 'how many objects have more copies than the factor',
+    options: {
+      execute: { type: 'boolean', description: 'remove the extra copies' },
+      'batch-size': { type: 'string', value: 'N', description: 'with --execute: objects handled in this run (1-10000, default 1000)' },
+    },
+    run: (target, { options, json }) => overReplication(target, options.execute ?? false, options['batch-size'], json),
+  }),
+  remote({
+    name: 'admin remove-backend',
+    operands: [BACKEND],
+    summary: "drop BACKEND's records (its objects stay on its storage)",
+    options: {
+      purge: { type: 'boolean', description: 'preview deleting its objects from its storage too' },
+      confirm: { type: 'boolean', description: 'with --purge: do it (with a confirmation token valid 60 s)' },
+    },
+    run: (target, { operands, options, json }) => removeBackend(target, operands.BACKEND, options.purge ?? false, options.confirm ?? false, json),
+  }),
+  local({
+    name: 'help',
+    operands: [{ name: 'COMMAND', description: 'a command', optional: true, rest: true }],
+    summary: 'this text, or with a command only that command\'s',
+    run: ({ operands }) => {
+      if (operands.COMMAND === undefined) console.log(fullHelp(COMMANDS));
+      else {
+        const command = COMMANDS.find((c) => c.name === operands.COMMAND);
+        if (!command) return fail(`no command "${operands.COMMAND}" (see s3-orchestrator help)`, 2);
+        console.log(commandHelp(command));
+      }
+      return 0;
+    },
+  }),
+];

@@ -1,0 +1,187 @@
+/**
+ * The configuration document, every key once: how it is read and checked, its Config name, its default, whether a
+ * pushed change reloads or waits for a deploy, and what docs/configuration.md says about it (the tables there are
+ * generated from this file by `node scripts/config-docs.ts`; a unit test fails when they drift).
+ * Units in Config: bytes, and milliseconds for durations.
+ */
+import { parseCidr } from '../util/client-ip.ts';
+import { choice, count, duration, flag, fraction, optionalText, size, stringList, text } from './fields.ts';
+import { finished, key, optionalSection, section } from './schema-kit.ts';
+import { backends, buckets } from './schema-lists.ts';
+
+/** The log levels, least severe first. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const TEAM_DOMAIN = /^https:\/\/[a-z0-9.-]+$|^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/;
+const withoutTrailingSlash = (url: string) => url.replace(/\/+$/, '');
+const atLeast16 = (token: string) => (token.length < 16 ? 'must be at least 16 characters' : undefined);
+
+const server = section({
+  log_level: key('logLevel', choice(LOG_LEVELS, 'info'), {
+    reload: 'reloadable',
+    meaning: '`debug`, `info`, `warn` or `error`; JSON log lines below it are dropped. `admin log-level -set LEVEL` overrides it at runtime for the whole fleet (see admin-api.md)',
+  }),
+  max_object_size: key('maxObjectSize', size('5GiB', 1), {
+    reload: 'deploy-only',
+    meaning: 'largest single PutObject; larger uploads get `400 EntityTooLarge` before any byte is read',
+  }),
+  clock_skew_seconds: key('clockSkewSeconds', count(900, 1, { value: 900, why: '15 minutes, as in S3' }), {
+    reload: 'deploy-only',
+    meaning: "how far a header-signed request's `X-Amz-Date` may be from the Worker's clock (`403 RequestTimeTooSkewed`); at most `900` (S3's own 15 minutes: a wider window only lets a captured request be replayed for longer)",
+  }),
+  regions: key('regions', stringList(['us-east-1'], (region) => REGION.test(region), () => 'must be a region name such as us-east-1 or auto'), {
+    reload: 'deploy-only',
+    meaning: 'the regions a client may name in its credential scope (`.../<date>/<region>/s3/aws4_request`); another region is refused with `400 AuthorizationHeaderMalformed` (`AuthorizationQueryParametersError` for presigned URLs) naming the first entry in `<Region>`, as S3 does. Add e.g. `auto` for clients configured the R2 way',
+  }),
+  base_domains: key('baseDomains', stringList([], (host) => HOSTNAME.test(host), () => 'must be a lower-case hostname such as s3.example.com'), {
+    reload: 'deploy-only',
+    meaning: 'hostnames (e.g. `s3.example.com`) under which `<bucket>.<domain>` requests are virtual-hosted style; any other Host is path style. Route `*.s3.example.com` to the Worker in `[env.production]`',
+  }),
+  backend_timeout: key('backendTimeoutMs', duration('30s', '100ms'), {
+    reload: 'deploy-only',
+    meaning: 'how long a backend may take to start answering a GET, DELETE, CreateMultipartUpload or AbortMultipartUpload (at least `100ms`). A backend that does not answer in time has failed that call: it counts toward its circuit breaker and a read goes on to the next copy. Streaming uploads (PUT, UploadPart) last as long as the client sends, and server-side copies and CompleteMultipartUpload as long as the backend works on them, as with S3 itself',
+  }),
+});
+
+const access = optionalSection({
+  team_domain: key(
+    'teamDomain',
+    text((url) => (TEAM_DOMAIN.test(withoutTrailingSlash(url)) ? undefined : 'must be https://<team>.cloudflareaccess.com (http only for 127.0.0.1 or localhost, in tests)'), withoutTrailingSlash),
+    {
+      defaultText: 'none',
+      meaning: '`https://<team>.cloudflareaccess.com`: the Access issuer whose JWKS verifies `Cf-Access-Jwt-Assertion` (http is accepted only for 127.0.0.1/localhost, for tests)',
+    },
+  ),
+  audience: key('audience', text(), { defaultText: 'required with `team_domain`', meaning: "the Access application's AUD tag" }),
+});
+
+function showAccess(value: unknown): string {
+  const access = value as { teamDomain: string; audience: string } | undefined;
+  return access ? `${access.teamDomain} (aud ${access.audience})` : '';
+}
+
+const admin = section({
+  // Compared as one value: a change report names `admin.access`, never the audience alone.
+  access: key('access', { ...access, show: showAccess }, { reload: 'deploy-only' }),
+  token: key('token', optionalText(undefined, atLeast16), {
+    reload: 'deploy-only',
+    secret: true,
+    meaning: 'development only: a bearer token (16+ characters) for the admin API; refused when `S3O_ENVIRONMENT` is `production`',
+  }),
+});
+
+const telemetry = section({
+  metrics: key(
+    '',
+    section({
+      token: key('metricsToken', optionalText(undefined, atLeast16), {
+        reload: 'deploy-only',
+        secret: true,
+        meaning: 'a bearer token (16+ characters; use `${VAR}`) with which a Prometheus scraper may read `/metrics`; Access-authorized callers (and the development admin token) can always read it. Without it, `/metrics` needs the admin door',
+      }),
+    }),
+  ),
+});
+
+const replication = section({
+  factor: key('factor', count(1, 1), {
+    reload: 'reloadable',
+    note: '(off)',
+    meaning: 'copies of every object, each on a different backend; at most the number of backends',
+  }),
+  worker_interval: key('workerIntervalMs', duration('5m', '1m'), {
+    reload: 'reloadable',
+    meaning: 'how often the replicator runs (at least `1m`; durations are `30s`, `5m`, `1h`, `1d` or seconds as a number). It also runs on the first tick after a deploy or after these settings change, and on every tick while it has work left over',
+  }),
+  batch_size: key('batchSize', count(50, 1, { value: 10_000 }), { reload: 'reloadable', meaning: 'objects made whole per run (1-10000)' }),
+  concurrency: key('concurrency', count(2, 1, { value: 2 }), {
+    reload: 'reloadable',
+    meaning: 'copies made at the same time (1-2: each holds two of the six connections a Worker invocation may have open)',
+  }),
+  unhealthy_threshold: key('unhealthyThresholdMs', duration('10m', '1s'), {
+    reload: 'reloadable',
+    meaning: 'a backend whose circuit breaker has been open this long stops counting toward the factor, so its copies are replaced elsewhere; once it is back, the extras are removed',
+  }),
+});
+
+const usageFlush = finished(
+  section(
+  {
+    interval: key('intervalMs', duration('30s', '1s'), {
+      reload: 'reloadable',
+      meaning: "how often a backend's new usage is written (when calls are reported, and at least every minute by the cron)",
+    }),
+    adaptive_enabled: key('adaptiveEnabled', flag(false), { reload: 'reloadable', meaning: 'write faster while a limit is nearly used up' }),
+    adaptive_threshold: key('adaptiveThreshold', fraction(0.8), {
+      reload: 'reloadable',
+      meaning: 'the fraction of any limit (between 0 and 1) from which writing speeds up',
+    }),
+    fast_interval: key('fastIntervalMs', duration(undefined, '1s'), {
+      reload: 'reloadable',
+      defaultText: '`5s`',
+      meaning: 'the faster interval (shorter than `interval`)',
+    }),
+  },
+    {
+      key: 'fast_interval',
+      problem: (doc) => (doc.fast_interval !== undefined && doc.fast_interval >= doc.interval ? 'must be shorter than usage_flush.interval' : undefined),
+    },
+  ),
+  ({ fastIntervalMs, ...rest }) => ({ ...rest, fastIntervalMs: fastIntervalMs ?? 5000 }),
+);
+
+const rateLimit = finished(
+  section({
+    enabled: key('enabled', flag(false), { reload: 'deploy-only', meaning: 'turn it on' }),
+    requests_per_sec: key('requestsPerSec', count(100, 1), { reload: 'reloadable', meaning: 'tokens a client IP gains per second' }),
+    burst: key('burst', count(undefined, 1), {
+      reload: 'reloadable',
+      defaultText: '`200` (or `requests_per_sec` if higher)',
+      meaning: 'the most requests a client IP can make at once',
+    }),
+    // Checked even while disabled, so turning it on never meets a bad list.
+    trusted_proxies: key(
+      'trustedProxies',
+      stringList([], (cidr) => parseCidr(cidr) !== undefined, (value) => `must be an IP address or CIDR such as 10.0.0.0/8 or 2001:db8::/32, got ${JSON.stringify(value)}`),
+      {
+        reload: 'deploy-only',
+        meaning: 'IPs or CIDRs (`10.0.0.0/8`, `2001:db8::/32`) in front of the orchestrator. The client IP is `CF-Connecting-IP`; if that is a trusted proxy, it is the rightmost address in `X-Forwarded-For` that is not trusted (addresses further left are whatever the client wrote, so prepending cannot evade the limit). Checked even while disabled',
+      },
+    ),
+    ipv6_prefix_length: key('ipv6PrefixLength', count(64, 1, { value: 128 }), {
+      reload: 'deploy-only',
+      meaning: 'IPv6 clients are limited per network of this many leading bits (1-128): one subscriber usually holds a whole /64, so per-address buckets would not limit it. IPv4 clients are limited per address',
+    }),
+  }),
+  ({ burst, ...rest }) => ({ ...rest, burst: burst ?? Math.max(200, rest.requestsPerSec) }),
+);
+
+const circuitBreaker = section({
+  failure_threshold: key('failureThreshold', count(5, 1), {
+    reload: 'deploy-only',
+    meaning: 'consecutive failed calls (unreachable, 5xx, 429; a 404 or 403 is the backend working) that open the breaker',
+  }),
+  open_timeout: key('openTimeoutMs', duration('1m', '1s'), {
+    reload: 'deploy-only',
+    meaning: 'how long an open breaker keeps the backend out (+-10 % jitter); then one caller probes it (a read of a copy there, or the cron\'s probe every minute), and its success closes the breaker while a failure opens it again. A probe that never reports back is given up after 30 s',
+  }),
+});
+
+/** The whole document; its sections in the order docs/configuration.md describes them. */
+export const configDocument = section({
+  server: key('server', server),
+  admin: key('admin', admin),
+  telemetry: key('telemetry', telemetry),
+  replication: key('replication', replication),
+  usage_flush: key('usageFlush', usageFlush),
+  rate_limit: key('rateLimit', rateLimit),
+  circuit_breaker: key('circuitBreaker', circuitBreaker),
+  routing_strategy: key('routingStrategy', choice(['pack', 'spread'], 'pack'), {
+    reload: 'deploy-only',
+    meaning: '`pack` or `spread`: how a new object\'s backend is chosen (below)',
+  }),
+  // A bucket added or removed applies at once; a backend added or removed waits for a deploy.
+  buckets: key('buckets', buckets, { reload: 'reloadable' }),
+  backends: key('backends', backends, { reload: 'deploy-only' }),
+});

@@ -1,0 +1,53 @@
+/**
+ * Everything one isolate remembers between requests, in one place: what services hand to the domain (object
+ * records for degraded reads, the quota-sync memo, SigV4 signing keys), the backends' health as last seen, the
+ * configuration in effect, the last health probe and the parsed trusted proxies. Module code keeps no other state
+ * between requests (besides Neon's driver settings and the Access verifier's key set, which follow their inputs);
+ * tests start clean with resetIsolate().
+ */
+import { type HealthMemory, createHealthMemory } from '../backends/backend-health.ts';
+import { type RefreshedValue, refreshedValue } from '../config/config-store.ts';
+import { runtimeSettingsCache } from '../config/runtime-settings.ts';
+import { ACTIVE_KEY } from '../config/versions.ts';
+import type { LoadResult } from '../config/load.ts';
+import type { IsolateMemory } from '../services/services.ts';
+import { createLocationCache } from '../store/location-cache.ts';
+import type { Cidr } from '../util/client-ip.ts';
+import type { ActiveConfig } from './active-config.ts';
+
+export interface Isolate {
+  memory: IsolateMemory;
+  health: HealthMemory;
+  /** The deployed document as last parsed, and the configuration in effect with the KV record it came from. */
+  config: {
+    deployed?: { text: string; result: LoadResult; tag: string };
+    current?: { deployedText: string; raw: string | null; active: ActiveConfig };
+    /** The active KV record, re-read at most every KV_REFRESH_MS. */
+    activeRecord: RefreshedValue;
+  };
+  /** The runtime settings (log level override), re-read at most every KV_REFRESH_MS. */
+  runtimeSettings: RefreshedValue;
+  /** /health's shared answer: a flood of probes opens at most one connection per period. */
+  lastHealth?: { at: number; answer: Promise<string> };
+  trustedProxies?: { list: readonly string[]; cidrs: Cidr[] };
+}
+
+function freshIsolate(): Isolate {
+  return {
+    memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map() },
+    health: createHealthMemory(),
+    config: { activeRecord: refreshedValue(ACTIVE_KEY) },
+    runtimeSettings: runtimeSettingsCache(),
+  };
+}
+
+let isolate = freshIsolate();
+
+export function thisIsolate(): Isolate {
+  return isolate;
+}
+
+/** Forgets everything this isolate remembered (tests only). */
+export function resetIsolate(): void {
+  isolate = freshIsolate();
+}

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import doc from '../../docs/configuration.md?raw';
+import { documentedKeys, renderConfigDocs } from '../../src/config/config-docs.ts';
+import type { Keys } from '../../src/config/schema-kit.ts';
+import { configDocument } from '../../src/config/schema.ts';
+
+/** Every key that holds a value (not a section or a list of them), with its path. */
+function leaves(keys: Keys, prefix = ''): [string, Keys[string]][] {
+  return Object.entries(keys).flatMap(([name, key]): [string, Keys[string]][] =>
+    key.keys && !key.show ? leaves(key.keys, `${prefix}${name}${key.identity ? '[]' : ''}.`) : [[`${prefix}${name}`, key]],
+  );
+}
+
+describe('docs/configuration.md', () => {
+  it('has the key tables the schema generates (run `node scripts/config-docs.ts` after changing a key)', () => {
+    expect(renderConfigDocs(doc)).toBe(doc);
+  });
+
+  it('documents every key, each with a reload class', () => {
+    const documented = documentedKeys(configDocument.keys);
+    const paths = new Set(documented.map((row) => row.path));
+    for (const [path] of leaves(configDocument.keys)) {
+      if (path === 'admin.access') continue; // compared as one value, documented by its two keys
+      expect(paths, path).toContain(path);
+    }
+    for (const row of documented) expect(row.reload, row.path).toBeDefined();
+    expect(paths).toContain('admin.access.team_domain');
+  });
+});
