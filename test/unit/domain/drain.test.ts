@@ -44,7 +44,7 @@ describe('drain', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
   it('drops the copy of an object that has another copy elsewhere instead of moving it', async () => {
     const world = await domainServices({ backends: ['b1', 'b2'], replicationFactor: 2 });
     await put(world, 'k', bytesOf(500));
-    await runReplication(world.replicationContext(), { force: true });
+    await runReplication(world.services, { force: true, trigger: 'test' });
     expect((await locations(world, 'k')).sort()).toEqual(['b1', 'b2']);
     const { outcome, progress } = await world.drain('b1');
     expect(outcome.kind).toBe('done');

@@ -130,7 +130,7 @@ describe('openObject', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     const bytes = bytesOf(200_000, 7);
     await put(world, 'k', bytes);
     // The second copy, made by the replicator.
-    await runReplication(world.replicationContext(), { force: true });
+    await runReplication(world.services, { force: true, trigger: 'test' });
     expect((await locations(world, 'k')).sort()).toEqual(['b1', 'b2']);
 
     world.backend('b1').down();

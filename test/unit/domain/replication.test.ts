@@ -15,7 +15,7 @@ describe('replication', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
   it('brings every object to the factor on distinct backends, with exact accounting', async () => {
     const world = await domainServices({ backends: ['b1', 'b2', 'b3'], replicationFactor: 2, routingStrategy: 'spread' });
     for (const [i, key] of KEYS.entries()) await put(world, key, bytesOf(500 + i, i + 1));
-    const run = await runReplication(world.replicationContext(), { force: true });
+    const run = await runReplication(world.services, { force: true, trigger: 'test' });
     expect(run).toMatchObject({ status: 'ok', factor: 2, copiesCreated: KEYS.length, failures: 0 });
     for (const [i, key] of KEYS.entries()) {
       const where = await locations(world, key);
@@ -31,7 +31,7 @@ describe('replication', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     await expectStoredAsRecorded(world);
 
     // Nothing left to do: a second run creates nothing.
-    const again = await runReplication(world.replicationContext(), { force: true });
+    const again = await runReplication(world.services, { force: true, trigger: 'test' });
     expect(again).toMatchObject({ status: 'ok', copiesCreated: 0, copiesRemoved: 0 });
   });
 
@@ -39,14 +39,14 @@ describe('replication', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     const world = await domainServices({ backends: ['b1', 'b2'], replicationFactor: 2 });
     await put(world, 'k', bytesOf(300));
     world.backend('b2').failNext('putObject');
-    const first = await runReplication(world.replicationContext(), { force: true });
+    const first = await runReplication(world.services, { force: true, trigger: 'test' });
     expect(first).toMatchObject({ status: 'ok', copiesCreated: 0 });
     expect(first.status === 'ok' && first.failures).toBeGreaterThan(0);
     expect(await locations(world, 'k')).toEqual(['b1']);
     expect(await world.accountingDrift()).toEqual([]);
     await expectStoredAsRecorded(world);
 
-    const second = await runReplication(world.replicationContext(), { force: true });
+    const second = await runReplication(world.services, { force: true, trigger: 'test' });
     expect(second).toMatchObject({ status: 'ok', copiesCreated: 1, failures: 0 });
     expect((await locations(world, 'k')).sort()).toEqual(['b1', 'b2']);
     expect(await world.accountingDrift()).toEqual([]);
@@ -56,7 +56,7 @@ describe('replication', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     const world = await domainServices({ backends: [{ name: 'b1', quotaBytes: 1000 }, { name: 'b2', quotaBytes: 100 }], replicationFactor: 2 });
     await put(world, 'small', bytesOf(80));
     await put(world, 'large', bytesOf(500, 2));
-    const run = await runReplication(world.replicationContext(), { force: true });
+    const run = await runReplication(world.services, { force: true, trigger: 'test' });
     expect(run).toMatchObject({ status: 'ok', copiesCreated: 1, failures: 1 });
     expect((await locations(world, 'small')).sort()).toEqual(['b1', 'b2']);
     expect(await locations(world, 'large')).toEqual(['b1']);

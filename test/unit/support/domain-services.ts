@@ -1,24 +1,22 @@
 /**
- * The one place domain tests build what the domain takes: the request `Services`, a job's `JobContext`, a drain
- * step's `DrainStepContext` and the replicator's `ReplicationContext`, all over the same in-memory backends
- * (memory-backend.ts), breakers (memory-health.ts), clock and PGlite database (memory-database.ts). When those
- * shapes change (issue 13 folds them into one services object), only this file follows.
+ * The one place domain tests build what the domain takes: the `Services` that operations and jobs receive, over
+ * in-memory backends (memory-backend.ts), breakers (memory-health.ts), clock and PGlite database
+ * (memory-database.ts). When that shape changes, only this file follows.
  */
+import { type DrainStepOutcome, drainStep } from '../../../src/backend-state/drain-step.ts';
 import type { BackendStateRpc } from '../../../src/backends/backend-state-rpc.ts';
 import type { DrainProgress } from '../../../src/backends/backend-state.ts';
 import { newDrain } from '../../../src/backends/backend-state.ts';
 import type { Config } from '../../../src/config/types.ts';
 import { validateConfig } from '../../../src/config/validate.ts';
 import { storageTransformFor } from '../../../src/crypto/select-transform.ts';
-import { type DrainStepContext, type DrainStepOutcome, drainStep } from '../../../src/jobs/drain.ts';
-import type { JobContext } from '../../../src/jobs/job.ts';
 import { ensureQuotaLimitsSynced } from '../../../src/jobs/quota-sync.ts';
-import type { ReplicationContext } from '../../../src/jobs/replication.ts';
-import { type ChunkSource, plainSource } from '../../../src/objects/upload-pump.ts';
 import type { LogFields, Logger } from '../../../src/observe/log.ts';
 import type { Services } from '../../../src/services/services.ts';
 import { setBackendMode } from '../../../src/store/backend-states.ts';
 import type { Db } from '../../../src/store/db.ts';
+import { createLocationCache } from '../../../src/store/location-cache.ts';
+import { type ChunkSource, plainSource } from '../../../src/util/chunk-source.ts';
 import { ACCOUNTING_QUERY, type AccountingRow, type BackendAccounting, accountingViolations, toAccounting } from '../../support/accounting-invariant.ts';
 import { type MemoryBackend, createMemoryBackend } from './memory-backend.ts';
 import { type MemoryDatabase, openMemoryDatabase } from './memory-database.ts';
@@ -49,12 +47,8 @@ export interface DomainWorld {
   clock: { now(): number; advance(ms: number): void };
   /** Everything logged, in order. */
   logs: LogEntry[];
-  /** Fleet event counters (countEvent). */
+  /** Fleet event counters (services.counters). */
   events: Map<string, number>;
-  jobContext(): JobContext;
-  replicationContext(trigger?: string): ReplicationContext;
-  /** A drain step's context whose progress lives in `progress` (as the backend's Durable Object keeps it). */
-  drainContext(backend: string): DrainStepContext & { progress: DrainProgress };
   /** Starts a drain as the backend's Durable Object does (the mode in Postgres first) and steps it until it ends. */
   drain(backend: string, maxSteps?: number): Promise<{ outcome: DrainStepOutcome; progress: DrainProgress; steps: number }>;
   /** Work handed to waitUntil, settled. */
@@ -94,7 +88,6 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
   const memory = await startDomainDatabase();
   await memory.reset();
   const config = domainConfig(options);
-  await ensureQuotaLimitsSynced(memory.db, config, { force: true });
 
   let time = Date.UTC(2026, 0, 15, 12);
   const clock = { now: () => time, advance: (ms: number) => void (time += ms) };
@@ -105,7 +98,10 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
   const events = new Map<string, number>();
   const pending: Promise<unknown>[] = [];
   const log = memoryLogger(logs, {});
-  const countEvent = (counter: string, by = 1) => void events.set(counter, (events.get(counter) ?? 0) + by);
+  const counters = {
+    add: (counter: string, by = 1) => void events.set(counter, (events.get(counter) ?? 0) + by),
+    read: async () => Object.fromEntries(events),
+  };
 
   const services: Services = {
     config,
@@ -116,13 +112,17 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
       return client;
     },
     health,
-    countEvent,
+    backendState: (name) => memoryBackendState(name, health),
+    counters,
     storage: storageTransformFor(config),
+    memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map() },
     log,
     requestId: 'TESTREQUEST',
+    deployment: 'test-deployment',
     now: clock.now,
     waitUntil: (promise) => void pending.push(promise.catch(() => {})),
   };
+  await ensureQuotaLimitsSynced(services, { force: true });
 
   const world: DomainWorld = {
     services,
@@ -138,49 +138,19 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
     clock,
     logs,
     events,
-    jobContext: () => ({
-      config,
-      db: () => memory.db,
-      log,
-      scheduledTime: clock.now(),
-      backendState: (name) => memoryBackendState(name, health),
-      backend: (name) => tracked.get(name),
-      deployment: 'test-deployment',
-      health,
-      countEvent,
-    }),
-    replicationContext: (trigger = 'test') => ({
-      config,
-      db: memory.db,
-      backend: (name) => tracked.get(name),
-      log,
-      now: new Date(clock.now()),
-      deployment: 'test-deployment',
-      health,
-      trigger,
-    }),
-    drainContext(backend) {
-      const context = {
-        backend,
-        services,
-        deadline: clock.now() + 30_000,
-        progress: newDrain(undefined, new Date(clock.now())),
-        async save(next: DrainProgress) {
-          context.progress = next;
-          return true;
-        },
-      };
-      return context;
-    },
     async drain(backend, maxSteps = 20) {
       await setBackendMode(memory.db, backend, 'draining');
-      const context = world.drainContext(backend);
+      // The progress lives here, as the backend's Durable Object keeps it.
+      let progress = newDrain(undefined, new Date(clock.now()));
+      const save = async (next: DrainProgress) => {
+        progress = next;
+        return true;
+      };
       for (let steps = 1; ; steps++) {
-        const outcome = await drainStep(context, context.progress);
-        if (outcome.kind === 'done' || outcome.kind === 'stopped' || steps >= maxSteps) return { outcome, progress: context.progress, steps };
+        const outcome = await drainStep(services, { backend, deadline: clock.now() + 30_000, save }, progress);
+        if (outcome.kind === 'done' || outcome.kind === 'stopped' || steps >= maxSteps) return { outcome, progress, steps };
         // A waiting drain is woken by its alarm later; the test's clock gets there at once.
         if (outcome.kind === 'wait') clock.advance(outcome.ms);
-        context.deadline = clock.now() + 30_000;
       }
     },
     async settle() {
