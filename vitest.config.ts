@@ -5,9 +5,10 @@ export default defineConfig({
   test: {
     projects: [
       {
-        // Pure modules, run inside workerd (the runtime they ship to).
+        // Pure modules, and the domain on an in-memory backend and PGlite (test/unit/support), run inside workerd
+        // (the runtime they ship to). The global setup migrates one PGlite database for the domain tests to copy.
         plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], globalSetup: ['test/support/pglite-template.ts'] },
       },
       {
         // The real Worker under wrangler dev, a real Postgres, real S3 servers, driven by real clients.

@@ -3,10 +3,15 @@
  * neonConfig stays at its defaults. Locally a WebSocket-to-TCP bridge stands in for Neon's proxy.
  */
 import { Pool, neonConfig } from '@neondatabase/serverless';
-import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless';
+import { drizzle } from 'drizzle-orm/neon-serverless';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema.ts';
 
-export type Db = NeonDatabase<typeof schema>;
+/**
+ * Any drizzle Postgres database over the schema: Neon's here, PGlite's in the domain unit tests. Queries read only
+ * what every driver returns (rows from select/returning), never a driver's own result shape (rowCount, affectedRows).
+ */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 /** What a transaction callback receives; queries accept either. */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type Queryable = Db | Tx;

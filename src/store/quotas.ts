@@ -166,16 +166,23 @@ export async function usageForPeriod(db: Queryable, period: string): Promise<Bac
  * flush on the foreign key every minute.
  */
 export async function addBackendUsage(db: Queryable, backendName: string, period: string, delta: { apiRequests: number; egressBytes: number; ingressBytes: number }): Promise<boolean> {
-  const result = await db.execute(sql`
-    insert into ${backendUsage} (backend_name, period, api_requests, egress_bytes, ingress_bytes)
-    select ${backendName}, ${period}, ${delta.apiRequests}, ${delta.egressBytes}, ${delta.ingressBytes}
-    where exists (select 1 from ${backendQuotas} where ${backendQuotas.backendName} = ${backendName})
-    on conflict (backend_name, period) do update set
-      api_requests = ${backendUsage}.api_requests + excluded.api_requests,
-      egress_bytes = ${backendUsage}.egress_bytes + excluded.egress_bytes,
-      ingress_bytes = ${backendUsage}.ingress_bytes + excluded.ingress_bytes,
-      updated_at = now()`);
-  return (result.rowCount ?? 0) > 0;
+  // The select lists every column of backend_usage in table order (drizzle inserts a select into all of them).
+  const recorded = await db
+    .insert(backendUsage)
+    .select(sql`
+      select ${backendName}, ${period}, ${delta.apiRequests}, ${delta.egressBytes}, ${delta.ingressBytes}, now()
+      where exists (select 1 from ${backendQuotas} where ${backendQuotas.backendName} = ${backendName})`)
+    .onConflictDoUpdate({
+      target: [backendUsage.backendName, backendUsage.period],
+      set: {
+        apiRequests: sql`${backendUsage}.api_requests + excluded.api_requests`,
+        egressBytes: sql`${backendUsage}.egress_bytes + excluded.egress_bytes`,
+        ingressBytes: sql`${backendUsage}.ingress_bytes + excluded.ingress_bytes`,
+        updatedAt: sql`now()`,
+      },
+    })
+    .returning({ backendName: backendUsage.backendName });
+  return recorded.length > 0;
 }
 
 /** Copy records per backend that is not among `configured` (a backend taken out of the configuration undrained). */

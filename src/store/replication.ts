@@ -60,10 +60,15 @@ async function objectsByCopyCount(db: Queryable, having: ReturnType<typeof sql>,
 }
 
 async function countByCopyCount(db: Queryable, having: ReturnType<typeof sql>, cap: number): Promise<number> {
-  const rows = await db.execute<{ n: string }>(
-    sql`select count(*) as n from (select 1 from ${objectLocations} group by bucket, key having ${having} limit ${cap}) t`,
-  );
-  return Number(rows.rows[0]?.n ?? 0);
+  const keys = db
+    .select({ one: sql`1`.as('one') })
+    .from(objectLocations)
+    .groupBy(objectLocations.bucket, objectLocations.key)
+    .having(having)
+    .limit(cap)
+    .as('t');
+  const [row] = await db.select({ n: sql<string>`count(*)` }).from(keys);
+  return Number(row?.n ?? 0);
 }
 
 export type ReplicaOutcome = 'recorded' | 'source-gone' | 'no-room';
