@@ -11,36 +11,29 @@ import { type AccessFailure, createAccessVerifier } from './access-jwt.ts';
 export type AdminCaller = { kind: 'access'; identity: string } | { kind: 'token' };
 export type Authorization = { ok: true; caller: AdminCaller } | { ok: false; status: 401 | 403 | 503; error: string };
 
+/** Why the caller's Access token is refused (403), by the verifier's reason. */
+const ACCESS_REFUSED: Record<Exclude<AccessFailure, 'keys-unavailable'>, string> = {
+  missing: 'missing Cf-Access-Jwt-Assertion',
+  malformed: 'the Access token is malformed',
+  'unsupported-algorithm': 'the Access token is not RS256',
+  'unknown-key': 'the Access token was signed by an unknown key',
+  'bad-signature': 'the Access token signature is invalid',
+  expired: 'the Access token has expired',
+  'not-yet-valid': 'the Access token is not valid yet',
+  'wrong-audience': 'the Access token is for another application',
+  'wrong-issuer': 'the Access token is from another team',
+};
+
 /**
  * The one place an Access failure becomes an answer: the caller's token is refused (403), but keys that cannot be
  * fetched are not the caller's fault and pass (503, retry shortly).
  */
 function accessRefusal(reason: AccessFailure, detail: string | undefined): { status: 403 | 503; error: string } {
-  switch (reason) {
-    case 'missing':
-      return { status: 403, error: 'missing Cf-Access-Jwt-Assertion' };
-    case 'malformed':
-      return { status: 403, error: 'the Access token is malformed' };
-    case 'unsupported-algorithm':
-      return { status: 403, error: 'the Access token is not RS256' };
-    case 'unknown-key':
-      return { status: 403, error: 'the Access token was signed by an unknown key' };
-    case 'bad-signature':
-      return { status: 403, error: 'the Access token signature is invalid' };
-    case 'expired':
-      return { status: 403, error: 'the Access token has expired' };
-    case 'not-yet-valid':
-      return { status: 403, error: 'the Access token is not valid yet' };
-    case 'wrong-audience':
-      return { status: 403, error: 'the Access token is for another application' };
-    case 'wrong-issuer':
-      return { status: 403, error: 'the Access token is from another team' };
-    case 'keys-unavailable':
-      return {
-        status: 503,
-        error: `cannot verify the Access token now: the team's signing keys could not be fetched${detail ? ` (${detail})` : ''}; retry shortly`,
-      };
-  }
+  if (reason !== 'keys-unavailable') return { status: 403, error: ACCESS_REFUSED[reason] };
+  return {
+    status: 503,
+    error: `cannot verify the Access token now: the team's signing keys could not be fetched${detail ? ` (${detail})` : ''}; retry shortly`,
+  };
 }
 
 export async function authorizeAdmin(request: Request, admin: AdminConfig, environment: string | undefined): Promise<Authorization> {

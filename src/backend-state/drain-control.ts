@@ -34,54 +34,56 @@ export async function readState(durable: DurableState): Promise<StoredState> {
   return { ...initialBackendState(), ...(await durable.read()) };
 }
 
-export function startDrain(durable: DurableState, backend: string, open: OpenServices): Promise<ControlResult> {
+/** Runs a control command for a backend the configuration names, with services and the object's current state. */
+function controlConfigured(
+  durable: DurableState,
+  backend: string,
+  open: OpenServices,
+  command: (services: Services, current: StoredState) => Promise<ControlResult>,
+): Promise<ControlResult> {
   return withServices<ControlResult>(
     open,
-    async (services) => {
-      if (!configured(services, backend)) return unknownBackend(backend);
-      const current = await readState(durable);
-      if (current.mode === 'draining') {
-        // Asking again is how an operator says "I made room, try now".
-        await durable.setAlarm(services.now());
-        return { ok: true, status: 'already draining; retrying now', state: current };
-      }
-      if (current.mode === 'drained' || current.mode === 'removed') {
-        return { ok: false, reason: 'conflict', error: `backend ${backend} is already ${current.mode}; remove it from the configuration (or drain-cancel to take it back)` };
-      }
-      // Postgres first: from the moment this commits, no write anywhere places a copy on the backend.
-      await setBackendMode(services.db(), backend, 'draining');
-      const state: StoredState = { backend, mode: 'draining', drain: newDrain(current.drain, new Date(services.now())) };
-      await durable.write(state);
-      await durable.setAlarm(services.now());
-      services.log.warn('drain started', { backend, generation: state.drain?.generation });
-      return { ok: true, status: 'drain started', state };
-    },
+    async (services) => (configured(services, backend) ? command(services, await readState(durable)) : unknownBackend(backend)),
     () => UNCONFIGURED,
   );
 }
 
+export function startDrain(durable: DurableState, backend: string, open: OpenServices): Promise<ControlResult> {
+  return controlConfigured(durable, backend, open, async (services, current) => {
+    if (current.mode === 'draining') {
+      // Asking again is how an operator says "I made room, try now".
+      await durable.setAlarm(services.now());
+      return { ok: true, status: 'already draining; retrying now', state: current };
+    }
+    if (current.mode === 'drained' || current.mode === 'removed') {
+      return { ok: false, reason: 'conflict', error: `backend ${backend} is already ${current.mode}; remove it from the configuration (or drain-cancel to take it back)` };
+    }
+    // Postgres first: from the moment this commits, no write anywhere places a copy on the backend.
+    await setBackendMode(services.db(), backend, 'draining');
+    const state: StoredState = { backend, mode: 'draining', drain: newDrain(current.drain, new Date(services.now())) };
+    await durable.write(state);
+    await durable.setAlarm(services.now());
+    services.log.warn('drain started', { backend, generation: state.drain?.generation });
+    return { ok: true, status: 'drain started', state };
+  });
+}
+
 /** Stops a drain (moved copies stay moved), or takes back a drained or removed backend: it takes writes again. */
 export function cancelDrain(durable: DurableState, backend: string, open: OpenServices): Promise<ControlResult> {
-  return withServices<ControlResult>(
-    open,
-    async (services) => {
-      if (!configured(services, backend)) return unknownBackend(backend);
-      const current = await readState(durable);
-      if (current.mode === 'active') return { ok: false, reason: 'conflict', error: `backend ${backend} is not draining` };
-      await setBackendMode(services.db(), backend, 'active');
-      const cancelledAt = new Date(services.now()).toISOString();
-      const state: StoredState = {
-        backend,
-        mode: 'active',
-        ...(current.drain ? { drain: current.mode === 'draining' ? { ...current.drain, cancelledAt } : current.drain } : {}),
-      };
-      await durable.write(state);
-      await durable.deleteAlarm();
-      services.log.warn(current.mode === 'draining' ? 'drain cancelled' : 'backend taken back into placement', { backend, was: current.mode });
-      return { ok: true, status: current.mode === 'draining' ? 'drain cancelled' : `backend was ${current.mode}; it takes writes again`, state };
-    },
-    () => UNCONFIGURED,
-  );
+  return controlConfigured(durable, backend, open, async (services, current) => {
+    if (current.mode === 'active') return { ok: false, reason: 'conflict', error: `backend ${backend} is not draining` };
+    await setBackendMode(services.db(), backend, 'active');
+    const cancelledAt = new Date(services.now()).toISOString();
+    const state: StoredState = {
+      backend,
+      mode: 'active',
+      ...(current.drain ? { drain: current.mode === 'draining' ? { ...current.drain, cancelledAt } : current.drain } : {}),
+    };
+    await durable.write(state);
+    await durable.deleteAlarm();
+    services.log.warn(current.mode === 'draining' ? 'drain cancelled' : 'backend taken back into placement', { backend, was: current.mode });
+    return { ok: true, status: current.mode === 'draining' ? 'drain cancelled' : `backend was ${current.mode}; it takes writes again`, state };
+  });
 }
 
 /** Marks the backend removed (its records are gone); refused while it drains. */

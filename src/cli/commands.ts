@@ -40,38 +40,33 @@ interface TypedInput<O extends OptionTable, P extends readonly Operand[]> {
 function local<const O extends OptionTable = NoOptions, const P extends readonly Operand[] = NoOperands>(
   entry: Entry<O, P> & { run: (input: TypedInput<O, P>) => number | Promise<number> },
 ): Command {
-  return {
-    name: entry.name,
-    summary: entry.summary,
-    operands: entry.operands ?? [],
-    options: entry.options ?? {},
-    remote: false,
-    // The parser gave exactly the entry's options and operands, so the typed view is what arrived.
-    execute: async (input) => entry.run(input as TypedInput<O, P>),
-  };
+  // The parser gave exactly the entry's options and operands, so the typed view is what arrived.
+  return command(entry, false, async (input) => entry.run(input as TypedInput<O, P>));
 }
 
 /** A command that calls the orchestrator: it takes the connection options and gets the Target they resolve to. */
 function remote<const O extends OptionTable = NoOptions, const P extends readonly Operand[] = NoOperands>(
   entry: Entry<O, P> & { run: (target: Target, input: TypedInput<O, P>) => Promise<number> },
 ): Command {
-  return {
-    name: entry.name,
-    summary: entry.summary,
-    operands: entry.operands ?? [],
-    options: entry.options ?? {},
-    remote: true,
-    execute: async (input) => {
-      let target: Target;
-      try {
-        target = resolveTarget(input.options as OptionValues<typeof REMOTE_OPTIONS>, process.env, process.cwd());
-      } catch (err) {
-        // An unreadable CLI config file.
-        return fail(err instanceof Error ? err.message : String(err));
-      }
-      return entry.run(target, input as TypedInput<O, P>);
-    },
-  };
+  return command(entry, true, async (input) => {
+    let target: Target;
+    try {
+      target = resolveTarget(input.options as OptionValues<typeof REMOTE_OPTIONS>, process.env, process.cwd());
+    } catch (err) {
+      // An unreadable CLI config file.
+      return fail(err instanceof Error ? err.message : String(err));
+    }
+    return entry.run(target, input as TypedInput<O, P>);
+  });
+}
+
+function command<O extends OptionTable, P extends readonly Operand[]>(entry: Entry<O, P>, remote: boolean, execute: Command['execute']): Command {
+  return { name: entry.name, summary: entry.summary, operands: entry.operands ?? [], options: entry.options ?? {}, remote, execute };
+}
+
+/** A remote command with no operands or options of its own: it reports, as text or with --json. */
+function report(name: string, summary: string, run: (target: Target, json: boolean) => Promise<number>): Command {
+  return remote({ name, summary, run: (target, { json }) => run(target, json) });
 }
 
 const FILE = { name: 'FILE', description: 'a configuration file' } as const;
@@ -98,33 +93,21 @@ export const COMMANDS: readonly Command[] = [
     options: { note: { type: 'string', value: 'TEXT', description: 'a note kept with the version (config history shows it)' } },
     run: (target, { operands, options, json }) => push(target, operands.FILE, options.note, json),
   }),
-  remote({
-    name: 'config show',
-    summary: 'the active version, secrets masked, and what waits for a deploy',
-    run: (target, { json }) => show(target, json),
-  }),
+  report('config show', 'the active version, secrets masked, and what waits for a deploy', show),
   remote({
     name: 'config diff',
     operands: [FILE],
     summary: 'what pushing FILE would change, each field marked reloads / requires deploy',
     run: (target, { operands, json }) => diff(target, operands.FILE, json),
   }),
-  remote({
-    name: 'config history',
-    summary: 'every version, newest first',
-    run: (target, { json }) => history(target, json),
-  }),
+  report('config history', 'every version, newest first', history),
   remote({
     name: 'config rollback',
     operands: [{ name: 'N', description: 'a version number; see config history' }],
     summary: "activate version N's document again (as a new version)",
     run: (target, { operands, json }) => rollback(target, operands.N, json),
   }),
-  remote({
-    name: 'admin status',
-    summary: 'per backend: bytes used and limit, orphaned bytes, objects, state',
-    run: (target, { json }) => status(target, json),
-  }),
+  report('admin status', 'per backend: bytes used and limit, orphaned bytes, objects, state', status),
   remote({
     name: 'admin object-locations',
     summary: 'an object\'s record and the backends holding its copies (needs --key)',
@@ -168,16 +151,8 @@ export const COMMANDS: readonly Command[] = [
     summary: 'stop the drain (moved copies stay moved), or take a drained backend back',
     run: (target, { operands, json }) => startOrCancelDrain(target, operands.BACKEND, true, json),
   }),
-  remote({
-    name: 'admin cleanup-queue',
-    summary: 'deletes that failed and wait for a retry (stuck ones after 10 attempts first)',
-    run: (target, { json }) => cleanupQueue(target, json),
-  }),
-  remote({
-    name: 'admin replicate',
-    summary: 'run a replication cycle now',
-    run: (target, { json }) => replicate(target, json),
-  }),
+  report('admin cleanup-queue', 'deletes that failed and wait for a retry (stuck ones after 10 attempts first)', cleanupQueue),
+  report('admin replicate', 'run a replication cycle now', replicate),
   remote({
     name: 'admin over-replication',
     summary: 'how many objects have more copies than the factor',

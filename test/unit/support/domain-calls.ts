@@ -32,6 +32,12 @@ export async function locations(world: DomainWorld, key: string): Promise<string
 }
 
 /** Every copy recorded is on its backend, and every object on a backend is a recorded copy (nothing lingers). */
+/** The two invariants every domain test ends on: bytes_used is exact, and the backends hold exactly what is recorded. */
+export async function expectConsistent(world: DomainWorld): Promise<void> {
+  expect(await world.accountingDrift()).toEqual([]);
+  await expectStoredAsRecorded(world);
+}
+
 export async function expectStoredAsRecorded(world: DomainWorld): Promise<void> {
   const recorded = await world.database.query<{ backend_name: string; physical_key: string }>('select backend_name, physical_key from object_locations');
   for (const name of world.config.backends.map((b) => b.name)) {
