@@ -80,3 +80,59 @@ export function lazySource(open: () => ChunkSource): ChunkSource {
     trailers: () => source?.trailers() ?? {},
   };
 }
+
+/** Reads a stream in pieces of exactly the size asked for (fewer bytes only at its end). */
+export interface ExactReader {
+  /** `size` bytes, or fewer (possibly none) once the stream has ended. */
+  read(size: number): Promise<Uint8Array>;
+  /** Whether any byte is left. */
+  hasMore(): Promise<boolean>;
+  cancel(reason: unknown): Promise<void>;
+}
+
+export function exactReader(body: ReadableStream<Uint8Array>): ExactReader {
+  const reader = bodyReader(body);
+  // What a read brought beyond the piece asked for (a stream that is not a byte stream answers its own chunks).
+  let carry: Uint8Array | undefined;
+  let ended = false;
+  const fill = async (size: number): Promise<Uint8Array> => {
+    if (!carry && !ended) {
+      // A byte stream fills the whole piece natively; anything else goes through the carry below.
+      const got = await reader.read(new ArrayBuffer(size), size);
+      if (!got) {
+        ended = true;
+        return new Uint8Array(0);
+      }
+      if (got.byteLength === size) return got;
+      carry = got;
+    }
+    const piece = new Uint8Array(size);
+    let filled = 0;
+    while (filled < size) {
+      if (carry) {
+        const take = Math.min(size - filled, carry.byteLength);
+        piece.set(carry.subarray(0, take), filled);
+        filled += take;
+        carry = take < carry.byteLength ? carry.subarray(take) : undefined;
+        continue;
+      }
+      if (ended) break;
+      const got = await reader.read(new ArrayBuffer(size - filled), size - filled);
+      if (!got) ended = true;
+      else carry = got;
+    }
+    return piece.subarray(0, filled);
+  };
+  return {
+    read: fill,
+    async hasMore() {
+      if (carry) return true;
+      if (ended) return false;
+      const got = await reader.read(new ArrayBuffer(1), 1);
+      if (!got) ended = true;
+      else carry = got;
+      return carry !== undefined;
+    },
+    cancel: (reason) => reader.cancel(reason),
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * Sealing and opening the chunks of the at-rest format (envelope-format.ts) with WebCrypto's AES-256-GCM, in
+ * streams whose memory is bounded by two chunks whatever the object size.
+ */
+import { exactReader } from '../util/chunk-source.ts';
+import {
+  NONCE_BYTES,
+  type ReadUnit,
+  chunkAad,
+  chunkNonce,
+  encodeHeader,
+  parseHeader,
+} from './envelope-format.ts';
+import type { ChunkEncoder } from './storage-transform.ts';
+
+/** A copy's data key, ready for AES-GCM. */
+export function importDataKey(raw: Uint8Array): Promise<CryptoKey> {
+  return crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
+}
+
+export function newDataKey(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(32));
+}
+
+export function newBaseNonce(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+}
+
+/** Why stored bytes did not open: a chunk failed its tag, a header was not ours, or the bytes ended early or late. */
+export class CiphertextError extends Error {
+  readonly problem: 'tampered' | 'bad-header' | 'truncated' | 'trailing-bytes';
+  constructor(problem: CiphertextError['problem'], message: string) {
+    super(message);
+    this.name = 'CiphertextError';
+    this.problem = problem;
+  }
+}
+
+export interface SegmentSeal {
+  key: CryptoKey;
+  /** What the chunks are bound to: the copy's physical key. */
+  identity: string;
+  /** 0, or the part number. */
+  segment: number;
+  chunkSize: number;
+  baseNonce: Uint8Array;
+}
+
+/**
+ * Encrypts one segment as its plaintext arrives: the header first, then each chunk once it is full and more
+ * follows (the last chunk is sealed as last only at final()).
+ */
+export function sealingEncoder(seal: SegmentSeal): ChunkEncoder {
+  const { key, chunkSize, baseNonce } = seal;
+  const aad = chunkAad(seal.identity, seal.segment);
+  const pending = new Uint8Array(chunkSize);
+  let filled = 0;
+  let index = 0;
+  let headerSent = false;
+  const sealChunk = async (plain: Uint8Array, last: boolean): Promise<Uint8Array> => {
+    const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: chunkNonce(baseNonce, index), additionalData: aad(index, last) }, key, plain);
+    index++;
+    return new Uint8Array(sealed);
+  };
+  const header = (out: Uint8Array[]) => {
+    if (headerSent) return;
+    headerSent = true;
+    out.push(encodeHeader(chunkSize, baseNonce));
+  };
+  return {
+    async update(chunk) {
+      const out: Uint8Array[] = [];
+      header(out);
+      let offset = 0;
+      while (offset < chunk.byteLength) {
+        if (filled === chunkSize) {
+          // More bytes follow, so the held chunk is not the last.
+          out.push(await sealChunk(pending, false));
+          filled = 0;
+        }
+        if (filled === 0 && chunk.byteLength - offset > chunkSize) {
+          // A whole chunk with more after it: sealed straight from the input, without a copy.
+          out.push(await sealChunk(chunk.subarray(offset, offset + chunkSize), false));
+          offset += chunkSize;
+          continue;
+        }
+        const take = Math.min(chunkSize - filled, chunk.byteLength - offset);
+        pending.set(chunk.subarray(offset, offset + take), filled);
+        filled += take;
+        offset += take;
+      }
+      return out;
+    },
+    async final() {
+      const out: Uint8Array[] = [];
+      header(out);
+      out.push(await sealChunk(pending.subarray(0, filled), true));
+      filled = 0;
+      return out;
+    },
+  };
+}
+
+export interface OpenPlan {
+  key: CryptoKey;
+  identity: string;
+  chunkSize: number;
+  units: readonly ReadUnit[];
+  /** Plaintext bytes of the first chunk before the wanted range. */
+  skip: number;
+  /** Plaintext bytes wanted. */
+  length: number;
+}
+
+/**
+ * The plaintext of `stored` (the bytes the plan's units occupy, in order), exactly `length` bytes after `skip`.
+ * The stream errors with a CiphertextError on the first chunk that does not open, a header that does not match,
+ * or bytes that end early or run on, so a client never receives unauthenticated bytes.
+ */
+export function openingStream(stored: ReadableStream<Uint8Array>, plan: OpenPlan): ReadableStream<Uint8Array> {
+  const reader = exactReader(stored);
+  const aads = new Map<number, (index: number, last: boolean) => Uint8Array>();
+  let next = 0;
+  let skip = plan.skip;
+  let remaining = plan.length;
+  const aadOf = (segment: number) => {
+    let aad = aads.get(segment);
+    if (!aad) aads.set(segment, (aad = chunkAad(plan.identity, segment)));
+    return aad;
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        const unit = plan.units[next];
+        if (!unit) {
+          if (await reader.hasMore()) throw new CiphertextError('trailing-bytes', 'the stored copy is longer than its record says');
+          controller.close();
+          return;
+        }
+        const bytes = await reader.read(unit.bytes);
+        if (bytes.byteLength < unit.bytes) throw new CiphertextError('truncated', 'the stored copy ends before its last chunk');
+        next++;
+        if (unit.kind === 'header') {
+          const header = parseHeader(bytes);
+          if (!header || header.chunkSize !== plan.chunkSize || !sameBytes(header.baseNonce, unit.segment.baseNonce)) {
+            throw new CiphertextError('bad-header', `segment ${unit.segment.number} does not start with the header its record names`);
+          }
+          continue;
+        }
+        let plain: Uint8Array;
+        try {
+          const iv = chunkNonce(unit.segment.baseNonce, unit.index);
+          plain = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aadOf(unit.segment.number)(unit.index, unit.last) }, plan.key, bytes));
+        } catch {
+          throw new CiphertextError('tampered', `chunk ${unit.index} of segment ${unit.segment.number} failed authentication`);
+        }
+        const from = Math.min(skip, plain.byteLength);
+        skip -= from;
+        const take = Math.min(remaining, plain.byteLength - from);
+        remaining -= take;
+        if (take > 0) {
+          controller.enqueue(plain.subarray(from, from + take));
+          return;
+        }
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
+}
