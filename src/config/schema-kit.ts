@@ -55,7 +55,7 @@ export interface SectionCheck<E extends Keys> {
 }
 
 /** A mapping of `keys` that refuses unknown keys and becomes its Config value. */
-function mapping<const E extends Keys>(keys: E, check?: SectionCheck<E>) {
+function mapping<const E extends Keys>(keys: E, checks: readonly SectionCheck<E>[] = []) {
   const entries: Record<string, v.GenericSchema> = Object.fromEntries(Object.entries(keys).map(([name, k]) => [name, k.schema]));
   const message = (issue: v.BaseIssue<unknown>) => {
     const missing = issue.path?.[0]?.key;
@@ -66,10 +66,12 @@ function mapping<const E extends Keys>(keys: E, check?: SectionCheck<E>) {
   return v.pipe(
     v.objectWithRest(entries, v.never(unknownKey), message),
     v.rawCheck(({ dataset, addIssue }) => {
-      if (!dataset.typed || !check) return;
+      if (!dataset.typed) return;
       const doc = dataset.value;
-      const problem = check.problem(doc as SectionDocument<E>);
-      if (problem) addIssue({ message: problem, path: [{ type: 'object', origin: 'value', input: doc, key: check.key, value: doc[check.key] }] });
+      for (const check of checks) {
+        const problem = check.problem(doc as SectionDocument<E>);
+        if (problem) addIssue({ message: problem, path: [{ type: 'object', origin: 'value', input: doc, key: check.key, value: doc[check.key] }] });
+      }
     }),
     v.transform((doc) => rename(keys, doc) as SectionOutput<E>),
   );
@@ -86,8 +88,8 @@ function rename(keys: Keys, doc: Record<string, unknown>): Record<string, unknow
 }
 
 /** A section that may be left out (or null): then every key takes its default. */
-export function section<const E extends Keys>(keys: E, check?: SectionCheck<E>) {
-  return { schema: v.nullish(mapping(keys, check), {}), keys } satisfies Field & Pick<Key, 'keys'>;
+export function section<const E extends Keys>(keys: E, ...checks: readonly SectionCheck<E>[]) {
+  return { schema: v.nullish(mapping(keys, checks), {}), keys } satisfies Field & Pick<Key, 'keys'>;
 }
 
 /** `field` with its Config value finished by `finish`, for a default that depends on another key. */

@@ -4,6 +4,9 @@
  * generated from this file by `node scripts/config-docs.ts`; a unit test fails when they drift).
  * Units in Config: bytes, and milliseconds for durations.
  */
+import * as v from 'valibot';
+import { fromBase64 } from '../crypto/encoding.ts';
+import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../crypto/envelope-format.ts';
 import { parseCidr } from '../util/client-ip.ts';
 import { choice, count, duration, flag, fraction, optionalText, size, stringList, text } from './fields.ts';
 import { finished, key, optionalSection, section } from './schema-kit.ts';
@@ -168,6 +171,77 @@ const circuitBreaker = section({
   }),
 });
 
+const isKey = (value: string) => fromBase64(value)?.byteLength === 32;
+const KEY_FORMAT = 'must be base64 of exactly 32 bytes (e.g. from `openssl rand -base64 32`), best written as ${VAR}';
+const VAULT_ADDRESS = /^https:\/\/[^\s/]+(:\d+)?\/?$|^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\/?$/;
+const PATH_SEGMENTS = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
+
+const vault = optionalSection({
+  address: key(
+    'address',
+    text((url) => (VAULT_ADDRESS.test(url) ? undefined : 'must be https://host[:port] (http only for 127.0.0.1 or localhost, in tests)'), withoutTrailingSlash),
+    { defaultText: 'none', meaning: "Vault's address, e.g. `https://vault.example.com:8200`" },
+  ),
+  token: key('token', text(), { secret: true, defaultText: 'required with `address`', meaning: 'a Vault token allowed to use the Transit key (`${VAR}`)' }),
+  key_name: key('keyName', text((name) => (PATH_SEGMENTS.test(name) ? undefined : 'must be a Transit key name')), {
+    defaultText: 'required with `address`',
+    meaning: 'the Transit key that wraps data keys; Vault versions it, so rotating it in Vault needs no change here',
+  }),
+  mount_path: key('mountPath', optionalText('transit', (path) => (PATH_SEGMENTS.test(path) ? undefined : 'must be a mount path such as transit')), {
+    meaning: "the Transit engine's mount path",
+  }),
+});
+
+function showVault(value: unknown): string {
+  const vault = value as { address: string; mountPath: string; keyName: string } | undefined;
+  return vault ? `${vault.address} (${vault.mountPath}/${vault.keyName})` : '';
+}
+
+const chunkSize = {
+  ...size('64KiB', MIN_CHUNK_SIZE),
+  schema: v.pipe(
+    size('64KiB', MIN_CHUNK_SIZE).schema,
+    v.check((n: number) => n <= MAX_CHUNK_SIZE && (n & (n - 1)) === 0, (issue) => `must be a power of two from 4KiB to 1MiB, got ${JSON.stringify(issue.input)}`),
+  ),
+};
+
+const encryption = section(
+  {
+    enabled: key('enabled', flag(false), {
+      reload: 'deploy-only',
+      meaning: 'encrypt new objects (and their multipart parts) with AES-256-GCM under a fresh data key per copy; objects already stored stay as they are until `admin encrypt-existing`. Reads of encrypted objects need their keys whatever this says',
+    }),
+    master_key: key('masterKey', optionalText(undefined, (text) => (isKey(text) ? undefined : KEY_FORMAT)), {
+      reload: 'deploy-only',
+      secret: true,
+      meaning: 'the primary key (base64 of 32 bytes, as `${VAR}`) that wraps new data keys; its id is a fingerprint, `k-` and 16 hex characters (`admin encryption` lists them)',
+    }),
+    previous_keys: key('previousKeys', stringList([], isKey, () => KEY_FORMAT), {
+      reload: 'deploy-only',
+      secret: true,
+      meaning: 'earlier keys (base64 of 32 bytes each) that still unwrap the data keys they wrapped; `admin rotate-encryption-key` re-wraps those under the primary, after which they can go',
+    }),
+    chunk_size: key('chunkSize', chunkSize, {
+      reload: 'deploy-only',
+      meaning: 'plaintext bytes per sealed chunk of new copies (a power of two, 4KiB-1MiB); each chunk costs 16 bytes. Copies keep the size they were written with, so it can change at any time',
+    }),
+    vault: key('vault', { ...vault, show: showVault }, { reload: 'deploy-only' }),
+  },
+  { key: 'vault', problem: (doc) => (doc.vault && doc.master_key ? 'choose one key provider: master_key or vault, not both' : undefined) },
+  {
+    key: 'enabled',
+    problem: (doc) => (doc.enabled && !doc.master_key && !doc.vault ? 'needs a key: master_key (base64 of 32 bytes, e.g. from `openssl rand -base64 32`) or vault' : undefined),
+  },
+  {
+    key: 'previous_keys',
+    problem: (doc) => {
+      if (doc.previous_keys.length > 0 && !doc.master_key && !doc.vault) return 'need a primary key as well (master_key or vault)';
+      const keys = [doc.master_key, ...doc.previous_keys].filter((k) => k !== undefined).map((k) => fromBase64(k)?.join(','));
+      return new Set(keys).size < keys.length ? 'a key is listed twice (or is also master_key); each key must appear once' : undefined;
+    },
+  },
+);
+
 /** The whole document; its sections in the order docs/configuration.md describes them. */
 export const configDocument = section({
   server: key('server', server),
@@ -177,6 +251,7 @@ export const configDocument = section({
   usage_flush: key('usageFlush', usageFlush),
   rate_limit: key('rateLimit', rateLimit),
   circuit_breaker: key('circuitBreaker', circuitBreaker),
+  encryption: key('encryption', encryption),
   routing_strategy: key('routingStrategy', choice(['pack', 'spread'], 'pack'), {
     reload: 'deploy-only',
     meaning: '`pack` or `spread`: how a new object\'s backend is chosen (below)',

@@ -13,6 +13,7 @@ export type ReplicationConfig = Config['replication'];
 export type UsageFlushConfig = Config['usageFlush'];
 export type RateLimitConfig = Config['rateLimit'];
 export type CircuitBreakerConfig = Config['circuitBreaker'];
+export type EncryptionConfig = Config['encryption'];
 export type BucketConfig = Config['buckets'][number];
 export type Credential = BucketConfig['credentials'][number];
 export type BackendConfig = Config['backends'][number];

@@ -143,3 +143,40 @@ backends:
     expect(text).not.toContain('backends[0].name');
   });
 });
+
+describe('encryption settings', () => {
+  const KEY_A = btoa(String.fromCharCode(...new Uint8Array(32).fill(1)));
+  const KEY_B = btoa(String.fromCharCode(...new Uint8Array(32).fill(2)));
+  const load = (section: string, vars: Record<string, string> = {}) => loadConfig(`${VALID}\nencryption:\n${section}`, { B2_KEY: 'k', B2_SECRET: 's', ...vars });
+  const problems = (section: string, vars: Record<string, string> = {}) => {
+    const result = load(section, vars);
+    return result.ok ? [] : result.problems.map((p) => `${p.path}: ${p.message}`);
+  };
+
+  it('is off by default, with 64 KiB chunks and the transit mount', () => {
+    const off = loadConfig(VALID, { B2_KEY: 'k', B2_SECRET: 's' });
+    expect(off.ok && off.config.encryption).toEqual({ enabled: false, masterKey: undefined, previousKeys: [], chunkSize: 65536, vault: undefined });
+    const on = load(`  enabled: true\n  master_key: \${KEY}\n  previous_keys: ["${KEY_B}"]\n  chunk_size: 1MiB\n`, { KEY: KEY_A });
+    expect(on.ok && on.config.encryption).toEqual({ enabled: true, masterKey: KEY_A, previousKeys: [KEY_B], chunkSize: 1048576, vault: undefined });
+    const vault = load('  enabled: true\n  vault: { address: "https://vault.example.com:8200/", token: t0ken, key_name: s3o }\n');
+    expect(vault.ok && vault.config.encryption.vault).toEqual({ address: 'https://vault.example.com:8200', token: 't0ken', keyName: 's3o', mountPath: 'transit' });
+  });
+
+  it('refuses a key that is not 32 bytes, a chunk size that is no power of two in range, and keys that cannot work together', () => {
+    expect(problems('  enabled: true\n  master_key: c2hvcnQ=\n')).toEqual(['encryption.master_key: must be base64 of exactly 32 bytes (e.g. from `openssl rand -base64 32`), best written as ${VAR}']);
+    expect(problems(`  master_key: "${KEY_A}"\n  chunk_size: 100000\n`)).toEqual(['encryption.chunk_size: must be a power of two from 4KiB to 1MiB, got 100000']);
+    expect(problems(`  master_key: "${KEY_A}"\n  chunk_size: 2MiB\n`)).toEqual(['encryption.chunk_size: must be a power of two from 4KiB to 1MiB, got 2097152']);
+    expect(problems(`  master_key: "${KEY_A}"\n  chunk_size: 1KiB\n`)[0]).toMatch(/^encryption.chunk_size: must be a byte count/);
+    expect(problems('  enabled: true\n')).toEqual(['encryption.enabled: needs a key: master_key (base64 of 32 bytes, e.g. from `openssl rand -base64 32`) or vault']);
+    expect(problems(`  master_key: "${KEY_A}"\n  vault: { address: "https://v.example.com", token: t, key_name: k }\n`)).toEqual([
+      'encryption.vault: choose one key provider: master_key or vault, not both',
+    ]);
+    expect(problems(`  master_key: "${KEY_A}"\n  previous_keys: ["${KEY_B}", "${KEY_A}"]\n`)).toEqual([
+      'encryption.previous_keys: a key is listed twice (or is also master_key); each key must appear once',
+    ]);
+    expect(problems(`  previous_keys: ["${KEY_B}"]\n`)).toEqual(['encryption.previous_keys: need a primary key as well (master_key or vault)']);
+    expect(problems('  vault: { address: "http://vault.example.com", token: t, key_name: k }\n')).toEqual([
+      'encryption.vault.address: must be https://host[:port] (http only for 127.0.0.1 or localhost, in tests)',
+    ]);
+  });
+});
