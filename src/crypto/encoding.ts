@@ -54,7 +54,7 @@ export function uriEncode(text: string, encodeSlash: boolean): string {
 }
 
 /** SHA-256 as lower-case hex (SigV4's payload and canonical request hashes, key hashing). */
-export async function sha256Hex(data: string | ArrayBuffer | Uint8Array): Promise<string> {
+export async function sha256Hex(data: string | ArrayBuffer | Uint8Array<ArrayBuffer>): Promise<string> {
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
   return toHex(await crypto.subtle.digest('SHA-256', bytes));
 }

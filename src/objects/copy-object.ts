@@ -3,7 +3,6 @@
  * source, the backend copies it server-side; otherwise the bytes stream from a source copy to the destination
  * through the upload pump, which re-verifies them (MD5 and any stored checksum) on the way.
  */
-import { plaintextStorage } from '../crypto/storage-transform.ts';
 import { Refusal } from './refusal.ts';
 import type { Services } from '../services/services.ts';
 import type { StoredObject } from '../store/objects.ts';
@@ -32,8 +31,9 @@ export async function copyObject(services: Services, source: StoredObject, targe
   const storedSize = services.storage.storedSize(source.size);
   const backendName = await chooseBackend(services, storedSize);
   const local = source.locations.find((l) => l.backendName === backendName);
-  // Server-side copy only when the stored bytes need no re-encoding on the way.
-  if (local && services.storage === plaintextStorage) {
+  // Server-side copy only when the stored bytes need no re-encoding on the way: sealed bytes are bound to their
+  // own physical key, and a new copy is sealed when encryption is on.
+  if (local && !local.encryption && !services.storage.sealing) {
     const version = newVersion(services.now());
     const copy = { backendName, physicalKey: await physicalKey(target.bucket, target.key, version), storedSize: local.storedSize };
     try {

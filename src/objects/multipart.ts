@@ -21,6 +21,8 @@ import { backendFailure, chooseBackend, recordNewCopy, streamToBackend } from '.
 import type { CopyTarget } from './copy-object.ts';
 import type { BodyDigests, DigestExpectations } from './upload-pump.ts';
 import type { ChunkSource } from '../util/chunk-source.ts';
+import type { CopyEncryption } from '../crypto/sealed-copy.ts';
+import { keyRefusal } from './sealing.ts';
 import type { AssembledPart } from '../store/object-parts.ts';
 import type { ChecksumType, StoredChecksum } from '../store/schema.ts';
 import { type ChecksumAlgorithm, isChecksumAlgorithm } from '../crypto/checksums.ts';
@@ -46,6 +48,12 @@ export async function createUpload(services: Services, upload: NewUpload, checks
     throw new Refusal('too-many-uploads', `This bucket already has ${cap} multipart uploads in progress; complete or abort some first.`);
   }
   const backendName = await chooseBackend(services, 0);
+  let encryption: CopyEncryption | null;
+  try {
+    encryption = await services.storage.startUpload();
+  } catch (err) {
+    throw keyRefusal(services, err, 'encrypt');
+  }
   const version = newVersion(services.now());
   const key = await physicalKey(upload.bucket, upload.key, version);
   const backend = services.backend(backendName);
@@ -66,6 +74,7 @@ export async function createUpload(services: Services, upload: NewUpload, checks
       version,
       checksumAlgorithm: checksum?.algorithm ?? null,
       checksumType: checksum?.type ?? null,
+      encryption,
     });
   } catch (err) {
     await backend.abortMultipartUpload(key, backendUploadId).catch(() => {});
@@ -112,7 +121,13 @@ export async function uploadPart(services: Services, upload: UploadRow, part: Pa
     });
   }
   const expect = partChecksumExpectation(upload, part.expect);
-  const storedSize = services.storage.storedSize(part.size);
+  let sealed: Awaited<ReturnType<Services['storage']['writePart']>>;
+  try {
+    sealed = await services.storage.writePart(upload, part.partNumber, part.size);
+  } catch (err) {
+    throw keyRefusal(services, err, 'encrypt', { upload_id: upload.uploadId });
+  }
+  const { storedSize, encoder, nonce } = sealed;
   // Refuse before the body is read when the pinned backend has no room for the part.
   const [space] = await backendSpace(services.db(), [upload.backendName]);
   if (space && space.mode !== 'active') {
@@ -123,7 +138,7 @@ export async function uploadPart(services: Services, upload: UploadRow, part: Pa
     throw new Refusal('no-room', 'The backend holding this upload has no room for the part');
   }
   const backend = services.backend(upload.backendName);
-  const { sent, digests } = await streamToBackend(services, part.source, { ...expect, length: part.size }, storedSize, (body) =>
+  const { sent, digests } = await streamToBackend(services, part.source, { ...expect, length: part.size }, { storedSize, encoder }, (body) =>
     backend.uploadPart(upload.physicalKey, upload.backendUploadId, part.partNumber, body, storedSize),
   );
   const etag = `"${digests.md5Hex}"`;
@@ -135,6 +150,7 @@ export async function uploadPart(services: Services, upload: UploadRow, part: Pa
     size: part.size,
     storedSize,
     checksum: digests.checksum ?? null,
+    nonce,
   });
   // An unrecorded part stays on the backend only until the upload is completed without it or aborted.
   if (!outcome.recorded && outcome.reason === 'no-room') throw new Refusal('no-room', 'The backend holding this upload has no room for the part');
@@ -259,7 +275,13 @@ export async function completeUpload(
         metadata: upload.metadata,
         headers: upload.headers,
         checksum,
-        copy: { backendName: upload.backendName, physicalKey: upload.physicalKey, storedSize: chosen.reduce((n, p) => n + p.storedSize, 0) },
+        copy: {
+          backendName: upload.backendName,
+          physicalKey: upload.physicalKey,
+          storedSize: chosen.reduce((n, p) => n + p.storedSize, 0),
+          // Sealed per part: each part's segment has its own nonce (kept with the object's parts).
+          encryption: upload.encryption,
+        },
       },
       condition,
       { completesUpload: { uploadId: upload.uploadId, parts } },
@@ -319,7 +341,7 @@ async function objectChecksum(
 function assembledParts(chosen: readonly PartRow[]): AssembledPart[] {
   let firstByte = 0;
   return chosen.map((p) => {
-    const part = { partNumber: p.partNumber, firstByte, size: p.size, etag: p.etag, checksum: p.checksum };
+    const part = { partNumber: p.partNumber, firstByte, size: p.size, etag: p.etag, checksum: p.checksum, nonce: p.nonce };
     firstByte += p.size;
     return part;
   });

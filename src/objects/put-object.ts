@@ -19,6 +19,9 @@ import {
 } from '../store/objects.ts';
 import { type BodyDigests, type DigestExpectations, pumpUpload } from './upload-pump.ts';
 import type { ChunkSource } from '../util/chunk-source.ts';
+import type { ChunkEncoder } from '../crypto/storage-transform.ts';
+import type { CopyEncryption } from '../crypto/sealed-copy.ts';
+import { countSealing, keyRefusal } from './sealing.ts';
 import { discardCopies } from './discard-copies.ts';
 import { type WriteCondition, checkWriteCondition } from './conditions.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
@@ -52,11 +55,13 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
   if (condition) checkWriteCondition(condition, await findObject(services.db(), input.bucket, input.key));
   const backendName = await chooseBackend(services, storedSize);
   const version = newVersion(services.now());
-  const copy = { backendName, physicalKey: await physicalKey(input.bucket, input.key, version), storedSize };
+  const physical = await physicalKey(input.bucket, input.key, version);
+  const { encoder, encryption } = await startCopy(services, physical);
+  const copy = { backendName, physicalKey: physical, storedSize, encryption };
 
   let digests: BodyDigests;
   try {
-    ({ digests } = await streamToBackend(services, input.source, { ...input.expect, length: input.size }, storedSize, (body) =>
+    ({ digests } = await streamToBackend(services, input.source, { ...input.expect, length: input.size }, { storedSize, encoder }, (body) =>
       services.backend(backendName).putObject(copy.physicalKey, body, storedSize),
     ));
   } catch (err) {
@@ -94,9 +99,10 @@ export async function streamToBackend<T>(
   services: Services,
   source: ChunkSource,
   expect: DigestExpectations,
-  storedSize: number,
+  stored: { storedSize: number; encoder: ChunkEncoder },
   send: (body: ReadableStream<Uint8Array>) => Promise<T>,
 ): Promise<{ sent: T; digests: BodyDigests }> {
+  const { storedSize, encoder } = stored;
   const body = new FixedLengthStream(storedSize);
   const backendGaveUp = new AbortController();
   const [sent, pumped] = await Promise.allSettled([
@@ -104,7 +110,7 @@ export async function streamToBackend<T>(
       backendGaveUp.abort(err);
       throw err;
     }),
-    pumpUpload(source, body.writable, { expect, encoder: services.storage.createEncoder(), signal: backendGaveUp.signal }),
+    pumpUpload(source, body.writable, { expect, encoder, signal: backendGaveUp.signal }),
   ]);
   if (sent.status === 'fulfilled' && pumped.status === 'fulfilled') return { sent: sent.value, digests: pumped.value };
   // What the client got wrong explains a failed upload better than the broken pipe it caused.
@@ -209,6 +215,17 @@ async function roomElsewhere(services: Services, full: string, storedSize: numbe
     return true;
   } catch {
     return false;
+  }
+}
+
+/** A new copy's encoder and encryption record; a key that cannot wrap refuses the write before its body is read. */
+export async function startCopy(services: Services, physical: string): Promise<{ encoder: ChunkEncoder; encryption: CopyEncryption | null }> {
+  try {
+    const started = await services.storage.writeCopy(physical);
+    if (started.encryption) countSealing(services, 'encrypt');
+    return started;
+  } catch (err) {
+    throw keyRefusal(services, err, 'encrypt');
   }
 }
 

@@ -10,6 +10,9 @@ import { evaluateReadConditions } from './conditions.ts';
 import { physicalKeyBelongsTo } from './physical-key.ts';
 import { type SelectedPart, selectPart } from './object-parts.ts';
 import { resolveRange } from './range.ts';
+import { type ReadPlan, needsParts } from '../crypto/storage-transform.ts';
+import { partSegments } from '../store/object-parts.ts';
+import { countSealing, keyRefusal, watchOpening } from './sealing.ts';
 
 /**
  * The object's record. While Postgres is unreachable, a record this isolate read recently still serves reads
@@ -31,6 +34,8 @@ export async function lookupObject(services: Services, bucket: string, key: stri
     services.memory.locations.forget(bucket, key);
     throw new Refusal('no-such-object', 'The specified key does not exist.', { details: { Key: key } });
   }
+  // A copy sealed per part is read through its parts' segments; they are remembered with the record.
+  if (object.locations.some(needsParts)) object.segments = await partSegments(services.db(), object);
   services.memory.locations.remember(object, services.now());
   return object;
 }
@@ -116,8 +121,8 @@ async function openFirstCopy(
   object: StoredObject,
   range: ByteRange | undefined,
 ): Promise<{ body?: ReadableStream<Uint8Array>; allMissing: boolean; failures: string[] }> {
-  const plan = services.storage.readPlan(range, object.size);
   const failures: string[] = [];
+  let keyFailure: unknown;
   const configured = new Set(services.config.backends.map((b) => b.name));
   const reachable = object.locations.filter((l) => configured.has(l.backendName));
   if (reachable.length === 0 && object.locations.length > 0) {
@@ -152,15 +157,29 @@ async function openFirstCopy(
       failures.push(`${location.backendName}: record names another key's copy`);
       continue;
     }
+    let plan: ReadPlan;
+    try {
+      plan = await services.storage.readCopy(location, object.size, range, object.segments);
+    } catch (err) {
+      // Its key is not configured (or the key service is away): another copy may still be readable.
+      allMissing = false;
+      keyFailure ??= err;
+      failures.push(`${location.backendName}: ${describeError(err)}`);
+      continue;
+    }
     try {
       const response = await services.backend(location.backendName).getObject(location.physicalKey, plan.storedRange);
       const body = response.body ?? emptyBody();
-      return { body: plan.decode(body), allMissing: false, failures };
+      if (!location.encryption) return { body, allMissing: false, failures };
+      countSealing(services, 'decrypt');
+      const fields = { bucket: object.bucket, key: object.key, backend: location.backendName };
+      return { body: watchOpening(services, plan.decode(body), fields), allMissing: false, failures };
     } catch (err) {
       if (!(err instanceof BackendError && err.status === 404)) allMissing = false;
       failures.push(describeError(err));
     }
   }
+  if (keyFailure) throw keyRefusal(services, keyFailure, 'decrypt', { bucket: object.bucket, key: object.key });
   return { allMissing, failures };
 }
 

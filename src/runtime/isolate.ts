@@ -10,6 +10,9 @@ import { type RefreshedValue, refreshedValue } from '../config/config-store.ts';
 import { runtimeSettingsCache } from '../config/runtime-settings.ts';
 import { ACTIVE_KEY } from '../config/versions.ts';
 import type { LoadResult } from '../config/load.ts';
+import type { EncryptionConfig } from '../config/types.ts';
+import type { KeyProvider } from '../crypto/key-provider.ts';
+import type { DataKeyCache } from '../crypto/storage-transform.ts';
 import type { IsolateMemory } from '../services/services.ts';
 import { createLocationCache } from '../store/location-cache.ts';
 import type { Cidr } from '../util/client-ip.ts';
@@ -30,6 +33,8 @@ export interface Isolate {
   /** /health's shared answer: a flood of probes opens at most one connection per period. */
   lastHealth?: { at: number; answer: Promise<string> };
   trustedProxies?: { list: readonly string[]; cidrs: Cidr[] };
+  /** The key provider of each encryption configuration seen, and the data keys unwrapped lately. */
+  encryption: { providers: WeakMap<EncryptionConfig, Promise<KeyProvider>>; dataKeys: DataKeyCache };
 }
 
 function freshIsolate(): Isolate {
@@ -38,6 +43,7 @@ function freshIsolate(): Isolate {
     health: createHealthMemory(),
     config: { activeRecord: refreshedValue(ACTIVE_KEY) },
     runtimeSettings: runtimeSettingsCache(),
+    encryption: { providers: new WeakMap(), dataKeys: new Map() },
   };
 }
 

@@ -6,14 +6,16 @@ import { createBackendHealth } from '../backends/backend-health.ts';
 import type { BackendClient } from '../backends/client.ts';
 import { type RuntimeSettings, readRuntimeSettings } from '../config/runtime-settings.ts';
 import { randomHex } from '../crypto/encoding.ts';
-import { storageTransformFor } from '../crypto/select-transform.ts';
+import type { Config } from '../config/types.ts';
+import { createKeyProvider, type KeyProvider } from '../crypto/key-provider.ts';
+import { type StorageTransform, atRestStorage } from '../crypto/storage-transform.ts';
 import { eventCounters } from '../observe/fleet-counters.ts';
 import { createLogger } from '../observe/log.ts';
 import type { OpenServices, OpenedServices, Services } from '../services/services.ts';
 import { type Database, openDatabase } from '../store/db.ts';
 import { type ActiveConfig, deploymentOf, resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
-import { thisIsolate } from './isolate.ts';
+import { type Isolate, thisIsolate } from './isolate.ts';
 
 /** The clock every service reads. */
 const now = () => Date.now();
@@ -49,7 +51,7 @@ export function createServices(
     health,
     backendState: bindings.backendState,
     counters: eventCounters(bindings.fleetCounters, bindings.waitUntil),
-    storage: storageTransformFor(active.config),
+    storage: storageFor(active.config, isolate),
     memory: isolate.memory,
     log,
     requestId,
@@ -58,6 +60,26 @@ export function createServices(
     waitUntil: (promise) => bindings.waitUntil(promise),
   };
   return { services, close: async () => database?.close() };
+}
+
+/** How copies are stored under this configuration: sealed with its keys when encryption is on. */
+function storageFor(config: Config, isolate: Isolate): StorageTransform {
+  const { enabled, chunkSize } = config.encryption;
+  return atRestStorage({ enabled, chunkSize }, keysOf(config, isolate), isolate.encryption.dataKeys);
+}
+
+/** The configuration's key provider, built once per isolate; undefined when it configures no key. */
+export function keysOf(config: Config, isolate: Isolate = thisIsolate()): (() => Promise<KeyProvider>) | undefined {
+  const settings = config.encryption;
+  if (settings.masterKey === undefined && settings.vault === undefined) return undefined;
+  return () => {
+    let provider = isolate.encryption.providers.get(settings);
+    if (!provider) {
+      provider = createKeyProvider(settings);
+      isolate.encryption.providers.set(settings, provider);
+    }
+    return provider;
+  };
 }
 
 /** How a Durable Object opens services for one call: under the configuration in effect, if it is usable. */

@@ -75,7 +75,7 @@ export type MoveOutcome = 'moved' | 'gone' | 'no-room' | 'target-holds-it';
  * is still the same (not overwritten, deleted or moved meanwhile) and the target can take it. On anything but
  * 'moved' nothing changes and the caller removes the bytes it copied.
  */
-export async function moveCopy(db: Db, copy: Pick<ObjectLocationRow, 'bucket' | 'key' | 'backendName' | 'physicalKey' | 'storedSize'>, to: string): Promise<MoveOutcome> {
+export async function moveCopy(db: Db, copy: Pick<ObjectLocationRow, 'bucket' | 'key' | 'backendName' | 'physicalKey' | 'storedSize' | 'encryption'>, to: string): Promise<MoveOutcome> {
   return db.transaction(async (tx) => {
     await lockKey(tx, copy.bucket, copy.key);
     const [target] = await tx
@@ -98,6 +98,7 @@ export async function moveCopy(db: Db, copy: Pick<ObjectLocationRow, 'bucket' | 
       backendName: to,
       physicalKey: copy.physicalKey,
       storedSize: copy.storedSize,
+      encryption: copy.encryption,
       // The copy keeps its age, so read order (oldest copy first) does not change with a move.
       createdAt: removed[0]?.createdAt ?? sql`now()`,
     });

@@ -1,5 +1,6 @@
 /** The parts of objects made by CompleteMultipartUpload: recorded with the object, read by part-number requests. */
 import { and, asc, count, eq, gt, sql } from 'drizzle-orm';
+import type { PartSegment } from '../crypto/sealed-copy.ts';
 import type { Queryable } from './db.ts';
 import { type ObjectPartRow, objectParts } from './schema.ts';
 
@@ -10,6 +11,8 @@ export interface AssembledPart {
   size: number;
   etag: string;
   checksum: { algorithm: string; value: string } | null;
+  /** base64 base nonce of the part's sealed segment (null: stored as is). */
+  nonce: string | null;
 }
 
 /** The object version whose parts are meant: parts of any other version of the key are never used. */
@@ -76,4 +79,13 @@ export async function listObjectParts(db: Queryable, object: ObjectVersion, afte
     .where(and(ofVersion(object), gt(objectParts.partNumber, after)))
     .orderBy(asc(objectParts.partNumber))
     .limit(limit);
+}
+
+/** The version's parts as segments of its sealed copies, in part-number order (the order the backend assembled). */
+export async function partSegments(db: Queryable, object: ObjectVersion): Promise<PartSegment[]> {
+  return db
+    .select({ partNumber: objectParts.partNumber, size: objectParts.size, nonce: objectParts.nonce })
+    .from(objectParts)
+    .where(ofVersion(object))
+    .orderBy(asc(objectParts.partNumber));
 }

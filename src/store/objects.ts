@@ -1,5 +1,6 @@
 /** Object records and their copies: lookups, the record-on-write transaction, deletes and listing pages. */
 import { and, asc, eq, gt, like, sql } from 'drizzle-orm';
+import type { CopyEncryption, PartSegment } from '../crypto/sealed-copy.ts';
 import type { Db, Queryable } from './db.ts';
 import { applyQuotaChanges } from './quotas.ts';
 import { type AssembledPart, replaceParts } from './object-parts.ts';
@@ -8,12 +9,16 @@ import { backendStates, multipartUploads, objectLocations, objects, type ObjectL
 export interface StoredObject extends ObjectRow {
   /** Oldest copy first: the order reads try them in. */
   locations: ObjectLocationRow[];
+  /** The parts' sealed segments, read with the record when a copy is sealed per part (multipart, encrypted). */
+  segments?: PartSegment[];
 }
 
 export interface PhysicalCopy {
   backendName: string;
   physicalKey: string;
   storedSize: number;
+  /** How the bytes are sealed (null or absent: as the client sent them); a record of the copy keeps it. */
+  encryption?: CopyEncryption | null;
 }
 
 export async function findObject(db: Queryable, bucket: string, key: string): Promise<StoredObject | undefined> {
@@ -172,6 +177,7 @@ export async function recordObject(
       backendName: object.copy.backendName,
       physicalKey: object.copy.physicalKey,
       storedSize: object.copy.storedSize,
+      encryption: object.copy.encryption ?? null,
     });
     const releases = displaced.map((c) => ({ backendName: c.backendName, release: c.storedSize }));
     if (!(await applyQuotaChanges(tx, [...releases, { backendName: object.copy.backendName, reserve: object.copy.storedSize }]))) {

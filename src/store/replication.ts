@@ -77,7 +77,7 @@ export type ReplicaOutcome = 'recorded' | 'source-gone' | 'no-room';
  * Records a replica whose bytes were already copied to `target`, only while the source copy it was made from is
  * still live (so a deleted or overwritten object is never resurrected) and the target holds no copy of it.
  */
-export async function recordReplica(db: Db, source: Pick<ObjectLocationRow, 'bucket' | 'key' | 'backendName' | 'physicalKey' | 'storedSize'>, target: string): Promise<ReplicaOutcome> {
+export async function recordReplica(db: Db, source: Pick<ObjectLocationRow, 'bucket' | 'key' | 'backendName' | 'physicalKey' | 'storedSize' | 'encryption'>, target: string): Promise<ReplicaOutcome> {
   return db.transaction(async (tx) => {
     await lockKey(tx, source.bucket, source.key);
     const copies = await tx
@@ -93,6 +93,8 @@ export async function recordReplica(db: Db, source: Pick<ObjectLocationRow, 'buc
       backendName: target,
       physicalKey: source.physicalKey,
       storedSize: source.storedSize,
+      // The bytes are copied as they are stored, so the replica is sealed as its source is.
+      encryption: source.encryption,
     });
     return 'recorded';
   });

@@ -3,6 +3,7 @@
  * the order S3 lists them in. See docs/storage-layout.md for how rows map to objects on the backends.
  */
 import { sql } from 'drizzle-orm';
+import type { CopyEncryption } from '../crypto/sealed-copy.ts';
 import {
   bigint,
   bigserial,
@@ -101,6 +102,8 @@ export const objectParts = pgTable(
     etag: text('etag').notNull(),
     /** The part's verified x-amz-checksum-*, if the client sent one. */
     checksum: jsonb('checksum').$type<{ algorithm: string; value: string }>(),
+    /** base64 base nonce of the part's sealed segment, when the upload was encrypted. */
+    nonce: text('nonce'),
   },
   (t) => [
     primaryKey({ name: 'object_parts_pk', columns: [t.bucket, t.key, t.partNumber] }),
@@ -124,6 +127,8 @@ export const objectLocations = pgTable(
     physicalKey: text('physical_key').notNull(),
     /** Bytes the copy occupies on the backend (ciphertext size when encrypted); counted in bytes_used. */
     storedSize: bytes('stored_size').notNull(),
+    /** Null for a copy stored as the client sent it. */
+    encryption: jsonb('encryption').$type<CopyEncryption>(),
     createdAt: moment('created_at').notNull().defaultNow(),
   },
   (t) => [
@@ -134,6 +139,10 @@ export const objectLocations = pgTable(
       foreignColumns: [objects.bucket, objects.key],
     }),
     index('object_locations_backend_idx').on(t.backendName),
+    // Key rotation and the per-key counts page through the copies one key wraps.
+    index('object_locations_key_id_idx')
+      .on(sql`(${t.encryption}->>'keyId')`, t.bucket, t.key, t.backendName)
+      .where(sql`${t.encryption} is not null`),
   ],
 );
 
@@ -157,6 +166,8 @@ export const multipartUploads = pgTable(
     /** CreateMultipartUpload's x-amz-checksum-algorithm and -type: every part carries one, the object gets one. */
     checksumAlgorithm: text('checksum_algorithm'),
     checksumType: text('checksum_type').$type<ChecksumType>(),
+    /** The upload's data key when encryption was on at its start: every part is sealed under it (without baseNonce). */
+    encryption: jsonb('encryption').$type<CopyEncryption>(),
     createdAt: moment('created_at').notNull().defaultNow(),
   },
   (t) => [
@@ -188,6 +199,8 @@ export const multipartParts = pgTable(
     storedSize: bytes('stored_size').notNull().default(0),
     /** The part's verified x-amz-checksum-*, if the client sent one. */
     checksum: jsonb('checksum').$type<{ algorithm: string; value: string }>(),
+    /** base64 base nonce of this upload of the part (fresh for every upload of a part number). */
+    nonce: text('nonce'),
     createdAt: moment('created_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: 'multipart_parts_pk', columns: [t.uploadId, t.partNumber, t.backendEtag] })],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { plaintextStorage } from '../../src/crypto/storage-transform.ts';
+import { asIsEncoder } from '../../src/crypto/storage-transform.ts';
 import { pumpUpload } from '../../src/objects/upload-pump.ts';
 import { plainSource } from '../../src/util/chunk-source.ts';
 import { type ChunkedMode, awsChunkedSource } from '../../src/s3/aws-chunked.ts';
@@ -43,7 +43,7 @@ async function upload(mode: ChunkedMode, options: ChunkedOptions, checksum?: { a
   const source = awsChunkedSource(bodyOf(encoded), mode, sign);
   const result = await pumpUpload(source, sink, {
     expect: { length: data.length, checksum },
-    encoder: plaintextStorage.createEncoder(),
+    encoder: asIsEncoder,
     chunkBytes: 64 * 1024,
   }).then(
     (digests) => ({ ok: true as const, digests }),
@@ -119,7 +119,7 @@ describe('aws-chunked decoding', () => {
     const source = awsChunkedSource(bodyOf(tampered), 'signed-trailer', sign);
     const result = pumpUpload(source, new WritableStream(), {
       expect: { length: data.length, checksum: { algorithm: 'crc32', value: undefined } },
-      encoder: plaintextStorage.createEncoder(),
+      encoder: asIsEncoder,
     });
     await expect(result).rejects.toMatchObject({ code: 'SignatureDoesNotMatch' });
   });

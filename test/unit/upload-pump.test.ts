@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { plaintextStorage } from '../../src/crypto/storage-transform.ts';
+import { asIsEncoder } from '../../src/crypto/storage-transform.ts';
 import { pumpUpload } from '../../src/objects/upload-pump.ts';
 import { plainSource } from '../../src/util/chunk-source.ts';
 import { sha256Hex } from '../../src/crypto/encoding.ts';
@@ -34,7 +34,7 @@ function recordingSink() {
   return { sink, received, text, aborted: () => aborted, closed: () => closed };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
   for (const p of parts) {
@@ -44,7 +44,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-const encoder = () => plaintextStorage.createEncoder();
+const encoder = () => asIsEncoder;
 
 describe('pumpUpload', () => {
   it('passes the bytes through, closes the sink and reports MD5 and SHA-256', async () => {

@@ -9,7 +9,8 @@ import type { DrainProgress } from '../../../src/backends/backend-state.ts';
 import { newDrain } from '../../../src/backends/backend-state.ts';
 import type { Config } from '../../../src/config/types.ts';
 import { validateConfig } from '../../../src/config/validate.ts';
-import { storageTransformFor } from '../../../src/crypto/select-transform.ts';
+import { createKeyProvider } from '../../../src/crypto/key-provider.ts';
+import { atRestStorage } from '../../../src/crypto/storage-transform.ts';
 import { ensureQuotaLimitsSynced } from '../../../src/jobs/quota-sync.ts';
 import type { LogFields, Logger } from '../../../src/observe/log.ts';
 import type { Services } from '../../../src/services/services.ts';
@@ -29,6 +30,8 @@ export interface DomainOptions {
   replicationFactor?: number;
   /** More of the configuration document, in its YAML shape (snake_case), laid over what the options above give. */
   document?: Record<string, unknown>;
+  /** Another world whose database and backends this one takes over as they are (a restart with a new configuration). */
+  after?: DomainWorld;
 }
 
 export interface LogEntry {
@@ -86,12 +89,12 @@ export const DOMAIN_TEST_TIMEOUT_MS = 30_000;
  */
 export async function domainServices(options: DomainOptions): Promise<DomainWorld> {
   const memory = await startDomainDatabase();
-  await memory.reset();
+  if (!options.after) await memory.reset();
   const config = domainConfig(options);
 
   let time = Date.UTC(2026, 0, 15, 12);
   const clock = { now: () => time, advance: (ms: number) => void (time += ms) };
-  const backends = new Map(config.backends.map((b) => [b.name, createMemoryBackend(b.name)]));
+  const backends = new Map(config.backends.map((b) => [b.name, options.after?.backend(b.name) ?? createMemoryBackend(b.name)]));
   const health = createMemoryHealth(config.circuitBreaker, clock.now);
   const tracked = new Map([...backends].map(([name, client]) => [name, health.track(client)]));
   const logs: LogEntry[] = [];
@@ -114,7 +117,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
     health,
     backendState: (name) => memoryBackendState(name, health),
     counters,
-    storage: storageTransformFor(config),
+    storage: atRestStorage(config.encryption, config.encryption.masterKey ? () => createKeyProvider(config.encryption) : undefined, new Map()),
     memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map() },
     log,
     requestId: 'TESTREQUEST',
