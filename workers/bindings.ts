@@ -30,6 +30,14 @@ export function bindingsFrom(env: Env, waitUntil: (promise: Promise<unknown>) =>
     backendState: (name) => env.BACKEND_STATE.get(env.BACKEND_STATE.idFromName(name)),
     rateLimiter: (key) => env.CLIENT_RATE_LIMIT.get(env.CLIENT_RATE_LIMIT.idFromName(key)),
     fleetCounters: () => env.FLEET_COUNTERS.get(env.FLEET_COUNTERS.idFromName(FLEET_COUNTERS_NAME)),
+    jobs: {
+      send: async (body) => {
+        await env.JOBS.send(body, { contentType: 'json' });
+      },
+      sendBatch: async (bodies) => {
+        await env.JOBS.sendBatch(bodies.map((body) => ({ body, contentType: 'json' as const })));
+      },
+    },
     waitUntil,
   };
 }

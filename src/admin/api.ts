@@ -17,6 +17,8 @@ import { usagePeriod } from '../backends/usage.ts';
 import { authorizeAdmin } from './authorize.ts';
 import { cancelDrainRoute, drainStatusRoute, removeBackendRoute, startDrainRoute } from './backend-routes.ts';
 import { overReplicationRoute, replicateRoute } from './replication-routes.ts';
+import { encryptionRoute, jobStatusRoute, startJobRoute } from './encryption-routes.ts';
+import { BULK_JOB_KINDS } from '../jobs/bulk-jobs.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
 import { json, readJsonObject } from './http.ts';
 import { refuseCrossSiteChange } from './request-guard.ts';
@@ -64,6 +66,11 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   router.post('/config/versions', () => pushConfig(request, context, by));
   router.post('/config/diff', () => diffConfig(request, context));
   router.post('/config/rollback', () => rollbackConfig(request, context, by));
+  router.get('/encryption', () => encryptionRoute(context));
+  for (const kind of BULK_JOB_KINDS) {
+    router.post(`/${kind}`, () => startJobRoute(request, kind, context));
+    router.get(`/${kind}`, () => jobStatusRoute(kind, context));
+  }
   router.get('/log-level', () => getLogLevel(context));
   router.put('/log-level', () => setLogLevel(request, context));
   router.delete('/log-level', () => clearLogLevel(context));

@@ -42,6 +42,12 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
     Object.entries(fleet)
       .filter(([name]) => name.startsWith(`${prefix}:`))
       .map(([name, value]) => ({ labels: { [label]: name.slice(prefix.length + 1) }, value }));
+  // Two labels: "<metric>:<first>/<second>".
+  const labelledTwice = (prefix: string, first: string, second: string) =>
+    labelled(prefix, first).map(({ labels, value }) => {
+      const [a = '', b = ''] = (labels[first] ?? '').split('/');
+      return { labels: { [first]: a, [second]: b }, value };
+    });
   const counted = names.filter((n) => countsTowardFactor(modes.get(n) ?? 'active'));
   const [underPending, overPending] = await Promise.all([
     factor > 1 ? countUnderReplicated(db, factor, counted, 10_000) : Promise.resolve(0),
@@ -112,6 +118,42 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
       help: 'Bytes copied off the backend by its current or last drain',
       type: 'counter',
       samples: per((n) => state(n)?.drain?.bytesMoved ?? 0),
+    },
+    {
+      name: 's3o_encrypt_existing_objects_total',
+      help: 'Copies encrypt-existing sealed (success) or could not (error)',
+      type: 'counter',
+      samples: labelled('encrypt_existing_objects', 'status'),
+    },
+    {
+      name: 's3o_decrypt_existing_objects_total',
+      help: 'Copies decrypt-existing stored as plaintext (success) or could not (error)',
+      type: 'counter',
+      samples: labelled('decrypt_existing_objects', 'status'),
+    },
+    {
+      name: 's3o_key_rotation_objects_total',
+      help: 'Data keys rotate-encryption-key re-wrapped (success) or could not (error)',
+      type: 'counter',
+      samples: labelled('key_rotation_objects', 'status'),
+    },
+    {
+      name: 's3o_encryption_operations_total',
+      help: 'Copies sealed on write (op=encrypt) and opened on read (op=decrypt)',
+      type: 'counter',
+      samples: labelled('encryption_operations', 'op'),
+    },
+    {
+      name: 's3o_encryption_errors_total',
+      help: 'Encryption failures by operation and type (unknown-key-id, unwrap-failed, provider-unavailable, tampered, truncated, bad-header, trailing-bytes)',
+      type: 'counter',
+      samples: labelledTwice('encryption_errors', 'op', 'error_type'),
+    },
+    {
+      name: 's3o_encryption_unknown_key_id_total',
+      help: 'Reads or writes that met a data key wrapped by a key id not configured',
+      type: 'counter',
+      samples: [{ value: fleet.encryption_unknown_key_id ?? 0 }],
     },
   ];
 }

@@ -5,6 +5,7 @@
  */
 import { cleanupQueue, logLevel, objectLocations, overReplication, removeBackend, replicate, status } from './admin.ts';
 import { drainStatus, startOrCancelDrain } from './admin-drain.ts';
+import { encryptionStatus, runBulkJob } from './admin-encryption.ts';
 import {
   type Command,
   EVERY_COMMAND_OPTIONS,
@@ -68,6 +69,8 @@ function command<O extends OptionTable, P extends readonly Operand[]>(entry: Ent
 function report(name: string, summary: string, run: (target: Target, json: boolean) => Promise<number>): Command {
   return remote({ name, summary, run: (target, { json }) => run(target, json) });
 }
+
+const WAIT = { type: 'boolean', description: 'follow the job with a progress bar until it is complete (exit 1 if copies failed)' } as const;
 
 const FILE = { name: 'FILE', description: 'a configuration file' } as const;
 const BACKEND = { name: 'BACKEND', description: "the backend's name" } as const;
@@ -172,6 +175,34 @@ export const COMMANDS: readonly Command[] = [
     },
     run: (target, { operands, options, json }) => removeBackend(target, operands.BACKEND, options.purge ?? false, options.confirm ?? false, json),
   }),
+  remote({
+    name: 'admin encrypt-existing',
+    summary: 'seal every plaintext copy (a job on the Worker\'s queue; needs encryption enabled): starts it, or reports the one running',
+    options: { wait: WAIT },
+    run: (target, { options, json }) => runBulkJob(target, 'encrypt-existing', { wait: options.wait ?? false, json }),
+  }),
+  remote({
+    name: 'admin decrypt-existing',
+    summary: 'store every sealed copy as plaintext again (keys stay configured until it is complete)',
+    options: { wait: WAIT },
+    run: (target, { options, json }) => runBulkJob(target, 'decrypt-existing', { wait: options.wait ?? false, json }),
+  }),
+  remote({
+    name: 'admin rotate-encryption-key',
+    summary: 're-wrap data keys under the primary key, without touching object data',
+    options: {
+      // The seed spells it `--old-key-id config-0`.
+      'old-key-id': {
+        type: 'string',
+        value: 'ID',
+        aliases: ['-old-key-id'],
+        description: 'only the data keys this key wraps: its id (k-..., vault:...) or config-N (config-0 the primary, config-1 previous_keys[0], ...); without it, every one not wrapped by the primary',
+      },
+      wait: WAIT,
+    },
+    run: (target, { options, json }) => runBulkJob(target, 'rotate-encryption-key', { oldKeyId: options['old-key-id'], wait: options.wait ?? false, json }),
+  }),
+  report('admin encryption', 'the configured keys, the copies each wraps, plaintext copies and running jobs', encryptionStatus),
   local({
     name: 'help',
     operands: [{ name: 'COMMAND', description: 'a command', optional: true, rest: true }],

@@ -36,6 +36,13 @@ export function base64ToHex(text: string): string | undefined {
   return bytes && toHex(bytes);
 }
 
+/** Hex (an ETag's MD5) as base64 (Content-MD5's form). */
+export function hexToBase64(hex: string): string {
+  const bytes = new Uint8Array(hex.length >> 1);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return toBase64(bytes);
+}
+
 /** base64url without padding (RFC 4648 §5), as JWTs and confirmation tokens use it. */
 export function encodeBase64url(bytes: Uint8Array): string {
   return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');

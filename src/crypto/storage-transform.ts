@@ -7,7 +7,7 @@
 import type { ByteRange } from '../util/byte-range.ts';
 import { fromBase64, toBase64 } from './encoding.ts';
 import { type Segment, layOut, planRead, segmentStoredSize } from './envelope-format.ts';
-import { KeyError, type KeyProvider } from './key-provider.ts';
+import { KeyError, type KeyInfo, type KeyProvider } from './key-provider.ts';
 import type { CopyEncryption, PartSegment } from './sealed-copy.ts';
 import { importDataKey, newBaseNonce, newDataKey, openingStream, sealingEncoder } from './segment-cipher.ts';
 
@@ -50,6 +50,10 @@ export interface StorageTransform {
    * part needs its parts. Throws a KeyError when its data key cannot be unwrapped.
    */
   readCopy(copy: StoredCopyRef, clientSize: number, range: ByteRange | undefined, parts?: readonly PartSegment[]): Promise<ReadPlan>;
+  /** The configured keys, primary first; undefined when no key is configured. */
+  keys(): Promise<readonly KeyInfo[] | undefined>;
+  /** The same data key wrapped by the primary key (what rotation records). Throws a KeyError when it cannot. */
+  rewrap(encryption: CopyEncryption): Promise<CopyEncryption>;
 }
 
 /** Stores the client's bytes as they are. */
@@ -87,7 +91,7 @@ const DATA_KEY_CACHE_ENTRIES = 1024;
 export function atRestStorage(settings: AtRestSettings, keys: (() => Promise<KeyProvider>) | undefined, cache: DataKeyCache): StorageTransform {
   const sealing = settings.enabled && keys !== undefined;
   const provider = async (): Promise<KeyProvider> => {
-    if (!keys) throw new Error('no encryption key is configured');
+    if (!keys) throw new KeyError('provider-unavailable', 'none', 'no encryption key is configured');
     return keys();
   };
   const dataKey = (encryption: CopyEncryption): Promise<CryptoKey> => {
@@ -142,6 +146,15 @@ export function atRestStorage(settings: AtRestSettings, keys: (() => Promise<Key
       const plan = planRead(segments, encryption.chunkSize, range);
       const open = { key, identity: copy.physicalKey, chunkSize: encryption.chunkSize, units: plan.units, skip: plan.skip, length: plan.length };
       return { storedRange: plan.stored, decode: (stored) => openingStream(stored, open) };
+    },
+    async keys() {
+      return keys ? (await keys()).keys : undefined;
+    },
+    async rewrap(encryption) {
+      const keyProvider = await provider();
+      const raw = await keyProvider.unwrap({ keyId: encryption.keyId, wrapped: encryption.wrappedKey });
+      const wrapped = await keyProvider.wrap(raw);
+      return { ...encryption, keyId: wrapped.keyId, wrappedKey: wrapped.wrapped };
     },
   };
 }

@@ -2,6 +2,7 @@
 import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
 import type { ConfigStore } from '../config/config-store.ts';
 import type { FleetCountersRpc } from '../observe/fleet-counters.ts';
+import type { JobQueue } from '../services/services.ts';
 import type { RateLimitRpc } from './rate-limit-rpc.ts';
 
 export interface Bindings {
@@ -22,5 +23,7 @@ export interface Bindings {
   rateLimiter(key: string): RateLimitRpc;
   /** The Durable Object holding fleet-wide event totals. */
   fleetCounters(): FleetCountersRpc;
+  /** The jobs queue's producer. */
+  jobs: JobQueue;
   waitUntil(promise: Promise<unknown>): void;
 }

@@ -1,12 +1,15 @@
 /**
- * Queue consumer: one dispatcher for bulk-job messages, with the same services as every other entry. Unknown
- * messages are acknowledged and logged so a poison message never blocks the queue; messages on the dead-letter
- * queue are logged for an operator.
+ * Queue consumer: one dispatcher for bulk-job messages (src/jobs/bulk-jobs.ts), with the same services as every
+ * other entry. A message whose work fails is retried later; unknown messages are acknowledged and logged so a
+ * poison message never blocks the queue; a batch on the dead-letter queue counts its copies as failed.
  */
-import { createLogger } from '../observe/log.ts';
+import { abandonBatch, isBulkMessage, produceBatches, runBatch } from '../jobs/bulk-jobs.ts';
+import { createLogger, errorFields } from '../observe/log.ts';
 import { resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
 import { createServices, readSettings } from './services.ts';
+
+const RETRY_DELAY_SECONDS = 30;
 
 export interface QueueMessage {
   body: unknown;
@@ -26,14 +29,32 @@ export async function handleQueue(queueName: string, messages: readonly QueueMes
     return;
   }
   const { services, close } = createServices(bindings, loaded.active, { runtime, logFields: { queue: queueName } });
+  const deadLetters = queueName.endsWith('-dlq');
   try {
+    // One at a time: a batch message already holds up to 500 copies.
     for (const message of messages) {
-      if (queueName.endsWith('-dlq')) {
-        services.log.error('job message dead-lettered', { message_id: message.id, body: message.body });
-      } else {
-        services.log.warn('unknown job message acknowledged', { message_id: message.id, body: message.body });
+      const body = message.body;
+      const log = services.log.with({ message_id: message.id, attempts: message.attempts });
+      if (!isBulkMessage(body)) {
+        log.warn(deadLetters ? 'unknown dead-lettered message dropped' : 'unknown job message acknowledged', { body });
+        message.ack();
+        continue;
       }
-      message.ack();
+      try {
+        if (deadLetters) {
+          log.error('job message dead-lettered', { body });
+          if (body.type === 'bulk-batch') await abandonBatch({ ...services, log }, body);
+        } else if (body.type === 'bulk-produce') {
+          await produceBatches({ ...services, log }, body);
+        } else {
+          await runBatch({ ...services, log }, body);
+        }
+        message.ack();
+      } catch (err) {
+        // The database or the queue is away: the queue delivers it again later (dead-lettered after max_retries).
+        log.error('job message failed; retried later', { type: body.type, ...errorFields(err) });
+        message.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+      }
     }
   } finally {
     bindings.waitUntil(close().catch(() => {}));

@@ -52,6 +52,7 @@ export function createServices(
     backendState: bindings.backendState,
     counters: eventCounters(bindings.fleetCounters, bindings.waitUntil),
     storage: storageFor(active.config, isolate),
+    jobs: bindings.jobs,
     memory: isolate.memory,
     log,
     requestId,

@@ -28,7 +28,10 @@ export interface Services {
   backendState(name: string): BackendStateRpc;
   /** Fleet-wide event totals for /metrics; adding is off the caller's path. */
   counters: EventCounters;
+  /** How copies are stored at rest: as is, or sealed with the configured keys. */
   storage: StorageTransform;
+  /** The jobs queue (Cloudflare Queues): bulk jobs fan out through it. */
+  jobs: JobQueue;
   /** What this isolate remembers between requests. */
   memory: IsolateMemory;
   log: Logger;
@@ -41,6 +44,16 @@ export interface Services {
   /** Keeps the isolate alive for work that must finish after the response (best effort). */
   waitUntil(promise: Promise<unknown>): void;
 }
+
+/** Sends messages to the jobs queue; the queue entry (src/runtime/queue.ts) delivers them to src/jobs/. */
+export interface JobQueue {
+  send(body: JobMessage): Promise<void>;
+  /** Up to 100 messages at once. */
+  sendBatch(bodies: readonly JobMessage[]): Promise<void>;
+}
+
+/** A message on the jobs queue: plain JSON. */
+export type JobMessage = { type: string } & Record<string, unknown>;
 
 /** What an isolate remembers between requests; its one instance is built in src/runtime/isolate.ts. */
 export interface IsolateMemory {

@@ -18,6 +18,7 @@ import {
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
 export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';
@@ -280,6 +281,69 @@ export const jobLeases = pgTable('job_leases', {
   counters: jsonb('counters').$type<Record<string, number>>().notNull().default({}),
 });
 
+export type BulkJobKind = 'encrypt-existing' | 'decrypt-existing' | 'rotate-encryption-key';
+export type BulkJobStatus = 'running' | 'complete';
+/** Where a bulk job's producer is in its keyset walk over object_locations. */
+export interface CopyPosition {
+  bucket: string;
+  key: string;
+  backendName: string;
+}
+
+/**
+ * An admin bulk job over copies (encrypt-existing, decrypt-existing, rotate-encryption-key): its producer walks the
+ * matching copies in key order and sends them to the jobs queue in numbered batches; each batch, once processed,
+ * adds its counts here exactly once (bulk_job_batches). At most one job of a kind runs at a time.
+ */
+export const bulkJobs = pgTable(
+  'bulk_jobs',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind').$type<BulkJobKind>().notNull(),
+    /** The job's input, e.g. the key id whose data keys a rotation re-wraps. */
+    params: jsonb('params').$type<Record<string, string>>().notNull().default({}),
+    status: text('status').$type<BulkJobStatus>().notNull().default('running'),
+    /** Matching copies counted when the job started (progress before the producer is done). */
+    estimated: bytes('estimated').notNull().default(0),
+    /** The producer's position: batches are sent for every matching copy up to here. */
+    cursor: jsonb('cursor').$type<CopyPosition>(),
+    /** The producer has walked every matching copy. */
+    produced: boolean('produced').notNull().default(false),
+    batchesSent: integer('batches_sent').notNull().default(0),
+    batchesDone: integer('batches_done').notNull().default(0),
+    /** Copies sent in batches. */
+    total: bytes('total').notNull().default(0),
+    succeeded: bytes('succeeded').notNull().default(0),
+    failed: bytes('failed').notNull().default(0),
+    /** Copies a batch found already done or replaced by a client meanwhile. */
+    skipped: bytes('skipped').notNull().default(0),
+    /** Client bytes of the copies succeeded (rewritten or re-wrapped). */
+    bytes: bytes('bytes').notNull().default(0),
+    lastError: text('last_error'),
+    createdAt: moment('created_at').notNull().defaultNow(),
+    updatedAt: moment('updated_at').notNull().defaultNow(),
+    finishedAt: moment('finished_at'),
+  },
+  (t) => [uniqueIndex('bulk_jobs_one_running_idx').on(t.kind).where(sql`${t.status} = 'running'`), index('bulk_jobs_kind_created_idx').on(t.kind, t.createdAt)],
+);
+
+/** One row per processed batch of a bulk job: a redelivered batch finds its row and adds nothing again. */
+export const bulkJobBatches = pgTable(
+  'bulk_job_batches',
+  {
+    jobId: text('job_id')
+      .notNull()
+      .references(() => bulkJobs.id, { onDelete: 'cascade' }),
+    batch: integer('batch').notNull(),
+    succeeded: integer('succeeded').notNull(),
+    failed: integer('failed').notNull(),
+    skipped: integer('skipped').notNull(),
+    doneAt: moment('done_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'bulk_job_batches_pk', columns: [t.jobId, t.batch] })],
+);
+
+export type BulkJobRow = typeof bulkJobs.$inferSelect;
 export type BackendQuotaRow = typeof backendQuotas.$inferSelect;
 export type ObjectRow = typeof objects.$inferSelect;
 export type ObjectLocationRow = typeof objectLocations.$inferSelect;

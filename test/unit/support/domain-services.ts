@@ -13,7 +13,7 @@ import { createKeyProvider } from '../../../src/crypto/key-provider.ts';
 import { atRestStorage } from '../../../src/crypto/storage-transform.ts';
 import { ensureQuotaLimitsSynced } from '../../../src/jobs/quota-sync.ts';
 import type { LogFields, Logger } from '../../../src/observe/log.ts';
-import type { Services } from '../../../src/services/services.ts';
+import type { JobMessage, Services } from '../../../src/services/services.ts';
 import { setBackendMode } from '../../../src/store/backend-states.ts';
 import type { Db } from '../../../src/store/db.ts';
 import { createLocationCache } from '../../../src/store/location-cache.ts';
@@ -52,6 +52,8 @@ export interface DomainWorld {
   logs: LogEntry[];
   /** Fleet event counters (services.counters). */
   events: Map<string, number>;
+  /** Messages sent to the jobs queue and not yet taken by the test. */
+  queued: JobMessage[];
   /** Starts a drain as the backend's Durable Object does (the mode in Postgres first) and steps it until it ends. */
   drain(backend: string, maxSteps?: number): Promise<{ outcome: DrainStepOutcome; progress: DrainProgress; steps: number }>;
   /** Work handed to waitUntil, settled. */
@@ -98,6 +100,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
   const health = createMemoryHealth(config.circuitBreaker, clock.now);
   const tracked = new Map([...backends].map(([name, client]) => [name, health.track(client)]));
   const logs: LogEntry[] = [];
+  const queued: JobMessage[] = [];
   const events = new Map<string, number>();
   const pending: Promise<unknown>[] = [];
   const log = memoryLogger(logs, {});
@@ -117,6 +120,10 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
     health,
     backendState: (name) => memoryBackendState(name, health),
     counters,
+    jobs: {
+      send: async (body) => void queued.push(body),
+      sendBatch: async (bodies) => void queued.push(...bodies),
+    },
     storage: atRestStorage(config.encryption, config.encryption.masterKey ? () => createKeyProvider(config.encryption) : undefined, new Map()),
     memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map() },
     log,
@@ -141,6 +148,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
     clock,
     logs,
     events,
+    queued,
     async drain(backend, maxSteps = 20) {
       await setBackendMode(memory.db, backend, 'draining');
       // The progress lives here, as the backend's Durable Object keeps it.
