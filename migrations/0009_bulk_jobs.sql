@@ -1,10 +1,15 @@
 CREATE TABLE "bulk_job_batches" (
 	"job_id" text NOT NULL,
 	"batch" integer NOT NULL,
-	"succeeded" integer NOT NULL,
-	"failed" integer NOT NULL,
-	"skipped" integer NOT NULL,
-	"done_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"from" jsonb,
+	"through" jsonb NOT NULL,
+	"count" integer NOT NULL,
+	"done" boolean DEFAULT false NOT NULL,
+	"succeeded" integer DEFAULT 0 NOT NULL,
+	"failed" integer DEFAULT 0 NOT NULL,
+	"skipped" integer DEFAULT 0 NOT NULL,
+	"sent_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"done_at" timestamp with time zone,
 	CONSTRAINT "bulk_job_batches_pk" PRIMARY KEY("job_id","batch")
 );
 --> statement-breakpoint

@@ -1,28 +1,34 @@
 /**
  * The admin bulk jobs over copies, on the jobs queue: encrypt-existing, decrypt-existing and
- * rotate-encryption-key. Starting one records it (or reports the one of its kind already running) and sends a
- * producer message; the producer walks the matching copies in key order and sends numbered batches (a keyset
- * range each, so messages stay small whatever the keys); each batch is processed copy by copy and adds its counts
- * to the job exactly once. Every message may arrive twice: the producer moves only from where it read the job,
- * a batch already counted is not processed again, and each copy is changed by compare-and-swap.
+ * rotate-encryption-key. Starting one records it (or reports the one of its kind already running). The producer
+ * walks the matching copies in key order and records numbered batches (a keyset range each, so messages stay
+ * small whatever the keys), then sends them; at most BATCHES_IN_FLIGHT are open at a time, and each batch that
+ * finishes produces the next. A batch is processed copy by copy and adds its counts to the job exactly once.
+ * Every message may arrive twice: the producer moves only from where it read the job, a batch already counted is
+ * not processed again, and each copy is changed by compare-and-swap. A job that makes no progress for a minute
+ * (its messages lost, e.g. with a local queue across a restart) gets its open batches sent again by the cron.
  */
 import { errorFields } from '../observe/log.ts';
 import type { JobMessage, Services } from '../services/services.ts';
 import {
   type BatchCopy,
   type BatchCounts,
+  type BatchRange,
   type CopyFilter,
+  batchDone,
   copiesInRange,
   countCopies,
   finishBatch,
   findJob,
   nextPositions,
+  openBatches,
+  recordBatches,
   rewrapCopy,
-  runningJobs,
-  saveProduction,
+  staleJobs,
   startJob,
+  touchJob,
 } from '../store/bulk-jobs.ts';
-import type { BulkJobKind, BulkJobRow, CopyPosition } from '../store/schema.ts';
+import type { BulkJobKind, BulkJobRow } from '../store/schema.ts';
 import { randomHex } from '../crypto/encoding.ts';
 import { KeyError, type KeyInfo } from '../crypto/key-provider.ts';
 import { type CopyOutcome, rewriteCopy } from './rewrite-copy.ts';
@@ -59,8 +65,10 @@ const KINDS: Record<BulkJobKind, KindRules> = {
   },
 };
 
-/** Batches a producer message sends before handing over to the next one (a queue invocation stays short). */
-const BATCHES_PER_STEP = 20;
+/** Batches recorded and not yet counted, per job: the queue holds a bounded backlog whatever the job's size. */
+const BATCHES_IN_FLIGHT = 4;
+/** A running job with no copy processed for this long has its open batches sent again. */
+const STALE_MS = 60_000;
 /** Copies of one batch worked on at once (each holds a GET and a PUT of the six connections an invocation may open). */
 const COPIES_AT_ONCE = 2;
 
@@ -75,11 +83,10 @@ export async function startBulkJob(services: Services, kind: BulkJobKind, input:
   const db = services.db();
   const estimated = await countCopies(db, KINDS[kind].filter(params));
   const started = await startJob(db, { id: `${kind.split('-')[0]}-${randomHex(6)}`, kind, params, estimated });
-  if (started.created) {
-    services.log.warn('bulk job started', { job: started.job.id, kind, params, estimated });
-    await services.jobs.send({ type: 'bulk-produce', job: started.job.id });
-  }
-  return { ok: true, ...started };
+  if (!started.created) return { ok: true, ...started };
+  services.log.warn('bulk job started', { job: started.job.id, kind, params, estimated });
+  const job = (await produceBatches(services, started.job.id)) ?? started.job;
+  return { ok: true, job, created: true };
 }
 
 type Params = { ok: true; params: Record<string, string> } | ({ ok: false } & StartRefusal);
@@ -116,39 +123,31 @@ async function primaryRefusal(services: Services, primary: KeyInfo, keys: readon
   return `${head} Still wrapped by previous keys: ${list}. Run \`admin rotate-encryption-key --old-key-id ${waiting[0]!.key.alias}\`, or without --old-key-id to re-wrap every one.`;
 }
 
-export interface ProduceMessage extends JobMessage {
-  type: 'bulk-produce';
-  job: string;
-}
-
-export interface BatchMessage extends JobMessage {
+export interface BatchMessage extends JobMessage, BatchRange {
   type: 'bulk-batch';
   job: string;
-  batch: number;
-  /** The batch is the job's matching copies after `from` (exclusive) up to `through` (inclusive). */
-  from: CopyPosition | null;
-  through: CopyPosition;
-  /** Copies it held when sent. */
-  count: number;
 }
 
-/** The producer: sends the next batches and hands over to another producer message while copies remain. */
-export async function produceBatches(services: Services, message: ProduceMessage): Promise<void> {
+/**
+ * The producer: records and sends the next batches while fewer than BATCHES_IN_FLIGHT are open. Returns the job
+ * as it is after, or undefined when it is not running (or another producer moved it meanwhile).
+ */
+export async function produceBatches(services: Services, id: string): Promise<BulkJobRow | undefined> {
   const db = services.db();
-  const job = await findJob(db, message.job);
-  if (!job || job.status !== 'running' || job.produced) return;
+  const job = await findJob(db, id);
+  if (!job || job.status !== 'running') return undefined;
+  const room = BATCHES_IN_FLIGHT - (job.batchesSent - job.batchesDone);
+  if (job.produced || room <= 0) return job;
   const rules = KINDS[job.kind];
   const filter = rules.filter(job.params);
   let cursor = job.cursor;
   let produced = false;
-  let copies = 0;
-  const batches: BatchMessage[] = [];
-  while (batches.length < BATCHES_PER_STEP) {
+  const batches: BatchRange[] = [];
+  while (batches.length < room) {
     const positions = await nextPositions(db, filter, cursor, rules.batchSize);
     const through = positions.at(-1);
     if (through) {
-      batches.push({ type: 'bulk-batch', job: job.id, batch: job.batchesSent + batches.length, from: cursor, through, count: positions.length });
-      copies += positions.length;
+      batches.push({ batch: job.batchesSent + batches.length, from: cursor, through, count: positions.length });
       cursor = through;
     }
     if (positions.length < rules.batchSize) {
@@ -156,19 +155,24 @@ export async function produceBatches(services: Services, message: ProduceMessage
       break;
     }
   }
-  if (batches.length > 0) await services.jobs.sendBatch(batches);
-  const saved = await saveProduction(db, job.id, job, { cursor, batches: batches.length, copies, produced });
-  if (!saved) return;
-  if (!produced) await services.jobs.send({ type: 'bulk-produce', job: job.id });
-  else services.log.info('bulk job producer done', { job: job.id, batches: saved.batchesSent, copies: saved.total });
+  const saved = await recordBatches(db, job, batches, { cursor, produced });
+  if (!saved) return undefined;
+  if (batches.length > 0) await services.jobs.sendBatch(batches.map((b) => batchMessage(job.id, b)));
+  if (produced) services.log.info('bulk job producer done', { job: job.id, batches: saved.batchesSent, copies: saved.total });
   if (saved.status === 'complete') logCompletion(services, saved);
+  return saved;
+}
+
+function batchMessage(job: string, range: BatchRange): BatchMessage {
+  return { type: 'bulk-batch', job, ...range };
 }
 
 /** One batch: each of its copies processed, then its counts added to the job once. */
 export async function runBatch(services: Services, message: BatchMessage): Promise<void> {
   const db = services.db();
   const job = await findJob(db, message.job);
-  if (!job || job.status !== 'running') return;
+  // A batch delivered again after it was counted has nothing left to do.
+  if (!job || job.status !== 'running' || (await batchDone(db, job.id, message.batch))) return;
   const rules = KINDS[job.kind];
   // Copies added inside the range since it was sent are worked on too, up to twice the batch size.
   const copies = await copiesInRange(db, rules.filter(job.params), message.from, message.through, rules.batchSize * 2);
@@ -188,6 +192,7 @@ export async function runBatch(services: Services, message: BatchMessage): Promi
         counts.lastError = `${copy.location.bucket}/${copy.location.key} on ${copy.location.backendName}: ${done.error}`;
         log.error('bulk job could not process a copy', { bucket: copy.location.bucket, key: copy.location.key, backend: copy.location.backendName, error: done.error });
       }
+      await touchJob(db, job.id);
     }
   };
   await Promise.all(Array.from({ length: COPIES_AT_ONCE }, worker));
@@ -196,6 +201,7 @@ export async function runBatch(services: Services, message: BatchMessage): Promi
   if (counts.succeeded > 0) services.counters.add(`${rules.metric}:success`, counts.succeeded);
   if (counts.failed > 0) services.counters.add(`${rules.metric}:error`, counts.failed);
   if (updated.status === 'complete') logCompletion(services, updated);
+  else await produceBatches(services, job.id);
 }
 
 /** A batch the queue gave up on (dead-lettered): its copies count as failed, so the job can end; running it again retries them. */
@@ -210,18 +216,24 @@ export async function abandonBatch(services: Services, message: BatchMessage): P
     bytes: 0,
     lastError: `batch ${message.batch} was dead-lettered after the queue's retries; run the job again to retry its copies`,
   });
-  if (updated) services.counters.add(`${KINDS[job.kind].metric}:error`, message.count);
-  if (updated?.status === 'complete') logCompletion(services, updated);
+  if (!updated) return;
+  services.counters.add(`${KINDS[job.kind].metric}:error`, message.count);
+  if (updated.status === 'complete') logCompletion(services, updated);
+  else await produceBatches(services, job.id);
 }
 
-/** Cron: a running job whose producer went quiet (its message lost) gets another producer message. Idempotent. */
+/**
+ * Cron: a running job with no progress for STALE_MS has its open batches sent again (their messages were lost,
+ * or are stuck) and its producer run. Idempotent: a batch that arrives twice is counted once.
+ */
 export async function bulkJobWatch(services: Services): Promise<void> {
-  const stale = services.now() - 5 * 60_000;
-  for (const job of await runningJobs(services.db())) {
-    if (!job.produced && job.updatedAt.getTime() < stale) {
-      services.log.warn('bulk job producer resumed', { job: job.id });
-      await services.jobs.send({ type: 'bulk-produce', job: job.id });
-    }
+  const db = services.db();
+  for (const job of await staleJobs(db, STALE_MS)) {
+    const open = await openBatches(db, job.id);
+    services.log.warn('bulk job made no progress for a minute; its open batches are sent again', { job: job.id, batches: open.map((b) => b.batch) });
+    await touchJob(db, job.id);
+    if (open.length > 0) await services.jobs.sendBatch(open.map((b) => batchMessage(job.id, b)));
+    await produceBatches(services, job.id);
   }
 }
 
@@ -262,7 +274,6 @@ export function jobReport(job: BulkJobRow): Record<string, unknown> {
   };
 }
 
-export function isBulkMessage(body: unknown): body is ProduceMessage | BatchMessage {
-  const type = (body as { type?: unknown } | null)?.type;
-  return type === 'bulk-produce' || type === 'bulk-batch';
+export function isBatchMessage(body: unknown): body is BatchMessage {
+  return (body as { type?: unknown } | null)?.type === 'bulk-batch';
 }

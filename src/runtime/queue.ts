@@ -3,7 +3,7 @@
  * other entry. A message whose work fails is retried later; unknown messages are acknowledged and logged so a
  * poison message never blocks the queue; a batch on the dead-letter queue counts its copies as failed.
  */
-import { abandonBatch, isBulkMessage, produceBatches, runBatch } from '../jobs/bulk-jobs.ts';
+import { abandonBatch, isBatchMessage, runBatch } from '../jobs/bulk-jobs.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
@@ -35,7 +35,7 @@ export async function handleQueue(queueName: string, messages: readonly QueueMes
     for (const message of messages) {
       const body = message.body;
       const log = services.log.with({ message_id: message.id, attempts: message.attempts });
-      if (!isBulkMessage(body)) {
+      if (!isBatchMessage(body)) {
         log.warn(deadLetters ? 'unknown dead-lettered message dropped' : 'unknown job message acknowledged', { body });
         message.ack();
         continue;
@@ -43,9 +43,7 @@ export async function handleQueue(queueName: string, messages: readonly QueueMes
       try {
         if (deadLetters) {
           log.error('job message dead-lettered', { body });
-          if (body.type === 'bulk-batch') await abandonBatch({ ...services, log }, body);
-        } else if (body.type === 'bulk-produce') {
-          await produceBatches({ ...services, log }, body);
+          await abandonBatch({ ...services, log }, body);
         } else {
           await runBatch({ ...services, log }, body);
         }

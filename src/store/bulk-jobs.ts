@@ -127,36 +127,73 @@ export async function runningJobs(db: Queryable): Promise<BulkJobRow[]> {
   return db.select().from(bulkJobs).where(eq(bulkJobs.status, 'running'));
 }
 
-/** Completes the job once its producer is done and every batch it sent is counted. */
+/** Running jobs with no progress for `ms`, by the database's clock (the one that stamped their progress). */
+export async function staleJobs(db: Queryable, ms: number): Promise<BulkJobRow[]> {
+  return db
+    .select()
+    .from(bulkJobs)
+    .where(and(eq(bulkJobs.status, 'running'), sql`${bulkJobs.updatedAt} < now() - make_interval(secs => ${ms / 1000})`));
+}
+
+/** Completes the job once its producer is done and every batch it recorded is counted. */
 const COMPLETE_WHEN_DONE = sql`case when ${bulkJobs.produced} and ${bulkJobs.batchesDone} >= ${bulkJobs.batchesSent} then 'complete' else ${bulkJobs.status} end`;
 const FINISHED_WHEN_DONE = sql`case when ${bulkJobs.produced} and ${bulkJobs.batchesDone} >= ${bulkJobs.batchesSent} then now() else ${bulkJobs.finishedAt} end`;
 
+/** A batch as its message names it. */
+export interface BatchRange {
+  batch: number;
+  from: CopyPosition | null;
+  through: CopyPosition;
+  count: number;
+}
+
 /**
- * Records how far the producer got, after the batches up to `cursor` were sent: only from the position it started
- * at, so a producer message delivered twice cannot move the job backwards or count a batch twice.
+ * Records the next batches (before their messages are sent, so a lost message can be sent again) and how far the
+ * producer got: only from the position it read, so two producers racing cannot record a batch twice. Returns the
+ * job as it is now, or undefined when another producer moved it first.
  */
-export async function saveProduction(
+export async function recordBatches(
   db: Db,
-  id: string,
-  from: { batchesSent: number },
-  progress: { cursor: CopyPosition | null; batches: number; copies: number; produced: boolean },
+  job: Pick<BulkJobRow, 'id' | 'batchesSent'>,
+  batches: readonly BatchRange[],
+  progress: { cursor: CopyPosition | null; produced: boolean },
 ): Promise<BulkJobRow | undefined> {
   return db.transaction(async (tx) => {
     const [moved] = await tx
       .update(bulkJobs)
       .set({
         cursor: progress.cursor,
-        batchesSent: sql`${bulkJobs.batchesSent} + ${progress.batches}`,
-        total: sql`${bulkJobs.total} + ${progress.copies}`,
+        batchesSent: sql`${bulkJobs.batchesSent} + ${batches.length}`,
+        total: sql`${bulkJobs.total} + ${batches.reduce((n, b) => n + b.count, 0)}`,
         produced: progress.produced,
         updatedAt: sql`now()`,
       })
-      .where(and(eq(bulkJobs.id, id), eq(bulkJobs.status, 'running'), eq(bulkJobs.batchesSent, from.batchesSent)))
+      .where(and(eq(bulkJobs.id, job.id), eq(bulkJobs.status, 'running'), eq(bulkJobs.batchesSent, job.batchesSent)))
       .returning({ id: bulkJobs.id });
     if (!moved) return undefined;
-    const [job] = await tx.update(bulkJobs).set({ status: COMPLETE_WHEN_DONE, finishedAt: FINISHED_WHEN_DONE }).where(eq(bulkJobs.id, id)).returning();
-    return job;
+    if (batches.length > 0) await tx.insert(bulkJobBatches).values(batches.map((b) => ({ jobId: job.id, ...b })));
+    const [updated] = await tx.update(bulkJobs).set({ status: COMPLETE_WHEN_DONE, finishedAt: FINISHED_WHEN_DONE }).where(eq(bulkJobs.id, job.id)).returning();
+    return updated;
   });
+}
+
+/** The job's batches recorded and not yet counted (sent, in flight, or lost). */
+export async function openBatches(db: Queryable, id: string): Promise<BatchRange[]> {
+  return db
+    .select({ batch: bulkJobBatches.batch, from: bulkJobBatches.from, through: bulkJobBatches.through, count: bulkJobBatches.count })
+    .from(bulkJobBatches)
+    .where(and(eq(bulkJobBatches.jobId, id), eq(bulkJobBatches.done, false)))
+    .orderBy(asc(bulkJobBatches.batch));
+}
+
+export async function batchDone(db: Queryable, id: string, batch: number): Promise<boolean> {
+  const [row] = await db.select({ done: bulkJobBatches.done }).from(bulkJobBatches).where(and(eq(bulkJobBatches.jobId, id), eq(bulkJobBatches.batch, batch)));
+  return row?.done ?? true;
+}
+
+/** The job is making progress (a copy was processed): the watchdog leaves it alone. */
+export async function touchJob(db: Queryable, id: string): Promise<void> {
+  await db.update(bulkJobs).set({ updatedAt: sql`now()` }).where(eq(bulkJobs.id, id));
 }
 
 export interface BatchCounts {
@@ -167,13 +204,13 @@ export interface BatchCounts {
   lastError?: string | undefined;
 }
 
-/** Adds a batch's counts to its job, once: a batch already recorded changes nothing (returns undefined). */
+/** Adds a batch's counts to its job, once: a batch already counted changes nothing (returns undefined). */
 export async function finishBatch(db: Db, id: string, batch: number, counts: BatchCounts): Promise<BulkJobRow | undefined> {
   return db.transaction(async (tx) => {
     const [recorded] = await tx
-      .insert(bulkJobBatches)
-      .values({ jobId: id, batch, succeeded: counts.succeeded, failed: counts.failed, skipped: counts.skipped })
-      .onConflictDoNothing()
+      .update(bulkJobBatches)
+      .set({ done: true, succeeded: counts.succeeded, failed: counts.failed, skipped: counts.skipped, doneAt: sql`now()` })
+      .where(and(eq(bulkJobBatches.jobId, id), eq(bulkJobBatches.batch, batch), eq(bulkJobBatches.done, false)))
       .returning({ batch: bulkJobBatches.batch });
     if (!recorded) return undefined;
     await tx

@@ -305,13 +305,13 @@ export const bulkJobs = pgTable(
     status: text('status').$type<BulkJobStatus>().notNull().default('running'),
     /** Matching copies counted when the job started (progress before the producer is done). */
     estimated: bytes('estimated').notNull().default(0),
-    /** The producer's position: batches are sent for every matching copy up to here. */
+    /** The producer's position: batches are recorded for every matching copy up to here. */
     cursor: jsonb('cursor').$type<CopyPosition>(),
     /** The producer has walked every matching copy. */
     produced: boolean('produced').notNull().default(false),
     batchesSent: integer('batches_sent').notNull().default(0),
     batchesDone: integer('batches_done').notNull().default(0),
-    /** Copies sent in batches. */
+    /** Copies in the batches recorded. */
     total: bytes('total').notNull().default(0),
     succeeded: bytes('succeeded').notNull().default(0),
     failed: bytes('failed').notNull().default(0),
@@ -327,7 +327,10 @@ export const bulkJobs = pgTable(
   (t) => [uniqueIndex('bulk_jobs_one_running_idx').on(t.kind).where(sql`${t.status} = 'running'`), index('bulk_jobs_kind_created_idx').on(t.kind, t.createdAt)],
 );
 
-/** One row per processed batch of a bulk job: a redelivered batch finds its row and adds nothing again. */
+/**
+ * One row per batch a bulk job's producer sent: its keyset range (so a batch whose message was lost can be sent
+ * again), and once processed its counts, added to the job exactly once (a redelivered batch finds it done).
+ */
 export const bulkJobBatches = pgTable(
   'bulk_job_batches',
   {
@@ -335,10 +338,17 @@ export const bulkJobBatches = pgTable(
       .notNull()
       .references(() => bulkJobs.id, { onDelete: 'cascade' }),
     batch: integer('batch').notNull(),
-    succeeded: integer('succeeded').notNull(),
-    failed: integer('failed').notNull(),
-    skipped: integer('skipped').notNull(),
-    doneAt: moment('done_at').notNull().defaultNow(),
+    /** The matching copies after `from` (exclusive, null: from the start) up to `through` (inclusive). */
+    from: jsonb('from').$type<CopyPosition>(),
+    through: jsonb('through').$type<CopyPosition>().notNull(),
+    /** Copies in the range when it was sent. */
+    count: integer('count').notNull(),
+    done: boolean('done').notNull().default(false),
+    succeeded: integer('succeeded').notNull().default(0),
+    failed: integer('failed').notNull().default(0),
+    skipped: integer('skipped').notNull().default(0),
+    sentAt: moment('sent_at').notNull().defaultNow(),
+    doneAt: moment('done_at'),
   },
   (t) => [primaryKey({ name: 'bulk_job_batches_pk', columns: [t.jobId, t.batch] })],
 );

@@ -5,7 +5,7 @@
  * a client's write during the job wins.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type BatchMessage, type ProduceMessage, produceBatches, runBatch, startBulkJob } from '../../../src/jobs/bulk-jobs.ts';
+import { type BatchMessage, bulkJobWatch, runBatch, startBulkJob } from '../../../src/jobs/bulk-jobs.ts';
 import { runReplication } from '../../../src/jobs/replication.ts';
 import { MIN_PART_BYTES, completeUpload, createUpload, requireUpload, uploadPart } from '../../../src/objects/multipart.ts';
 import { findJob } from '../../../src/store/bulk-jobs.ts';
@@ -33,11 +33,8 @@ async function runQueue(w: DomainWorld, options: { twice?: boolean } = {}): Prom
   let delivered = 0;
   for (let message = w.queued.shift(); message; message = w.queued.shift()) {
     delivered++;
-    if (message.type === 'bulk-produce') await produceBatches(w.services, message as ProduceMessage);
-    else {
-      await runBatch(w.services, message as BatchMessage);
-      if (options.twice) await runBatch(w.services, message as BatchMessage);
-    }
+    await runBatch(w.services, message as BatchMessage);
+    if (options.twice) await runBatch(w.services, message as BatchMessage);
   }
   await w.settle();
   return delivered;
@@ -70,6 +67,10 @@ async function fill(w: DomainWorld): Promise<Map<string, Uint8Array>> {
   whole.set(parts[1]!, MIN_PART_BYTES);
   written.set('obj/multipart', whole);
   return written;
+}
+
+function putSmall(w: DomainWorld, key: string, seed: number) {
+  return put(w, key, bytesOf(10 + (seed % 50), seed));
 }
 
 async function expectReads(w: DomainWorld, written: Map<string, Uint8Array>): Promise<void> {
@@ -124,9 +125,9 @@ describe('bulk encryption jobs', { timeout: DOMAIN_TEST_TIMEOUT_MS * 2 }, () => 
     // A second start while it runs reports the same job.
     const second = await startBulkJob(sealed.services, 'encrypt-existing');
     expect(second).toMatchObject({ ok: true, created: false, job: { id } });
-    const produce = sealed.queued.shift() as ProduceMessage;
-    await produceBatches(sealed.services, produce);
-    expect(await findJob(sealed.db, id)).toMatchObject({ status: 'running', produced: true });
+    // Starting recorded and sent the job's one batch; the client writes before it is delivered.
+    expect(sealed.queued).toHaveLength(1);
+    expect(await findJob(sealed.db, id)).toMatchObject({ status: 'running', produced: true, batchesSent: 1 });
     const fresh = bytesOf(777, 99);
     await put(sealed, 'obj/3', fresh);
     written.set('obj/3', fresh);
@@ -155,11 +156,33 @@ describe('bulk encryption jobs', { timeout: DOMAIN_TEST_TIMEOUT_MS * 2 }, () => 
     const primary = (await rotated.services.storage.keys())![0]!.id;
     expect(new Set(await keyIds(rotated))).toEqual(new Set([primary]));
     // Metadata only: the stored bytes did not change.
-    expect([...rotated.backend('b1').objects.entries()]).toEqual(stored);
+    const after = rotated.backend('b1').objects;
+    expect([...after.keys()]).toEqual(stored.map(([key]) => key));
+    for (const [key, bytes] of stored) expectSameBytes(after.get(key)!, bytes);
 
     const only = await world({ encryption: { enabled: true, master_key: KEY_B }, after: rotated });
     await expectReads(only, written);
     await expectConsistent(only);
+  });
+
+  it('keeps a bounded backlog of batches, and sends the open ones again when their messages are lost', async () => {
+    const plain = await world({});
+    for (let i = 0; i < 650; i++) await putSmall(plain, `many/${String(i).padStart(4, '0')}`, i);
+    const sealed = await world({ encryption: { enabled: true, master_key: KEY_A }, after: plain });
+    const id = await start(sealed, 'encrypt-existing');
+    // Four batches of 100 in flight, not all seven at once.
+    expect(sealed.queued).toHaveLength(4);
+    expect(await findJob(sealed.db, id)).toMatchObject({ batchesSent: 4, produced: false });
+    // The messages are lost (a local queue across a restart); nothing happens until the job is stale.
+    sealed.queued.length = 0;
+    await bulkJobWatch(sealed.services);
+    expect(sealed.queued).toHaveLength(0);
+    await sealed.database.query("update bulk_jobs set updated_at = now() - interval '2 minutes'");
+    await bulkJobWatch(sealed.services);
+    expect((sealed.queued as BatchMessage[]).map((m) => m.batch)).toEqual([0, 1, 2, 3]);
+    await runQueue(sealed);
+    expect(await findJob(sealed.db, id)).toMatchObject({ status: 'complete', total: 650, succeeded: 650, failed: 0, skipped: 0, batchesSent: 7, batchesDone: 7 });
+    await expectConsistent(sealed);
   });
 
   it('refuses what cannot work: encrypt-existing without encryption, decrypt-existing without keys', async () => {
