@@ -120,7 +120,7 @@ export interface OpenPlan {
 export function openingStream(stored: ReadableStream<Uint8Array>, plan: OpenPlan): ReadableStream<Uint8Array> {
   const reader = exactReader(stored);
   const aads = new Map<number, (index: number, last: boolean) => Uint8Array>();
-  let next = 0;
+  let position = 0;
   let skip = plan.skip;
   let remaining = plan.length;
   const aadOf = (segment: number) => {
@@ -130,42 +130,52 @@ export function openingStream(stored: ReadableStream<Uint8Array>, plan: OpenPlan
   };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      for (;;) {
-        const unit = plan.units[next];
-        if (!unit) {
-          if (await reader.hasMore()) throw new CiphertextError('trailing-bytes', 'the stored copy is longer than its record says');
-          controller.close();
-          return;
-        }
-        const bytes = await reader.read(unit.bytes);
-        if (bytes.byteLength < unit.bytes) throw new CiphertextError('truncated', 'the stored copy ends before its last chunk');
-        next++;
-        if (unit.kind === 'header') {
-          const header = parseHeader(bytes);
-          if (!header || header.chunkSize !== plan.chunkSize || !sameBytes(header.baseNonce, unit.segment.baseNonce)) {
-            throw new CiphertextError('bad-header', `segment ${unit.segment.number} does not start with the header its record names`);
-          }
-          continue;
-        }
-        let plain: Uint8Array;
-        try {
-          const iv = chunkNonce(unit.segment.baseNonce, unit.index);
-          plain = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aadOf(unit.segment.number)(unit.index, unit.last) }, plan.key, bytes));
-        } catch {
-          throw new CiphertextError('tampered', `chunk ${unit.index} of segment ${unit.segment.number} failed authentication`);
-        }
-        const from = Math.min(skip, plain.byteLength);
-        skip -= from;
-        const take = Math.min(remaining, plain.byteLength - from);
-        remaining -= take;
-        if (take > 0) {
-          controller.enqueue(plain.subarray(from, from + take));
-          return;
-        }
+      try {
+        await emitNext(controller);
+      } catch (err) {
+        // The stored bytes are not read any further.
+        await reader.cancel(err).catch(() => {});
+        throw err;
       }
     },
     cancel: (reason) => reader.cancel(reason),
   });
+
+  async function emitNext(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    for (;;) {
+      const unit = plan.units[position];
+      if (!unit) {
+        if (await reader.hasMore()) throw new CiphertextError('trailing-bytes', 'the stored copy is longer than its record says');
+        controller.close();
+        return;
+      }
+      const bytes = await reader.read(unit.bytes);
+      if (bytes.byteLength < unit.bytes) throw new CiphertextError('truncated', 'the stored copy ends before its last chunk');
+      position++;
+      if (unit.kind === 'header') {
+        const header = parseHeader(bytes);
+        if (!header || header.chunkSize !== plan.chunkSize || !sameBytes(header.baseNonce, unit.segment.baseNonce)) {
+          throw new CiphertextError('bad-header', `segment ${unit.segment.number} does not start with the header its record names`);
+        }
+        continue;
+      }
+      let plain: Uint8Array;
+      try {
+        const iv = chunkNonce(unit.segment.baseNonce, unit.index);
+        plain = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aadOf(unit.segment.number)(unit.index, unit.last) }, plan.key, bytes));
+      } catch {
+        throw new CiphertextError('tampered', `chunk ${unit.index} of segment ${unit.segment.number} failed authentication`);
+      }
+      const from = Math.min(skip, plain.byteLength);
+      skip -= from;
+      const take = Math.min(remaining, plain.byteLength - from);
+      remaining -= take;
+      if (take > 0) {
+        controller.enqueue(plain.subarray(from, from + take));
+        return;
+      }
+    }
+  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

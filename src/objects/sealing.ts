@@ -30,21 +30,35 @@ export function keyRefusal(services: Services, err: unknown, op: SealOperation, 
   return new Refusal('unavailable', `${what}; please retry later`);
 }
 
-/** A decrypted body that logs and counts the stored bytes that fail to open (the client sees the body cut short). */
-export function watchOpening(services: Services, body: ReadableStream<Uint8Array>, fields: Record<string, unknown>): ReadableStream<Uint8Array> {
+/**
+ * A decrypted body whose first chunk has opened before the client is answered: stored bytes that fail there throw
+ * (the read tries another copy); a later chunk that fails is logged and counted, and cuts the body short.
+ */
+export async function openedBody(services: Services, body: ReadableStream<Uint8Array>, fields: Record<string, unknown>): Promise<ReadableStream<Uint8Array>> {
   const reader = body.getReader();
+  const failed = (err: unknown) => {
+    if (err instanceof CiphertextError) {
+      services.counters.add(`encryption_errors:decrypt/${err.problem}`);
+      services.log.error('stored copy failed to decrypt', { problem: err.problem, error: err.message, ...fields });
+    }
+    return err;
+  };
+  let first: ReadableStreamReadResult<Uint8Array>;
+  try {
+    first = await reader.read();
+  } catch (err) {
+    throw failed(err);
+  }
+  let held: ReadableStreamReadResult<Uint8Array> | undefined = first;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        const { done, value } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
+        const next = held ?? (await reader.read());
+        held = undefined;
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
       } catch (err) {
-        if (err instanceof CiphertextError) {
-          services.counters.add(`encryption_errors:decrypt/${err.problem}`);
-          services.log.error('stored copy failed to decrypt; the response was cut short', { problem: err.problem, error: err.message, ...fields });
-        }
-        controller.error(err);
+        controller.error(failed(err));
       }
     },
     cancel: (reason) => reader.cancel(reason),

@@ -34,6 +34,8 @@ export interface MemoryBackend extends BackendClient {
   hold(operation: BackendOperation): HeldCall;
   /** Drops a stored object behind the orchestrator's back (lost bytes, a bucket emptied by hand). */
   lose(physicalKey: string): void;
+  /** Replaces a stored object's bytes behind the orchestrator's back (someone with access to the bucket). */
+  tamper(physicalKey: string, change: (bytes: Uint8Array) => Uint8Array): void;
 }
 
 export interface StoredPart {
@@ -132,6 +134,11 @@ export function createMemoryBackend(name: string): MemoryBackend {
     },
     up() {
       isDown = false;
+    },
+    tamper(physicalKey, change) {
+      const bytes = objects.get(physicalKey);
+      if (!bytes) throw new Error(`no object ${physicalKey} on ${name}`);
+      objects.set(physicalKey, change(bytes.slice()));
     },
     hold(operation) {
       let arrive!: () => void;
