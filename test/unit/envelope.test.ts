@@ -174,3 +174,55 @@ describe('key provider', () => {
     expect(await failure(provider.unwrap({ keyId: wrapped.keyId, wrapped: toBase64(bytes) }))).toBe(`unwrap-failed ${wrapped.keyId}`);
   });
 });
+
+describe('Vault Transit key provider', () => {
+  /**
+   * Vault cannot run here (no registry ships it), so this stands in for its Transit API as documented
+   * (POST /v1/<mount>/encrypt/<key> and /decrypt/<key>, X-Vault-Token): a mock, checked for the calls it receives.
+   */
+  function fakeTransit(token: string) {
+    const calls: string[] = [];
+    let down = false;
+    const fetcher = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      const url = String(input);
+      calls.push(`${init?.method} ${url}`);
+      if (down) throw new TypeError('fetch failed: connection refused');
+      if (new Headers(init?.headers).get('x-vault-token') !== token) return new Response('{"errors":["permission denied"]}', { status: 403 });
+      const body = JSON.parse(String(init?.body)) as { plaintext?: string; ciphertext?: string };
+      if (url.endsWith('/v1/transit/encrypt/s3o')) return Response.json({ data: { ciphertext: `vault:v1:${btoa(`sealed:${body.plaintext}`)}` } });
+      if (url.endsWith('/v1/transit/decrypt/s3o')) {
+        const inner = atob((body.ciphertext ?? '').replace(/^vault:v1:/, ''));
+        if (!inner.startsWith('sealed:')) return new Response('{"errors":["cipher: message authentication failed"]}', { status: 400 });
+        return Response.json({ data: { plaintext: inner.slice('sealed:'.length) } });
+      }
+      return new Response('{"errors":[]}', { status: 404 });
+    };
+    return { fetcher: fetcher as typeof fetch, calls, setDown: (value: boolean) => void (down = value) };
+  }
+  const vault = { address: 'https://vault.example.com:8200', token: 's.token', keyName: 's3o', mountPath: 'transit' };
+  const failure = (p: Promise<unknown>) => p.then(() => 'opened', (err: unknown) => (err instanceof KeyError ? `${err.reason} ${err.keyId}` : String(err)));
+
+  it('wraps with Transit under a stable id, unwraps, and keeps inline previous keys beside it', async () => {
+    const transit = fakeTransit('s.token');
+    const inline = toBase64(patterned(32, 5));
+    const old = await (await createKeyProvider({ masterKey: inline, previousKeys: [] })).wrap(newDataKey());
+    const provider = await createKeyProvider({ vault, previousKeys: [inline] }, transit.fetcher);
+    expect(provider.primaryId).toBe('vault:transit/s3o');
+    const dataKey = newDataKey();
+    const wrapped = await provider.wrap(dataKey);
+    expect(wrapped).toMatchObject({ keyId: 'vault:transit/s3o', wrapped: expect.stringMatching(/^vault:v1:/) });
+    expect(await provider.unwrap(wrapped)).toEqual(dataKey);
+    expect(transit.calls).toEqual(['POST https://vault.example.com:8200/v1/transit/encrypt/s3o', 'POST https://vault.example.com:8200/v1/transit/decrypt/s3o']);
+    expect(await provider.unwrap(old)).toHaveLength(32);
+  });
+
+  it('tells a ciphertext Vault refuses from Vault being away or refusing the token', async () => {
+    const transit = fakeTransit('s.token');
+    const provider = await createKeyProvider({ vault, previousKeys: [] }, transit.fetcher);
+    expect(await failure(provider.unwrap({ keyId: 'vault:transit/s3o', wrapped: 'vault:v1:bm90LW91cnM=' }))).toBe('unwrap-failed vault:transit/s3o');
+    transit.setDown(true);
+    expect(await failure(provider.wrap(newDataKey()))).toBe('provider-unavailable vault:transit/s3o');
+    const wrongToken = await createKeyProvider({ vault: { ...vault, token: 'wrong' }, previousKeys: [] }, fakeTransit('s.token').fetcher);
+    expect(await failure(wrongToken.wrap(newDataKey()))).toBe('provider-unavailable vault:transit/s3o');
+  });
+});
