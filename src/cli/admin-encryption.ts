@@ -61,7 +61,16 @@ export async function runBulkJob(target: Target, kind: BulkKind, options: { oldK
 function show(kind: BulkKind, report: JobReport, json: boolean): void {
   const word = DONE_WORD[kind];
   if (json) {
-    printJson({ status: report.status, [word]: report[word] ?? 0, failed: report.failed, total: report.total, skipped: report.skipped, bytes: report.bytes, job: report.job });
+    printJson({
+      status: report.status,
+      [word]: report[word] ?? 0,
+      failed: report.failed,
+      total: report.total,
+      skipped: report.skipped,
+      bytes: report.bytes,
+      job: report.job,
+      ...(report.last_error ? { last_error: report.last_error } : {}),
+    });
     return;
   }
   const skipped = report.skipped > 0 ? `, ${report.skipped} skipped (already done, or changed by a client meanwhile)` : '';

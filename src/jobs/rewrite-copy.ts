@@ -15,11 +15,18 @@ import { physicalKey } from '../objects/physical-key.ts';
 import { freeBytes } from '../objects/placement.ts';
 import { streamToBackend } from '../objects/put-object.ts';
 import type { Services } from '../services/services.ts';
-import { type BatchCopy, swapCopy } from '../store/bulk-jobs.ts';
+import { type BatchCopy, copyUnchanged, swapCopy } from '../store/bulk-jobs.ts';
 import { partSegments } from '../store/object-parts.ts';
 import { backendSpace } from '../store/quotas.ts';
+import { completeCleanup, dueNow, queueAhead } from '../store/cleanup.ts';
 import { plainSource } from '../util/chunk-source.ts';
 import type { DigestExpectations } from '../objects/upload-pump.ts';
+
+/**
+ * How long a rewrite's new bytes wait in the cleanup queue before they are deleted unless recorded: longer than a
+ * queue invocation may run (15 minutes), so bytes being written are never deleted under the writer.
+ */
+const PENDING_REWRITE_MS = 60 * 60_000;
 
 export type CopyOutcome = { outcome: 'succeeded'; bytes: number } | { outcome: 'skipped' } | { outcome: 'failed'; error: string };
 
@@ -47,6 +54,16 @@ export async function rewriteCopy(services: Services, copy: BatchCopy, seal: boo
   const plan = await services.storage.readCopy(location, object.size, undefined, segments);
   const backend = services.backend(location.backendName);
   const rewritten = { backendName: location.backendName, physicalKey: target, storedSize };
+  // Queued for deletion before a byte is written: if this isolate dies before the swap, the queue removes them.
+  const queued = await queueAhead(db, rewritten, 'rewrite_pending', PENDING_REWRITE_MS);
+  const abandon = async () => {
+    try {
+      await backend.deleteObject(target);
+      await completeCleanup(db, queued);
+    } catch {
+      await dueNow(db, queued);
+    }
+  };
   try {
     const response = await backend.getObject(location.physicalKey);
     const body = response.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
@@ -54,15 +71,17 @@ export async function rewriteCopy(services: Services, copy: BatchCopy, seal: boo
       backend.putObject(target, stream, storedSize),
     );
   } catch (err) {
-    await discardCopies(services, [rewritten], 'upload_failed');
+    await abandon();
+    // A client's overwrite or delete (or a drain) may have removed the bytes being read: that copy is gone, not failed.
+    if (!(await copyUnchanged(db, location))) return { outcome: 'skipped' };
     return { outcome: 'failed', error: describeError(err) };
   }
-  const swapped = await swapCopy(db, location, { physicalKey: target, storedSize, encryption: started.encryption }).catch(async (err: unknown) => {
-    await discardCopies(services, [rewritten], 'record_failed');
+  const swapped = await swapCopy(db, location, { physicalKey: target, storedSize, encryption: started.encryption }, queued).catch(async (err: unknown) => {
+    await abandon();
     throw err;
   });
   if (swapped !== 'swapped') {
-    await discardCopies(services, [rewritten], 'record_failed');
+    await abandon();
     if (swapped === 'no-room') return { outcome: 'failed', error: `backend ${location.backendName} has no room for the ${growth} bytes this copy grows by` };
     return { outcome: 'skipped' };
   }

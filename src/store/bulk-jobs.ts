@@ -7,6 +7,7 @@ import { type SQL, and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { CopyEncryption } from '../crypto/sealed-copy.ts';
 import type { Db, Queryable } from './db.ts';
 import { lockKey } from './objects.ts';
+import { dropCleanupItem } from './cleanup.ts';
 import { applyQuotaChanges } from './quotas.ts';
 import {
   type BulkJobKind,
@@ -257,16 +258,23 @@ function isTheCopyRead(copy: ReadCopy): SQL | undefined {
 
 /**
  * Points the copy's record at rewritten bytes (another physical key on the same backend, another size and
- * sealing), moving bytes_used by the size difference in the same transaction: only while the record is still the
- * copy that was read (a client's overwrite or delete, a drain or another job wins), and only when a growth fits
+ * sealing), moving bytes_used by the size difference in the same transaction, and dropping the new bytes' cleanup
+ * item (queued ahead of writing them): only while the record is still the copy that was read (a client's overwrite or delete, a drain or another job wins), and only when a growth fits
  * the backend's quota.
  */
-export async function swapCopy(db: Db, copy: ReadCopy, rewritten: { physicalKey: string; storedSize: number; encryption: CopyEncryption | null }): Promise<SwapOutcome> {
+export async function swapCopy(
+  db: Db,
+  copy: ReadCopy,
+  rewritten: { physicalKey: string; storedSize: number; encryption: CopyEncryption | null },
+  queuedAhead: number,
+): Promise<SwapOutcome> {
   return db
     .transaction(async (tx) => {
       await lockKey(tx, copy.bucket, copy.key);
       const [row] = await tx.select({ backendName: objectLocations.backendName }).from(objectLocations).where(isTheCopyRead(copy));
       if (!row) return 'changed' as const;
+      // The new bytes become a live copy: their cleanup item goes, and they stop counting as orphaned.
+      await dropCleanupItem(tx, queuedAhead);
       const delta = rewritten.storedSize - copy.storedSize;
       const fits = await applyQuotaChanges(tx, [delta >= 0 ? { backendName: copy.backendName, reserve: delta } : { backendName: copy.backendName, release: -delta }]);
       if (!fits) throw new NoRoom();
@@ -280,6 +288,12 @@ export async function swapCopy(db: Db, copy: ReadCopy, rewritten: { physicalKey:
       if (err instanceof NoRoom) return 'no-room' as const;
       throw err;
     });
+}
+
+/** Whether the copy's record still says exactly what was read. */
+export async function copyUnchanged(db: Queryable, copy: ReadCopy): Promise<boolean> {
+  const rows = await db.select({ key: objectLocations.key }).from(objectLocations).where(isTheCopyRead(copy));
+  return rows.length === 1;
 }
 
 /** Replaces a sealed copy's wrapped data key, only while the record still holds the one that was unwrapped. */

@@ -4,7 +4,7 @@ import type { Db, Queryable } from './db.ts';
 import type { PhysicalCopy } from './objects.ts';
 import { backendQuotas, type CleanupRow, cleanupQueue, multipartParts, multipartUploads, objectLocations } from './schema.ts';
 
-export type CleanupReason = 'overwrite_displaced' | 'delete_failed' | 'record_failed' | 'upload_failed' | 'drain_source_delete' | 'drain_stale_orphan' | 'replication_orphan' | 'over_replication' | 'abort_failed' | 'rewrite_replaced';
+export type CleanupReason = 'overwrite_displaced' | 'delete_failed' | 'record_failed' | 'upload_failed' | 'drain_source_delete' | 'drain_stale_orphan' | 'replication_orphan' | 'over_replication' | 'abort_failed' | 'rewrite_replaced' | 'rewrite_pending';
 
 export interface CleanupItem {
   copy: PhysicalCopy;
@@ -102,15 +102,48 @@ export async function isLiveCopy(db: Queryable, backendName: string, physicalKey
 
 /** The item is done (deleted, or found live): it leaves the queue and its bytes stop counting as orphaned. */
 export async function completeCleanup(db: Db, id: number): Promise<void> {
-  await db.transaction(async (tx) => {
-    // Only the run that removes the row gives its bytes back, so running twice changes nothing.
-    const [row] = await tx.delete(cleanupQueue).where(eq(cleanupQueue.id, id)).returning({ backendName: cleanupQueue.backendName, size: cleanupQueue.size });
-    if (!row) return;
+  await db.transaction((tx) => dropCleanupItem(tx, id));
+}
+
+/** Removes a queue item and gives back its orphaned bytes; only the call that removes the row does, so twice is once. */
+export async function dropCleanupItem(tx: Queryable, id: number): Promise<void> {
+  const [row] = await tx.delete(cleanupQueue).where(eq(cleanupQueue.id, id)).returning({ backendName: cleanupQueue.backendName, size: cleanupQueue.size });
+  if (!row) return;
+  await tx
+    .update(backendQuotas)
+    .set({ orphanBytes: sql`greatest(0, ${backendQuotas.orphanBytes} - ${row.size})`, updatedAt: sql`now()` })
+    .where(eq(backendQuotas.backendName, row.backendName));
+}
+
+/**
+ * Queues bytes about to be written (a rewrite's new copy) for deletion `dueInMs` from now, before they are written:
+ * if whoever writes them dies before recording them, the queue removes them then; once recorded they are a live
+ * copy, which the queue never deletes (and the recording drops the item). Their bytes count as orphaned meanwhile.
+ */
+export async function queueAhead(db: Db, copy: PhysicalCopy, reason: CleanupReason, dueInMs: number): Promise<number> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(cleanupQueue)
+      .values({
+        backendName: copy.backendName,
+        physicalKey: copy.physicalKey,
+        reason,
+        size: copy.storedSize,
+        nextRetry: sql`now() + make_interval(secs => ${dueInMs / 1000})`,
+        lastError: 'written by a job that had not recorded it yet',
+      })
+      .returning({ id: cleanupQueue.id });
     await tx
       .update(backendQuotas)
-      .set({ orphanBytes: sql`greatest(0, ${backendQuotas.orphanBytes} - ${row.size})`, updatedAt: sql`now()` })
-      .where(eq(backendQuotas.backendName, row.backendName));
+      .set({ orphanBytes: sql`${backendQuotas.orphanBytes} + ${copy.storedSize}`, updatedAt: sql`now()` })
+      .where(eq(backendQuotas.backendName, copy.backendName));
+    return row!.id;
   });
+}
+
+/** A queued-ahead item whose bytes could not be deleted now: due at once, retried with the usual backoff. */
+export async function dueNow(db: Queryable, id: number): Promise<void> {
+  await db.update(cleanupQueue).set({ nextRetry: sql`now()` }).where(eq(cleanupQueue.id, id));
 }
 
 /** Another failed attempt: counted, with its error, and the next try pushed out by the backoff. */

@@ -256,9 +256,15 @@ export async function startTestStack(options: StackOptions): Promise<TestStack> 
       async backendKeys(name) {
         const backend = backendClients.get(name);
         if (!backend) throw new Error(`no backend ${name}`);
-        const response = await backend.aws.fetch(`${backend.base}?list-type=2&max-keys=1000`);
-        const xml = await response.text();
-        return [...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => decodeXml(m[1] ?? ''));
+        const keys: string[] = [];
+        let token = '';
+        do {
+          const response = await backend.aws.fetch(`${backend.base}?list-type=2&max-keys=1000${token ? `&continuation-token=${encodeURIComponent(token)}` : ''}`);
+          const xml = await response.text();
+          keys.push(...[...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => decodeXml(m[1] ?? '')));
+          token = decodeXml(/<NextContinuationToken>([^<]*)</.exec(xml)?.[1] ?? '');
+        } while (token);
+        return keys;
       },
       async query(text, values) {
         const client = new pg.Client({ connectionString: databaseUrl });
