@@ -4,19 +4,14 @@
  * orchestrator (its Durable Object's alarms, CAS record swaps, source deletes). Prints objects/s and MB/s of both
  * (MB = 10^6 bytes). Everything runs on 127.0.0.1 (PostgreSQL 15, radosgw, wrangler dev) and is removed after.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { AwsClient } from 'aws4fetch';
 import { benchWorkerVars } from './lib/bench-stack.ts';
-import { migrateDatabase } from './lib/migrate.ts';
-import { startPgBridge } from './lib/pg-ws-bridge.ts';
-import { startPostgres } from './lib/postgres.ts';
-import { startRadosgw } from './lib/radosgw.ts';
-import { ensureDebianPackages, TEST_SERVICES_PACKAGES } from './lib/system-deps.ts';
 import { startWorker } from './lib/worker-dev.ts';
 import { DRAIN_CONCURRENCY } from '../src/backend-state/drain-settings.ts';
+import { pool, runBench, startBenchServices } from './lib/bench-run.ts';
 
 const SMALL = { count: 400, size: 64 * 1024 };
 const LARGE = { count: 4, size: 16 * 1024 * 1024 };
@@ -31,19 +26,7 @@ const stops: (() => Promise<void>)[] = [];
 const log = (message: string) => console.log(`bench-drain: ${message}`);
 
 async function main(): Promise<void> {
-  await ensureDebianPackages(TEST_SERVICES_PACKAGES);
-  log('starting PostgreSQL 15 and radosgw');
-  const [postgres, rgw] = await Promise.all([startPostgres({ dir: join(dir, 'postgres') }), startRadosgw({ dir: join(dir, 'radosgw') })]);
-  stops.push(postgres.stop, rgw.stop);
-  await migrateDatabase(postgres.url);
-  const bridge = await startPgBridge({ host: '127.0.0.1', port: postgres.port });
-  stops.push(bridge.close);
-
-  const aws = new AwsClient({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, service: 's3', region: rgw.region, retries: 0 });
-  for (const bucket of ['drain-a', 'drain-b', 'plain-copy']) {
-    const created = await aws.fetch(`${rgw.endpoint}/${bucket}`, { method: 'PUT' });
-    if (!created.ok) throw new Error(`could not create bucket ${bucket}: ${created.status}`);
-  }
+  const { postgres, rgw, bridge, aws } = await startBenchServices(dir, stops, ['drain-a', 'drain-b', 'plain-copy'], log);
   const backend = (name: string, bucket: string) => ({
     name,
     endpoint: rgw.endpoint,
@@ -126,27 +109,4 @@ async function main(): Promise<void> {
   console.log(`drain / plain copy: ${(plainSeconds / drainSeconds).toFixed(2)}x the objects/s; drain failures: ${status.failures}`);
 }
 
-async function pool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) {
-        const item = items[next++] as T;
-        await work(item);
-      }
-    }),
-  );
-}
-
-async function stopAll(): Promise<void> {
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-  rmSync(dir, { recursive: true, force: true });
-}
-
-main()
-  .then(stopAll)
-  .catch(async (err: unknown) => {
-    console.error(`bench-drain failed: ${err instanceof Error ? err.message : String(err)}`);
-    await stopAll();
-    process.exit(1);
-  });
+runBench('bench-drain', dir, stops, main);

@@ -6,20 +6,16 @@
  * against a plain backend-to-backend copy of the same objects. It measures and prints; it does not gate.
  * MB = 10^6 bytes. Everything runs on 127.0.0.1 and is removed after.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { AwsClient } from 'aws4fetch';
+import type { AwsClient } from 'aws4fetch';
 import { benchWorkerVars } from './lib/bench-stack.ts';
 import { GiB, MiB, drainAndCheck, objectStream } from './lib/bench-data.ts';
 import { sampleRss, totalRss, workerdPids } from './lib/bench-proc.ts';
-import { migrateDatabase } from './lib/migrate.ts';
-import { startPgBridge } from './lib/pg-ws-bridge.ts';
-import { startPostgres } from './lib/postgres.ts';
-import { startRadosgw } from './lib/radosgw.ts';
-import { ensureDebianPackages, TEST_SERVICES_PACKAGES } from './lib/system-deps.ts';
 import { type WorkerProcess, startWorker } from './lib/worker-dev.ts';
+import { pool, runBench, startBenchServices } from './lib/bench-run.ts';
 
 const TOKEN = 'bench-encryption-token-0123';
 const CREDENTIALS = { accessKeyId: 'bench-enc', secretAccessKey: 'bench-enc-secret' };
@@ -34,18 +30,7 @@ const log = (message: string) => console.log(`bench-encryption: ${message}`);
 const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
 
 async function main(): Promise<void> {
-  await ensureDebianPackages(TEST_SERVICES_PACKAGES);
-  log('starting PostgreSQL 15 and radosgw');
-  const [postgres, rgw] = await Promise.all([startPostgres({ dir: join(dir, 'postgres') }), startRadosgw({ dir: join(dir, 'radosgw') })]);
-  stops.push(postgres.stop, rgw.stop);
-  await migrateDatabase(postgres.url);
-  const bridge = await startPgBridge({ host: '127.0.0.1', port: postgres.port });
-  stops.push(bridge.close);
-  const aws = new AwsClient({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, service: 's3', region: rgw.region, retries: 0 });
-  for (const bucket of ['enc-a', 'plain-copy']) {
-    const created = await aws.fetch(`${rgw.endpoint}/${bucket}`, { method: 'PUT' });
-    if (!created.ok) throw new Error(`could not create bucket ${bucket}: ${created.status}`);
-  }
+  const { postgres, rgw, bridge, aws } = await startBenchServices(dir, stops, ['enc-a', 'plain-copy'], log);
   const config = (encrypted: boolean) => ({
     server: { log_level: 'warn', max_object_size: '2GiB' },
     admin: { token: TOKEN },
@@ -171,24 +156,4 @@ async function physicalKeys(aws: AwsClient, bucketUrl: string, prefix: string): 
   return keys;
 }
 
-async function pool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
-}
-
-async function stopAll(): Promise<void> {
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-  rmSync(dir, { recursive: true, force: true });
-}
-
-main()
-  .then(stopAll)
-  .catch(async (err: unknown) => {
-    console.error(`bench-encryption failed: ${err instanceof Error ? err.message : String(err)}`);
-    await stopAll();
-    process.exit(1);
-  });
+runBench('bench-encryption', dir, stops, main);

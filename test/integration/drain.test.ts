@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { DrainReport } from '../../src/backends/backend-state.ts';
 import { cliFor } from '../support/cli.ts';
+import { keyedBytes } from '../support/patterns.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const TOKEN = 'drain-test-admin-token-01234';
@@ -67,15 +68,7 @@ async function metrics(target: TestStack): Promise<string> {
 }
 
 /** Deterministic content per key and write, so every read can be checked byte for byte. */
-function content(key: string, round: number, size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  let x = [...`${key}#${round}`].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
-}
+const content = keyedBytes;
 
 async function putAll(target: TestStack, objects: Map<string, Uint8Array | null>, keys: string[], size: (i: number) => number, round = 0): Promise<void> {
   const client = target.client();

@@ -11,6 +11,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { cliFor } from '../support/cli.ts';
+import { keyedBytes } from '../support/patterns.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const TOKEN = 'encryption-procedures-token-0123';
@@ -41,15 +42,7 @@ afterAll(() => s?.stop());
 const cli = (...args: string[]) => cliFor(() => s.endpoint, TOKEN)(...args);
 const cron = () => fetch(`${s.endpoint}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).then((r) => r.body?.cancel());
 
-function content(key: string, round: number, size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  let x = [...`${key}#${round}`].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
-}
+const content = keyedBytes;
 
 async function inParallel<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

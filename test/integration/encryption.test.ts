@@ -8,6 +8,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { seededBytes } from '../support/patterns.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const TOKEN = 'encryption-test-admin-token-0123';
@@ -31,15 +32,7 @@ beforeAll(async () => {
 
 afterAll(() => s?.stop());
 
-function content(size: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  let x = seed * 2654435761;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
-}
+const content = seededBytes;
 
 async function get(key: string, range?: string): Promise<Uint8Array> {
   const out = await s.client().send(new GetObjectCommand({ Bucket: s.bucket, Key: key, ...(range ? { Range: range } : {}) }));

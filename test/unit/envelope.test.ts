@@ -8,6 +8,7 @@ import { HEADER_BYTES, TAG_BYTES, type Segment, layOut, planRead, segmentStoredS
 import { CiphertextError, importDataKey, newBaseNonce, newDataKey, openingStream, sealingEncoder } from '../../src/crypto/segment-cipher.ts';
 import { KeyError, createKeyProvider, inlineKeyId } from '../../src/crypto/key-provider.ts';
 import { fromBase64, toBase64 } from '../../src/crypto/encoding.ts';
+import { concatBytes } from '../support/patterns.ts';
 
 const IDENTITY = 'bucket/photos/cat.jpg~0000abcde0123456789abcdef';
 
@@ -17,15 +18,7 @@ function patterned(size: number, seed = 1): Uint8Array {
   return out;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
+const concat = concatBytes;
 
 /** Seals `plain` as one segment, fed to the encoder in pieces of `piece` bytes. */
 async function seal(key: CryptoKey, plain: Uint8Array, chunkSize: number, options: { piece?: number; segment?: number; baseNonce?: Uint8Array; identity?: string } = {}) {

@@ -3,6 +3,7 @@ import { asIsEncoder } from '../../src/crypto/storage-transform.ts';
 import { pumpUpload } from '../../src/objects/upload-pump.ts';
 import { plainSource } from '../../src/util/chunk-source.ts';
 import { sha256Hex } from '../../src/crypto/encoding.ts';
+import { concatBytes } from '../support/patterns.ts';
 
 function chunks(...parts: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
@@ -34,15 +35,7 @@ function recordingSink() {
   return { sink, received, text, aborted: () => aborted, closed: () => closed };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
+const concat = concatBytes;
 
 const encoder = () => asIsEncoder;
 

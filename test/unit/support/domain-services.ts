@@ -19,6 +19,7 @@ import type { Db } from '../../../src/store/db.ts';
 import { createLocationCache } from '../../../src/store/location-cache.ts';
 import { type ChunkSource, plainSource } from '../../../src/util/chunk-source.ts';
 import { ACCOUNTING_QUERY, type AccountingRow, type BackendAccounting, accountingViolations, toAccounting } from '../../support/accounting-invariant.ts';
+import { seededBytes } from '../../support/patterns.ts';
 import { type MemoryBackend, createMemoryBackend } from './memory-backend.ts';
 import { type MemoryDatabase, openMemoryDatabase } from './memory-database.ts';
 import { type MemoryHealth, createMemoryHealth } from './memory-health.ts';
@@ -230,12 +231,4 @@ export function bodyOf(bytes: Uint8Array): ChunkSource {
 }
 
 /** Deterministic bytes of a given size (distinct per seed), so a read can be checked against what was written. */
-export function bytesOf(size: number, seed = 1): Uint8Array {
-  const bytes = new Uint8Array(size);
-  let x = seed * 2654435761;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
-}
+export const bytesOf = seededBytes;
