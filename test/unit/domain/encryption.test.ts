@@ -150,7 +150,8 @@ describe('encryption at rest', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
 
   it('a copy whose first chunk was tampered with fails over to another copy; a later chunk or a cut ends the body short', async () => {
     const world = await sealed({ backends: ['b1', 'b2'], replicationFactor: 2 });
-    const bytes = bytesOf(3 * CHUNK + 100, 13);
+    // Seven chunks: a read opens the first four before answering, the rest as the body streams.
+    const bytes = bytesOf(6 * CHUNK + 100, 13);
     await put(world, 'k', bytes);
     await runReplication(world.services, { force: true, trigger: 'test' });
     const [first, second] = (await findObject(world.db, BUCKET, 'k'))!.locations;
@@ -163,19 +164,19 @@ describe('encryption at rest', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     expect(world.logs.some((l) => l.msg === 'stored copy failed to decrypt' && l.fields.problem === 'tampered' && l.fields.backend === first!.backendName)).toBe(true);
     expect(world.events.get('encryption_errors:decrypt/tampered')).toBe(1);
 
-    // Spoiled after the first chunk (cut at a chunk boundary, chunks swapped): the body starts, then stops; the
+    // Spoiled after the first four chunks (cut at a chunk boundary, chunks swapped): the body starts, then stops; the
     // client never gets wrong bytes.
     world.backend(first!.backendName).tamper(first!.physicalKey, (b) => {
       b[32 + 10] = b[32 + 10]! ^ 0x40;
-      return b.subarray(0, 32 + 2 * unit);
+      return b.subarray(0, 32 + 5 * unit);
     });
     await expect(read(world, 'k')).rejects.toMatchObject({ name: 'CiphertextError', problem: 'truncated' });
     expect(world.events.get('encryption_errors:decrypt/truncated')).toBe(1);
     world.backend(first!.backendName).lose(first!.physicalKey);
     world.backend(second!.backendName).tamper(second!.physicalKey, (b) => {
       const swapped = b.slice();
-      swapped.set(b.subarray(32 + unit, 32 + 2 * unit), 32 + 2 * unit);
-      swapped.set(b.subarray(32 + 2 * unit, 32 + 3 * unit), 32 + unit);
+      swapped.set(b.subarray(32 + 4 * unit, 32 + 5 * unit), 32 + 5 * unit);
+      swapped.set(b.subarray(32 + 5 * unit, 32 + 6 * unit), 32 + 4 * unit);
       return swapped;
     });
     await expect(read(world, 'k')).rejects.toMatchObject({ name: 'CiphertextError', problem: 'tampered' });
