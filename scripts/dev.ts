@@ -19,6 +19,7 @@ import type { ConfigStore } from '../src/config/config-store.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { configChanges } from '../src/config/reload-classes.ts';
 import { ACTIVE_KEY, type ConfigVersion, parseVersionRecord, publishDeployedDocument } from '../src/config/versions.ts';
+import { referencedVariables } from '../src/config/expand.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = process.env.S3O_DATA_DIR ?? join(ROOT, '.data');
@@ -76,6 +77,13 @@ async function main(): Promise<void> {
     const backend = await startS3rverBackend(local.name, join(DATA, 's3'), local.bucket);
     stops.push(backend.stop);
     vars[local.variable] = backend.endpoint;
+  }
+
+  // Other variables the document names (`master_key: ${ENCRYPTION_KEY}`) come from the shell, as secrets would:
+  // `ENCRYPTION_KEY=$(openssl rand -base64 32) npm run dev`.
+  for (const name of referencedVariables(configText)) {
+    const value = process.env[name];
+    if (vars[name] === undefined && value !== undefined) vars[name] = value;
   }
 
   // Starting the local stack plays the part of a deploy: the document it runs with becomes the active version.
