@@ -118,11 +118,17 @@ export interface OpenPlan {
 }
 
 /**
- * The plaintext of `stored` (the bytes the plan's units occupy, in order), exactly `length` bytes after `skip`.
- * The stream errors with a CiphertextError on the first chunk that does not open, a header that does not match,
- * or bytes that end early or run on, so a client never receives unauthenticated bytes.
+ * The plaintext of `stored` (the bytes the plan's units occupy, in order), exactly `length` bytes after `skip`,
+ * once its first chunks have opened: stored bytes that fail there reject the promise (before anything reached the
+ * client). Later the stream errors with a CiphertextError on the first chunk that does not open, a header that does
+ * not match, or bytes that end early or run on (reported to `onError` too), so a client never receives
+ * unauthenticated bytes. One stream layer over the stored body.
  */
-export function openingStream(stored: ReadableStream<Uint8Array>, plan: OpenPlan): ReadableStream<Uint8Array> {
+export async function openingStream(
+  stored: ReadableStream<Uint8Array>,
+  plan: OpenPlan,
+  onError: (err: unknown) => void = () => {},
+): Promise<ReadableStream<Uint8Array>> {
   const reader = exactReader(stored);
   const aads = new Map<number, (index: number, last: boolean) => Uint8Array>();
   let position = 0;
@@ -133,18 +139,30 @@ export function openingStream(stored: ReadableStream<Uint8Array>, plan: OpenPlan
     if (!aad) aads.set(segment, (aad = chunkAad(plan.identity, segment)));
     return aad;
   };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        await emitNext(controller);
-      } catch (err) {
-        // The stored bytes are not read any further.
-        await reader.cancel(err).catch(() => {});
-        throw err;
-      }
+  const step = async (controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> => {
+    try {
+      await emitNext(controller);
+    } catch (err) {
+      // The stored bytes are not read any further.
+      await reader.cancel(err).catch(() => {});
+      throw err;
+    }
+  };
+  let first!: Promise<void>;
+  const stream = new ReadableStream<Uint8Array>({
+    start: (controller) => {
+      first = step(controller);
+      return first;
     },
+    pull: (controller) =>
+      step(controller).catch((err: unknown) => {
+        onError(err);
+        throw err;
+      }),
     cancel: (reason) => reader.cancel(reason),
   });
+  await first;
+  return stream;
 
   async function emitNext(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
     for (;;) {

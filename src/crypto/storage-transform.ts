@@ -27,7 +27,11 @@ export interface StoredCopyRef {
 
 export interface ReadPlan {
   storedRange: ByteRange | undefined;
-  decode(stored: ReadableStream<Uint8Array>): ReadableStream<Uint8Array>;
+  /**
+   * The client's bytes from the stored ones. For a sealed copy it resolves once the first chunks opened (and rejects
+   * when they do not); a later failure errors the stream and is passed to `onError`.
+   */
+  decode(stored: ReadableStream<Uint8Array>, onError?: (err: unknown) => void): Promise<ReadableStream<Uint8Array>>;
 }
 
 export interface StorageTransform {
@@ -62,7 +66,7 @@ export const asIsEncoder: ChunkEncoder = {
   final: async () => [],
 };
 
-const asIs: ReadPlan['decode'] = (stored) => stored;
+const asIs: ReadPlan['decode'] = async (stored) => stored;
 
 /** Stored bytes of a part sealed as one segment. */
 export function sealedPartSize(clientSize: number, encryption: CopyEncryption | null): number {
@@ -145,7 +149,7 @@ export function atRestStorage(settings: AtRestSettings, keys: (() => Promise<Key
       const segments = segmentsOf(encryption, clientSize, parts);
       const plan = planRead(segments, encryption.chunkSize, range);
       const open = { key, identity: copy.physicalKey, chunkSize: encryption.chunkSize, units: plan.units, skip: plan.skip, length: plan.length };
-      return { storedRange: plan.stored, decode: (stored) => openingStream(stored, open) };
+      return { storedRange: plan.stored, decode: (stored, onError) => openingStream(stored, open, onError) };
     },
     async keys() {
       return keys ? (await keys()).keys : undefined;

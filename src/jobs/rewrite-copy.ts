@@ -67,7 +67,7 @@ export async function rewriteCopy(services: Services, copy: BatchCopy, seal: boo
   try {
     const response = await backend.getObject(location.physicalKey);
     const body = response.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-    await streamToBackend(services, plainSource(plan.decode(body)), recordedDigests(copy), { storedSize, encoder: started.encoder }, (stream) =>
+    await streamToBackend(services, plainSource(await plan.decode(body)), recordedDigests(copy), { storedSize, encoder: started.encoder }, (stream) =>
       backend.putObject(target, stream, storedSize),
     );
   } catch (err) {

@@ -12,7 +12,7 @@ import { type SelectedPart, selectPart } from './object-parts.ts';
 import { resolveRange } from './range.ts';
 import { type ReadPlan, needsParts } from '../crypto/storage-transform.ts';
 import { partSegments } from '../store/object-parts.ts';
-import { countSealing, keyRefusal, openedBody } from './sealing.ts';
+import { countSealing, keyRefusal, reportOpeningFailure } from './sealing.ts';
 
 /**
  * The object's record. While Postgres is unreachable, a record this isolate read recently still serves reads
@@ -173,8 +173,13 @@ async function openFirstCopy(
       if (!location.encryption) return { body, allMissing: false, failures };
       countSealing(services, 'decrypt');
       const fields = { bucket: object.bucket, key: object.key, backend: location.backendName };
+      const report = (err: unknown) => reportOpeningFailure(services, err, fields);
       // Bytes that do not open as sealed fail this copy before the client is answered: the next copy is tried.
-      return { body: await openedBody(services, plan.decode(body), fields), allMissing: false, failures };
+      const opened = await plan.decode(body, report).catch((err: unknown) => {
+        report(err);
+        throw err;
+      });
+      return { body: opened, allMissing: false, failures };
     } catch (err) {
       if (!(err instanceof BackendError && err.status === 404)) allMissing = false;
       failures.push(describeError(err));

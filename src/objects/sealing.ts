@@ -30,37 +30,9 @@ export function keyRefusal(services: Services, err: unknown, op: SealOperation, 
   return new Refusal('unavailable', `${what}; please retry later`);
 }
 
-/**
- * A decrypted body whose first chunk has opened before the client is answered: stored bytes that fail there throw
- * (the read tries another copy); a later chunk that fails is logged and counted, and cuts the body short.
- */
-export async function openedBody(services: Services, body: ReadableStream<Uint8Array>, fields: Record<string, unknown>): Promise<ReadableStream<Uint8Array>> {
-  const reader = body.getReader();
-  const failed = (err: unknown) => {
-    if (err instanceof CiphertextError) {
-      services.counters.add(`encryption_errors:decrypt/${err.problem}`);
-      services.log.error('stored copy failed to decrypt', { problem: err.problem, error: err.message, ...fields });
-    }
-    return err;
-  };
-  let first: ReadableStreamReadResult<Uint8Array>;
-  try {
-    first = await reader.read();
-  } catch (err) {
-    throw failed(err);
-  }
-  let held: ReadableStreamReadResult<Uint8Array> | undefined = first;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const next = held ?? (await reader.read());
-        held = undefined;
-        if (next.done) controller.close();
-        else controller.enqueue(next.value);
-      } catch (err) {
-        controller.error(failed(err));
-      }
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
+/** Logs and counts stored bytes of a sealed copy that do not open (other errors are the caller's). */
+export function reportOpeningFailure(services: Services, err: unknown, fields: Record<string, unknown>): void {
+  if (!(err instanceof CiphertextError)) return;
+  services.counters.add(`encryption_errors:decrypt/${err.problem}`);
+  services.log.error('stored copy failed to decrypt', { problem: err.problem, error: err.message, ...fields });
 }

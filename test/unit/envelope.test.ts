@@ -51,7 +51,7 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
 async function open(key: CryptoKey, stored: Uint8Array, segments: Segment[], chunkSize: number, range?: { start: number; end: number }, identity = IDENTITY) {
   const plan = planRead(segments, chunkSize, range);
   const bytes = plan.stored ? stored.subarray(plan.stored.start, Math.min(plan.stored.end + 1, stored.byteLength)) : stored;
-  return readAll(openingStream(streamOf(bytes), { key, identity, chunkSize, units: plan.units, skip: plan.skip, length: plan.length }));
+  return readAll(await openingStream(streamOf(bytes), { key, identity, chunkSize, units: plan.units, skip: plan.skip, length: plan.length }));
 }
 
 function single(plainSize: number, baseNonce: Uint8Array): Segment[] {
