@@ -179,6 +179,3 @@ function nonceBytes(text: string): Uint8Array {
   if (!bytes || bytes.byteLength !== 12) throw new Error('a sealed copy record has a malformed nonce');
   return bytes;
 }
-
-/** Every copy stored as is (no encryption configured). */
-export const plaintextStorage: StorageTransform = atRestStorage({ enabled: false, chunkSize: 65536 }, undefined, new Map());

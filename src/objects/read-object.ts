@@ -34,8 +34,6 @@ export async function lookupObject(services: Services, bucket: string, key: stri
     services.memory.locations.forget(bucket, key);
     throw new Refusal('no-such-object', 'The specified key does not exist.', { details: { Key: key } });
   }
-  // A copy sealed per part is read through its parts' segments; they are remembered with the record.
-  if (object.locations.some(needsParts)) object.segments = await partSegments(services.db(), object);
   services.memory.locations.remember(object, services.now());
   return object;
 }
@@ -132,6 +130,12 @@ async function openFirstCopy(
     throw new Refusal('unavailable', 'Every copy of this object is on a storage backend that is not configured at the moment; please retry later');
   }
   let allMissing = reachable.length > 0;
+  if (object.segments === undefined && reachable.some(needsParts)) {
+    // A copy sealed per part is read through its parts' segments (HEAD never needs them); they are remembered with
+    // the record, so a degraded read can still open it.
+    object.segments = await partSegments(services.db(), object);
+    services.memory.locations.remember(object, services.now());
+  }
   await services.health.refresh(reachable.map((l) => l.backendName));
   const usable: typeof object.locations = [];
   const skipped: typeof object.locations = [];
