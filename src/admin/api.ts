@@ -17,6 +17,7 @@ import { usagePeriod } from '../backends/usage.ts';
 import { authorizeAdmin } from './authorize.ts';
 import { cancelDrainRoute, drainStatusRoute, removeBackendRoute, startDrainRoute } from './backend-routes.ts';
 import { overReplicationRoute, replicateRoute } from './replication-routes.ts';
+import { rebalanceRoute } from './rebalance-routes.ts';
 import { encryptionRoute, jobStatusRoute, startJobRoute } from './encryption-routes.ts';
 import { BULK_JOB_KINDS } from '../jobs/bulk-jobs.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
@@ -57,6 +58,8 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   router.post('/replicate', () => replicateRoute(context));
   router.get('/over-replication', () => overReplicationRoute(request, context));
   router.post('/over-replication', () => overReplicationRoute(request, context));
+  router.get('/rebalance', () => rebalanceRoute(request, context));
+  router.post('/rebalance', () => rebalanceRoute(request, context));
   router.post('/backends/:name/drain', ({ params }) => startDrainRoute(decodeURIComponent(params.name ?? ''), context));
   router.get('/backends/:name/drain', ({ params }) => drainStatusRoute(decodeURIComponent(params.name ?? ''), context));
   router.delete('/backends/:name/drain', ({ params }) => cancelDrainRoute(decodeURIComponent(params.name ?? ''), context));

@@ -5,6 +5,7 @@
  */
 import type { Services } from '../services/services.ts';
 import { REPLICATION_JOB } from '../jobs/replication.ts';
+import { REBALANCE_JOB } from '../jobs/rebalance.ts';
 import { backendModes } from '../store/backend-states.ts';
 import { cleanupOverview } from '../store/cleanup.ts';
 import { readLease } from '../store/leases.ts';
@@ -22,7 +23,7 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
   const names = config.backends.map((b) => b.name);
   const factor = config.replication.factor;
   // Everything this scrape reads, in one parallel round: Postgres, and each backend's Durable Object.
-  const [report, usage, uploads, states, statuses, degraded, fleet, cleanup, lease, modes] = await Promise.all([
+  const [report, usage, uploads, states, statuses, degraded, fleet, cleanup, lease, modes, rebalance] = await Promise.all([
     backendReport(db),
     usageForPeriod(db, period),
     activeUploadsByBackend(db),
@@ -33,21 +34,23 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
     cleanupOverview(db, new Date(services.now()), 0),
     readLease(db, REPLICATION_JOB),
     backendModes(db),
+    readLease(db, REBALANCE_JOB),
   ]);
   const breakers = statuses.map((s) => s?.breaker);
   // Live from the Durable Objects (Postgres's backend_usage lags by up to usage_flush.interval).
   const live = (name: string) => statuses[names.indexOf(name)]?.usage;
-  // Fleet counters are named "<metric>:<label value>".
-  const labelled = (prefix: string, label: string) =>
-    Object.entries(fleet)
+  // Fleet counters (and a job's counters) are named "<metric>:<label value>".
+  const labelled = (prefix: string, label: string, from: Record<string, number> = fleet) =>
+    Object.entries(from)
       .filter(([name]) => name.startsWith(`${prefix}:`))
       .map(([name, value]) => ({ labels: { [label]: name.slice(prefix.length + 1) }, value }));
   // Two labels: "<metric>:<first>/<second>".
-  const labelledTwice = (prefix: string, first: string, second: string) =>
-    labelled(prefix, first).map(({ labels, value }) => {
+  const labelledTwice = (prefix: string, first: string, second: string, from: Record<string, number> = fleet) =>
+    labelled(prefix, first, from).map(({ labels, value }) => {
       const [a = '', b = ''] = (labels[first] ?? '').split('/');
       return { labels: { [first]: a, [second]: b }, value };
     });
+  const rebalanceCounters = rebalance?.counters ?? {};
   const counted = names.filter((n) => countsTowardFactor(modes.get(n) ?? 'active'));
   const [underPending, overPending] = await Promise.all([
     factor > 1 ? countUnderReplicated(db, factor, counted, 10_000) : Promise.resolve(0),
@@ -119,6 +122,26 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
       type: 'counter',
       samples: per((n) => state(n)?.drain?.bytesMoved ?? 0),
     },
+    {
+      name: 's3o_rebalance_objects_moved_total',
+      help: 'Copies a rebalance pass moved (success), could not move (failed) or left because they changed meanwhile (skipped)',
+      type: 'counter',
+      samples: labelledTwice('moved', 'strategy', 'status', rebalanceCounters),
+    },
+    { name: 's3o_rebalance_bytes_moved_total', help: 'Stored bytes rebalance passes moved', type: 'counter', samples: labelled('bytes', 'strategy', rebalanceCounters) },
+    {
+      name: 's3o_rebalance_runs_total',
+      help: 'Rebalance passes that moved copies: success (no failure), partial (some failed), error (the pass failed)',
+      type: 'counter',
+      samples: labelledTwice('runs', 'strategy', 'status', rebalanceCounters),
+    },
+    {
+      name: 's3o_rebalance_skipped_total',
+      help: 'Rebalance passes that had nothing to do: threshold (balanced enough), no-moves (no copy can move), too-few-backends',
+      type: 'counter',
+      samples: labelled('skipped', 'reason', rebalanceCounters),
+    },
+    { name: 's3o_rebalance_pending', help: 'Moves the last rebalance pass planned but did not make', type: 'gauge', samples: [{ value: rebalanceCounters.pending ?? 0 }] },
     {
       name: 's3o_encrypt_existing_objects_total',
       help: 'Copies encrypt-existing sealed (success) or could not (error)',

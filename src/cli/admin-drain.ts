@@ -1,7 +1,7 @@
 /** `admin drain`, `admin drain-status [--watch]` and `admin drain-cancel`: a backend's drain, through its admin route. */
 import type { DrainReport } from '../backends/backend-state.ts';
 import { call } from './api-call.ts';
-import { bytes, fail, printJson } from './output.ts';
+import { bytes, endProgress, fail, printJson, printProgress } from './output.ts';
 import type { Target } from './target.ts';
 
 /** GET /admin/api/backends/NAME/drain: the backend's name and its drain report. */
@@ -76,21 +76,17 @@ async function watchDrain(target: Target, path: string, json: boolean, stuckAfte
     total ??= s.objects_remaining + s.objects_moved;
     if (json) console.log(JSON.stringify(s));
     else {
-      const done = total === 0 ? 1 : Math.min(1, s.objects_moved / total);
-      const bar = '#'.repeat(Math.round(done * 30)).padEnd(30, '.');
-      const line = `[${bar}] ${Math.round(done * 100)}% ${s.objects_moved} moved, ${s.objects_remaining} left (${bytes(s.bytes_remaining)})${waitingFor(s)}`;
-      if (process.stdout.isTTY) process.stdout.write(`\r${line}`);
-      else console.log(line);
+      printProgress(total === 0 ? 1 : s.objects_moved / total, `${s.objects_moved} moved, ${s.objects_remaining} left (${bytes(s.bytes_remaining)})${waitingFor(s)}`);
     }
     if (!s.active) {
-      if (!json && process.stdout.isTTY) process.stdout.write('\n');
+      if (!json) endProgress();
       if (!json) console.log(`${s.backend}: ${s.mode}`);
       return s.mode === 'drained' ? 0 : 1;
     }
     const state = JSON.stringify([s.objects_moved, s.objects_remaining, s.deletes_queued, s.copies_dropped]);
     if (state !== lastChange.state) lastChange = { at: Date.now(), state };
     else if (Date.now() - lastChange.at >= stuckAfterMs) {
-      if (!json && process.stdout.isTTY) process.stdout.write('\n');
+      if (!json) endProgress();
       const why = waitingFor(s).trim() || 'no progress';
       process.stderr.write(`${s.backend}: the drain made no progress for ${Math.round(stuckAfterMs / 1000)} s (${why}); it goes on in the background\n`);
       return 3;

@@ -4,7 +4,7 @@
  * and, with --wait, follows it with a progress bar until it is complete. --json prints the seed's shape.
  */
 import { call } from './api-call.ts';
-import { bytes, fail, printJson, printTable } from './output.ts';
+import { bytes, endProgress, fail, printJson, printProgress, printTable } from './output.ts';
 import type { Target } from './target.ts';
 
 export type BulkKind = 'encrypt-existing' | 'decrypt-existing' | 'rotate-encryption-key';
@@ -53,7 +53,7 @@ export async function runBulkJob(target: Target, kind: BulkKind, options: { oldK
     if (!body.ok) return fail(body.error);
     report = body.value as JobReport;
   }
-  if (!options.json && process.stdout.isTTY) process.stdout.write('\n');
+  if (!options.json) endProgress();
   show(kind, report, options.json);
   return report.failed > 0 ? 1 : 0;
 }
@@ -82,11 +82,7 @@ function show(kind: BulkKind, report: JobReport, json: boolean): void {
 
 function progress(kind: BulkKind, report: JobReport): void {
   const done = (report[DONE_WORD[kind]] ?? 0) + report.failed + report.skipped;
-  const share = report.total === 0 ? 1 : Math.min(1, done / report.total);
-  const bar = '#'.repeat(Math.round(share * 30)).padEnd(30, '.');
-  const line = `[${bar}] ${Math.round(share * 100)}% ${done}/${report.total} copies, ${bytes(report.bytes)}${report.failed > 0 ? `, ${report.failed} failed` : ''}`;
-  if (process.stdout.isTTY) process.stdout.write(`\r${line}`);
-  else console.log(line);
+  printProgress(report.total === 0 ? 1 : done / report.total, `${done}/${report.total} copies, ${bytes(report.bytes)}${report.failed > 0 ? `, ${report.failed} failed` : ''}`);
 }
 
 interface EncryptionReport {

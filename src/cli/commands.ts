@@ -6,6 +6,7 @@
 import { cleanupQueue, logLevel, objectLocations, overReplication, removeBackend, replicate, status } from './admin.ts';
 import { drainStatus, startOrCancelDrain } from './admin-drain.ts';
 import { encryptionStatus, runBulkJob } from './admin-encryption.ts';
+import { rebalance } from './admin-rebalance.ts';
 import {
   type Command,
   EVERY_COMMAND_OPTIONS,
@@ -164,6 +165,15 @@ export const COMMANDS: readonly Command[] = [
       'batch-size': { type: 'string', value: 'N', description: 'with --execute: objects handled in this run (1-10000, default 1000)' },
     },
     run: (target, { options, json }) => overReplication(target, options.execute ?? false, options['batch-size'], json),
+  }),
+  remote({
+    name: 'admin rebalance',
+    summary: 'the moves a rebalance pass would make now (per backend: copies and bytes out and in, utilization now and after), or with --execute one pass now',
+    options: {
+      'dry-run': { type: 'boolean', description: 'only show the plan (the default)' },
+      execute: { type: 'boolean', description: 'carry out one pass now (up to rebalance.batch_size copies), whatever rebalance.enabled says' },
+    },
+    run: (target, { options, json }) => rebalance(target, { dryRun: options['dry-run'] ?? false, execute: options.execute ?? false, json }),
   }),
   remote({
     name: 'admin remove-backend',

@@ -32,3 +32,16 @@ export function bytes(n: number): string {
   }
   return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
+
+/** A progress bar line: rewritten in place on a terminal, one line per update otherwise (logs, pipes). */
+export function printProgress(share: number, detail: string): void {
+  const done = Math.max(0, Math.min(1, share));
+  const line = `[${'#'.repeat(Math.round(done * 30)).padEnd(30, '.')}] ${Math.round(done * 100)}% ${detail}`;
+  if (process.stdout.isTTY) process.stdout.write(`\r${line}`);
+  else console.log(line);
+}
+
+/** Ends a progress bar's line on a terminal before other output. */
+export function endProgress(): void {
+  if (process.stdout.isTTY) process.stdout.write('\n');
+}

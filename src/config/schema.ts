@@ -108,6 +108,30 @@ const replication = section({
   }),
 });
 
+const rebalance = section({
+  enabled: key('enabled', flag(false), {
+    reload: 'reloadable',
+    meaning: 'move copies between backends on a schedule so their utilization follows `strategy` (`admin rebalance` plans or runs a pass whatever this says). Only backends with a `quota_bytes` take part',
+  }),
+  strategy: key('strategy', choice(['pack', 'spread'], 'pack'), {
+    reload: 'reloadable',
+    meaning: '`pack` fills backends in configuration order (copies move from later backends onto earlier ones with room); `spread` evens their utilization',
+  }),
+  interval: key('intervalMs', duration('6h', '1m'), {
+    reload: 'reloadable',
+    meaning: 'how often a pass runs (at least `1m`). It also runs on the first tick after these settings change or a deploy, and on every tick while the last pass left planned moves undone',
+  }),
+  batch_size: key('batchSize', count(100, 1, { value: 10_000 }), { reload: 'reloadable', meaning: 'copies moved per pass at most (1-10000), smallest first' }),
+  threshold: key('threshold', fraction(0.1), {
+    reload: 'reloadable',
+    meaning: 'a pass is skipped while the imbalance is under this (between 0 and 1): for `spread` the utilization spread (highest minus lowest), for `pack` the largest gap between a backend\'s utilization and what packing would give it',
+  }),
+  concurrency: key('concurrency', count(2, 1, { value: 2 }), {
+    reload: 'reloadable',
+    meaning: 'copies moved at the same time (1-2: each holds two of the six connections a Worker invocation may have open)',
+  }),
+});
+
 const usageFlush = finished(
   section(
   {
@@ -248,6 +272,7 @@ export const configDocument = section({
   admin: key('admin', admin),
   telemetry: key('telemetry', telemetry),
   replication: key('replication', replication),
+  rebalance: key('rebalance', rebalance),
   usage_flush: key('usageFlush', usageFlush),
   rate_limit: key('rateLimit', rateLimit),
   circuit_breaker: key('circuitBreaker', circuitBreaker),

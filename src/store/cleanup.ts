@@ -4,7 +4,7 @@ import type { Db, Queryable } from './db.ts';
 import type { PhysicalCopy } from './objects.ts';
 import { backendQuotas, type CleanupRow, cleanupQueue, multipartParts, multipartUploads, objectLocations } from './schema.ts';
 
-export type CleanupReason = 'overwrite_displaced' | 'delete_failed' | 'record_failed' | 'upload_failed' | 'drain_source_delete' | 'drain_stale_orphan' | 'replication_orphan' | 'over_replication' | 'abort_failed' | 'rewrite_replaced' | 'rewrite_pending';
+export type CleanupReason = 'overwrite_displaced' | 'delete_failed' | 'record_failed' | 'upload_failed' | 'drain_source_delete' | 'drain_stale_orphan' | 'replication_orphan' | 'over_replication' | 'abort_failed' | 'rewrite_replaced' | 'rewrite_pending' | 'rebalance_pending' | 'rebalance_source_delete';
 
 export interface CleanupItem {
   copy: PhysicalCopy;
@@ -107,12 +107,31 @@ export async function completeCleanup(db: Db, id: number): Promise<void> {
 
 /** Removes a queue item and gives back its orphaned bytes; only the call that removes the row does, so twice is once. */
 export async function dropCleanupItem(tx: Queryable, id: number): Promise<void> {
-  const [row] = await tx.delete(cleanupQueue).where(eq(cleanupQueue.id, id)).returning({ backendName: cleanupQueue.backendName, size: cleanupQueue.size });
+  const row = await takeCleanupItem(tx, id);
   if (!row) return;
   await tx
     .update(backendQuotas)
     .set({ orphanBytes: sql`greatest(0, ${backendQuotas.orphanBytes} - ${row.size})`, updatedAt: sql`now()` })
     .where(eq(backendQuotas.backendName, row.backendName));
+}
+
+/**
+ * Removes a queue item's row only, answering whose orphaned bytes it held: for a transaction that gives them back
+ * together with its other quota changes (in backend order, see applyQuotaChanges).
+ */
+export async function takeCleanupItem(tx: Queryable, id: number): Promise<{ backendName: string; size: number } | undefined> {
+  const [row] = await tx.delete(cleanupQueue).where(eq(cleanupQueue.id, id)).returning({ backendName: cleanupQueue.backendName, size: cleanupQueue.size });
+  return row;
+}
+
+/** Whether a delete of these bytes is queued: another copy written there now could be deleted by it. */
+export async function deleteQueuedFor(db: Queryable, backendName: string, physicalKey: string): Promise<boolean> {
+  const rows = await db
+    .select({ id: cleanupQueue.id })
+    .from(cleanupQueue)
+    .where(and(eq(cleanupQueue.backendName, backendName), eq(cleanupQueue.physicalKey, physicalKey)))
+    .limit(1);
+  return rows.length > 0;
 }
 
 /**

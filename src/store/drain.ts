@@ -2,12 +2,23 @@
 import { and, asc, eq, gt, ne, or, sql } from 'drizzle-orm';
 import type { Db, Queryable } from './db.ts';
 import { lockKey } from './objects.ts';
-import { applyQuotaChanges, releaseBytes } from './quotas.ts';
+import { takeCleanupItem } from './cleanup.ts';
+import { type QuotaChange, applyQuotaChanges, releaseBytes } from './quotas.ts';
 import { multipartUploads, objectLocations, type ObjectLocationRow } from './schema.ts';
 
 export interface DrainCandidate extends ObjectLocationRow {
   /** Backends holding another copy of the same object. */
   otherBackends: string[];
+}
+
+/** For a select of object_locations rows on `backendName`: the backends holding the same object's other copies. */
+export function otherBackendsThan(backendName: string) {
+  // Qualified by hand: drizzle leaves columns of a single-table select unqualified, which inside this subquery
+  // would bind to the subquery's own rows.
+  return sql<string[]>`coalesce((
+      select array_agg(o.backend_name) from ${objectLocations} o
+      where o.bucket = "object_locations"."bucket" and o.key = "object_locations"."key" and o.backend_name <> ${backendName}
+    ), '{}')`;
 }
 
 /** The next `limit` copies on the backend after `after`, in (bucket, key) order. */
@@ -17,12 +28,7 @@ export async function drainCandidates(
   after: { bucket: string; key: string } | undefined,
   limit: number,
 ): Promise<DrainCandidate[]> {
-  // Qualified by hand: drizzle leaves columns of a single-table select unqualified, which inside this subquery
-  // would bind to the subquery's own rows.
-  const others = sql<string[]>`coalesce((
-      select array_agg(o.backend_name) from ${objectLocations} o
-      where o.bucket = "object_locations"."bucket" and o.key = "object_locations"."key" and o.backend_name <> ${backendName}
-    ), '{}')`;
+  const others = otherBackendsThan(backendName);
   const position = after
     ? or(gt(objectLocations.bucket, after.bucket), and(eq(objectLocations.bucket, after.bucket), gt(objectLocations.key, after.key)))
     : undefined;
@@ -73,9 +79,15 @@ export type MoveOutcome = 'moved' | 'gone' | 'no-room' | 'target-holds-it';
 /**
  * Compare-and-swap of one copy from `from` to `to` after its bytes were copied there: only if the source copy
  * is still the same (not overwritten, deleted or moved meanwhile) and the target can take it. On anything but
- * 'moved' nothing changes and the caller removes the bytes it copied.
+ * 'moved' nothing changes and the caller removes the bytes it copied. `queuedAhead`: the cleanup item that held
+ * the copied bytes until they were recorded, dropped in the same transaction.
  */
-export async function moveCopy(db: Db, copy: Pick<ObjectLocationRow, 'bucket' | 'key' | 'backendName' | 'physicalKey' | 'storedSize' | 'encryption'>, to: string): Promise<MoveOutcome> {
+export async function moveCopy(
+  db: Db,
+  copy: Pick<ObjectLocationRow, 'bucket' | 'key' | 'backendName' | 'physicalKey' | 'storedSize' | 'encryption'>,
+  to: string,
+  opts: { queuedAhead?: number } = {},
+): Promise<MoveOutcome> {
   return db.transaction(async (tx) => {
     await lockKey(tx, copy.bucket, copy.key);
     const [target] = await tx
@@ -88,7 +100,11 @@ export async function moveCopy(db: Db, copy: Pick<ObjectLocationRow, 'bucket' | 
       .where(isThisCopy(copy))
       .returning({ createdAt: objectLocations.createdAt });
     if (removed.length === 0) return 'gone';
-    if (!(await applyQuotaChanges(tx, [{ backendName: copy.backendName, release: copy.storedSize }, { backendName: to, reserve: copy.storedSize }]))) {
+    // The copied bytes become live: their queued-ahead delete goes, and its orphaned bytes make room for them.
+    const queued = opts.queuedAhead === undefined ? undefined : await takeCleanupItem(tx, opts.queuedAhead);
+    const targetChange: QuotaChange = { backendName: to, reserve: copy.storedSize };
+    if (queued) targetChange.releaseOrphan = queued.size;
+    if (!(await applyQuotaChanges(tx, [{ backendName: copy.backendName, release: copy.storedSize }, targetChange]))) {
       // Rolls back the delete above.
       throw new NoRoomError();
     }

@@ -25,7 +25,15 @@ export async function releaseLease(
   db: Queryable,
   name: string,
   holder: string,
-  outcome: { lastRunAt: Date; lastSettings: string; cursor: { bucket: string; key: string } | null; more: boolean; add: Record<string, number> },
+  outcome: {
+    lastRunAt: Date;
+    lastSettings: string;
+    cursor: { bucket: string; key: string } | null;
+    more: boolean;
+    add: Record<string, number>;
+    /** Counters that are levels (e.g. what is left to do), replaced rather than added to. */
+    set?: Record<string, number>;
+  },
 ): Promise<void> {
   await db
     .update(jobLeases)
@@ -36,22 +44,23 @@ export async function releaseLease(
       lastSettings: outcome.lastSettings,
       cursor: outcome.cursor,
       more: outcome.more,
-      counters: addedCounters(outcome.add),
+      counters: addedCounters(outcome.add, outcome.set),
     })
     .where(and(eq(jobLeases.name, name), eq(jobLeases.holder, holder)));
 }
 
 /** Counts work done outside a leased run (e.g. an operator's over-replication --execute) in the job's totals. */
-export async function addJobCounters(db: Queryable, name: string, add: Record<string, number>): Promise<void> {
+export async function addJobCounters(db: Queryable, name: string, add: Record<string, number>, set: Record<string, number> = {}): Promise<void> {
   await db.insert(jobLeases).values({ name }).onConflictDoNothing();
-  await db.update(jobLeases).set({ counters: addedCounters(add) }).where(eq(jobLeases.name, name));
+  await db.update(jobLeases).set({ counters: addedCounters(add, set) }).where(eq(jobLeases.name, name));
 }
 
-function addedCounters(add: Record<string, number>) {
-  return Object.entries(add).reduce(
+function addedCounters(add: Record<string, number>, set: Record<string, number> = {}) {
+  const added = Object.entries(add).reduce(
     (expr, [key, value]) => sql`jsonb_set(${expr}, ${`{${key}}`}::text[], to_jsonb(coalesce((${jobLeases.counters}->>${key})::bigint, 0) + ${value}))`,
     sql`${jobLeases.counters}`,
   );
+  return Object.entries(set).reduce((expr, [key, value]) => sql`jsonb_set(${expr}, ${`{${key}}`}::text[], to_jsonb(${value}::bigint))`, added);
 }
 
 export async function readLease(db: Queryable, name: string): Promise<JobLease | undefined> {

@@ -80,6 +80,8 @@ export interface QuotaChange {
   backendName: string;
   release?: number;
   reserve?: number;
+  /** Orphaned bytes given back first (a queued-ahead copy becoming live), so the reservation can use them. */
+  releaseOrphan?: number;
 }
 
 /**
@@ -90,10 +92,18 @@ export interface QuotaChange {
 export async function applyQuotaChanges(db: Queryable, changes: readonly QuotaChange[]): Promise<boolean> {
   const ordered = [...changes].sort((a, b) => (a.backendName < b.backendName ? -1 : a.backendName > b.backendName ? 1 : 0));
   for (const change of ordered) {
+    if (change.releaseOrphan) await releaseOrphanBytes(db, change.backendName, change.releaseOrphan);
     if (change.release) await releaseBytes(db, change.backendName, change.release);
     if (change.reserve !== undefined && !(await reserveBytes(db, change.backendName, change.reserve))) return false;
   }
   return true;
+}
+
+async function releaseOrphanBytes(db: Queryable, backendName: string, amount: number): Promise<void> {
+  await db
+    .update(backendQuotas)
+    .set({ orphanBytes: sql`greatest(0, ${backendQuotas.orphanBytes} - ${amount})`, updatedAt: sql`now()` })
+    .where(eq(backendQuotas.backendName, backendName));
 }
 
 export async function releaseBytes(db: Queryable, backendName: string, amount: number): Promise<void> {
