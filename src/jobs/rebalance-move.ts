@@ -9,7 +9,7 @@ import { describeError } from '../backends/client.ts';
 import { copyBytes } from '../backends/copy-bytes.ts';
 import { writeRefusal } from '../backends/usage.ts';
 import type { Services } from '../services/services.ts';
-import { completeCleanup, deleteQueuedFor, dueNow, queueAhead } from '../store/cleanup.ts';
+import { completeCleanup, deleteQueuedFor, dueNow, isLiveCopy, queueAhead } from '../store/cleanup.ts';
 import { moveCopy } from '../store/drain.ts';
 import type { PhysicalCopy } from '../store/objects.ts';
 import type { RebalanceCandidate } from '../store/rebalance.ts';
@@ -48,6 +48,8 @@ export async function moveCopyTo(services: Services, copy: RebalanceCandidate, t
   } catch (err) {
     await removeNow(moved, targetItem);
     await completeCleanup(db, sourceItem);
+    // A client's overwrite or delete removed the bytes being read: there is nothing to move any more.
+    if (!(await isLiveCopy(db, copy.backendName, copy.physicalKey))) return { kind: 'skipped', why: 'overwritten or deleted meanwhile' };
     return { kind: 'failed', error: `copy ${copy.bucket}/${copy.key} from ${copy.backendName} to ${target} failed: ${describeError(err)}` };
   }
   const outcome = await moveCopy(db, copy, target, { queuedAhead: targetItem }).catch(async (err: unknown) => {

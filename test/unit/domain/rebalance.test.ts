@@ -149,6 +149,21 @@ describe('rebalance', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     await expectConsistent(w);
   });
 
+  it('a copy whose bytes a client overwrite deleted before they were read is skipped, not failed', async () => {
+    const w = await world('spread', { batch: 1 });
+    await fill(w);
+    const [first] = (await planPass(w.services)).moves;
+    const held = w.backend(first!.from).hold('getObject');
+    const pass = runRebalance(w.services, { trigger: 'admin' });
+    await held.reached;
+    await put(w, first!.copy.key, bytesOf(555, 98));
+    held.release();
+    expect(await pass).toMatchObject({ status: 'ok', moved: 0, failed: 0, skipped: 1 });
+    expectSameBytes(await read(w, first!.copy.key), bytesOf(555, 98));
+    await w.settle();
+    await expectConsistent(w);
+  });
+
   it('a crash after the swap leaves the source bytes queued; the cleanup queue deletes them, never a live copy', async () => {
     const w = await world('spread', { batch: 1 });
     await fill(w);
