@@ -11,7 +11,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { benchWorkerVars } from './lib/bench-stack.ts';
 import { startWorker } from './lib/worker-dev.ts';
 import { DRAIN_CONCURRENCY } from '../src/backend-state/drain-settings.ts';
-import { pool, runBench, startBenchServices } from './lib/bench-run.ts';
+import { listBucketKeys, plainCopy, pool, runBench, startBenchServices, throughputRow } from './lib/bench-run.ts';
 
 const SMALL = { count: 400, size: 64 * 1024 };
 const LARGE = { count: 4, size: 16 * 1024 * 1024 };
@@ -63,29 +63,10 @@ async function main(): Promise<void> {
   });
 
   // The physical keys as the orchestrator stored them on backend a.
-  const physical: string[] = [];
-  let token = '';
-  do {
-    const listed = await (await aws.fetch(`${rgw.endpoint}/drain-a?list-type=2&max-keys=1000${token ? `&continuation-token=${encodeURIComponent(token)}` : ''}`)).text();
-    physical.push(...[...listed.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1] ?? ''));
-    token = /<NextContinuationToken>([^<]*)</.exec(listed)?.[1] ?? '';
-  } while (token);
+  const physical = await listBucketKeys(aws, rgw.endpoint, 'drain-a');
 
   log(`plain copy: ${physical.length} objects from drain-a to plain-copy, ${CONCURRENCY} at a time`);
-  const plainStart = performance.now();
-  await pool(physical, CONCURRENCY, async (key) => {
-    const source = await aws.fetch(`${rgw.endpoint}/drain-a/${key}`);
-    const length = source.headers.get('content-length') ?? '0';
-    const put = await aws.fetch(`${rgw.endpoint}/plain-copy/${key}`, {
-      method: 'PUT',
-      body: source.body,
-      headers: { 'content-length': length, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
-      duplex: 'half',
-    } as RequestInit);
-    if (!put.ok) throw new Error(`plain copy PUT ${key}: ${put.status}`);
-    await put.body?.cancel();
-  });
-  const plainSeconds = (performance.now() - plainStart) / 1000;
+  const plainSeconds = await plainCopy(aws, rgw.endpoint, 'drain-a', 'plain-copy', physical, CONCURRENCY);
 
   log('draining backend a through the orchestrator');
   const admin = (method: string, path: string) => fetch(`${worker.url}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } });
@@ -100,8 +81,7 @@ async function main(): Promise<void> {
   }
   const drainSeconds = (performance.now() - drainStart) / 1000;
 
-  const row = (label: string, seconds: number, objects: number, bytes: number) =>
-    `${label.padEnd(34)} ${seconds.toFixed(2).padStart(8)} s ${(objects / seconds).toFixed(1).padStart(9)} obj/s ${(bytes / 1e6 / seconds).toFixed(1).padStart(8)} MB/s`;
+  const row = throughputRow;
   console.log('');
   console.log(`drain throughput: ${keys.length} objects (${SMALL.count} x ${SMALL.size / 1024} KiB, ${LARGE.count} x ${LARGE.size / 1024 ** 2} MiB), ${(totalBytes / 1e6).toFixed(1)} MB, radosgw to radosgw`);
   console.log(row('plain backend-to-backend copy', plainSeconds, physical.length, totalBytes));

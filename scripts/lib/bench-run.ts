@@ -21,6 +21,44 @@ export async function pool<T>(items: readonly T[], concurrency: number, work: (i
   );
 }
 
+/** Every key in a radosgw bucket (ListObjectsV2 pages). */
+export async function listBucketKeys(aws: AwsClient, endpoint: string, bucket: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token = '';
+  do {
+    const listed = await (await aws.fetch(`${endpoint}/${bucket}?list-type=2&max-keys=1000${token ? `&continuation-token=${encodeURIComponent(token)}` : ''}`)).text();
+    keys.push(...[...listed.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1] ?? ''));
+    token = /<NextContinuationToken>([^<]*)</.exec(listed)?.[1] ?? '';
+  } while (token);
+  return keys;
+}
+
+/**
+ * The yardstick for moving copies: a plain streaming copy of `keys` from one bucket to another (GET piped into
+ * PUT, `concurrency` at a time), nothing recorded. Answers the seconds it took.
+ */
+export async function plainCopy(aws: AwsClient, endpoint: string, from: string, to: string, keys: readonly string[], concurrency: number): Promise<number> {
+  const start = performance.now();
+  await pool(keys, concurrency, async (key) => {
+    const source = await aws.fetch(`${endpoint}/${from}/${key}`);
+    const length = source.headers.get('content-length') ?? '0';
+    const put = await aws.fetch(`${endpoint}/${to}/${key}`, {
+      method: 'PUT',
+      body: source.body,
+      headers: { 'content-length': length, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      duplex: 'half',
+    } as RequestInit);
+    if (!put.ok) throw new Error(`plain copy PUT ${key}: ${put.status}`);
+    await put.body?.cancel();
+  });
+  return (performance.now() - start) / 1000;
+}
+
+/** One line of a throughput table: seconds, objects/s and MB/s (MB = 10^6 bytes). */
+export function throughputRow(label: string, seconds: number, objects: number, bytes: number): string {
+  return `${label.padEnd(34)} ${seconds.toFixed(2).padStart(8)} s ${(objects / seconds).toFixed(1).padStart(9)} obj/s ${(bytes / 1e6 / seconds).toFixed(1).padStart(8)} MB/s`;
+}
+
 /** Runs `main`, then stops what it started (last first) and removes `dir`; a failure is printed and exits 1. */
 export function runBench(name: string, dir: string, stops: (() => Promise<void>)[], main: () => Promise<void>): void {
   const stopAll = async () => {

@@ -85,7 +85,11 @@ export function planRebalance(input: PlanInput): RebalancePlan {
 
   const moves: PlannedMove[] = [];
   const planned = new Set<RebalanceCandidate>();
+  // Where moves put each object's copies, so two copies of one object never head for the same backend.
+  const arriving = new Set<string>();
+  const slot = (copy: RebalanceCandidate, backend: string) => `${copy.bucket}\n${copy.key}\n${backend}`;
   const move = (copy: RebalanceCandidate, from: string, to: string) => {
+    arriving.add(slot(copy, to));
     const source = state.get(from)!;
     const target = state.get(to)!;
     source.used -= copy.storedSize;
@@ -99,7 +103,7 @@ export function planRebalance(input: PlanInput): RebalancePlan {
   const nextFor = (from: string, to: string, fits: (size: number) => boolean) => {
     for (const copy of input.candidates.get(from) ?? []) {
       // An empty copy frees nothing by moving.
-      if (planned.has(copy) || copy.storedSize === 0 || copy.otherBackends.includes(to)) continue;
+      if (planned.has(copy) || copy.storedSize === 0 || copy.otherBackends.includes(to) || arriving.has(slot(copy, to))) continue;
       return fits(copy.storedSize) ? copy : undefined;
     }
     return undefined;

@@ -1,6 +1,6 @@
 /** The cleanup queue: physical copies that could not be deleted yet, with their bytes held in orphan_bytes. */
-import { and, asc, desc, eq, lt, lte, sql } from 'drizzle-orm';
-import type { Db, Queryable } from './db.ts';
+import { and, asc, desc, eq, inArray, lt, lte, sql } from 'drizzle-orm';
+import { type Db, type Queryable, textTuples } from './db.ts';
 import type { PhysicalCopy } from './objects.ts';
 import { backendQuotas, type CleanupRow, cleanupQueue, multipartParts, multipartUploads, objectLocations } from './schema.ts';
 
@@ -124,14 +124,66 @@ export async function takeCleanupItem(tx: Queryable, id: number): Promise<{ back
   return row;
 }
 
-/** Whether a delete of these bytes is queued: another copy written there now could be deleted by it. */
-export async function deleteQueuedFor(db: Queryable, backendName: string, physicalKey: string): Promise<boolean> {
+/**
+ * Which of these physical copies have a delete queued ("backend\nphysical key"): another copy written there now
+ * could be deleted by it.
+ */
+export async function deletesQueuedFor(db: Queryable, copies: readonly { backendName: string; physicalKey: string }[]): Promise<Set<string>> {
+  if (copies.length === 0) return new Set();
   const rows = await db
-    .select({ id: cleanupQueue.id })
+    .select({ backendName: cleanupQueue.backendName, physicalKey: cleanupQueue.physicalKey })
     .from(cleanupQueue)
-    .where(and(eq(cleanupQueue.backendName, backendName), eq(cleanupQueue.physicalKey, physicalKey)))
-    .limit(1);
-  return rows.length > 0;
+    .where(
+      sql`(${cleanupQueue.backendName}, ${cleanupQueue.physicalKey}) in (${textTuples(['b', 'p'], copies.map((c) => [c.backendName, c.physicalKey]))})`,
+    );
+  return new Set(rows.map((r) => `${r.backendName}\n${r.physicalKey}`));
+}
+
+/**
+ * queueAhead for many copies in one transaction (a batch of moves): answers their item ids in the same order.
+ * Orphaned bytes are added once per backend, in backend order.
+ */
+export async function queueAheadMany(db: Db, items: readonly { copy: PhysicalCopy; reason: CleanupReason }[], dueInMs: number): Promise<number[]> {
+  if (items.length === 0) return [];
+  return db.transaction(async (tx) => {
+    const rows = await tx
+      .insert(cleanupQueue)
+      .values(
+        items.map(({ copy, reason }) => ({
+          backendName: copy.backendName,
+          physicalKey: copy.physicalKey,
+          reason,
+          size: copy.storedSize,
+          nextRetry: sql`now() + make_interval(secs => ${dueInMs / 1000})`,
+          lastError: 'written by a job that had not recorded it yet',
+        })),
+      )
+      .returning({ id: cleanupQueue.id });
+    await addOrphanBytes(tx, items.map((i) => ({ backendName: i.copy.backendName, size: i.copy.storedSize })), 1);
+    // Postgres returns a multi-row insert's rows in the order of its values.
+    return rows.map((r) => r.id);
+  });
+}
+
+/** completeCleanup for many items in one transaction. */
+export async function completeCleanups(db: Db, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.transaction(async (tx) => {
+    const removed = await tx.delete(cleanupQueue).where(inArray(cleanupQueue.id, [...ids])).returning({ backendName: cleanupQueue.backendName, size: cleanupQueue.size });
+    await addOrphanBytes(tx, removed, -1);
+  });
+}
+
+/** Adds (sign 1) or gives back (sign -1) orphaned bytes, one update per backend in backend order (no deadlocks). */
+async function addOrphanBytes(tx: Queryable, amounts: readonly { backendName: string; size: number }[], sign: 1 | -1): Promise<void> {
+  const perBackend = new Map<string, number>();
+  for (const a of amounts) perBackend.set(a.backendName, (perBackend.get(a.backendName) ?? 0) + a.size);
+  for (const [backendName, size] of [...perBackend].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    await tx
+      .update(backendQuotas)
+      .set({ orphanBytes: sql`greatest(0, ${backendQuotas.orphanBytes} + ${sign * size})`, updatedAt: sql`now()` })
+      .where(eq(backendQuotas.backendName, backendName));
+  }
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { Pool, neonConfig } from '@neondatabase/serverless';
 import { drizzle } from 'drizzle-orm/neon-serverless';
+import { type SQL, sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema.ts';
 
@@ -70,4 +71,13 @@ const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[123])/;
 function sqlState(err: Error): string {
   const code = 'code' in err ? err.code : undefined;
   return typeof code === 'string' ? code : '';
+}
+
+/**
+ * A subquery of text tuples, e.g. for `(bucket, key) in (...)`: the rows travel as one JSON parameter (drizzle
+ * would spread an array into one parameter per element). `columns` are names fixed in code, never input.
+ */
+export function textTuples(columns: readonly string[], rows: readonly (readonly string[])[]): SQL {
+  const objects = rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])));
+  return sql`select ${sql.raw(columns.join(', '))} from json_to_recordset(${JSON.stringify(objects)}::json) as t(${sql.raw(columns.map((c) => `${c} text`).join(', '))})`;
 }
