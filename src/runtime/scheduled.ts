@@ -10,6 +10,8 @@ import { breakerWatchJob } from '../jobs/breaker-watch.ts';
 import { usageFlushJob } from '../jobs/usage-flush.ts';
 import { replicationJob } from '../jobs/replication-cron.ts';
 import { bulkJobWatch } from '../jobs/bulk-jobs.ts';
+import { lifecycleJob } from '../jobs/lifecycle.ts';
+import { multipartGcJob } from '../jobs/multipart-gc.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
@@ -24,6 +26,8 @@ export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]>
     { name: 'cleanup-queue', run: cleanupQueueJob },
     { name: 'replication', run: replicationJob },
     { name: 'bulk-job-watch', run: bulkJobWatch },
+    { name: 'lifecycle', run: lifecycleJob },
+    { name: 'multipart-gc', run: multipartGcJob },
   ],
 };
 
