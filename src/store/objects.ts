@@ -283,10 +283,12 @@ export async function expiredObjectPage(
     .select({
       key: objects.key,
       version: objects.version,
-      backends: sql<string[]>`coalesce((select array_agg(${objectLocations.backendName}) from ${objectLocations} where ${objectLocations.bucket} = ${objects.bucket} and ${objectLocations.key} = ${objects.key}), '{}')`,
+      backends: sql<string[]>`coalesce(array_agg(${objectLocations.backendName}) filter (where ${objectLocations.backendName} is not null), '{}')`,
     })
     .from(objects)
+    .leftJoin(objectLocations, and(eq(objectLocations.bucket, objects.bucket), eq(objectLocations.key, objects.key)))
     .where(and(...conditions))
+    .groupBy(objects.bucket, objects.key, objects.version)
     .orderBy(asc(objects.key))
     .limit(query.limit);
   return rows;
