@@ -75,7 +75,7 @@ describe('lifecycle expiration', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     await putIn(world, BUCKET, 'tmp/young', seed++);
     await age(world, BUCKET, 'tmp/young', 6);
     // Written just now.
-    await putIn(world, BUCKET, 'tmp/new', seed++);
+    await putIn(world, BUCKET, 'tmp/new', seed);
 
     const run = await runLifecycle(world.services, { trigger: 'test' });
     expect(run).toMatchObject({ status: 'ran', result: { status: 'success', deleted: 3, failed: 0, more: false } });
