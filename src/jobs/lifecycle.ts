@@ -13,10 +13,10 @@ import { errorFields } from '../observe/log.ts';
 import { deleteObjectIfVersion } from '../objects/delete-object.ts';
 import type { LifecycleRule } from '../config/types.ts';
 import type { Services } from '../services/services.ts';
-import { addJobCounters, readLease, savePosition } from '../store/leases.ts';
+import { readLease, savePosition } from '../store/leases.ts';
 import { type ExpiredObject, expiredObjectPage } from '../store/objects.ts';
 import { mapBounded } from '../util/bounded.ts';
-import { type PeriodicRun, runWhenDue } from './periodic-run.ts';
+import { type PeriodicInput, type PeriodicRun, runWhenDue } from './periodic-run.ts';
 import type { JobInput } from './job.ts';
 
 export const LIFECYCLE_JOB = 'lifecycle';
@@ -54,17 +54,11 @@ export async function lifecycleJob(services: Services, input: JobInput): Promise
   if (run.status === 'skipped') services.log.debug('lifecycle skipped', { reason: run.reason });
 }
 
-export async function runLifecycle(services: Services, input: { trigger: string; now?: number; force?: boolean }): Promise<PeriodicRun<LifecycleResult>> {
+export async function runLifecycle(services: Services, input: PeriodicInput): Promise<PeriodicRun<LifecycleResult>> {
   const { lifecycle } = services.config;
   if (lifecycle.rules.length === 0) return { status: 'skipped', reason: 'no lifecycle rules' };
   const job = { name: LIFECYCLE_JOB, intervalMs: INTERVAL_MS, leaseMs: LEASE_MS, settings: lifecycle, trigger: input.trigger, now: input.now ?? services.now(), force: input.force ?? false };
-  try {
-    return await runWhenDue(services, job, (runAt) => expireAll(services, runAt));
-  } catch (err) {
-    // A run that could not finish (the database away) still counts, as an error.
-    await addJobCounters(services.db(), LIFECYCLE_JOB, { runs_error: 1 }).catch(() => {});
-    throw err;
-  }
+  return runWhenDue(services, job, (runAt) => expireAll(services, runAt));
 }
 
 async function expireAll(services: Services, runAt: Date): Promise<LifecycleResult> {

@@ -9,11 +9,10 @@
 import { describeError } from '../backends/client.ts';
 import { abortUpload } from '../objects/multipart.ts';
 import type { Services } from '../services/services.ts';
-import { addJobCounters } from '../store/leases.ts';
 import { staleUploads } from '../store/multipart.ts';
 import { mapBounded } from '../util/bounded.ts';
 import type { JobInput } from './job.ts';
-import { type PeriodicRun, runWhenDue } from './periodic-run.ts';
+import { type PeriodicInput, type PeriodicRun, runWhenDue } from './periodic-run.ts';
 
 export const MULTIPART_GC_JOB = 'multipart-gc';
 const INTERVAL_MS = 60 * 60_000;
@@ -34,15 +33,10 @@ export async function multipartGcJob(services: Services, input: JobInput): Promi
   if (run.status === 'skipped') services.log.debug('multipart GC skipped', { reason: run.reason });
 }
 
-export async function runMultipartGc(services: Services, input: { trigger: string; now?: number; force?: boolean }): Promise<PeriodicRun<MultipartGcResult>> {
+export async function runMultipartGc(services: Services, input: PeriodicInput): Promise<PeriodicRun<MultipartGcResult>> {
   const settings = services.config.cleanupQueue;
   const job = { name: MULTIPART_GC_JOB, intervalMs: INTERVAL_MS, leaseMs: LEASE_MS, settings, trigger: input.trigger, now: input.now ?? services.now(), force: input.force ?? false };
-  try {
-    return await runWhenDue(services, job, (runAt) => abortStale(services, new Date(runAt.getTime() - settings.multipartStaleTimeoutMs)));
-  } catch (err) {
-    await addJobCounters(services.db(), MULTIPART_GC_JOB, { runs_error: 1 }).catch(() => {});
-    throw err;
-  }
+  return runWhenDue(services, job, (runAt) => abortStale(services, new Date(runAt.getTime() - settings.multipartStaleTimeoutMs)));
 }
 
 async function abortStale(services: Services, startedBefore: Date): Promise<MultipartGcResult> {

@@ -2,10 +2,17 @@
  * A background job that runs at most every `intervalMs` under its lease (src/store/leases.ts), as replication does:
  * a run happens when the interval has passed, when its settings or the deployment changed since the last run, when
  * the last run left work behind (`more`), or when forced. Concurrent ticks find the lease taken and skip; a run that
- * dies keeps the lease at most `leaseMs`, one that throws gives it back at once.
+ * dies keeps the lease at most `leaseMs`, one that throws gives it back at once and counts as `runs_error`.
  */
 import type { Services } from '../services/services.ts';
-import { type JobLease, acquireLease, freeLease, releaseLease } from '../store/leases.ts';
+import { type JobLease, acquireLease, addJobCounters, freeLease, releaseLease } from '../store/leases.ts';
+
+/** Who starts a run and when: a cron tick (its scheduled time), or a test or operator forcing one. */
+export interface PeriodicInput {
+  trigger: string;
+  now?: number;
+  force?: boolean;
+}
 
 export interface PeriodicJob {
   name: string;
@@ -50,6 +57,8 @@ export async function runWhenDue<R extends PeriodicOutcome>(services: Services, 
     result = await work(runAt, lease);
   } catch (err) {
     await freeLease(db, job.name, holder).catch(() => {});
+    // A run that could not finish (the database away) still counts, as an error.
+    await addJobCounters(db, job.name, { runs_error: 1 }).catch(() => {});
     throw err;
   }
   await releaseLease(db, job.name, holder, { lastRunAt: runAt, lastSettings: settings, cursor: null, more: result.more, add: result.add });
