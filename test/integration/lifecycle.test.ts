@@ -8,6 +8,7 @@
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { cliFor } from '../support/cli.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const TOKEN = 'lifecycle-test-admin-token';
@@ -30,6 +31,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await s?.stop();
 });
+
+const cli = cliFor(() => s.endpoint, TOKEN);
 
 const cron = () => fetch(`${s.endpoint}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).then((r) => r.body?.cancel());
 
@@ -123,6 +126,7 @@ describe('lifecycle expiration', () => {
     expect(await metric('s3o_lifecycle_runs_total{status="success"}')).toBe(runs + 1);
     const status = await s.admin('GET', '/admin/api/status');
     expect(status.body.jobs).toMatchObject({ lifecycle: { more_pending: false, running: false, totals: { deleted: 3, runs_success: runs + 1 } } });
+    expect((await cli('admin', 'status')).out).toMatch(/^lifecycle: last run \S+; .*\bdeleted 3\b/m);
     // Within the hour the job is not due again.
     await cron();
     expect(await metric('s3o_lifecycle_runs_total{status="success"}')).toBe(runs + 1);
