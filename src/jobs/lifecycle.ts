@@ -75,7 +75,7 @@ async function expireAll(services: Services, runAt: Date): Promise<LifecycleResu
 }
 
 /** The job_leases row that remembers where a rule's next batch starts. */
-export function rulePositionName(rule: Pick<LifecycleRule, 'bucket' | 'prefix'>): string {
+function rulePositionName(rule: Pick<LifecycleRule, 'bucket' | 'prefix'>): string {
   return `${LIFECYCLE_JOB} rule ${JSON.stringify([rule.bucket, rule.prefix])}`;
 }
 
