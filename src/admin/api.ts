@@ -23,6 +23,7 @@ import { BULK_JOB_KINDS } from '../jobs/bulk-jobs.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
 import { json, readJsonObject } from './http.ts';
 import { refuseCrossSiteChange } from './request-guard.ts';
+import { lifecycleStatus, readLifecycleJobs } from './lifecycle-report.ts';
 
 /** What an admin route gets besides the request: the services, and what only configuration routes need. */
 export interface AdminContext {
@@ -89,11 +90,12 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
 /** Per backend: quota used and limit, orphaned bytes, objects, this month's usage against its limits, state. */
 async function status(context: AdminContext): Promise<Response> {
   const period = usagePeriod(context.services.now());
-  const [rows, usage, modes] = await Promise.all([
+  const [rows, usage, modes, , lifecycleJobs] = await Promise.all([
     backendReport(context.services.db()),
     usageForPeriod(context.services.db(), period),
     backendModes(context.services.db()),
     context.services.health.refresh(context.active.config.backends.map((b) => b.name)),
+    readLifecycleJobs(context.services.db()),
   ]);
   const configured = new Map(context.active.config.backends.map((b) => [b.name, b]));
   const usageOf = new Map(usage.map((u) => [u.backendName, u]));
@@ -134,6 +136,7 @@ async function status(context: AdminContext): Promise<Response> {
         ...(backend && breaker.lastError && (breaker.state !== 'closed' || breaker.consecutiveFailures > 0) ? { last_error: breaker.lastError } : {}),
       };
     }),
+    jobs: lifecycleStatus(lifecycleJobs),
   });
 }
 

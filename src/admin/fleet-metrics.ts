@@ -13,6 +13,7 @@ import { countOverReplicated, countUnderReplicated } from '../store/replication.
 import { activeUploadsByBackend } from '../store/multipart.ts';
 import { backendReport, bytesAvailable, usageForPeriod } from '../store/quotas.ts';
 import type { MetricFamily } from '../observe/metrics.ts';
+import { lifecycleMetrics, readLifecycleJobs } from './lifecycle-report.ts';
 import { usagePeriod } from '../backends/usage.ts';
 import { countsTowardFactor } from '../backends/backend-state.ts';
 
@@ -23,7 +24,7 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
   const names = config.backends.map((b) => b.name);
   const factor = config.replication.factor;
   // Everything this scrape reads, in one parallel round: Postgres, and each backend's Durable Object.
-  const [report, usage, uploads, states, statuses, degraded, fleet, cleanup, lease, modes, rebalance] = await Promise.all([
+  const [report, usage, uploads, states, statuses, degraded, fleet, cleanup, lease, modes, rebalance, lifecycleJobs] = await Promise.all([
     backendReport(db),
     usageForPeriod(db, period),
     activeUploadsByBackend(db),
@@ -35,6 +36,7 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
     readLease(db, REPLICATION_JOB),
     backendModes(db),
     readLease(db, REBALANCE_JOB),
+    readLifecycleJobs(db),
   ]);
   const breakers = statuses.map((s) => s?.breaker);
   // Live from the Durable Objects (Postgres's backend_usage lags by up to usage_flush.interval).
@@ -178,5 +180,6 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
       type: 'counter',
       samples: [{ value: fleet.encryption_unknown_key_id ?? 0 }],
     },
+    ...lifecycleMetrics(lifecycleJobs),
   ];
 }

@@ -34,7 +34,7 @@ export async function status(target: Target, json: boolean): Promise<number> {
     printJson(body.value);
     return 0;
   }
-  const { backends = [], period = '', warnings = [] } = body.value as { backends?: StatusBackend[]; period?: string; warnings?: string[] };
+  const { backends = [], period = '', warnings = [], jobs = {} } = body.value as { backends?: StatusBackend[]; period?: string; warnings?: string[]; jobs?: Record<string, StatusJob> };
   const ofLimit = (used: string, limit: number, show: (n: number) => string) => (limit === 0 ? used : `${used} / ${show(limit)}`);
   printTable(
     ['BACKEND', 'USED', 'LIMIT', 'ORPHANED', 'OBJECTS', `REQUESTS ${period}`, 'EGRESS', 'INGRESS', 'STATE'],
@@ -53,7 +53,24 @@ export async function status(target: Target, json: boolean): Promise<number> {
   // Why a breaker is open (or counting failures), under the table so the columns stay narrow.
   for (const b of backends) if (b.last_error) console.log(`${b.name}: last error: ${b.last_error}`);
   for (const warning of warnings) console.log(`warning: ${warning}`);
+  for (const line of jobLines(jobs)) console.log(line);
   return 0;
+}
+
+interface StatusJob {
+  last_run_at: string | null;
+  more_pending: boolean;
+  totals: Record<string, number>;
+}
+
+/** One line per background job that has run: when, and its totals (e.g. `lifecycle: last run ..., deleted 3`). */
+function jobLines(jobs: Record<string, StatusJob>): string[] {
+  return Object.entries(jobs)
+    .filter(([, job]) => job.last_run_at)
+    .map(([name, job]) => {
+      const totals = Object.entries(job.totals).map(([key, value]) => `${key.replace(/_/g, ' ')} ${value}`);
+      return `${name.replace(/_/g, ' ')}: last run ${job.last_run_at}${job.more_pending ? ' (more pending)' : ''}; ${totals.join(', ')}`;
+    });
 }
 
 export async function objectLocations(target: Target, key: string | undefined, json: boolean): Promise<number> {

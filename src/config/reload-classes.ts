@@ -48,7 +48,8 @@ function compareKeys(keys: Keys, from: Value, to: Value, prefix: string, inherit
     const effect = key.about.reload ?? inherited;
     const before = valueOf(key, from);
     const after = valueOf(key, to);
-    if (key.identity && key.keys) compareEntries(key, before as Value[], after as Value[], field, effect ?? 'deploy-only', changes);
+    // A list with its own `show` (lifecycle rules) changes as a whole.
+    if (key.identity && key.keys && !key.show) compareEntries(key, before as Value[], after as Value[], field, effect ?? 'deploy-only', changes);
     else if (key.keys && !key.show) compareKeys(key.keys, before as Value, after as Value, `${field}.`, effect, changes);
     else compareValue(key, before, after, field, effect ?? 'deploy-only', changes);
   }
@@ -82,7 +83,7 @@ function applyKeys(keys: Keys, deployed: Value, pushed: Value, inherited: Reload
     const reload = key.about.reload ?? inherited;
     const [mine, theirs] = [valueOf(key, deployed), valueOf(key, pushed)];
     let value: unknown;
-    if (key.identity && key.keys && reload !== 'reloadable') {
+    if (key.identity && key.keys && !key.show && reload !== 'reloadable') {
       // Entries stay those deployed; each takes its reloadable fields from the pushed entry of the same name.
       const id = identityOf(key);
       const nested = key.keys;

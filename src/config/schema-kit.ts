@@ -112,3 +112,13 @@ export function list<const E extends Keys>(keys: E, identity: keyof E & string) 
   const schema = v.pipe(v.array(mapping(keys), message), v.minLength(1, 'must have at least one entry'));
   return { schema, keys, identity, required: LIST_REQUIRED } satisfies Field & Pick<Key, 'keys' | 'identity'>;
 }
+
+/**
+ * A list of mappings of `keys` that may be empty or left out (then `[]`), changed as a whole: a change report
+ * shows it as `show` writes it, and a push replaces it entirely. `identity` names the entries in the
+ * documentation's paths only (it need not be unique: rules that span the list are checked by the document).
+ */
+export function optionalList<const E extends Keys>(keys: E, identity: keyof E & string, show: (entries: readonly SectionOutput<E>[]) => string) {
+  const schema = v.nullish(v.array(mapping(keys), (issue: v.BaseIssue<unknown>) => `must be a list, got ${describe(issue.input)}`), []);
+  return { schema, keys, identity, show: (value: unknown) => show(value as SectionOutput<E>[]) } satisfies Field & Pick<Key, 'keys' | 'identity'>;
+}

@@ -11,6 +11,7 @@ import { parseCidr } from '../util/client-ip.ts';
 import { choice, count, duration, flag, fraction, optionalText, size, stringList, text } from './fields.ts';
 import { finished, key, optionalSection, section } from './schema-kit.ts';
 import { backends, buckets } from './schema-lists.ts';
+import { cleanupQueue, lifecycle } from './schema-lifecycle.ts';
 
 /** The log levels, least severe first. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -277,6 +278,8 @@ export const configDocument = section({
   rate_limit: key('rateLimit', rateLimit),
   circuit_breaker: key('circuitBreaker', circuitBreaker),
   encryption: key('encryption', encryption),
+  lifecycle: key('lifecycle', lifecycle),
+  cleanup_queue: key('cleanupQueue', cleanupQueue),
   routing_strategy: key('routingStrategy', choice(['pack', 'spread'], 'pack'), {
     reload: 'deploy-only',
     meaning: '`pack` or `spread`: how a new object\'s backend is chosen (below)',

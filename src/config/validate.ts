@@ -51,6 +51,26 @@ function documentProblems(doc: Mapping): ConfigProblem[] {
   if (Number.isSafeInteger(factor) && typeof factor === 'number' && backends.length > 0 && factor > backends.length) {
     problems.push({ path: 'replication.factor', message: `must be at most the number of backends (${backends.length}), got ${factor}` });
   }
+  problems.push(...lifecycleRuleProblems(doc, buckets));
+  return problems;
+}
+
+/** Each lifecycle rule names a configured bucket, and no (bucket, prefix) has two rules. */
+function lifecycleRuleProblems(doc: Mapping, buckets: Mapping[]): ConfigProblem[] {
+  if (!isMapping(doc.lifecycle)) return [];
+  const names = new Set(buckets.map((b) => b.name).filter((name) => typeof name === 'string'));
+  const problems: ConfigProblem[] = [];
+  const seen = new Map<string, number>();
+  entries(doc.lifecycle, 'rules').forEach((rule, i) => {
+    const { bucket } = rule;
+    if (typeof bucket !== 'string' || !bucket) return;
+    if (!names.has(bucket)) problems.push({ path: `lifecycle.rules[${i}].bucket`, message: `names bucket "${bucket}", which is not in buckets[]` });
+    const prefix = typeof rule.prefix === 'string' ? rule.prefix : '';
+    const id = JSON.stringify([bucket, prefix]);
+    const first = seen.get(id);
+    if (first !== undefined) problems.push({ path: `lifecycle.rules[${i}].prefix`, message: `repeats lifecycle.rules[${first}] (bucket "${bucket}", prefix "${prefix}"); give each bucket and prefix one rule` });
+    else seen.set(id, i);
+  });
   return problems;
 }
 

@@ -11,6 +11,8 @@ import { usageFlushJob } from '../jobs/usage-flush.ts';
 import { replicationJob } from '../jobs/replication-cron.ts';
 import { bulkJobWatch } from '../jobs/bulk-jobs.ts';
 import { rebalanceJob } from '../jobs/rebalance.ts';
+import { lifecycleJob } from '../jobs/lifecycle.ts';
+import { multipartGcJob } from '../jobs/multipart-gc.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
@@ -26,6 +28,8 @@ export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]>
     { name: 'replication', run: replicationJob },
     { name: 'bulk-job-watch', run: bulkJobWatch },
     { name: 'rebalance', run: rebalanceJob },
+    { name: 'lifecycle', run: lifecycleJob },
+    { name: 'multipart-gc', run: multipartGcJob },
   ],
 };
 

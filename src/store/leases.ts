@@ -72,3 +72,14 @@ export async function readLease(db: Queryable, name: string): Promise<JobLease |
 export async function freeLease(db: Queryable, name: string, holder: string): Promise<void> {
   await db.update(jobLeases).set({ holder: null, expiresAt: null }).where(and(eq(jobLeases.name, name), eq(jobLeases.holder, holder)));
 }
+
+/**
+ * Remembers a position for part of a job's work (e.g. one lifecycle rule) in a row of its own, written only by the
+ * holder of the job's lease: where the next batch starts, and whether work was left.
+ */
+export async function savePosition(db: Queryable, name: string, position: { cursor: { bucket: string; key: string } | null; more: boolean }): Promise<void> {
+  await db
+    .insert(jobLeases)
+    .values({ name, cursor: position.cursor, more: position.more })
+    .onConflictDoUpdate({ target: jobLeases.name, set: { cursor: position.cursor, more: position.more } });
+}

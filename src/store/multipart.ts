@@ -1,5 +1,5 @@
 /** Multipart upload records: the upload pinned to a backend, its parts, and the listings S3 offers over them. */
-import { and, asc, count, desc, eq, gt, inArray, like, ne, or, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, inArray, like, lt, ne, or, sql } from 'drizzle-orm';
 import type { Db, Queryable } from './db.ts';
 import { backendQuotas, multipartParts, multipartUploads } from './schema.ts';
 
@@ -131,4 +131,9 @@ export async function activeUploadsByBackend(db: Queryable): Promise<Map<string,
     .from(multipartUploads)
     .groupBy(multipartUploads.backendName);
   return new Map(rows.map((r) => [r.backend, Number(r.n)]));
+}
+
+/** Up to `limit` uploads started before `startedBefore`, oldest first (the stale multipart GC). */
+export async function staleUploads(db: Queryable, startedBefore: Date, limit: number): Promise<UploadRow[]> {
+  return db.select().from(multipartUploads).where(lt(multipartUploads.createdAt, startedBefore)).orderBy(asc(multipartUploads.createdAt), asc(multipartUploads.uploadId)).limit(limit);
 }

@@ -1,5 +1,5 @@
 /** Object records and their copies: lookups, the record-on-write transaction, deletes and listing pages. */
-import { and, asc, eq, gt, like, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, like, lt, sql } from 'drizzle-orm';
 import type { CopyEncryption, PartSegment } from '../crypto/sealed-copy.ts';
 import type { Db, Queryable } from './db.ts';
 import { applyQuotaChanges } from './quotas.ts';
@@ -210,11 +210,32 @@ export async function findCompletedUpload(
 export async function deleteObjectRecord(db: Db, bucket: string, key: string): Promise<PhysicalCopy[]> {
   return db.transaction(async (tx) => {
     await lockKey(tx, bucket, key);
-    const removed = await dropCopies(tx, bucket, key);
-    await applyQuotaChanges(tx, removed.map((c) => ({ backendName: c.backendName, release: c.storedSize })));
-    await tx.delete(objects).where(and(eq(objects.bucket, bucket), eq(objects.key, key)));
-    return removed;
+    return removeObject(tx, bucket, key);
   });
+}
+
+/**
+ * Deletes the object only while `version` is still its current one (lifecycle expiry: a client that wrote the key
+ * after it was found expired keeps its new object). Checked under the key's lock, in the transaction that removes
+ * the record. Returns the copies to delete physically, or undefined when the key changed or is gone.
+ */
+export async function deleteObjectVersion(db: Db, bucket: string, key: string, version: string): Promise<PhysicalCopy[] | undefined> {
+  return db.transaction(async (tx) => {
+    await lockKey(tx, bucket, key);
+    const [current] = await tx
+      .select({ version: objects.version })
+      .from(objects)
+      .where(and(eq(objects.bucket, bucket), eq(objects.key, key)));
+    if (current?.version !== version) return undefined;
+    return removeObject(tx, bucket, key);
+  });
+}
+
+async function removeObject(tx: Queryable, bucket: string, key: string): Promise<PhysicalCopy[]> {
+  const removed = await dropCopies(tx, bucket, key);
+  await applyQuotaChanges(tx, removed.map((c) => ({ backendName: c.backendName, release: c.storedSize })));
+  await tx.delete(objects).where(and(eq(objects.bucket, bucket), eq(objects.key, key)));
+  return removed;
 }
 
 export interface ListedObject {
@@ -238,6 +259,39 @@ export async function listObjectPage(
     .where(and(...conditions))
     .orderBy(asc(objects.key))
     .limit(query.limit);
+}
+
+export interface ExpiredObject {
+  key: string;
+  /** The version found expired: only that version is deleted (deleteObjectVersion). */
+  version: string;
+  /** The backends holding its copies. */
+  backends: string[];
+}
+
+/**
+ * Up to `limit` objects of the bucket whose key starts with `prefix` (the client's key; '' matches every key),
+ * sorts strictly after `after`, and whose last client write (created_at) is before `writtenBefore`; in key order.
+ */
+export async function expiredObjectPage(
+  db: Queryable,
+  query: { bucket: string; prefix: string; writtenBefore: Date; after: string; limit: number },
+): Promise<ExpiredObject[]> {
+  const conditions = [eq(objects.bucket, query.bucket), gt(objects.key, query.after), lt(objects.createdAt, query.writtenBefore)];
+  if (query.prefix) conditions.push(like(objects.key, `${escapeLike(query.prefix)}%`));
+  const rows = await db
+    .select({
+      key: objects.key,
+      version: objects.version,
+      backends: sql<string[]>`coalesce(array_agg(${objectLocations.backendName}) filter (where ${objectLocations.backendName} is not null), '{}')`,
+    })
+    .from(objects)
+    .leftJoin(objectLocations, and(eq(objectLocations.bucket, objects.bucket), eq(objectLocations.key, objects.key)))
+    .where(and(...conditions))
+    .groupBy(objects.bucket, objects.key, objects.version)
+    .orderBy(asc(objects.key))
+    .limit(query.limit);
+  return rows;
 }
 
 /** LIKE's default escape character is the backslash. */
