@@ -10,6 +10,7 @@ export type ServerConfig = Config['server'];
 export type AdminConfig = Config['admin'];
 export type TelemetryConfig = Config['telemetry'];
 export type ReplicationConfig = Config['replication'];
+export type IntegrityConfig = Config['integrity'];
 export type UsageFlushConfig = Config['usageFlush'];
 export type RateLimitConfig = Config['rateLimit'];
 export type CircuitBreakerConfig = Config['circuitBreaker'];

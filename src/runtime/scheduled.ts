@@ -10,6 +10,7 @@ import { breakerWatchJob } from '../jobs/breaker-watch.ts';
 import { usageFlushJob } from '../jobs/usage-flush.ts';
 import { replicationJob } from '../jobs/replication-cron.ts';
 import { bulkJobWatch } from '../jobs/bulk-jobs.ts';
+import { scrubJob } from '../jobs/scrub.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
@@ -24,6 +25,7 @@ export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]>
     { name: 'cleanup-queue', run: cleanupQueueJob },
     { name: 'replication', run: replicationJob },
     { name: 'bulk-job-watch', run: bulkJobWatch },
+    { name: 'scrub', run: scrubJob },
   ],
 };
 
