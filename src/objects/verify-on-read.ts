@@ -84,10 +84,11 @@ async function pump(
   }
   const fields = { bucket: object.bucket, key: object.key, version: object.version, backend: location.backendName };
   services.log.error('copy read to the end did not match the object\'s content digest', { ...fields, expected, actual: digest });
-  await writer.abort(new Error('the copy did not match its content digest')).catch(() => {});
+  // The copy is dropped before the client is told: failing the response may end the invocation.
   try {
     await dropCorrupt(services, object, location, 'read');
   } catch (err) {
     services.log.warn('could not drop the corrupt copy', { ...fields, error: describeError(err) });
   }
+  await writer.abort(new Error('the copy did not match its content digest')).catch(() => {});
 }
