@@ -27,6 +27,7 @@ beforeAll(async () => {
       { name: 'b', kind: 'radosgw' },
     ],
     sections: { replication: { factor: 2 } },
+    vars: { ENC_KEY: Buffer.alloc(32, 5).toString('base64') },
   });
 }, 300_000);
 
@@ -231,6 +232,23 @@ describe('integrity', () => {
     await replicate();
     await expectCopiesExact('big.bin');
     await pushIntegrity({ verify_on_read: false });
+    await s.expectExactAccounting();
+  });
+
+  it('a sealed copy whose ciphertext was altered on radosgw is corrupt too: dropped by the scrub and made again', async () => {
+    await s.redeploy(stringify({ ...s.deployedConfig(), encryption: { enabled: true, master_key: '${ENC_KEY}', chunk_size: '16KiB' } }));
+    await put('sealed.bin', randomBody(200_000));
+    await replicate();
+    expect(await copies('sealed.bin')).toHaveLength(2);
+    await corrupt('sealed.bin', 'b');
+    const run = await cli('admin', 'scrub', '--json');
+    expect(JSON.parse(run.out)).toMatchObject({ status: 'ok', mismatches: 1, dropped: 1, errors: 0 });
+    expect((await copies('sealed.bin')).map((c) => c.backend_name)).toEqual(['a']);
+    await replicate();
+    expect(await copies('sealed.bin')).toHaveLength(2);
+    expect(sha256(await get('sealed.bin'))).toBe(sha256(bodies.get('sealed.bin') ?? Buffer.alloc(0)));
+    const clean = await cli('admin', 'scrub', '--json');
+    expect(JSON.parse(clean.out)).toMatchObject({ status: 'ok', mismatches: 0 });
     await s.expectExactAccounting();
   });
 });
