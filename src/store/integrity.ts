@@ -7,7 +7,7 @@ import type { Db, Queryable } from './db.ts';
 import { type CleanupReason, queueCopyIn } from './cleanup.ts';
 import { lockKey } from './objects.ts';
 import { releaseBytes } from './quotas.ts';
-import { type ObjectLocationRow, objectLocations, objectParts, objects } from './schema.ts';
+import { type CopyPosition, type ObjectLocationRow, objectLocations, objectParts, objects } from './schema.ts';
 
 /** What a check of one copy needs from its object's record. */
 export interface VersionRecord {
@@ -25,13 +25,6 @@ export interface CopyToCheck {
   object: VersionRecord;
 }
 
-/** Where the scrub's walk over copies is: the last copy checked, in (bucket, key, backend) order. */
-export interface CopyCursor {
-  bucket: string;
-  key: string;
-  backendName: string;
-}
-
 const versionColumns = {
   bucket: objects.bucket,
   key: objects.key,
@@ -42,7 +35,7 @@ const versionColumns = {
 };
 
 /** The next `limit` copies after `after` whose object has a digest to check them against. */
-export async function copiesToScrub(db: Queryable, after: CopyCursor | undefined, limit: number): Promise<CopyToCheck[]> {
+export async function copiesToScrub(db: Queryable, after: CopyPosition | undefined, limit: number): Promise<CopyToCheck[]> {
   const position = after
     ? or(
         gt(objectLocations.bucket, after.bucket),

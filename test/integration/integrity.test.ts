@@ -76,7 +76,8 @@ async function corrupt(key: string, backend: string): Promise<void> {
   const direct = s.backend(backend);
   const original = new Uint8Array(await (await direct.aws.fetch(`${direct.base}/${copy.physical_key}`)).arrayBuffer());
   const changed = Buffer.from(original);
-  changed[Math.floor(changed.length / 2)] ^= 0xff;
+  const middle = Math.floor(changed.length / 2);
+  changed[middle] = (changed[middle] ?? 0) ^ 0xff;
   const written = await direct.aws.fetch(`${direct.base}/${copy.physical_key}`, { method: 'PUT', body: changed });
   expect(written.ok).toBe(true);
 }
