@@ -18,6 +18,7 @@ import { authorizeAdmin } from './authorize.ts';
 import { cancelDrainRoute, drainStatusRoute, removeBackendRoute, startDrainRoute } from './backend-routes.ts';
 import { overReplicationRoute, replicateRoute } from './replication-routes.ts';
 import { rebalanceRoute } from './rebalance-routes.ts';
+import { backfillChecksumsRoute, scrubRoute } from './integrity-routes.ts';
 import { encryptionRoute, jobStatusRoute, startJobRoute } from './encryption-routes.ts';
 import { BULK_JOB_KINDS } from '../jobs/bulk-jobs.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
@@ -75,6 +76,8 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
     router.post(`/${kind}`, () => startJobRoute(request, kind, context));
     router.get(`/${kind}`, () => jobStatusRoute(kind, context));
   }
+  router.post('/scrub', () => scrubRoute(request, context));
+  router.post('/backfill-checksums', () => backfillChecksumsRoute(request, context));
   router.get('/log-level', () => getLogLevel(context));
   router.put('/log-level', () => setLogLevel(request, context));
   router.delete('/log-level', () => clearLogLevel(context));

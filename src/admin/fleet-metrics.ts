@@ -181,5 +181,18 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
       samples: [{ value: fleet.encryption_unknown_key_id ?? 0 }],
     },
     ...lifecycleMetrics(lifecycleJobs),
+    // Integrity: copies checked against their content digest, and those that did not match.
+    {
+      name: 's3o_integrity_checks_total',
+      help: 'Copies checked against their content digest, by operation (read, scrub, backfill)',
+      type: 'counter',
+      samples: labelled('integrity_checks', 'operation'),
+    },
+    {
+      name: 's3o_integrity_errors_total',
+      help: 'Copies that did not match their content digest (or their record, for backfill), by operation (read, scrub, backfill)',
+      type: 'counter',
+      samples: labelled('integrity_errors', 'operation'),
+    },
   ];
 }

@@ -25,3 +25,13 @@ export async function readJsonObject(request: Request, example: string): Promise
   if (!value || typeof value !== 'object' || Array.isArray(value)) return refuse('the body is not a JSON object');
   return { ok: true, value: value as Record<string, unknown> };
 }
+
+/** The `batch_size` query parameter (1-10000), `fallback` when absent, or the 400 to answer. */
+export function batchSizeParam(request: Request, fallback: number): number | Response {
+  const param = new URL(request.url).searchParams.get('batch_size');
+  const batchSize = param === null ? fallback : Number(param);
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
+    return json(400, { error: 'batch_size must be a whole number from 1 to 10000' });
+  }
+  return batchSize;
+}

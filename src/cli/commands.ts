@@ -7,6 +7,7 @@ import { cleanupQueue, logLevel, objectLocations, overReplication, removeBackend
 import { drainStatus, startOrCancelDrain } from './admin-drain.ts';
 import { encryptionStatus, runBulkJob } from './admin-encryption.ts';
 import { rebalance } from './admin-rebalance.ts';
+import { backfillChecksums, scrub } from './admin-integrity.ts';
 import {
   type Command,
   EVERY_COMMAND_OPTIONS,
@@ -213,6 +214,18 @@ export const COMMANDS: readonly Command[] = [
     run: (target, { options, json }) => runBulkJob(target, 'rotate-encryption-key', { oldKeyId: options['old-key-id'], wait: options.wait ?? false, json }),
   }),
   report('admin encryption', 'the configured keys, the copies each wraps, plaintext copies and running jobs', encryptionStatus),
+  remote({
+    name: 'admin scrub',
+    summary: 'read copies in full now and compare them with their content digest; drop those that do not match (never an object\'s last); exit 1 if any did not',
+    options: { 'batch-size': { type: 'string', value: 'N', description: 'copies read in this pass (1-10000, default integrity.scrub_batch_size)' } },
+    run: (target, { options, json }) => scrub(target, options['batch-size'], json),
+  }),
+  remote({
+    name: 'admin backfill-checksums',
+    summary: 'record the content digest of every object that has none yet (older objects), page by page with progress on stderr',
+    options: { 'batch-size': { type: 'string', value: 'N', description: 'objects per page (1-10000, default 100)' } },
+    run: (target, { options, json }) => backfillChecksums(target, options['batch-size'], json),
+  }),
   local({
     name: 'help',
     operands: [{ name: 'COMMAND', description: 'a command', optional: true, rest: true }],

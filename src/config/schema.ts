@@ -132,6 +132,27 @@ const rebalance = section({
     meaning: 'copies moved at the same time (1-2: each holds two of the six connections a Worker invocation may have open)',
   }),
 });
+const integrity = section(
+  {
+    scrub_interval: key('scrubIntervalMs', duration('0s', '0s'), {
+      reload: 'reloadable',
+      note: '(off)',
+      meaning: 'how often the scrubber checks its next `scrub_batch_size` copies (`0`: never; else at least `1m`). It reads each copy in full (opening sealed ones) and compares it with the object\'s content digest; a copy that does not match is dropped and its bytes deleted, so the replicator makes a good copy from a healthy one (an object\'s only copy is kept and logged). It walks every copy in key order and starts over at the end, so over time every copy is checked. `admin scrub` runs a pass now',
+    }),
+    scrub_batch_size: key('scrubBatchSize', count(100, 1, { value: 10_000 }), {
+      reload: 'reloadable',
+      meaning: 'copies a scrub pass reads (1-10000); each is read in full, so a pass reads their total size from the backends (and counts toward their egress)',
+    }),
+    verify_on_read: key('verifyOnRead', flag(false), {
+      reload: 'reloadable',
+      meaning: 'hash every GET of a whole object (no `Range`, no `partNumber`) as it streams and compare it with the content digest once the copy was read to its end; on a mismatch the transfer is cut short (the client sees an error, never a clean end) and the copy is dropped like the scrub drops one. A client that stops early gives no verdict. Costs a SHA-256 of every byte served',
+    }),
+  },
+  {
+    key: 'scrub_interval',
+    problem: (doc) => (doc.scrub_interval > 0 && doc.scrub_interval < 60_000 ? 'must be 0 (off) or at least 1m' : undefined),
+  },
+);
 
 const usageFlush = finished(
   section(
@@ -274,6 +295,7 @@ export const configDocument = section({
   telemetry: key('telemetry', telemetry),
   replication: key('replication', replication),
   rebalance: key('rebalance', rebalance),
+  integrity: key('integrity', integrity),
   usage_flush: key('usageFlush', usageFlush),
   rate_limit: key('rateLimit', rateLimit),
   circuit_breaker: key('circuitBreaker', circuitBreaker),

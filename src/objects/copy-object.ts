@@ -1,7 +1,8 @@
 /**
  * Copying an object within the virtual bucket. When the chosen destination backend already holds a copy of the
  * source, the backend copies it server-side; otherwise the bytes stream from a source copy to the destination
- * through the upload pump, which re-verifies them (MD5 and any stored checksum) on the way.
+ * through the upload pump, which re-verifies them (SHA-256, any stored checksum) on the way. The new object's
+ * content digest is the source's when it is a plain one (a server-side copy) or computed (a streamed copy).
  */
 import { Refusal } from './refusal.ts';
 import type { Services } from '../services/services.ts';
@@ -12,6 +13,7 @@ import { discardCopies } from './discard-copies.ts';
 import { chooseBackend, putObject, recordNewCopy } from './put-object.ts';
 import { openStoredObject } from './read-object.ts';
 import { plainSource } from '../util/chunk-source.ts';
+import { isCompositeDigest } from '../crypto/content-digest.ts';
 
 /** Where a copy goes and what it is described as. */
 export interface CopyTarget {
@@ -51,6 +53,8 @@ export async function copyObject(services: Services, source: StoredObject, targe
       size: source.size,
       etag: source.etag,
       checksum: source.checksum,
+      // The parts are not carried (the copy is one piece), so only a plain digest still describes it.
+      contentSha256: plainDigest(source),
       copy,
     });
     return { etag: source.etag, lastModified: new Date(services.now()) };
@@ -68,16 +72,22 @@ async function streamedCopy(services: Services, source: StoredObject, target: Co
       ...target,
       source: plainSource(body),
       size: source.size,
-      expect: { checksum },
+      // The bytes are hashed on the way and checked against what the source recorded.
+      expect: { checksum, sha256: plainDigest(source) ?? undefined },
     });
     return { etag: result.etag, lastModified: new Date(services.now()) };
   } catch (err) {
     await body.cancel().catch(() => {});
     // A source copy that does not match its own record is a backend problem, not the client's.
-    if (err instanceof Refusal && (err.reason === 'digest-mismatch' || err.reason === 'body-length-mismatch')) {
+    if (err instanceof Refusal && (err.reason === 'digest-mismatch' || err.reason === 'signed-hash-mismatch' || err.reason === 'body-length-mismatch')) {
       services.log.error('copy source did not match its record', { bucket: source.bucket, key: source.key, reason: err.reason });
       throw new Refusal('internal', 'We encountered an internal error. Please try again.');
     }
     throw err;
   }
+}
+
+/** The source's digest if it describes the object as one piece (a composite one needs the parts). */
+function plainDigest(source: StoredObject): string | null {
+  return source.contentSha256 !== null && !isCompositeDigest(source.contentSha256) ? source.contentSha256 : null;
 }

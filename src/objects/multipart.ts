@@ -28,6 +28,7 @@ import type { ChecksumType, StoredChecksum } from '../store/schema.ts';
 import { type ChecksumAlgorithm, isChecksumAlgorithm } from '../crypto/checksums.ts';
 import { combinedCrc, compositeChecksum, isCrcAlgorithm } from '../crypto/checksum-combine.ts';
 import { findCompletedUpload, findObject } from '../store/objects.ts';
+import { compositeSha256 } from '../crypto/content-digest.ts';
 
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 export const MAX_PART_BYTES = 5 * 1024 ** 3;
@@ -150,6 +151,7 @@ export async function uploadPart(services: Services, upload: UploadRow, part: Pa
     size: part.size,
     storedSize,
     checksum: digests.checksum ?? null,
+    sha256: digests.sha256Hex,
     nonce,
   });
   // An unrecorded part stays on the backend only until the upload is completed without it or aborted.
@@ -275,6 +277,7 @@ export async function completeUpload(
         metadata: upload.metadata,
         headers: upload.headers,
         checksum,
+        contentSha256: await partsDigest(chosen),
         copy: {
           backendName: upload.backendName,
           physicalKey: upload.physicalKey,
@@ -341,7 +344,7 @@ async function objectChecksum(
 function assembledParts(chosen: readonly PartRow[]): AssembledPart[] {
   let firstByte = 0;
   return chosen.map((p) => {
-    const part = { partNumber: p.partNumber, firstByte, size: p.size, etag: p.etag, checksum: p.checksum, nonce: p.nonce };
+    const part = { partNumber: p.partNumber, firstByte, size: p.size, etag: p.etag, checksum: p.checksum, sha256: p.sha256, nonce: p.nonce };
     firstByte += p.size;
     return part;
   });
@@ -361,6 +364,12 @@ export async function abortUpload(services: Services, upload: UploadRow): Promis
     return;
   }
   await deleteUpload(services.db(), upload.uploadId);
+}
+
+/** The object's composite content digest from its parts'; null when a part has none (backfill-checksums fills it). */
+async function partsDigest(parts: readonly PartRow[]): Promise<string | null> {
+  const digests = parts.map((p) => p.sha256);
+  return digests.every((d) => d !== null) ? compositeSha256(digests) : null;
 }
 
 /** S3's multipart ETag: MD5 of the concatenated binary MD5s of the parts, then "-" and the part count. */

@@ -83,6 +83,7 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
       metadata: input.metadata,
       headers: input.headers,
       checksum: digests.checksum ?? null,
+      contentSha256: digests.sha256Hex,
       copy,
     },
     condition,

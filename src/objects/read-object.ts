@@ -13,6 +13,8 @@ import { resolveRange } from './range.ts';
 import { type ReadPlan, needsParts } from '../crypto/storage-transform.ts';
 import { partSegments } from '../store/object-parts.ts';
 import { countSealing, keyRefusal, reportOpeningFailure } from './sealing.ts';
+import type { ObjectLocationRow } from '../store/schema.ts';
+import { verifiedBody, verifiesRead } from './verify-on-read.ts';
 
 /**
  * The object's record. While Postgres is unreachable, a record this isolate read recently still serves reads
@@ -66,7 +68,11 @@ export async function openObject(
       // A part of no bytes has nothing to fetch.
       if (selected.part && !selected.range) return { notModified: false, object, ...selected, body: emptyBody() };
       const opened = await openFirstCopy(services, object, selected.range);
-      if (opened.body) return { notModified: false, object, ...selected, body: opened.body };
+      if (opened.body && opened.location) {
+        const whole = !selected.range && !selected.part;
+        const body = verifiesRead(services, object, whole) ? await verifiedBody(services, object, opened.location, opened.body) : opened.body;
+        return { notModified: false, object, ...selected, body };
+      }
       ({ failures } = opened);
       replaced = opened.allMissing;
     }
@@ -118,7 +124,7 @@ async function openFirstCopy(
   services: Services,
   object: StoredObject,
   range: ByteRange | undefined,
-): Promise<{ body?: ReadableStream<Uint8Array>; allMissing: boolean; failures: string[] }> {
+): Promise<{ body?: ReadableStream<Uint8Array>; location?: ObjectLocationRow; allMissing: boolean; failures: string[] }> {
   const failures: string[] = [];
   let keyFailure: unknown;
   const configured = new Set(services.config.backends.map((b) => b.name));
@@ -174,7 +180,7 @@ async function openFirstCopy(
     try {
       const response = await services.backend(location.backendName).getObject(location.physicalKey, plan.storedRange);
       const body = response.body ?? emptyBody();
-      if (!location.encryption) return { body, allMissing: false, failures };
+      if (!location.encryption) return { body, location, allMissing: false, failures };
       countSealing(services, 'decrypt');
       const fields = { bucket: object.bucket, key: object.key, backend: location.backendName };
       const report = (err: unknown) => reportOpeningFailure(services, err, fields);
@@ -183,7 +189,7 @@ async function openFirstCopy(
         report(err);
         throw err;
       });
-      return { body: opened, allMissing: false, failures };
+      return { body: opened, location, allMissing: false, failures };
     } catch (err) {
       if (!(err instanceof BackendError && err.status === 404)) allMissing = false;
       failures.push(describeError(err));

@@ -1,5 +1,6 @@
 /**
- * Moves an upload from the client to the backend's request body in large chunks, hashing it on the way and
+ * Moves an upload from the client to the backend's request body in large chunks, hashing it on the way (MD5 for
+ * the ETag, SHA-256 for the recorded content digest, any additional checksum) and
  * checking what the client promised (x-amz-content-sha256, Content-MD5, Content-Length) before the final chunk
  * is released: on a mismatch the sink is aborted instead, so the backend sees a truncated body and never stores
  * the object.
@@ -17,7 +18,8 @@ import type { ChunkEncoder } from '../crypto/storage-transform.ts';
 
 export interface BodyDigests {
   md5Hex: string;
-  sha256Hex: string | undefined;
+  /** Always computed: the client's bytes' digest is recorded with the object (objects.content_sha256). */
+  sha256Hex: string;
   bytes: number;
   /** The verified additional checksum when the client sent one, else the one `compute` asked for. */
   checksum: { algorithm: ChecksumAlgorithm; value: string } | undefined;
@@ -60,9 +62,9 @@ export async function pumpUpload(
     source.cancel(options.signal?.reason).catch(() => {});
   });
   const md5 = new crypto.DigestStream('MD5');
-  const sha = expect.sha256 ? new crypto.DigestStream('SHA-256') : undefined;
+  const sha = new crypto.DigestStream('SHA-256');
   const md5Writer = md5.getWriter();
-  const shaWriter = sha?.getWriter();
+  const shaWriter = sha.getWriter();
   const checksumAlgorithm = expect.checksum?.algorithm ?? expect.compute;
   const checksum = checksumAlgorithm ? createChecksum(checksumAlgorithm) : undefined;
   const spare: ArrayBuffer[] = Array.from({ length: BUFFERS }, () => new ArrayBuffer(chunkBytes));
@@ -89,7 +91,7 @@ export async function pumpUpload(
     bytes += chunk.byteLength;
     if (bytes > expect.length) return fail(new Refusal('body-length-mismatch', 'The request body is longer than its Content-Length'));
     await md5Writer.write(chunk);
-    await shaWriter?.write(chunk);
+    await shaWriter.write(chunk);
     await checksum?.update(chunk);
     const previous = held;
     held = chunk;
@@ -101,10 +103,10 @@ export async function pumpUpload(
   }
 
   await md5Writer.close();
-  await shaWriter?.close();
+  await shaWriter.close();
   const digests: BodyDigests = {
     md5Hex: toHex(await md5.digest),
-    sha256Hex: sha ? toHex(await sha.digest) : undefined,
+    sha256Hex: toHex(await sha.digest),
     bytes,
     checksum: checksumAlgorithm && checksum ? { algorithm: checksumAlgorithm, value: await checksum.digest() } : undefined,
   };
@@ -136,7 +138,7 @@ function check(result: BodyDigests, expect: DigestExpectations): Refusal | undef
   }
   if (expect.sha256 && result.sha256Hex !== expect.sha256.toLowerCase()) {
     return new Refusal('signed-hash-mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", {
-      details: { ClientComputedContentSHA256: expect.sha256, S3ComputedContentSHA256: result.sha256Hex ?? '' },
+      details: { ClientComputedContentSHA256: expect.sha256, S3ComputedContentSHA256: result.sha256Hex },
     });
   }
   if (expect.md5Base64 && base64ToHex(expect.md5Base64) !== result.md5Hex) {

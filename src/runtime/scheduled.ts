@@ -13,6 +13,7 @@ import { bulkJobWatch } from '../jobs/bulk-jobs.ts';
 import { rebalanceJob } from '../jobs/rebalance.ts';
 import { lifecycleJob } from '../jobs/lifecycle.ts';
 import { multipartGcJob } from '../jobs/multipart-gc.ts';
+import { scrubJob } from '../jobs/scrub.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
@@ -30,6 +31,7 @@ export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]>
     { name: 'rebalance', run: rebalanceJob },
     { name: 'lifecycle', run: lifecycleJob },
     { name: 'multipart-gc', run: multipartGcJob },
+    { name: 'scrub', run: scrubJob },
   ],
 };
 

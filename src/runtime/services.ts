@@ -31,6 +31,8 @@ export function createServices(
   const log = createLogger(opts.runtime?.logLevel ?? active.config.server.logLevel, { request_id: requestId, ...opts.logFields });
   const health = createBackendHealth({ backendState: bindings.backendState, waitUntil: bindings.waitUntil, now }, isolate.health);
   const tracked = new Map<string, BackendClient>();
+  // Work handed to waitUntil may still need the database after the response (e.g. a verified read's verdict).
+  const pending: Promise<unknown>[] = [];
   const services: Services = {
     config: active.config,
     db() {
@@ -58,9 +60,16 @@ export function createServices(
     requestId,
     deployment: deploymentOf(bindings),
     now,
-    waitUntil: (promise) => bindings.waitUntil(promise),
+    waitUntil: (promise) => {
+      pending.push(promise.catch(() => {}));
+      bindings.waitUntil(promise);
+    },
   };
-  return { services, close: async () => database?.close() };
+  const close = async () => {
+    await Promise.all(pending);
+    await database?.close();
+  };
+  return { services, close };
 }
 
 /** How copies are stored under this configuration: sealed with its keys when encryption is on. */

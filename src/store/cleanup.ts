@@ -4,7 +4,7 @@ import { type Db, type Queryable, textTuples } from './db.ts';
 import type { PhysicalCopy } from './objects.ts';
 import { backendQuotas, type CleanupRow, cleanupQueue, multipartParts, multipartUploads, objectLocations } from './schema.ts';
 
-export type CleanupReason = 'overwrite_displaced' | 'delete_failed' | 'record_failed' | 'upload_failed' | 'drain_source_delete' | 'drain_stale_orphan' | 'replication_orphan' | 'over_replication' | 'abort_failed' | 'rewrite_replaced' | 'rewrite_pending' | 'rebalance_pending' | 'rebalance_source_delete';
+export type CleanupReason = 'overwrite_displaced' | 'delete_failed' | 'record_failed' | 'upload_failed' | 'drain_source_delete' | 'drain_stale_orphan' | 'replication_orphan' | 'over_replication' | 'abort_failed' | 'rewrite_replaced' | 'rewrite_pending' | 'rebalance_pending' | 'rebalance_source_delete' | 'integrity_scrub_failed' | 'integrity_read_failed';
 
 export interface CleanupItem {
   copy: PhysicalCopy;
@@ -192,24 +192,27 @@ async function addOrphanBytes(tx: Queryable, amounts: readonly { backendName: st
  * copy, which the queue never deletes (and the recording drops the item). Their bytes count as orphaned meanwhile.
  */
 export async function queueAhead(db: Db, copy: PhysicalCopy, reason: CleanupReason, dueInMs: number): Promise<number> {
-  return db.transaction(async (tx) => {
-    const [row] = await tx
-      .insert(cleanupQueue)
-      .values({
-        backendName: copy.backendName,
-        physicalKey: copy.physicalKey,
-        reason,
-        size: copy.storedSize,
-        nextRetry: sql`now() + make_interval(secs => ${dueInMs / 1000})`,
-        lastError: 'written by a job that had not recorded it yet',
-      })
-      .returning({ id: cleanupQueue.id });
-    await tx
-      .update(backendQuotas)
-      .set({ orphanBytes: sql`${backendQuotas.orphanBytes} + ${copy.storedSize}`, updatedAt: sql`now()` })
-      .where(eq(backendQuotas.backendName, copy.backendName));
-    return row!.id;
-  });
+  return db.transaction((tx) => queueCopyIn(tx, copy, reason, { dueInMs, note: 'written by a job that had not recorded it yet' }));
+}
+
+/** Queues one copy inside the caller's transaction (its bytes move to orphan_bytes there); returns the item's id. */
+export async function queueCopyIn(tx: Queryable, copy: PhysicalCopy, reason: CleanupReason, options: { dueInMs: number; note: string }): Promise<number> {
+  const [row] = await tx
+    .insert(cleanupQueue)
+    .values({
+      backendName: copy.backendName,
+      physicalKey: copy.physicalKey,
+      reason,
+      size: copy.storedSize,
+      nextRetry: sql`now() + make_interval(secs => ${options.dueInMs / 1000})`,
+      lastError: options.note,
+    })
+    .returning({ id: cleanupQueue.id });
+  await tx
+    .update(backendQuotas)
+    .set({ orphanBytes: sql`${backendQuotas.orphanBytes} + ${copy.storedSize}`, updatedAt: sql`now()` })
+    .where(eq(backendQuotas.backendName, copy.backendName));
+  return row!.id;
 }
 
 /** A queued-ahead item whose bytes could not be deleted now: due at once, retried with the usual backoff. */

@@ -1,7 +1,7 @@
 /** Leases that keep a background job from overlapping itself across isolates, with its per-job bookkeeping. */
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Queryable } from './db.ts';
-import { jobLeases } from './schema.ts';
+import { type JobCursor, jobLeases } from './schema.ts';
 
 export type JobLease = typeof jobLeases.$inferSelect;
 
@@ -28,7 +28,7 @@ export async function releaseLease(
   outcome: {
     lastRunAt: Date;
     lastSettings: string;
-    cursor: { bucket: string; key: string } | null;
+    cursor: JobCursor | null;
     more: boolean;
     add: Record<string, number>;
     /** Counters that are levels (e.g. what is left to do), replaced rather than added to. */

@@ -62,7 +62,7 @@ export async function recordPart(db: Db, backendName: string, part: typeof multi
       .values(part)
       .onConflictDoUpdate({
         target: [multipartParts.uploadId, multipartParts.partNumber, multipartParts.backendEtag],
-        set: { etag: part.etag, size: part.size, storedSize: part.storedSize, checksum: part.checksum, nonce: part.nonce ?? null, createdAt: sql`now()` },
+        set: { etag: part.etag, size: part.size, storedSize: part.storedSize, checksum: part.checksum, sha256: part.sha256 ?? null, nonce: part.nonce ?? null, createdAt: sql`now()` },
       });
     const others = await tx
       .select({ backendEtag: multipartParts.backendEtag })

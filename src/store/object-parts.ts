@@ -11,6 +11,8 @@ export interface AssembledPart {
   size: number;
   etag: string;
   checksum: { algorithm: string; value: string } | null;
+  /** Hex SHA-256 of the part's client bytes, or null when not known. */
+  sha256: string | null;
   /** base64 base nonce of the part's sealed segment (null: stored as is). */
   nonce: string | null;
 }

@@ -68,6 +68,8 @@ export interface NewObject {
   metadata: Record<string, string>;
   headers: Record<string, string>;
   checksum: StoredChecksum | null;
+  /** Hex SHA-256 of the client's bytes (composite `-N` form for a multipart object); null when not known. */
+  contentSha256: string | null;
   copy: PhysicalCopy;
 }
 
@@ -163,6 +165,7 @@ export async function recordObject(
       metadata: object.metadata,
       headers: object.headers,
       checksum: object.checksum,
+      contentSha256: object.contentSha256,
       uploadId: completed?.uploadId ?? null,
       createdAt: sql`now()`,
     };

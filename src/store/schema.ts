@@ -76,6 +76,13 @@ export const objects = pgTable(
      * CopyObject. A repeated CompleteMultipartUpload of that upload answers with this object while it is current.
      */
     uploadId: text('upload_id'),
+    /**
+     * Hex SHA-256 of the client's bytes (plaintext), the same for every copy of this version: what the scrub and
+     * verify-on-read check each copy against. For an object made by CompleteMultipartUpload, S3's composite form:
+     * SHA-256 over the parts' binary digests, then `-N` (N parts). Null when not known yet (written before
+     * migration 0010, or a part copied server-side): `admin backfill-checksums` fills it.
+     */
+    contentSha256: text('content_sha256'),
     /** Last-Modified. */
     createdAt: moment('created_at').notNull().defaultNow(),
   },
@@ -103,6 +110,8 @@ export const objectParts = pgTable(
     etag: text('etag').notNull(),
     /** The part's verified x-amz-checksum-*, if the client sent one. */
     checksum: jsonb('checksum').$type<{ algorithm: string; value: string }>(),
+    /** Hex SHA-256 of the part's client bytes; null when not known (a part copied server-side, or older rows). */
+    sha256: text('sha256'),
     /** base64 base nonce of the part's sealed segment, when the upload was encrypted. */
     nonce: text('nonce'),
   },
@@ -200,6 +209,8 @@ export const multipartParts = pgTable(
     storedSize: bytes('stored_size').notNull().default(0),
     /** The part's verified x-amz-checksum-*, if the client sent one. */
     checksum: jsonb('checksum').$type<{ algorithm: string; value: string }>(),
+    /** Hex SHA-256 of the part's client bytes, hashed as it streamed; null for a part copied server-side. */
+    sha256: text('sha256'),
     /** base64 base nonce of this upload of the part (fresh for every upload of a part number). */
     nonce: text('nonce'),
     createdAt: moment('created_at').notNull().defaultNow(),
@@ -263,6 +274,13 @@ export const backendStates = pgTable(
 
 export type BackendMode = 'active' | 'draining' | 'drained' | 'removed';
 
+/** A job's keyset position: an object, or one of its copies (the scrub walks copies). */
+export interface JobCursor {
+  bucket: string;
+  key: string;
+  backendName?: string;
+}
+
 /**
  * One row per background job that must not overlap itself across isolates: a lease (holder, expiry), when it last
  * ran and with which settings, where its next batch starts, and its running totals for /metrics.
@@ -275,7 +293,7 @@ export const jobLeases = pgTable('job_leases', {
   /** The settings (and deployment) of the last run: a change makes the next tick run at once. */
   lastSettings: text('last_settings'),
   /** Keyset position for the next batch, so objects that cannot be served do not starve the rest. */
-  cursor: jsonb('cursor').$type<{ bucket: string; key: string }>(),
+  cursor: jsonb('cursor').$type<JobCursor>(),
   /** More work was left when the last run ended: the next tick continues without waiting for the interval. */
   more: boolean('more').notNull().default(false),
   counters: jsonb('counters').$type<Record<string, number>>().notNull().default({}),

@@ -8,6 +8,7 @@ const object = (key: string): StoredObject => ({
   version: 'v',
   size: 1,
   etag: '"x"',
+  contentSha256: null,
   contentType: 'text/plain',
   metadata: {},
   headers: {},
