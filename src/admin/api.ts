@@ -18,13 +18,14 @@ import { authorizeAdmin } from './authorize.ts';
 import { cancelDrainRoute, drainStatusRoute, removeBackendRoute, startDrainRoute } from './backend-routes.ts';
 import { overReplicationRoute, replicateRoute } from './replication-routes.ts';
 import { rebalanceRoute } from './rebalance-routes.ts';
+import { syncRoute } from './sync-routes.ts';
 import { backfillChecksumsRoute, scrubRoute } from './integrity-routes.ts';
 import { encryptionRoute, jobStatusRoute, startJobRoute } from './encryption-routes.ts';
 import { BULK_JOB_KINDS } from '../jobs/bulk-jobs.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
 import { json, readJsonObject } from './http.ts';
 import { refuseCrossSiteChange } from './request-guard.ts';
-import { lifecycleStatus, readLifecycleJobs } from './lifecycle-report.ts';
+import { jobsStatus, readJobLeases } from './job-reports.ts';
 
 /** What an admin route gets besides the request: the services, and what only configuration routes need. */
 export interface AdminContext {
@@ -62,6 +63,7 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   router.post('/over-replication', () => overReplicationRoute(request, context));
   router.get('/rebalance', () => rebalanceRoute(request, context));
   router.post('/rebalance', () => rebalanceRoute(request, context));
+  router.post('/sync', () => syncRoute(request, context));
   router.post('/backends/:name/drain', ({ params }) => startDrainRoute(decodeURIComponent(params.name ?? ''), context));
   router.get('/backends/:name/drain', ({ params }) => drainStatusRoute(decodeURIComponent(params.name ?? ''), context));
   router.delete('/backends/:name/drain', ({ params }) => cancelDrainRoute(decodeURIComponent(params.name ?? ''), context));
@@ -93,12 +95,12 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
 /** Per backend: quota used and limit, orphaned bytes, objects, this month's usage against its limits, state. */
 async function status(context: AdminContext): Promise<Response> {
   const period = usagePeriod(context.services.now());
-  const [rows, usage, modes, , lifecycleJobs] = await Promise.all([
+  const [rows, usage, modes, , leasedJobs] = await Promise.all([
     backendReport(context.services.db()),
     usageForPeriod(context.services.db(), period),
     backendModes(context.services.db()),
     context.services.health.refresh(context.active.config.backends.map((b) => b.name)),
-    readLifecycleJobs(context.services.db()),
+    readJobLeases(context.services.db()),
   ]);
   const configured = new Map(context.active.config.backends.map((b) => [b.name, b]));
   const usageOf = new Map(usage.map((u) => [u.backendName, u]));
@@ -139,7 +141,7 @@ async function status(context: AdminContext): Promise<Response> {
         ...(backend && breaker.lastError && (breaker.state !== 'closed' || breaker.consecutiveFailures > 0) ? { last_error: breaker.lastError } : {}),
       };
     }),
-    jobs: lifecycleStatus(lifecycleJobs),
+    jobs: jobsStatus(leasedJobs),
   });
 }
 

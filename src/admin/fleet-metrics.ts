@@ -5,7 +5,6 @@
  */
 import type { Services } from '../services/services.ts';
 import { REPLICATION_JOB } from '../jobs/replication.ts';
-import { REBALANCE_JOB } from '../jobs/rebalance.ts';
 import { backendModes } from '../store/backend-states.ts';
 import { cleanupOverview } from '../store/cleanup.ts';
 import { readLease } from '../store/leases.ts';
@@ -13,7 +12,7 @@ import { countOverReplicated, countUnderReplicated } from '../store/replication.
 import { activeUploadsByBackend } from '../store/multipart.ts';
 import { backendReport, bytesAvailable, usageForPeriod } from '../store/quotas.ts';
 import type { MetricFamily } from '../observe/metrics.ts';
-import { lifecycleMetrics, readLifecycleJobs } from './lifecycle-report.ts';
+import { leasedJobMetrics, readJobLeases } from './job-reports.ts';
 import { usagePeriod } from '../backends/usage.ts';
 import { countsTowardFactor } from '../backends/backend-state.ts';
 
@@ -24,7 +23,7 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
   const names = config.backends.map((b) => b.name);
   const factor = config.replication.factor;
   // Everything this scrape reads, in one parallel round: Postgres, and each backend's Durable Object.
-  const [report, usage, uploads, states, statuses, degraded, fleet, cleanup, lease, modes, rebalance, lifecycleJobs] = await Promise.all([
+  const [report, usage, uploads, states, statuses, degraded, fleet, cleanup, lease, modes, leasedJobs] = await Promise.all([
     backendReport(db),
     usageForPeriod(db, period),
     activeUploadsByBackend(db),
@@ -35,8 +34,7 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
     cleanupOverview(db, new Date(services.now()), 0),
     readLease(db, REPLICATION_JOB),
     backendModes(db),
-    readLease(db, REBALANCE_JOB),
-    readLifecycleJobs(db),
+    readJobLeases(db),
   ]);
   const breakers = statuses.map((s) => s?.breaker);
   // Live from the Durable Objects (Postgres's backend_usage lags by up to usage_flush.interval).
@@ -52,7 +50,7 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
       const [a = '', b = ''] = (labels[first] ?? '').split('/');
       return { labels: { [first]: a, [second]: b }, value };
     });
-  const rebalanceCounters = rebalance?.counters ?? {};
+  const rebalanceCounters = leasedJobs.rebalance?.counters ?? {};
   const counted = names.filter((n) => countsTowardFactor(modes.get(n) ?? 'active'));
   const [underPending, overPending] = await Promise.all([
     factor > 1 ? countUnderReplicated(db, factor, counted, 10_000) : Promise.resolve(0),
@@ -180,7 +178,7 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
       type: 'counter',
       samples: [{ value: fleet.encryption_unknown_key_id ?? 0 }],
     },
-    ...lifecycleMetrics(lifecycleJobs),
+    ...leasedJobMetrics(leasedJobs),
     // Integrity: copies checked against their content digest, and those that did not match.
     {
       name: 's3o_integrity_checks_total',

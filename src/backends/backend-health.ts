@@ -144,6 +144,7 @@ export function createBackendHealth(deps: HealthDeps, memory: HealthMemory): Bac
         completeMultipartUpload: watched(client.completeMultipartUpload),
         listParts: watched(client.listParts),
         abortMultipartUpload: watched(client.abortMultipartUpload),
+        listObjects: watched(client.listObjects),
       };
     },
   };

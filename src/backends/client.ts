@@ -5,7 +5,7 @@
 import type { ByteRange } from '../util/byte-range.ts';
 import { AwsClient } from 'aws4fetch';
 import type { BackendConfig } from '../config/types.ts';
-import { sha256Hex } from '../crypto/encoding.ts';
+import { sha256Hex, uriEncode } from '../crypto/encoding.ts';
 import { backendCopySource, backendObjectUrl } from './object-path.ts';
 import { escapeXml as escapeXmlText } from '../util/xml.ts';
 
@@ -38,6 +38,14 @@ export interface BackendClient {
   listParts(physicalKey: string, uploadId: string, after: number, max: number): Promise<BackendPartPage>;
   /** Succeeds when the upload is gone, including when it never existed. */
   abortMultipartUpload(physicalKey: string, uploadId: string): Promise<void>;
+  /** One page (up to `max`) of the objects in the backend's bucket under `prefix`, in key order after `after`. */
+  listObjects(prefix: string, after: string | undefined, max: number): Promise<BackendObjectPage>;
+}
+
+export interface BackendObjectPage {
+  /** `etag` as the backend gives it, quoted. */
+  objects: { key: string; size: number; etag: string; lastModified: number }[];
+  truncated: boolean;
 }
 
 export interface BackendPartPage {
@@ -174,6 +182,21 @@ export function createBackendClient(config: BackendConfig, timeoutMs: number): B
       }));
       if (parts.some((p) => !Number.isInteger(p.partNumber))) throw new BackendError(config.name, 500, 'ListParts answered a part without a number');
       return { parts, truncated: /<IsTruncated>true<\/IsTruncated>/.test(text) };
+    },
+    async listObjects(prefix, after, max) {
+      // ListObjectsV2 with start-after (not a continuation token), so a walk can resume from the last key it saw.
+      const query = [`list-type=2`, `max-keys=${max}`, `prefix=${uriEncode(prefix, true)}`, ...(after ? [`start-after=${uriEncode(after, true)}`] : [])].sort().join('&');
+      const response = await send('GET', '', { query, timed: true });
+      if (!response.ok) throw await failure('ListObjectsV2', response);
+      const text = await response.text();
+      const objects = [...text.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)].map((m) => ({
+        key: decodeXmlText(/<Key>([^<]*)<\/Key>/.exec(m[1] ?? '')?.[1] ?? ''),
+        size: Number(/<Size>(\d+)<\/Size>/.exec(m[1] ?? '')?.[1] ?? 'NaN'),
+        etag: decodeXmlText(/<ETag>([^<]*)<\/ETag>/.exec(m[1] ?? '')?.[1] ?? ''),
+        lastModified: Date.parse(/<LastModified>([^<]*)<\/LastModified>/.exec(m[1] ?? '')?.[1] ?? ''),
+      }));
+      if (objects.some((o) => !o.key || !Number.isSafeInteger(o.size) || Number.isNaN(o.lastModified))) throw new BackendError(config.name, 500, 'ListObjectsV2 answered an entry without a key, size or date');
+      return { objects, truncated: /<IsTruncated>true<\/IsTruncated>/.test(text) };
     },
     async abortMultipartUpload(physicalKey, uploadId) {
       const response = await send('DELETE', physicalKey, { query: `uploadId=${encodeURIComponent(uploadId)}`, timed: true });

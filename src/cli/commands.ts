@@ -7,6 +7,7 @@ import { cleanupQueue, logLevel, objectLocations, overReplication, removeBackend
 import { drainStatus, startOrCancelDrain } from './admin-drain.ts';
 import { encryptionStatus, runBulkJob } from './admin-encryption.ts';
 import { rebalance } from './admin-rebalance.ts';
+import { sync } from './admin-sync.ts';
 import { backfillChecksums, scrub } from './admin-integrity.ts';
 import {
   type Command,
@@ -175,6 +176,28 @@ export const COMMANDS: readonly Command[] = [
       execute: { type: 'boolean', description: 'carry out one pass now (up to rebalance.batch_size copies), whatever rebalance.enabled says' },
     },
     run: (target, { options, json }) => rebalance(target, { dryRun: options['dry-run'] ?? false, execute: options.execute ?? false, json }),
+  }),
+  remote({
+    name: 'admin sync',
+    summary: 'record the objects a backend holds that the database does not (e.g. after restoring a database backup); needs --backend and --bucket',
+    options: {
+      backend: { type: 'string', value: 'BACKEND', description: 'the backend whose bucket is listed' },
+      bucket: { type: 'string', value: 'BUCKET', description: 'the virtual bucket the objects belong to' },
+      prefix: { type: 'string', value: 'PREFIX', description: 'only keys starting with this (client keys; with --adopt-foreign, object names on the backend)' },
+      'dry-run': { type: 'boolean', description: 'count what would be imported, change nothing' },
+      'adopt-foreign': { type: 'boolean', description: "also adopt objects something else wrote into the backend's bucket, as keys of BUCKET under their own names" },
+      'min-age': { type: 'string', value: 'DURATION', description: 'leave objects younger than this alone (default 15m: a write in flight has bytes before its record); 0 when nothing writes' },
+    },
+    run: (target, { options, json }) =>
+      sync(target, {
+        backend: options.backend,
+        bucket: options.bucket,
+        prefix: options.prefix,
+        dryRun: options['dry-run'] ?? false,
+        adoptForeign: options['adopt-foreign'] ?? false,
+        minAge: options['min-age'],
+        json,
+      }),
   }),
   remote({
     name: 'admin remove-backend',

@@ -154,6 +154,25 @@ const integrity = section(
   },
 );
 
+const reconcile = section({
+  enabled: key('enabled', flag(false), {
+    reload: 'reloadable',
+    meaning: "compare every backend's listing with the records on a schedule and report what differs (`admin status`, `/metrics`): copies whose bytes are missing, orphans (bytes in the orchestrator's layout no record references) and foreign objects. Each listing page is a billed LIST call",
+  }),
+  interval: key('intervalMs', duration('24h', '1h'), {
+    reload: 'reloadable',
+    meaning: 'how often a pass starts (at least `1h`); a pass compares 5 pages of 1000 keys per cron tick until it has walked every backend',
+  }),
+  delete_orphans: key('deleteOrphans', flag(false), {
+    reload: 'reloadable',
+    meaning: 'queue orphans older than `orphan_min_age` for deletion (the cleanup queue deletes each only if no record holds it by then); foreign objects are never deleted',
+  }),
+  orphan_min_age: key('orphanMinAgeMs', duration('24h', '1h'), {
+    reload: 'reloadable',
+    meaning: 'bytes younger than this are never called orphans (at least `1h`): a write in flight has bytes before its record',
+  }),
+});
+
 const usageFlush = finished(
   section(
   {
@@ -295,6 +314,7 @@ export const configDocument = section({
   telemetry: key('telemetry', telemetry),
   replication: key('replication', replication),
   rebalance: key('rebalance', rebalance),
+  reconcile: key('reconcile', reconcile),
   integrity: key('integrity', integrity),
   usage_flush: key('usageFlush', usageFlush),
   rate_limit: key('rateLimit', rateLimit),

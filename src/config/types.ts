@@ -11,6 +11,7 @@ export type AdminConfig = Config['admin'];
 export type TelemetryConfig = Config['telemetry'];
 export type ReplicationConfig = Config['replication'];
 export type RebalanceConfig = Config['rebalance'];
+export type ReconcileConfig = Config['reconcile'];
 export type IntegrityConfig = Config['integrity'];
 export type UsageFlushConfig = Config['usageFlush'];
 export type RateLimitConfig = Config['rateLimit'];

@@ -19,6 +19,11 @@ export const TAG_BYTES = 16;
 export const NONCE_BYTES = 12;
 export const FORMAT_VERSION = 1;
 const MAGIC = [0x53, 0x33, 0x4f, 0x45]; // "S3OE"
+
+/** Whether stored bytes begin like a sealed copy (its first four bytes are enough). */
+export function looksSealed(head: Uint8Array): boolean {
+  return MAGIC.every((byte, i) => head[i] === byte);
+}
 const encoder = new TextEncoder();
 
 export const MIN_CHUNK_SIZE = 4 * 1024;

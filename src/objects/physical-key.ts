@@ -60,8 +60,31 @@ export function keyOfPhysicalKey(physical: string): { bucket: string; key: strin
  */
 export async function physicalKeyBelongsTo(physical: string, bucket: string, key: string): Promise<boolean> {
   const tilde = physical.lastIndexOf('~');
+  // An object adopted by `admin sync --adopt-foreign` keeps the name something else gave it, which is its key; no
+  // layout key can be taken for one (it ends in a version), so such a record cannot point a client elsewhere.
+  if (physical === key && !backendKeyKind(physical).layout) return true;
   if (tilde < 0) return false;
   const stem = physical.slice(0, tilde);
   // The current layout, the one before dot segments were escaped (rows written then), or the hashed long form.
   return stem === `${bucket}/${escapeDotSegments(key)}` || stem === `${bucket}/${key}` || stem === `${bucket}/~long/${await sha256Hex(key)}`;
+}
+
+/** A version as newVersion makes it, optionally with a rewrite's tag (`<version>.<8 hex>`). */
+const VERSION = /^[0-9a-z]{9}[0-9a-f]{16}(\.[0-9a-f]{8})?$/;
+
+/**
+ * What a backend key is to the orchestrator: a copy in its layout (bucket, client key, version; `key` undefined
+ * for the hashed form of a long key), or a foreign object something else wrote into the backend's bucket.
+ */
+export type BackendKeyKind = { layout: true; bucket: string; key: string | undefined; version: string } | { layout: false };
+
+export function backendKeyKind(physical: string): BackendKeyKind {
+  const slash = physical.indexOf('/');
+  const tilde = physical.lastIndexOf('~');
+  const version = physical.slice(tilde + 1);
+  if (slash <= 0 || tilde <= slash || !VERSION.test(version)) return { layout: false };
+  const bucket = physical.slice(0, slash);
+  if (physical.startsWith(`${bucket}/~long/`)) return { layout: true, bucket, key: undefined, version };
+  const parsed = keyOfPhysicalKey(physical);
+  return parsed ? { layout: true, bucket, key: parsed.key, version } : { layout: false };
 }

@@ -11,6 +11,7 @@ import { usageFlushJob } from '../jobs/usage-flush.ts';
 import { replicationJob } from '../jobs/replication-cron.ts';
 import { bulkJobWatch } from '../jobs/bulk-jobs.ts';
 import { rebalanceJob } from '../jobs/rebalance.ts';
+import { reconcileJob } from '../jobs/reconcile.ts';
 import { lifecycleJob } from '../jobs/lifecycle.ts';
 import { multipartGcJob } from '../jobs/multipart-gc.ts';
 import { scrubJob } from '../jobs/scrub.ts';
@@ -29,6 +30,7 @@ export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]>
     { name: 'replication', run: replicationJob },
     { name: 'bulk-job-watch', run: bulkJobWatch },
     { name: 'rebalance', run: rebalanceJob },
+    { name: 'reconcile', run: reconcileJob },
     { name: 'lifecycle', run: lifecycleJob },
     { name: 'multipart-gc', run: multipartGcJob },
     { name: 'scrub', run: scrubJob },

@@ -62,6 +62,7 @@ export function createMemoryBackend(name: string): MemoryBackend {
     completeMultipartUpload: 0,
     listParts: 0,
     abortMultipartUpload: 0,
+    listObjects: 0,
   };
   const failures = new Map<BackendOperation, { times: number; status: number }>();
   const holds = new Map<BackendOperation, { arrive(): void; released: Promise<void> }>();
@@ -246,6 +247,15 @@ export function createMemoryBackend(name: string): MemoryBackend {
       const numbers = [...target.parts.keys()].filter((n) => n > after).sort((a, b) => a - b);
       const page = numbers.slice(0, max);
       return { parts: page.map((partNumber) => ({ partNumber, etag: target.parts.get(partNumber)?.etag ?? '' })), truncated: numbers.length > page.length };
+    },
+    /** Every object shows as written at the epoch: old enough for any safety age. */
+    async listObjects(prefix, after, max) {
+      enter('listObjects');
+      await gate('listObjects');
+      const keys = [...objects.keys()].filter((k) => k.startsWith(prefix) && (after === undefined || k > after)).sort();
+      const page = keys.slice(0, max);
+      const listed = await Promise.all(page.map(async (key) => ({ key, size: objects.get(key)?.byteLength ?? 0, etag: `"${await md5Hex(objects.get(key) ?? new Uint8Array())}"`, lastModified: 0 })));
+      return { objects: listed, truncated: keys.length > page.length };
     },
     async abortMultipartUpload(physicalKey, uploadId) {
       enter('abortMultipartUpload');

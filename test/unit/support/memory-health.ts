@@ -66,6 +66,7 @@ export function createMemoryHealth(settings: BreakerSettings, now: () => number)
         completeMultipartUpload: watched(client.completeMultipartUpload),
         listParts: watched(client.listParts),
         abortMultipartUpload: watched(client.abortMultipartUpload),
+        listObjects: watched(client.listObjects),
       };
       return tracked;
     },
