@@ -167,9 +167,9 @@ const reconcile = section({
     reload: 'reloadable',
     meaning: 'queue orphans older than `orphan_min_age` for deletion (the cleanup queue deletes each only if no record holds it by then); foreign objects are never deleted',
   }),
-  orphan_min_age: key('orphanMinAgeMs', duration('24h', '1h'), {
+  orphan_min_age: key('orphanMinAgeMs', duration('24h', '1m'), {
     reload: 'reloadable',
-    meaning: 'bytes younger than this are never called orphans (at least `1h`): a write in flight has bytes before its record',
+    meaning: "bytes younger than this are never called orphans (at least `1m`): a write has its bytes a moment before its record (a multipart upload's object, dated at the upload's start, is protected by the upload's own record until its completion is recorded)",
   }),
 });
 

@@ -75,7 +75,8 @@ async function tick(services: Services, lease: JobLease, holder: string, now: Da
       services.log.warn('reconcile: a recorded copy is missing on its backend', { backend, bucket: m.bucket, key: m.key, physical_key: m.physicalKey });
     }
     const orphans = page.classified.filter((c) => c.verdict === 'unrecorded' && c.kind.layout);
-    totals.foreign += page.classified.filter((c) => c.verdict === 'unrecorded' && !c.kind.layout).length;
+    // Foreign whatever their age: they are never deleted, only reported.
+    totals.foreign += page.classified.filter((c) => !c.kind.layout && (c.verdict === 'unrecorded' || c.verdict === 'recent')).length;
     totals.orphans += orphans.length;
     totals.orphan_bytes += orphans.reduce((sum, o) => sum + o.object.size, 0);
     if (config.reconcile.deleteOrphans && orphans.length > 0) {
