@@ -1,7 +1,7 @@
 /** The key layout on backends: no client key can put a dot segment in a backend path (tenant confinement). */
 import { describe, expect, it } from 'vitest';
 import { UnsafePhysicalKeyError, backendCopySource, backendObjectUrl } from '../../src/backends/object-path.ts';
-import { escapeDotSegments, keyOfPhysicalKey, physicalKey, physicalKeyBelongsTo } from '../../src/objects/physical-key.ts';
+import { backendKeyKind, escapeDotSegments, keyOfPhysicalKey, newVersion, physicalKey, physicalKeyBelongsTo } from '../../src/objects/physical-key.ts';
 
 const HOSTILE_KEYS = ['../x', 'a/../../x', './x', '..', '.', '%2e%2e/x', '../../other-bucket/planted', 'a/./b', '~../x', '~~./y', '...', 'a//b', '/x', 'x/'];
 const backend = { endpoint: 'https://s3.example.com', bucket: 'store', forcePathStyle: true };
@@ -69,5 +69,25 @@ describe('backend object URLs', () => {
   it('refuse a physical key with a dot segment (one made before the layout escaped them)', () => {
     expect(() => backendObjectUrl(backend, 'photos/../other/x~v')).toThrow(UnsafePhysicalKeyError);
     expect(() => backendCopySource(backend, 'photos/./x~v')).toThrow(UnsafePhysicalKeyError);
+  });
+});
+
+describe('backend keys as sync and reconcile read them', () => {
+  it('tell copies in the layout (bucket, key, version) from foreign objects', async () => {
+    const version = newVersion(Date.UTC(2026, 0, 1));
+    expect(backendKeyKind(await physicalKey('photos', 'a/~../b~c', version))).toEqual({ layout: true, bucket: 'photos', key: 'a/~../b~c', version });
+    expect(backendKeyKind(`photos/x~${version}.0badc0de`)).toMatchObject({ layout: true, key: 'x' });
+    expect(backendKeyKind(await physicalKey('photos', 'k'.repeat(2000), version))).toEqual({ layout: true, bucket: 'photos', key: undefined, version });
+    for (const foreign of ['archive/photo.jpg', 'photos/x~notaversion', 'noslash~0000abcde0123456789abcdef', '~0000abcde0123456789abcdef']) {
+      expect(backendKeyKind(foreign), foreign).toEqual({ layout: false });
+    }
+  });
+
+  it('let a record point at an adopted foreign object by its own name, never at a name in the layout', async () => {
+    expect(await physicalKeyBelongsTo('archive/photo.jpg', 'photos', 'archive/photo.jpg')).toBe(true);
+    // A name shaped like another bucket's copy is never an adopted object.
+    const other = 'other-bucket/secret~0000abcde0123456789abcd01';
+    expect(await physicalKeyBelongsTo(other, 'photos', other)).toBe(false);
+    expect(await physicalKeyBelongsTo('archive/photo.jpg', 'photos', 'archive/other.jpg')).toBe(false);
   });
 });
