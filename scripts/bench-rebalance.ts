@@ -9,17 +9,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { benchWorkerVars } from './lib/bench-stack.ts';
-import { startWorker } from './lib/worker-dev.ts';
-import { listBucketKeys, plainCopy, pool, runBench, startBenchServices, throughputRow } from './lib/bench-run.ts';
+import { listBucketKeys, plainCopy, runBench, throughputRow } from './lib/bench-run.ts';
+import { OBJECT_MIX, startMoveBench } from './lib/bench-moves.ts';
 
-const SMALL = { count: 400, size: 64 * 1024 };
-const LARGE = { count: 4, size: 16 * 1024 * 1024 };
 const CONCURRENCY = 2;
 const QUOTA = 1024 ** 3;
-const TOKEN = 'bench-rebalance-admin-token-01';
-const CREDENTIALS = { accessKeyId: 'bench-rebalance', secretAccessKey: 'bench-rebalance-secret' };
 const TIME_LIMIT_MS = 15 * 60_000;
 
 const dir = mkdtempSync(join(tmpdir(), 's3o-bench-rebalance-'));
@@ -36,43 +30,19 @@ interface PassAnswer {
 }
 
 async function main(): Promise<void> {
-  const { postgres, rgw, bridge, aws } = await startBenchServices(dir, stops, ['rebalance-a', 'rebalance-b', 'plain-copy'], log);
-  const backend = (name: string, bucket: string) => ({
-    name,
-    endpoint: rgw.endpoint,
-    bucket,
-    region: rgw.region,
-    access_key_id: '${RGW_ACCESS_KEY}',
-    secret_access_key: '${RGW_SECRET_KEY}',
-    force_path_style: true,
-    quota_bytes: QUOTA,
+  const bench = await startMoveBench({
+    name: 'rebalance',
+    dir,
+    stops,
+    log,
+    backend: { quota_bytes: QUOTA },
+    sections: { rebalance: { strategy: 'spread', batch_size: 10_000, concurrency: CONCURRENCY, threshold: 0.01 } },
   });
-  const config = {
-    server: { log_level: 'warn' },
-    admin: { token: TOKEN },
-    routing_strategy: 'pack',
-    rebalance: { strategy: 'spread', batch_size: 10_000, concurrency: CONCURRENCY, threshold: 0.01 },
-    buckets: [{ name: 'bench', credentials: [{ access_key_id: CREDENTIALS.accessKeyId, secret_access_key: CREDENTIALS.secretAccessKey }] }],
-    backends: [backend('a', 'rebalance-a'), backend('b', 'rebalance-b')],
-  };
-  log('starting the Worker (wrangler dev)');
-  const worker = await startWorker({ persistDir: join(dir, 'wrangler'), output: 'ignore', vars: benchWorkerVars(config, rgw, postgres, bridge) });
-  stops.push(worker.stop);
-
-  const s3 = new S3Client({ endpoint: worker.url, region: 'us-east-1', forcePathStyle: true, credentials: CREDENTIALS });
-  const keys = [
-    ...Array.from({ length: SMALL.count }, (_, i) => ({ key: `small/${i}`, size: SMALL.size })),
-    ...Array.from({ length: LARGE.count }, (_, i) => ({ key: `large/${i}`, size: LARGE.size })),
-  ];
-  const totalBytes = keys.reduce((sum, k) => sum + k.size, 0);
-  log(`writing ${keys.length} objects (${(totalBytes / 1e6).toFixed(1)} MB) through the orchestrator onto backend a`);
-  await pool(keys, 8, async ({ key, size }) => {
-    await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: key, Body: Buffer.alloc(size, key.length) }));
-  });
+  const { aws, rgw } = bench;
 
   log('one spread pass through the orchestrator (admin rebalance --execute)');
   const admin = async (path: string): Promise<PassAnswer> => {
-    const response = await fetch(`${worker.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } });
+    const response = await bench.admin('POST', path);
     if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
     return (await response.json()) as PassAnswer;
   };
@@ -98,7 +68,7 @@ async function main(): Promise<void> {
   const plainSeconds = await plainCopy(aws, rgw.endpoint, 'rebalance-b', 'plain-copy', moved, CONCURRENCY);
 
   console.log('');
-  console.log(`rebalance throughput: ${totals.moved} of ${keys.length} objects moved (${SMALL.count} x ${SMALL.size / 1024} KiB, ${LARGE.count} x ${LARGE.size / 1024 ** 2} MiB written), radosgw to radosgw, concurrency ${CONCURRENCY}`);
+  console.log(`rebalance throughput: ${totals.moved} of ${bench.objects} objects moved (${OBJECT_MIX} written), radosgw to radosgw, concurrency ${CONCURRENCY}`);
   console.log(throughputRow('plain backend-to-backend copy', plainSeconds, moved.length, totals.bytes));
   console.log(throughputRow('orchestrator rebalance pass', passSeconds, totals.moved, totals.bytes));
   console.log(`rebalance / plain copy: ${(plainSeconds / passSeconds).toFixed(2)}x the objects/s (goal 0.8x); failures: ${totals.failed}`);
