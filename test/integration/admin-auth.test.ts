@@ -89,6 +89,8 @@ describe('admin API authentication', () => {
             state: 'active',
           },
         ],
+        // The leased background jobs' last runs and totals.
+        jobs: expect.objectContaining({ lifecycle: expect.objectContaining({ running: false }), rebalance: expect.anything(), reconcile: expect.anything() }),
       },
     });
   });
