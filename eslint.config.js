@@ -20,7 +20,7 @@ const LAYERS = {
     folders: ['util'],
     forbidden: ['s3', 'admin', 'cli', 'runtime', 'backend-state', 'objects', 'jobs', 'services', 'store', 'backends', 'crypto', 'config', 'observe'],
   },
-  protocol: { folders: ['s3', 'admin', 'cli'], forbidden: ['runtime'] },
+  protocol: { folders: ['s3', 'admin', 'cli', 'ui'], forbidden: ['runtime'] },
 };
 const direction = Object.values(LAYERS).map(({ folders, forbidden }) => ({
   files: folders.map((f) => `src/${f}/**/*.ts`),
@@ -56,4 +56,18 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly' } },
   },
   ...direction,
+  {
+    // The dashboard's browser code never parses markup: tenant names are text (src/ui/browser/dom.ts).
+    files: ['src/ui/browser/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'write', 'writeln', 'createContextualFragment'].map((property) => ({
+          property,
+          message: 'The dashboard builds pages from elements and text nodes only (src/ui/browser/dom.ts).',
+        })),
+      ],
+      'no-restricted-globals': ['error', { name: 'eval', message: 'No code from strings under a strict CSP.' }],
+    },
+  },
 );

@@ -1,5 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+
+// The Worker's static assets (the dashboard bundle) must exist before wrangler.toml is read by either project.
+execFileSync(process.execPath, ['scripts/build-ui.mjs'], { stdio: 'inherit' });
 
 export default defineConfig({
   test: {

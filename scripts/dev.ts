@@ -192,8 +192,10 @@ function printBanner(endpoint: string, configText: string): void {
   if (first && cred) {
     console.log(`\n  try:  AWS_ACCESS_KEY_ID=${cred.access_key_id} AWS_SECRET_ACCESS_KEY=${cred.secret_access_key} \\`);
     console.log(`        aws --endpoint-url ${endpoint} --region us-east-1 s3 ls s3://${first.name}/`);
-    console.log(`  admin: npx s3-orchestrator admin status\n`);
+    console.log(`  admin: npx s3-orchestrator admin status`);
   }
+  const token = (parse(configText) as { admin?: { token?: string } }).admin?.token;
+  console.log(`  dashboard: ${endpoint}/admin/${token ? '  (sign in with the admin token: admin.token in the configuration)' : '  (set admin.token in the configuration to sign in locally)'}\n`);
 }
 
 main().catch((err: unknown) => {

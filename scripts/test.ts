@@ -23,6 +23,7 @@ const bin = (name: string) => `node_modules/${name}`;
 run('generated Worker types up to date with wrangler.toml', node, ['scripts/worker-types.ts', '--check']);
 run('typecheck (Worker)', node, [bin('typescript/bin/tsc'), '-p', 'tsconfig.json']);
 run('typecheck (Node: scripts, CLI, integration tests)', node, [bin('typescript/bin/tsc'), '-p', 'tsconfig.node.json']);
+run('typecheck (dashboard browser code)', node, [bin('typescript/bin/tsc'), '-p', 'tsconfig.ui.json']);
 run('lint', node, [bin('eslint/bin/eslint.js'), '.', '--max-warnings=0']);
 run('unit tests (workerd)', node, [bin('vitest/vitest.mjs'), 'run', '--project', 'unit']);
 await ensureDebianPackages([...TEST_SERVICES_PACKAGES, ...REAL_CLIENT_PACKAGES]);

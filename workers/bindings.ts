@@ -38,6 +38,7 @@ export function bindingsFrom(env: Env, waitUntil: (promise: Promise<unknown>) =>
         await env.JOBS.sendBatch(bodies.map((body) => ({ body, contentType: 'json' as const })));
       },
     },
+    assets: env.ASSETS,
     waitUntil,
   };
 }

@@ -31,6 +31,8 @@ export const REAL_CLIENT_PACKAGES: readonly DebianDependency[] = [
   { bin: "/usr/bin/rclone", packages: ["rclone"] },
   { bin: "/usr/bin/s3cmd", packages: ["s3cmd"] },
   { bin: "/usr/lib/python3/dist-packages/boto3/__init__.py", packages: ["python3-boto3"] },
+  // The dashboard's end-to-end tests drive Debian's Chromium with playwright-core (ENVIRONMENT: browsers cannot be downloaded).
+  { bin: "/usr/bin/chromium", packages: ["chromium"] },
 ];
 
 /** Absolute path of `bin` on PATH or in Debian's usual binary folders, or undefined. */

@@ -11,10 +11,9 @@ import { errorFields } from '../observe/log.ts';
 import type { Services } from '../services/services.ts';
 import { CLEANUP_MAX_ATTEMPTS, cleanupOverview } from '../store/cleanup.ts';
 import { findObject } from '../store/objects.ts';
-import { backendReport, bytesAvailable, usageForPeriod } from '../store/quotas.ts';
-import { backendModes } from '../store/backend-states.ts';
-import { usagePeriod } from '../backends/usage.ts';
-import { authorizeAdmin } from './authorize.ts';
+import { type AdminCaller, authorizeAdmin } from './authorize.ts';
+import { fleetStatus } from './fleet-status.ts';
+import { dashboardRoute } from './dashboard-routes.ts';
 import { cancelDrainRoute, drainStatusRoute, removeBackendRoute, startDrainRoute } from './backend-routes.ts';
 import { overReplicationRoute, replicateRoute } from './replication-routes.ts';
 import { rebalanceRoute } from './rebalance-routes.ts';
@@ -22,10 +21,9 @@ import { syncRoute } from './sync-routes.ts';
 import { backfillChecksumsRoute, scrubRoute } from './integrity-routes.ts';
 import { encryptionRoute, jobStatusRoute, startJobRoute } from './encryption-routes.ts';
 import { BULK_JOB_KINDS } from '../jobs/bulk-jobs.ts';
-import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory } from './config-routes.ts';
+import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory, versionRoute } from './config-routes.ts';
 import { json, readJsonObject } from './http.ts';
 import { refuseCrossSiteChange } from './request-guard.ts';
-import { jobsStatus, readJobLeases } from './job-reports.ts';
 
 /** What an admin route gets besides the request: the services, and what only configuration routes need. */
 export interface AdminContext {
@@ -53,9 +51,11 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
     context.services.log.info('admin request refused', { status: auth.status, error: auth.error });
     return json(auth.status, { error: auth.error });
   }
-  const by = auth.caller.kind === 'access' ? auth.caller.identity : 'admin-token';
+  const by = callerName(auth.caller);
   const router = Router({ base: '/admin/api' });
-  router.get('/status', () => status(context));
+  router.get('/status', async () => json(200, await fleetStatus(context)));
+  router.get('/dashboard', () => dashboardRoute(context));
+  router.get('/config/versions/:version', ({ params }) => versionRoute(params.version ?? '', context));
   router.get('/object-locations', () => objectLocations(request, context));
   router.get('/cleanup-queue', () => cleanupQueueRoute(context));
   router.post('/replicate', () => replicateRoute(context));
@@ -92,63 +92,10 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   }
 }
 
-/** Per backend: quota used and limit, orphaned bytes, objects, this month's usage against its limits, state. */
-async function status(context: AdminContext): Promise<Response> {
-  const period = usagePeriod(context.services.now());
-  const [rows, usage, modes, , leasedJobs] = await Promise.all([
-    backendReport(context.services.db()),
-    usageForPeriod(context.services.db(), period),
-    backendModes(context.services.db()),
-    context.services.health.refresh(context.active.config.backends.map((b) => b.name)),
-    readJobLeases(context.services.db()),
-  ]);
-  const configured = new Map(context.active.config.backends.map((b) => [b.name, b]));
-  const usageOf = new Map(usage.map((u) => [u.backendName, u]));
-  const listed = new Set(rows.map((r) => r.backendName));
-  // A drained or removed backend has no quota row left, but is still reported while it is configured.
-  const retired = [...configured.keys()].filter((name) => !listed.has(name)).map((name) => ({ backendName: name, bytesUsed: 0, bytesLimit: null, orphanBytes: 0, objects: 0 }));
-  // Copies recorded on a backend the configuration no longer has cannot be read (it was removed without a drain).
-  const warnings = rows
-    .filter((r) => !configured.has(r.backendName) && r.objects > 0)
-    .map((r) => `${r.objects} copies are recorded on ${r.backendName}, which is not in the configuration: objects with no other copy answer 503 until it is configured again (then drain it before removing it)`);
-  return json(200, {
-    period,
-    ...(warnings.length > 0 ? { warnings } : {}),
-    backends: [...rows, ...retired].map((r) => {
-      const backend = configured.get(r.backendName);
-      const breaker = context.services.health.state(r.backendName);
-      // Live from the backend's Durable Object when it has this month's; else what Postgres has (flushed).
-      const live = context.services.health.usage(r.backendName);
-      const used = live?.period === period ? live : usageOf.get(r.backendName);
-      return {
-        name: r.backendName,
-        bytes_used: r.bytesUsed,
-        // A backend with no quota row (drained, removed) has no limit (null); see bytesAvailable for the rest.
-        bytes_limit: r.bytesLimit,
-        bytes_available: bytesAvailable(r),
-        orphan_bytes: r.orphanBytes,
-        objects: r.objects,
-        usage: {
-          api_requests: used?.apiRequests ?? 0,
-          api_request_limit: backend?.apiRequestLimit ?? 0,
-          egress_bytes: used?.egressBytes ?? 0,
-          egress_byte_limit: backend?.egressByteLimit ?? 0,
-          ingress_bytes: used?.ingressBytes ?? 0,
-          ingress_byte_limit: backend?.ingressByteLimit ?? 0,
-        },
-        state: backend ? stateOf(modes.get(r.backendName) ?? 'active', breaker.state) : 'not-configured',
-        // Why its breaker is open, or counting failures.
-        ...(backend && breaker.lastError && (breaker.state !== 'closed' || breaker.consecutiveFailures > 0) ? { last_error: breaker.lastError } : {}),
-      };
-    }),
-    jobs: jobsStatus(leasedJobs),
-  });
-}
-
-/** A backend's placement mode, or its breaker's state when that is what keeps it out of use. */
-function stateOf(mode: string, breaker: 'closed' | 'open' | 'half-open'): string {
-  if (mode !== 'active' || breaker === 'closed') return mode;
-  return breaker === 'open' ? 'circuit-open' : 'circuit-half-open';
+/** Who did it, as configuration history and the logs name the caller. */
+function callerName(caller: AdminCaller): string {
+  if (caller.kind === 'access') return caller.identity;
+  return caller.kind === 'session' ? 'admin-token (dashboard)' : 'admin-token';
 }
 
 /** The level in effect, and whether it is the runtime override or the configuration's server.log_level. */

@@ -45,6 +45,16 @@ export async function versionHistory(context: AdminContext): Promise<Response> {
   return json(200, { active_version: context.active.version?.version ?? null, versions: versions.map(summaryJson) });
 }
 
+/** One stored version's document, secrets masked (the dashboard's diff view compares two of them). */
+export async function versionRoute(param: string, context: AdminContext): Promise<Response> {
+  if (!context.store) return noStore();
+  const number = Number(param);
+  if (!/^\d{1,9}$/.test(param) || number < 1) return json(400, { error: 'the version must be a whole number from 1, as `config history` lists them' });
+  const version = await readVersion(context.store, number);
+  if (!version) return json(404, { error: `no configuration version ${number}` });
+  return json(200, { ...summaryJson(version), yaml: maskSecrets(version.yaml) });
+}
+
 /** What pushing the document would change, without storing anything. */
 export async function diffConfig(request: Request, context: AdminContext): Promise<Response> {
   const body = await readJsonObject(request, '{"yaml": "<the configuration document>"}');

@@ -81,13 +81,18 @@ export function leasedJobMetrics(jobs: LeasedJobs): MetricFamily[] {
   ];
 }
 
-/** For `admin status`: each job's last run, whether it left work, and its totals. */
-export function jobsStatus(jobs: LeasedJobs): Record<string, unknown> {
-  const report = (lease: JobLease | undefined) => ({
+/** A leased job's last run, whether it holds its lease now, whether it left work, and its totals. */
+export function leaseReport(lease: JobLease | undefined) {
+  return {
     last_run_at: lease?.lastRunAt?.toISOString() ?? null,
     running: Boolean(lease?.holder),
     more_pending: lease?.more ?? false,
     totals: lease?.counters ?? {},
-  });
+  };
+}
+
+/** For `admin status`: each job's last run, whether it left work, and its totals. */
+export function jobsStatus(jobs: LeasedJobs): Record<string, ReturnType<typeof leaseReport>> {
+  const report = leaseReport;
   return { lifecycle: report(jobs.lifecycle), multipart_gc: report(jobs.multipartGc), rebalance: report(jobs.rebalance), reconcile: report(jobs.reconcile) };
 }

@@ -25,5 +25,7 @@ export interface Bindings {
   fleetCounters(): FleetCountersRpc;
   /** The jobs queue's producer. */
   jobs: JobQueue;
+  /** The dashboard's bundled scripts and styles (wrangler.toml [assets]); absent where none are deployed. */
+  assets: { fetch(request: Request): Promise<Response> } | undefined;
   waitUntil(promise: Promise<unknown>): void;
 }

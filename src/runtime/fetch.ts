@@ -1,6 +1,7 @@
 /** The Worker's HTTP entry: decides S3 or the orchestrator's own routes first, then routes within that surface. */
 import { type IRequest, Router } from 'itty-router';
 import { handleAdmin } from '../admin/api.ts';
+import { handleDashboard } from '../ui/routes.ts';
 import { json } from '../admin/http.ts';
 import { authorizeAdmin } from '../admin/authorize.ts';
 import { fleetMetrics } from '../admin/fleet-metrics.ts';
@@ -101,12 +102,14 @@ async function adminRequest(request: Request, bindings: Bindings): Promise<Respo
     newRequestId(),
     () => json(503, { error: 'the orchestrator is not configured correctly; see its logs' }),
     async (services, active) => {
-      if (!new URL(request.url).pathname.startsWith('/admin/api/')) return json(404, { error: 'not found' });
       const wait = await rateLimitWait(request, active.config.rateLimit, bindings, services.log);
       if (wait !== undefined) {
         const limited = json(429, { error: 'too many requests from this address; slow down' });
         limited.headers.set('retry-after', String(wait));
         return limited;
+      }
+      if (!new URL(request.url).pathname.startsWith('/admin/api/')) {
+        return handleDashboard(request, { admin: active.config.admin, environment: bindings.environment, assets: bindings.assets, log: services.log, now: services.now });
       }
       return handleAdmin(request, {
         services,
