@@ -7,6 +7,7 @@
 const HEAD = `<meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/admin/assets/dashboard.css">`;
 
 export const DASHBOARD_PAGE = `<!doctype html>
