@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { launchChromium } from '../support/browser.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
@@ -86,6 +87,24 @@ describe('dashboard in a real browser', () => {
     expect(cookie).toMatchObject({ name: 's3o_session', httpOnly: true, sameSite: 'Strict', path: '/admin' });
   });
 
+  it('fits a phone, follows the dark setting, and works from the keyboard', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await page.setViewportSize({ width: 1280, height: 900 });
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const light = await background();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    expect(await background()).not.toBe(light);
+    await page.emulateMedia({ colorScheme: 'light' });
+    // Keyboard only: reach c's Drain button, open the dialog with Enter, leave it with Escape: nothing happens.
+    await backendCard('c').getByRole('button', { name: 'Drain…' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#confirm').evaluate((d) => (d as HTMLDialogElement).open)).toBe(true);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('#confirm').evaluate((d) => (d as HTMLDialogElement).open)).toBe(false);
+    expect((await stack.admin('GET', '/admin/api/backends/c/drain')).body).toMatchObject({ mode: 'active' });
+  });
+
   it('drains a backend from the page: a pulsing Draining badge with live progress, then Drained', async () => {
     for (let i = 0; i < 24; i++) await put(`drain/object-${i}`, randomBytes(256 * 1024));
     // The drain's reads of a are held (the backend answers, the answer waits) until the page has shown the drain.
@@ -155,6 +174,18 @@ describe('dashboard in a real browser', () => {
     await expect.poll(() => keysUnder('photos/'), { timeout: 60_000 }).toEqual([]);
     expect(await keysUnder('photos2/')).toEqual(['photos2/keep.txt']);
     expect((await keysUnder('drain/')).length).toBe(24);
+  });
+
+  it('shows the configuration history and a diff between versions', async () => {
+    const doc = stack.deployedConfig();
+    const server = (doc.server ?? {}) as Record<string, unknown>;
+    doc.server = { ...server, log_level: server.log_level === 'debug' ? 'info' : 'debug' };
+    const pushed = await stack.admin('POST', '/admin/api/config/versions', { yaml: stringify(doc), note: 'from the dashboard test' });
+    expect(pushed.status).toBe(201);
+    await page.reload();
+    await page.locator('#config-view').getByText('from the dashboard test').waitFor();
+    await page.locator('#config-view').getByRole('button', { name: `Diff with ${Number(pushed.body.version) - 1}` }).click();
+    await expect.poll(() => page.locator('#config-diff pre.diff .added').allTextContents()).toEqual([expect.stringContaining('log_level:')]);
   });
 
   it('refuses a state change from another origin that holds the session cookie (CSRF)', async () => {

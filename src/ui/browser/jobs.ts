@@ -45,7 +45,7 @@ export function renderJobs(target: HTMLElement, view: DashboardView): void {
       ),
     ),
   );
-  fill(target, rows.length > 0 ? h('div', { class: 'running' }, ...rows) : h('p', { class: 'muted' }, 'No drain or bulk job is running.'), table);
+  fill(target, rows.length > 0 ? h('div', { class: 'running' }, ...rows) : h('p', { class: 'muted' }, 'No drain or bulk job is running.'), h('div', { class: 'scroll' }, table));
 }
 
 function totals(lease: LeaseView, names: string[]): string {
