@@ -46,11 +46,11 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
 
 /**
  * A PUT whose body leaves this process in pieces as the socket takes them, as a browser streams a file; without
- * `length` it goes out chunked (no Content-Length).
+ * a length (null) it goes out chunked (no Content-Length).
  */
-function streamPut(path: string, data: Buffer, headers: Record<string, string> = {}, length: number | undefined = data.length): Promise<Answer> {
+function streamPut(path: string, data: Buffer, headers: Record<string, string> = {}, length: number | null = data.length): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const sent = { ...AUTH, 'content-type': 'application/octet-stream', ...(length === undefined ? {} : { 'content-length': String(length) }), ...headers };
+    const sent = { ...AUTH, 'content-type': 'application/octet-stream', ...(length === null ? {} : { 'content-length': String(length) }), ...headers };
     const req = httpRequest(new URL(path, stack.endpoint), { method: 'PUT', headers: sent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -148,7 +148,7 @@ describe('one object', () => {
   });
 
   it('a body without a Content-Length is 411 and stores nothing', async () => {
-    expect(await streamPut(objectPath('chunked.bin'), randomBody(1000), {}, undefined)).toMatchObject({ status: 411 });
+    expect(await streamPut(objectPath('chunked.bin'), randomBody(1000), {}, null)).toMatchObject({ status: 411 });
     expect(await sdkExists('chunked.bin')).toBe(false);
   });
 
