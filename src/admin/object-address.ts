@@ -3,7 +3,7 @@
  * that are data (any text S3 would take), never paths. Each reader answers the value or the JSON error to send.
  */
 import type { AdminContext } from './api.ts';
-import { json } from './http.ts';
+import { json, readJsonObject } from './http.ts';
 
 /** S3's limit on a key's UTF-8 bytes; prefixes get the same. */
 const MAX_KEY_BYTES = 1024;
@@ -34,6 +34,14 @@ export function objectAddress(bucket: unknown, key: unknown, context: AdminConte
 export function queryAddress(request: Request, context: AdminContext): ObjectAddress | Response {
   const params = new URL(request.url).searchParams;
   return objectAddress(params.get('bucket'), params.get('key'), context);
+}
+
+/** A JSON body that names `bucket` and `key`: the address and the body's other fields, or the error to answer. */
+export async function bodyAddress(request: Request, example: string, context: AdminContext): Promise<{ address: ObjectAddress; fields: Record<string, unknown> } | Response> {
+  const body = await readJsonObject(request, example);
+  if (!body.ok) return body.response;
+  const address = objectAddress(body.value.bucket, body.value.key, context);
+  return address instanceof Response ? address : { address, fields: body.value };
 }
 
 /** A prefix ('' is the whole bucket), or the 400 to answer. */

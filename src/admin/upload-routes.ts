@@ -19,19 +19,18 @@ import {
 import { ensureQuotaLimitsSynced } from '../jobs/quota-sync.ts';
 import { findObject } from '../store/objects.ts';
 import type { AdminContext } from './api.ts';
-import { json, readJsonObject } from './http.ts';
-import { contentTypeParam, objectAddress, queryAddress } from './object-address.ts';
+import { json } from './http.ts';
+import { bodyAddress, contentTypeParam, queryAddress } from './object-address.ts';
 import { answeringRefusals } from './refusals.ts';
 import { receivingBody, streamedBody } from './streamed-body.ts';
 
 /** Body `{bucket, key, content_type?}`: the upload's id and the part rules the browser slices the file by. */
 export function createUploadRoute(request: Request, context: AdminContext): Promise<Response> {
   return answeringRefusals(async () => {
-    const body = await readJsonObject(request, '{"bucket": "photos", "key": "big.iso", "content_type": "application/x-iso9660-image"}');
-    if (!body.ok) return body.response;
-    const address = objectAddress(body.value.bucket, body.value.key, context);
-    if (address instanceof Response) return address;
-    const contentType = contentTypeParam(body.value.content_type);
+    const body = await bodyAddress(request, '{"bucket": "photos", "key": "big.iso", "content_type": "application/x-iso9660-image"}', context);
+    if (body instanceof Response) return body;
+    const { address, fields } = body;
+    const contentType = contentTypeParam(fields.content_type);
     if (contentType instanceof Response) return contentType;
     await ensureQuotaLimitsSynced(context.services);
     const uploadId = await createUpload(context.services, { ...address, contentType, metadata: {}, headers: {} });
@@ -60,11 +59,10 @@ export function uploadPartRoute(request: Request, uploadId: string, partNumber: 
  */
 export function completeUploadRoute(request: Request, uploadId: string, context: AdminContext): Promise<Response> {
   return answeringRefusals(async () => {
-    const body = await readJsonObject(request, '{"bucket": "photos", "key": "big.iso", "parts": [{"part_number": 1, "etag": "\\"...\\""}]}');
-    if (!body.ok) return body.response;
-    const address = objectAddress(body.value.bucket, body.value.key, context);
-    if (address instanceof Response) return address;
-    const parts = completedParts(body.value.parts);
+    const body = await bodyAddress(request, '{"bucket": "photos", "key": "big.iso", "parts": [{"part_number": 1, "etag": "\\"...\\""}]}', context);
+    if (body instanceof Response) return body;
+    const { address, fields } = body;
+    const parts = completedParts(fields.parts);
     if (parts instanceof Response) return parts;
     const upload = await findUploadOf(context.services, uploadId, address.bucket, address.key);
     const result = upload
