@@ -1,6 +1,6 @@
 /**
- * The admin JSON API under /admin/api. Every route needs an authorized caller; every failure is JSON with an
- * `error` message. Routes arrive with their issues (config versions, drain, ...); status is the first.
+ * The admin JSON API under /admin/api. Every route needs an authorized caller; every answer is JSON (but an object's
+ * bytes, downloaded by the object browser) and every failure JSON with an `error` message. Routes arrive with their issues (config versions, drain, ...); status is the first.
  */
 import { Router } from 'itty-router';
 import { type ConfigStore, KV_REFRESH_MS, type RefreshedValue } from '../config/config-store.ts';
@@ -24,6 +24,10 @@ import { BULK_JOB_KINDS } from '../jobs/bulk-jobs.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory, versionRoute } from './config-routes.ts';
 import { json, readJsonObject } from './http.ts';
 import { refuseCrossSiteChange } from './request-guard.ts';
+import { bucketsRoute, treeRoute } from './tree-routes.ts';
+import { deleteObjectRoute, getObjectRoute, putObjectRoute } from './object-routes.ts';
+import { abortUploadRoute, completeUploadRoute, createUploadRoute, uploadPartRoute } from './upload-routes.ts';
+import { deletePrefixRoute } from './delete-prefix-route.ts';
 
 /** What an admin route gets besides the request: the services, and what only configuration routes need. */
 export interface AdminContext {
@@ -83,6 +87,17 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   router.get('/log-level', () => getLogLevel(context));
   router.put('/log-level', () => setLogLevel(request, context));
   router.delete('/log-level', () => clearLogLevel(context));
+  // object browser (dashboard): bucket totals, tree pages, one object's bytes, multipart uploads, delete a prefix.
+  router.get('/buckets', () => bucketsRoute(context));
+  router.get('/tree', () => treeRoute(request, context));
+  router.get('/objects', () => getObjectRoute(request, context));
+  router.put('/objects', () => putObjectRoute(request, context));
+  router.delete('/objects', () => deleteObjectRoute(request, context));
+  router.post('/uploads', () => createUploadRoute(request, context));
+  router.put('/uploads/:id/parts/:n', ({ params }) => uploadPartRoute(request, params.id ?? '', params.n ?? '', context));
+  router.post('/uploads/:id/complete', ({ params }) => completeUploadRoute(request, params.id ?? '', context));
+  router.delete('/uploads/:id', ({ params }) => abortUploadRoute(request, params.id ?? '', context));
+  router.post('/delete-prefix', () => deletePrefixRoute(request, context));
   router.all('*', () => json(404, { error: `no admin route ${request.method} ${new URL(request.url).pathname}` }));
   try {
     return (await router.fetch(request)) as Response;

@@ -16,6 +16,7 @@ import { s3ErrorOf } from './refusals.ts';
 import { parseS3Request } from './request.ts';
 import { errorResponse } from './responses.ts';
 import type { Services } from '../services/services.ts';
+import { discardUnreadBody } from '../util/discard-body.ts';
 
 export async function handleS3(request: Request, services: Services, credentials: CredentialLookup): Promise<Response> {
   const url = new URL(request.url);
@@ -43,27 +44,6 @@ export async function handleS3(request: Request, services: Services, credentials
   }
   services.log.debug('s3 request', { operation, method: request.method, status: response.status });
   return withRequestId(response, services.requestId);
-}
-
-/** Bodies up to this size are read to the end before an error goes out; larger ones are cut off. */
-const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
-const DRAIN_TIMEOUT_MS = 30_000;
-
-/**
- * A refused upload's body is usually already on its way: the platform answers `Expect: 100-continue` itself.
- * The decision never waits for the body, but closing the connection under a client that is still sending makes
- * it see a reset instead of our error (and retry). So a modest body is read and thrown away first; a large one is
- * cut off at once, and that client may see a connection reset.
- */
-async function discardUnreadBody(request: Request): Promise<void> {
-  if (!request.body || request.bodyUsed) return;
-  const declared = Number(request.headers.get('content-length') ?? 'NaN');
-  if (!(declared <= DRAIN_LIMIT_BYTES)) {
-    await request.body.cancel().catch(() => {});
-    return;
-  }
-  const timeout = new Promise<void>((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS));
-  await Promise.race([request.body.pipeTo(new WritableStream()).catch(() => {}), timeout]);
 }
 
 function toS3Error(err: unknown, services: Services): S3Error {
