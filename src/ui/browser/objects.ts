@@ -47,7 +47,12 @@ async function open(target: Place): Promise<void> {
   const uploads = h('div', { class: 'uploads', 'aria-live': 'polite' });
   const details = h('div', { class: 'details', id: 'object-details' });
   const picker = h('input', { type: 'file', multiple: true, id: 'upload-files', class: 'visually-hidden' });
-  picker.addEventListener('change', () => void upload(target, picker, uploads));
+  const reload = async () => {
+    fill(rows);
+    fill(details);
+    await loadPage(target, rows, more, details, undefined);
+  };
+  picker.addEventListener('change', () => void upload(target, picker, uploads, reload));
   fill(
     root,
     crumbs(target),
@@ -56,7 +61,7 @@ async function open(target: Place): Promise<void> {
       { class: 'actions' },
       h('label', { class: 'button', for: 'upload-files' }, 'Upload files'),
       picker,
-      h('button', { type: 'button', onclick: () => void open(target) }, 'Refresh'),
+      h('button', { type: 'button', onclick: () => void reload() }, 'Refresh'),
       deletePrefixButton(target),
     ),
     uploads,
@@ -171,7 +176,8 @@ async function showObject(target: Place, key: string, details: HTMLElement): Pro
   details.scrollIntoView({ block: 'nearest' });
 }
 
-async function upload(target: Place, picker: HTMLInputElement, list: HTMLElement): Promise<void> {
+/** Uploads the chosen files one after another; the list of uploads stays while the listing is reloaded. */
+async function upload(target: Place, picker: HTMLInputElement, list: HTMLElement, reload: () => Promise<void>): Promise<void> {
   const files = [...(picker.files ?? [])];
   picker.value = '';
   for (const file of files) {
@@ -192,10 +198,7 @@ async function upload(target: Place, picker: HTMLInputElement, list: HTMLElement
       showProblem(`Uploading ${file.name} failed: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  if (place === target) {
-    const rows = root.querySelector('table.tree tbody');
-    if (rows) await open(target);
-  }
+  if (place === target) await reload();
 }
 
 function deletePrefixButton(target: Place): HTMLButtonElement {
