@@ -186,6 +186,9 @@ describe('dashboard in a real browser', () => {
     await page.locator('#config-view').getByText('from the dashboard test').waitFor();
     await page.locator('#config-view').getByRole('button', { name: `Diff with ${Number(pushed.body.version) - 1}` }).click();
     await expect.poll(() => page.locator('#config-diff pre.diff .added').allTextContents()).toEqual([expect.stringContaining('log_level:')]);
+    expect(await stack.admin('GET', '/admin/api/config/versions/0')).toMatchObject({ status: 400 });
+    expect(await stack.admin('GET', '/admin/api/config/versions/1e3')).toMatchObject({ status: 400 });
+    expect(await stack.admin('GET', '/admin/api/config/versions/999')).toMatchObject({ status: 404, body: { error: 'no configuration version 999' } });
   });
 
   it('refuses a state change from another origin that holds the session cookie (CSRF)', async () => {
