@@ -5,11 +5,39 @@
 import { api } from './api.ts';
 import { confirmAction } from './confirm.ts';
 import { bar, bytes, count, fill, h, when } from './dom.ts';
-import { perform } from './page.ts';
+import { perform, refreshNow } from './page.ts';
 import type { BulkJobView, DashboardView, LeaseView } from './types.ts';
 
-/** A sync the page itself drives, call after call, shown among the jobs until it ends. */
-let syncProgress: { backend: string; bucket: string; imported: number; skipped: number; failed: number; listed: number; done: boolean } | undefined;
+/**
+ * Jobs this page drives itself, call after call (rebalance, sync, a scrub pass): shown among the running jobs with
+ * their progress; `total` undefined draws an indeterminate bar (a sync cannot know how much a backend holds).
+ */
+interface PageJob {
+  title: string;
+  status: 'running' | 'complete' | 'failed';
+  done: number;
+  total: number | undefined;
+  detail: string;
+}
+const pageJobs = new Map<string, PageJob>();
+
+function track(name: string, job: PageJob): PageJob {
+  pageJobs.set(name, job);
+  refreshNow();
+  return job;
+}
+
+/** Runs a page-driven job, marking it failed (and passing the error on) when a call fails. */
+async function tracked(job: PageJob, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+    job.status = 'complete';
+  } catch (err) {
+    job.status = 'failed';
+    job.detail = `${job.detail} · ${err instanceof Error ? err.message : String(err)}`;
+    throw err;
+  }
+}
 
 export function renderJobs(target: HTMLElement, view: DashboardView): void {
   const rows: HTMLElement[] = [];
@@ -20,10 +48,7 @@ export function renderJobs(target: HTMLElement, view: DashboardView): void {
     rows.push(jobRow(`Drain of ${backend.name}`, 'running', moved, moved + drain.objects_remaining, `${count(moved)} moved, ${count(drain.objects_remaining)} remaining`));
   }
   for (const job of view.jobs.bulk) rows.push(bulkRow(job));
-  if (syncProgress) {
-    const s = syncProgress;
-    rows.push(jobRow(`Sync of ${s.backend} into ${s.bucket}`, s.done ? 'complete' : 'running', s.done ? 1 : 0, 1, `${count(s.listed)} listed, ${count(s.imported)} imported, ${count(s.skipped)} skipped, ${count(s.failed)} failed`));
-  }
+  for (const job of pageJobs.values()) rows.push(jobRow(job.title, job.status, job.done, job.total, job.detail));
   const leased: [string, LeaseView, string][] = [
     ['Rebalance', view.jobs.rebalance, totals(view.jobs.rebalance, ['moved', 'failed', 'bytes_moved'])],
     ['Replication', view.jobs.replication, totals(view.jobs.replication, ['copies_created', 'copies_removed', 'failures'])],
@@ -59,12 +84,16 @@ function bulkRow(job: BulkJobView): HTMLElement {
   return jobRow(title, job.status, done, job.total, `${count(done)} of ${count(job.total)} copies, ${count(job.failed)} failed, ${bytes(job.bytes)}${job.last_error ? ` · ${job.last_error}` : ''}`);
 }
 
-function jobRow(title: string, status: string, done: number, total: number, detail: string): HTMLElement {
+function jobRow(title: string, status: string, done: number, total: number | undefined, detail: string): HTMLElement {
+  const progress =
+    total === undefined && status === 'running'
+      ? h('progress', { class: 'bar', 'aria-label': `${title} progress` })
+      : bar(status === 'running' ? done : Math.max(done, total ?? done), Math.max(total ?? done, 1), `${title} progress`);
   return h(
     'div',
     { class: 'job', 'data-status': status },
     h('h4', {}, title, ' ', h('span', { class: `badge ${status === 'running' ? 'draining' : status === 'complete' ? 'healthy' : 'unhealthy'}` }, status)),
-    bar(status === 'running' ? done : Math.max(done, total), Math.max(total, 1), `${title} progress`),
+    progress,
     h('p', {}, detail),
   );
 }
@@ -88,7 +117,12 @@ export function renderJobActions(target: HTMLElement, view: () => DashboardView 
     }),
     button('Rebalance…', rebalance),
     button('Scrub now', async () => {
-      await api('POST', '/admin/api/scrub');
+      const job = track('scrub', { title: 'Scrub pass', status: 'running', done: 0, total: undefined, detail: 'reading copies and comparing their digests' });
+      await tracked(job, async () => {
+        const run = await api<{ status: string; checked: number; mismatches: number; dropped: number; skipped: number; reason?: string }>('POST', '/admin/api/scrub');
+        job.done = run.checked;
+        job.detail = run.status === 'skipped' ? `skipped: ${run.reason ?? ''}` : `${count(run.checked)} copies checked, ${count(run.mismatches)} mismatches, ${count(run.dropped)} dropped, ${count(run.skipped)} unreadable now`;
+      });
     }),
     button('Sync a backend…', async () => sync(view())),
     button('Encrypt existing…', async () => bulk('encrypt-existing', 'Encrypt every plaintext copy with the primary key?')),
@@ -120,11 +154,23 @@ async function rebalance(): Promise<void> {
     ok: 'Rebalance',
   });
   if (!ok) return;
-  // Each call answers within seconds; ask again while the pass has planned moves left.
-  for (let call = 0; call < 1000; call++) {
-    const run = await api<{ status: string; left?: number; reason?: string }>('POST', '/admin/api/rebalance');
-    if (run.status === 'skipped' || !run.left) return;
-  }
+  const job = track('rebalance', { title: `Rebalance (${plan.strategy})`, status: 'running', done: 0, total: plan.moves, detail: 'starting' });
+  let moved = 0;
+  let failed = 0;
+  let bytesMoved = 0;
+  await tracked(job, async () => {
+    // Each call answers within seconds; ask again while the pass has planned moves left.
+    for (let call = 0; call < 1000; call++) {
+      const run = await api<{ status: string; moved?: number; failed?: number; skipped?: number; bytes_moved?: number; left?: number; reason?: string }>('POST', '/admin/api/rebalance');
+      moved += run.moved ?? 0;
+      failed += run.failed ?? 0;
+      bytesMoved += run.bytes_moved ?? 0;
+      job.done += (run.moved ?? 0) + (run.failed ?? 0) + (run.skipped ?? 0);
+      job.detail = `${count(moved)} copies (${bytes(bytesMoved)}) moved, ${count(failed)} failed${run.status === 'skipped' ? ` · ${run.reason ?? 'skipped'}` : ''}`;
+      refreshNow();
+      if (run.status === 'skipped' || !run.left) return;
+    }
+  });
 }
 
 async function sync(view: DashboardView | undefined): Promise<void> {
@@ -145,24 +191,29 @@ async function sync(view: DashboardView | undefined): Promise<void> {
     ok: 'Sync',
   });
   if (!ok) return;
-  syncProgress = { backend: backend.value, bucket: bucket.value, imported: 0, skipped: 0, failed: 0, listed: 0, done: false };
+  const totals = { listed: 0, imported: 0, skipped: 0, failed: 0 };
+  const job = track('sync', { title: `Sync of ${backend.value} into ${bucket.value}${dryRun.checked ? ' (dry run)' : ''}`, status: 'running', done: 0, total: undefined, detail: 'listing' });
   let after: string | null = null;
-  for (let call = 0; call < 100_000; call++) {
-    const report: { listed: number; imported: number; failed: number; skipped: Record<string, number>; next: string | null } = await api('POST', '/admin/api/sync', {
-      backend: backend.value,
-      bucket: bucket.value,
-      prefix: prefix.value,
-      dry_run: dryRun.checked,
-      after,
-    });
-    syncProgress.listed += report.listed;
-    syncProgress.imported += report.imported;
-    syncProgress.failed += report.failed;
-    syncProgress.skipped += Object.values(report.skipped).reduce((a, b) => a + b, 0);
-    after = report.next;
-    if (after === null) break;
-  }
-  syncProgress.done = true;
+  await tracked(job, async () => {
+    for (let call = 0; call < 100_000; call++) {
+      const report: { listed: number; imported: number; failed: number; skipped: Record<string, number>; next: string | null } = await api('POST', '/admin/api/sync', {
+        backend: backend.value,
+        bucket: bucket.value,
+        prefix: prefix.value,
+        dry_run: dryRun.checked,
+        after,
+      });
+      totals.listed += report.listed;
+      totals.imported += report.imported;
+      totals.failed += report.failed;
+      totals.skipped += Object.values(report.skipped).reduce((a, b) => a + b, 0);
+      job.done = totals.listed;
+      job.detail = `${count(totals.listed)} listed, ${count(totals.imported)} imported, ${count(totals.skipped)} skipped, ${count(totals.failed)} failed`;
+      refreshNow();
+      after = report.next;
+      if (after === null) break;
+    }
+  });
 }
 
 export function renderCleanup(target: HTMLElement, view: DashboardView): void {
