@@ -191,6 +191,13 @@ describe('dashboard in a real browser', () => {
     expect(await stack.admin('GET', '/admin/api/config/versions/999')).toMatchObject({ status: 404, body: { error: 'no configuration version 999' } });
   });
 
+  it('runs a scrub pass from the page and shows it among the jobs', async () => {
+    await page.getByRole('button', { name: 'Scrub now' }).click();
+    const row = page.locator('.job[data-status="complete"]', { hasText: 'Scrub pass' });
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/\d+ copies checked, 0 mismatches/);
+  });
+
   it('refuses a state change from another origin that holds the session cookie (CSRF)', async () => {
     const target = `${stack.endpoint}/admin/api/backends/b/drain`;
     evil = createServer((_req, res) => {
