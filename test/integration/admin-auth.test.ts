@@ -84,9 +84,11 @@ describe('admin API authentication', () => {
             bytes_available: 1024 ** 3 - 5,
             orphan_bytes: 0,
             objects: 1,
+            multipart_uploads: 0,
             // The PUT's own usage may or may not have reached the backend's Durable Object yet.
             usage: expect.objectContaining({ api_request_limit: 0, egress_bytes: 0, egress_byte_limit: 0, ingress_byte_limit: 0 }),
             state: 'active',
+            breaker: { state: 'closed', consecutive_failures: 0 },
           },
         ],
         // The leased background jobs' last runs and totals.
