@@ -8,6 +8,7 @@ import { AwsClient } from 'aws4fetch';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type AdminEvent, type NewAdminEvent, adminEventRing, memoryRingStorage } from '../../src/observe/admin-events.ts';
 import { eventLine } from '../../src/cli/event-line.ts';
+import { adminEventsRoute } from '../../src/admin/events-route.ts';
 import worker from '../../workers/index.ts';
 import { ADMIN_EVENTS_NAME } from '../../workers/admin-events.ts';
 
@@ -49,6 +50,23 @@ describe('the ring of admin events', () => {
     expect(newest.events).toHaveLength(1000);
     expect(newest.events.at(-1)).toMatchObject({ seq: 1003, request_id: 'R1003', params: { backend: 'b1003' } });
     expect(newest.last).toBe(1003);
+    // A thousand round trips to the Durable Object: seconds on a busy machine, more than vitest's default allows.
+  }, 120_000);
+
+  it('is read by GET /admin/api/events, which refuses bad paging values with a 400', async () => {
+    const ring = adminEventRing(memoryRingStorage());
+    for (let n = 1; n <= 3; n++) await ring.append(event(n));
+    const get = async (query: string) => {
+      const response = await adminEventsRoute(new Request(`http://127.0.0.1/admin/api/events${query}`), ring);
+      return { status: response.status, body: (await response.json()) as { events?: AdminEvent[]; last?: number; error?: string } };
+    };
+    expect(ids((await get('')).body.events ?? [])).toEqual(['R1', 'R2', 'R3']);
+    expect(await get('?after=1&limit=1')).toMatchObject({ status: 200, body: { events: [{ seq: 2 }], last: 2 } });
+    for (const query of ['?limit=0', '?limit=1001', '?limit=ten', '?limit=', '?after=-1', '?after=1.5', '?after=']) {
+      const answer = await get(query);
+      expect(answer.status, query).toBe(400);
+      expect(answer.body.error, query).toMatch(/^(limit|after) must be a whole number/);
+    }
   });
 
   it('prints one line per event for the CLI', () => {
