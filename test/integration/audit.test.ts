@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
-import { cliFor } from '../support/cli.ts';
+import { cliFor, stackCliEnv, startCli } from '../support/cli.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const TOKEN = 'audit-test-admin-token-0123';
@@ -134,6 +134,23 @@ describe('admin actions', () => {
     expect(JSON.parse(asJson.out)).toMatchObject({ events: [{ event: 'admin.log_level' }, { event: 'admin.log_level' }], last: ring.last });
   });
 
+  it('follows new admin events with admin events --follow until interrupted', async () => {
+    // The earlier tests left events in the ring, so the first page has a line: the follower is then polling.
+    const follower = startCli(['admin', 'events', '--follow', '--limit', '1'], stackCliEnv(stack.endpoint, TOKEN));
+    let out = '';
+    follower.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const closed = new Promise<NodeJS.Signals | number | null>((resolve) => follower.on('close', (code, signal) => resolve(signal ?? code)));
+    try {
+      await vi.waitFor(() => expect(out).toMatch(/\n$/), PATIENCE);
+      const firstPage = out;
+      expect((await stack.admin('PUT', '/admin/api/log-level', { level: 'info' })).status).toBe(200);
+      await vi.waitFor(() => expect(out.slice(firstPage.length)).toMatch(/ {2}development token {2}admin\.log_level {2}level=info {2}200 success\n$/), PATIENCE);
+    } finally {
+      follower.kill('SIGINT');
+    }
+    expect(await closed).toBe('SIGINT');
+  });
+
   it('refuses bad paging values with a readable 400, and the CLI refuses a bad --limit', async () => {
     for (const query of ['limit=0', 'limit=1001', 'limit=ten', 'after=-1', 'after=1.5']) {
       const answer = await stack.admin('GET', `/admin/api/events?${query}`);
@@ -151,7 +168,8 @@ describe('admin actions', () => {
       expect(text).toContain('# TYPE s3o_audit_events_total counter');
       expect(sample(text, 's3.PutObject')).toBe(2);
       expect(sample(text, 's3.DeleteObjects')).toBe(1);
-      expect(sample(text, 'admin.log_level')).toBe(2);
+      // Two from the ring test, one from the follow test.
+      expect(sample(text, 'admin.log_level')).toBe(3);
       expect(sample(text, 'admin.drain')).toBe(1);
     }, PATIENCE);
   });
