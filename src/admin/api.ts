@@ -11,7 +11,10 @@ import { errorFields } from '../observe/log.ts';
 import type { Services } from '../services/services.ts';
 import { CLEANUP_MAX_ATTEMPTS, cleanupOverview } from '../store/cleanup.ts';
 import { findObject } from '../store/objects.ts';
-import { type AdminCaller, authorizeAdmin } from './authorize.ts';
+import { authorizeAdmin } from './authorize.ts';
+import { type AuditNote, adminAction, callerName, queryParams } from './admin-audit.ts';
+import { adminEventsRoute } from './events-route.ts';
+import type { AdminEventsRpc } from '../observe/admin-events.ts';
 import { fleetStatus } from './fleet-status.ts';
 import { dashboardRoute } from './dashboard-routes.ts';
 import { cancelDrainRoute, drainStatusRoute, removeBackendRoute, startDrainRoute } from './backend-routes.ts';
@@ -42,6 +45,8 @@ export interface AdminContext {
   rememberActive(record: string): void;
   /** This isolate's view of the runtime settings. */
   runtimeSettings: RefreshedValue;
+  /** The fleet's ring of admin events: every action is appended, `GET /events` reads it. */
+  adminEvents: AdminEventsRpc;
 }
 
 export async function handleAdmin(request: Request, context: AdminContext): Promise<Response> {
@@ -56,61 +61,69 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
     return json(auth.status, { error: auth.error });
   }
   const by = callerName(auth.caller);
+  const action = adminAction(context.services, context.adminEvents, auth.caller);
+  const act = action.as;
+  const backend = (params: Record<string, string | undefined>) => decodeURIComponent(params.name ?? '');
+  const object = () => queryParams(request, ['bucket', 'key']);
   const router = Router({ base: '/admin/api' });
   router.get('/status', async () => json(200, await fleetStatus(context)));
   router.get('/dashboard', () => dashboardRoute(context));
+  router.get('/events', () => adminEventsRoute(request, context.adminEvents));
   router.get('/config/versions/:version', ({ params }) => versionRoute(params.version ?? '', context));
   router.get('/object-locations', () => objectLocations(request, context));
   router.get('/cleanup-queue', () => cleanupQueueRoute(context));
-  router.post('/replicate', () => replicateRoute(context));
+  router.post('/replicate', () => act('admin.replicate', {}, () => replicateRoute(context)));
   router.get('/over-replication', () => overReplicationRoute(request, context));
-  router.post('/over-replication', () => overReplicationRoute(request, context));
+  router.post('/over-replication', () => act('admin.over_replication', queryParams(request, ['batch_size']), () => overReplicationRoute(request, context)));
   router.get('/rebalance', () => rebalanceRoute(request, context));
-  router.post('/rebalance', () => rebalanceRoute(request, context));
-  router.post('/sync', () => syncRoute(request, context));
-  router.post('/backends/:name/drain', ({ params }) => startDrainRoute(decodeURIComponent(params.name ?? ''), context));
-  router.get('/backends/:name/drain', ({ params }) => drainStatusRoute(decodeURIComponent(params.name ?? ''), context));
-  router.delete('/backends/:name/drain', ({ params }) => cancelDrainRoute(decodeURIComponent(params.name ?? ''), context));
-  router.delete('/backends/:name', ({ params }) => removeBackendRoute(request, decodeURIComponent(params.name ?? ''), context));
+  router.post('/rebalance', () => act('admin.rebalance', queryParams(request, ['limit']), () => rebalanceRoute(request, context)));
+  router.post('/sync', () => act('admin.sync', {}, (note) => syncRoute(request, context, note)));
+  router.post('/backends/:name/drain', ({ params }) => act('admin.drain', { backend: backend(params) }, () => startDrainRoute(backend(params), context)));
+  router.get('/backends/:name/drain', ({ params }) => drainStatusRoute(backend(params), context));
+  router.delete('/backends/:name/drain', ({ params }) => act('admin.drain_cancel', { backend: backend(params) }, () => cancelDrainRoute(backend(params), context)));
+  router.delete('/backends/:name', ({ params }) => {
+    // The confirmation token is a credential for the purge: it is never recorded, only whether one was given.
+    const query = new URL(request.url).searchParams;
+    const audited = { backend: backend(params), purge: query.get('purge') === 'true', confirmed: query.has('confirm') };
+    return act('admin.remove_backend', audited, () => removeBackendRoute(request, backend(params), context));
+  });
   router.get('/config', () => showConfig(context));
   router.get('/config/versions', () => versionHistory(context));
-  router.post('/config/versions', () => pushConfig(request, context, by));
+  router.post('/config/versions', () => act('admin.config.push', {}, (note) => pushConfig(request, context, by, note)));
   router.post('/config/diff', () => diffConfig(request, context));
-  router.post('/config/rollback', () => rollbackConfig(request, context, by));
+  router.post('/config/rollback', () => act('admin.config.rollback', {}, (note) => rollbackConfig(request, context, by, note)));
   router.get('/encryption', () => encryptionRoute(context));
   for (const kind of BULK_JOB_KINDS) {
-    router.post(`/${kind}`, () => startJobRoute(request, kind, context));
+    router.post(`/${kind}`, () => act(`admin.${kind.replaceAll('-', '_')}`, {}, () => startJobRoute(request, kind, context)));
     router.get(`/${kind}`, () => jobStatusRoute(kind, context));
   }
-  router.post('/scrub', () => scrubRoute(request, context));
-  router.post('/backfill-checksums', () => backfillChecksumsRoute(request, context));
+  router.post('/scrub', () => act('admin.scrub', queryParams(request, ['batch_size']), () => scrubRoute(request, context)));
+  router.post('/backfill-checksums', () => act('admin.backfill_checksums', queryParams(request, ['batch_size']), () => backfillChecksumsRoute(request, context)));
   router.get('/log-level', () => getLogLevel(context));
-  router.put('/log-level', () => setLogLevel(request, context));
-  router.delete('/log-level', () => clearLogLevel(context));
+  router.put('/log-level', () => act('admin.log_level', {}, (note) => setLogLevel(request, context, note)));
+  router.delete('/log-level', () => act('admin.log_level_reset', {}, () => clearLogLevel(context)));
   // object browser (dashboard): bucket totals, tree pages, one object's bytes, multipart uploads, delete a prefix.
+  // Parts are not actions of their own: the upload's create and complete (or abort) record it.
   router.get('/buckets', () => bucketsRoute(context));
   router.get('/tree', () => treeRoute(request, context));
   router.get('/objects', () => getObjectRoute(request, context));
-  router.put('/objects', () => putObjectRoute(request, context));
-  router.delete('/objects', () => deleteObjectRoute(request, context));
-  router.post('/uploads', () => createUploadRoute(request, context));
+  router.put('/objects', () => act('admin.upload', object(), () => putObjectRoute(request, context)));
+  router.delete('/objects', () => act('admin.delete_object', object(), () => deleteObjectRoute(request, context)));
+  router.post('/uploads', () => act('admin.multipart_create', {}, (note) => createUploadRoute(request, context, note)));
   router.put('/uploads/:id/parts/:n', ({ params }) => uploadPartRoute(request, params.id ?? '', params.n ?? '', context));
-  router.post('/uploads/:id/complete', ({ params }) => completeUploadRoute(request, params.id ?? '', context));
-  router.delete('/uploads/:id', ({ params }) => abortUploadRoute(request, params.id ?? '', context));
-  router.post('/delete-prefix', () => deletePrefixRoute(request, context));
+  router.post('/uploads/:id/complete', ({ params }) => act('admin.multipart_complete', { upload_id: params.id }, (note) => completeUploadRoute(request, params.id ?? '', context, note)));
+  router.delete('/uploads/:id', ({ params }) => act('admin.multipart_abort', { ...object(), upload_id: params.id }, () => abortUploadRoute(request, params.id ?? '', context)));
+  router.post('/delete-prefix', () => act('admin.delete_prefix', {}, (note) => deletePrefixRoute(request, context, note)));
   router.all('*', () => json(404, { error: `no admin route ${request.method} ${new URL(request.url).pathname}` }));
+  let response: Response;
   try {
-    return (await router.fetch(request)) as Response;
+    response = (await router.fetch(request)) as Response;
   } catch (err) {
     context.services.log.error('admin request failed', errorFields(err));
-    return json(500, { error: 'internal error; see the logs' });
+    response = json(500, { error: 'internal error; see the logs' });
   }
-}
-
-/** Who did it, as configuration history and the logs name the caller. */
-function callerName(caller: AdminCaller): string {
-  if (caller.kind === 'access') return caller.identity;
-  return caller.kind === 'session' ? 'admin-token (dashboard)' : 'admin-token';
+  action.finish(response.status);
+  return response;
 }
 
 /** The level in effect, and whether it is the runtime override or the configuration's server.log_level. */
@@ -120,11 +133,12 @@ async function getLogLevel(context: AdminContext): Promise<Response> {
 }
 
 /** Body `{"level": "debug"}`; every isolate picks it up within the runtime-settings bound. */
-async function setLogLevel(request: Request, context: AdminContext): Promise<Response> {
+async function setLogLevel(request: Request, context: AdminContext, note: AuditNote): Promise<Response> {
   if (!context.store) return json(503, { error: 'no configuration store (CONFIG_KV) is bound' });
   const body = await readJsonObject(request, '{"level": "debug"}');
   if (!body.ok) return body.response;
   const level = body.value.level;
+  note({ level: typeof level === 'string' ? level.slice(0, 20) : undefined });
   if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
     return json(400, { error: `level must be one of ${LOG_LEVELS.join(', ')}`, details: { level } });
   }

@@ -23,6 +23,7 @@ import {
 import { errorFields } from '../observe/log.ts';
 import { type ConfigInEffect, pendingDeploy } from '../config/in-effect.ts';
 import { ensureQuotaLimitsSynced } from '../jobs/quota-sync.ts';
+import type { AuditNote } from './admin-audit.ts';
 import type { AdminContext } from './api.ts';
 import { json, readJsonObject } from './http.ts';
 
@@ -64,7 +65,7 @@ export async function diffConfig(request: Request, context: AdminContext): Promi
   return json(200, { base_version: context.active.version?.version ?? null, ...describeChanges(context.active, candidate.config, context) });
 }
 
-export async function pushConfig(request: Request, context: AdminContext, by: string): Promise<Response> {
+export async function pushConfig(request: Request, context: AdminContext, by: string, audit: AuditNote = () => {}): Promise<Response> {
   if (!context.store) return noStore();
   const body = await readJsonObject(request, '{"yaml": "<the configuration document>", "note": "optional"}');
   if (!body.ok) return body.response;
@@ -75,15 +76,16 @@ export async function pushConfig(request: Request, context: AdminContext, by: st
   context.services.log.info('Config push received', { by });
   const candidate = validateCandidate(body.value.yaml, context);
   if (!candidate.ok) return candidate.response;
-  return activate(context, { yaml: candidate.yaml, config: candidate.config, source: 'push', by, note });
+  return activate(context, { yaml: candidate.yaml, config: candidate.config, source: 'push', by, note }, audit);
 }
 
 /** Makes an earlier version's document active again, as a new version (history only grows). */
-export async function rollbackConfig(request: Request, context: AdminContext, by: string): Promise<Response> {
+export async function rollbackConfig(request: Request, context: AdminContext, by: string, audit: AuditNote = () => {}): Promise<Response> {
   if (!context.store) return noStore();
   const body = await readJsonObject(request, '{"version": 3}');
   if (!body.ok) return body.response;
   const target = body.value.version;
+  audit({ rolled_back_from: typeof target === 'number' ? target : undefined });
   if (typeof target !== 'number' || !Number.isSafeInteger(target) || target < 1) {
     return json(400, { error: 'version must be a positive whole number' });
   }
@@ -91,7 +93,7 @@ export async function rollbackConfig(request: Request, context: AdminContext, by
   if (!record) return json(404, { error: `there is no configuration version ${target} (see the history)` });
   const candidate = validateCandidate(record.yaml, context, `version ${target} is not valid here any more; nothing changed`);
   if (!candidate.ok) return candidate.response;
-  return activate(context, { yaml: record.yaml, config: candidate.config, source: 'rollback', by, rolledBackFrom: target });
+  return activate(context, { yaml: record.yaml, config: candidate.config, source: 'rollback', by, rolledBackFrom: target }, audit);
 }
 
 interface Activation {
@@ -103,13 +105,15 @@ interface Activation {
   rolledBackFrom?: number | undefined;
 }
 
-async function activate(context: AdminContext, change: Activation): Promise<Response> {
+/** Stores and activates the document; `audit` learns the version and the names of the fields that changed. */
+async function activate(context: AdminContext, change: Activation, audit: AuditNote): Promise<Response> {
   const store = context.store;
   if (!store) return noStore();
   const before = context.active;
   // "No change" only when the stored active record really holds this document: an isolate keeps its last valid
   // version while the record in KV is broken (written by hand), and pushing the same document again repairs it.
   if (before.version?.yaml === change.yaml && (await storedActiveYaml(store)) === change.yaml) {
+    audit({ version: before.version.version, unchanged: true });
     return json(200, { version: before.version.version, unchanged: true, changes: [], requires_deploy: shown(pendingDeploy(before), context) });
   }
   let record: ConfigVersion;
@@ -133,6 +137,8 @@ async function activate(context: AdminContext, change: Activation): Promise<Resp
     reloaded: changes.map((c) => c.field),
     requires_deploy: requires_deploy.map((c) => c.field),
   });
+  // Field names only: the values may be secrets (a changed credential), and the document is never recorded.
+  audit({ version: record.version, changed: changes.map((c) => c.field), requires_deploy: requires_deploy.map((c) => c.field) });
   let quotaSync = 'synced';
   try {
     await ensureQuotaLimitsSynced(context.services, { force: true, config: after });

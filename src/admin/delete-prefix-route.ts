@@ -3,6 +3,7 @@
  * call. The page makes the user type `bucket/prefix`; that text must come back exactly as `confirm`.
  */
 import { deletePrefix } from '../objects/delete-prefix.ts';
+import type { AuditNote } from './admin-audit.ts';
 import type { AdminContext } from './api.ts';
 import { json, readJsonObject } from './http.ts';
 import { configuredBucket, prefixParam } from './object-address.ts';
@@ -13,7 +14,7 @@ const MAX_KEYS_PER_CALL = 1000;
 const MAX_MS_PER_CALL = 15_000;
 
 /** Body `{bucket, prefix, confirm}`; answers `{deleted, failed, more}` and the caller repeats while `more`. */
-export function deletePrefixRoute(request: Request, context: AdminContext): Promise<Response> {
+export function deletePrefixRoute(request: Request, context: AdminContext, note: AuditNote = () => {}): Promise<Response> {
   return answeringRefusals(async () => {
     const body = await readJsonObject(request, '{"bucket": "photos", "prefix": "2024/", "confirm": "photos/2024/"}');
     if (!body.ok) return body.response;
@@ -21,6 +22,7 @@ export function deletePrefixRoute(request: Request, context: AdminContext): Prom
     if (bucket instanceof Response) return bucket;
     const prefix = prefixParam(body.value.prefix);
     if (prefix instanceof Response) return prefix;
+    note({ bucket, prefix });
     const expected = `${bucket}/${prefix}`;
     if (body.value.confirm !== expected) {
       return json(400, { error: `confirm must be exactly ${JSON.stringify(expected)}; nothing was deleted` });
@@ -28,6 +30,7 @@ export function deletePrefixRoute(request: Request, context: AdminContext): Prom
     const services = context.services;
     const result = await deletePrefix(services, bucket, prefix, { maxKeys: MAX_KEYS_PER_CALL, deadline: services.now() + MAX_MS_PER_CALL });
     services.log.info('keys deleted under a prefix', { bucket, prefix, ...result });
+    note({ deleted: result.deleted, failed: result.failed, more: result.more });
     return json(200, result);
   });
 }

@@ -1,5 +1,6 @@
 /** `POST /admin/api/sync`: adopt objects a backend holds without a record (src/jobs/sync.ts), a bounded call at a time. */
 import { syncPages } from '../jobs/sync.ts';
+import type { AuditNote } from './admin-audit.ts';
 import type { AdminContext } from './api.ts';
 import { json, readJsonObject } from './http.ts';
 
@@ -8,7 +9,7 @@ const CALL_BUDGET_MS = 15_000;
 const DEFAULT_MIN_AGE_S = 900;
 const EXAMPLE = '{"backend": "b1", "bucket": "photos", "prefix": "2024/", "dry_run": true, "adopt_foreign": false, "min_age_seconds": 900, "after": null}';
 
-export async function syncRoute(request: Request, context: AdminContext): Promise<Response> {
+export async function syncRoute(request: Request, context: AdminContext, note: AuditNote = () => {}): Promise<Response> {
   const { services } = context;
   const body = await readJsonObject(request, EXAMPLE);
   if (!body.ok) return body.response;
@@ -24,6 +25,7 @@ export async function syncRoute(request: Request, context: AdminContext): Promis
   if (typeof dry_run !== 'boolean' || typeof adopt_foreign !== 'boolean') return refuse('dry_run and adopt_foreign must be true or false');
   if (typeof min_age_seconds !== 'number' || !Number.isSafeInteger(min_age_seconds) || min_age_seconds < 0) return refuse('min_age_seconds must be a whole number of seconds >= 0');
   if (after !== null && typeof after !== 'string') return refuse('after must be the "next" of the last answer, or null');
+  note({ backend, bucket, prefix, dry_run, adopt_foreign });
   const report = await syncPages(services, {
     backend,
     bucket,

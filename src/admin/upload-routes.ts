@@ -18,6 +18,7 @@ import {
 } from '../objects/multipart.ts';
 import { ensureQuotaLimitsSynced } from '../jobs/quota-sync.ts';
 import { findObject } from '../store/objects.ts';
+import type { AuditNote } from './admin-audit.ts';
 import type { AdminContext } from './api.ts';
 import { json } from './http.ts';
 import { bodyAddress, contentTypeParam, queryAddress } from './object-address.ts';
@@ -25,15 +26,17 @@ import { answeringRefusals } from './refusals.ts';
 import { receivingBody, streamedBody } from './streamed-body.ts';
 
 /** Body `{bucket, key, content_type?}`: the upload's id and the part rules the browser slices the file by. */
-export function createUploadRoute(request: Request, context: AdminContext): Promise<Response> {
+export function createUploadRoute(request: Request, context: AdminContext, note: AuditNote = () => {}): Promise<Response> {
   return answeringRefusals(async () => {
     const body = await bodyAddress(request, '{"bucket": "photos", "key": "big.iso", "content_type": "application/x-iso9660-image"}', context);
     if (body instanceof Response) return body;
     const { address, fields } = body;
+    note({ bucket: address.bucket, key: address.key });
     const contentType = contentTypeParam(fields.content_type);
     if (contentType instanceof Response) return contentType;
     await ensureQuotaLimitsSynced(context.services);
     const uploadId = await createUpload(context.services, { ...address, contentType, metadata: {}, headers: {} });
+    note({ upload_id: uploadId });
     return json(200, { upload_id: uploadId, min_part_size: MIN_PART_BYTES, max_parts: MAX_PARTS });
   });
 }
@@ -57,11 +60,12 @@ export function uploadPartRoute(request: Request, uploadId: string, partNumber: 
  * Body `{bucket, key, parts: [{part_number, etag}]}`, parts in ascending order. A completion retried after it
  * succeeded answers the same object, as S3's does.
  */
-export function completeUploadRoute(request: Request, uploadId: string, context: AdminContext): Promise<Response> {
+export function completeUploadRoute(request: Request, uploadId: string, context: AdminContext, note: AuditNote = () => {}): Promise<Response> {
   return answeringRefusals(async () => {
     const body = await bodyAddress(request, '{"bucket": "photos", "key": "big.iso", "parts": [{"part_number": 1, "etag": "\\"...\\""}]}', context);
     if (body instanceof Response) return body;
     const { address, fields } = body;
+    note({ bucket: address.bucket, key: address.key });
     const parts = completedParts(fields.parts);
     if (parts instanceof Response) return parts;
     const upload = await findUploadOf(context.services, uploadId, address.bucket, address.key);

@@ -5,6 +5,7 @@
  */
 import { cleanupQueue, logLevel, objectLocations, overReplication, removeBackend, replicate, status } from './admin.ts';
 import { drainStatus, startOrCancelDrain } from './admin-drain.ts';
+import { adminEvents } from './admin-events.ts';
 import { encryptionStatus, runBulkJob } from './admin-encryption.ts';
 import { rebalance } from './admin-rebalance.ts';
 import { sync } from './admin-sync.ts';
@@ -156,6 +157,15 @@ export const COMMANDS: readonly Command[] = [
     operands: [BACKEND],
     summary: 'stop the drain (moved copies stay moved), or take a drained backend back',
     run: (target, { operands, json }) => startOrCancelDrain(target, operands.BACKEND, true, json),
+  }),
+  remote({
+    name: 'admin events',
+    summary: 'the last admin actions across the fleet (time, who, what, parameters, result), oldest first',
+    options: {
+      follow: { type: 'boolean', description: 'keep printing new ones as they happen (polls every 2 s) until interrupted' },
+      limit: { type: 'string', value: 'N', description: 'how many of the newest to show first (1-1000, default 100)' },
+    },
+    run: (target, { options, json }) => adminEvents(target, { follow: options.follow ?? false, limit: options.limit, json }),
   }),
   report('admin cleanup-queue', 'deletes that failed and wait for a retry (stuck ones after 10 attempts first)', cleanupQueue),
   report('admin replicate', 'run a replication cycle now', replicate),

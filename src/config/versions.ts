@@ -21,7 +21,7 @@ export interface ConfigVersion {
   yaml: string;
   createdAt: string;
   source: VersionSource;
-  /** Who made it: an Access identity, "admin-token", or "deploy". */
+  /** Who made it: an Access identity, "development token", or "deploy". */
   by: string;
   note?: string;
   /** For a rollback: the version whose document it restored. */

@@ -1,6 +1,7 @@
 /** What src/ needs from the Worker's environment; workers/ fills this in from Cloudflare's bindings. */
 import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
 import type { ConfigStore } from '../config/config-store.ts';
+import type { AdminEventsRpc } from '../observe/admin-events.ts';
 import type { FleetCountersRpc } from '../observe/fleet-counters.ts';
 import type { JobQueue } from '../services/services.ts';
 import type { RateLimitRpc } from './rate-limit-rpc.ts';
@@ -23,6 +24,8 @@ export interface Bindings {
   rateLimiter(key: string): RateLimitRpc;
   /** The Durable Object holding fleet-wide event totals. */
   fleetCounters(): FleetCountersRpc;
+  /** The Durable Object holding the fleet's last admin events. */
+  adminEvents(): AdminEventsRpc;
   /** The jobs queue's producer. */
   jobs: JobQueue;
   /** The dashboard's bundled scripts and styles (wrangler.toml [assets]); absent where none are deployed. */

@@ -120,6 +120,7 @@ async function adminRequest(request: Request, bindings: Bindings): Promise<Respo
         store: bindings.configStore,
         rememberActive: rememberActiveRecord,
         runtimeSettings: thisIsolate().runtimeSettings,
+        adminEvents: bindings.adminEvents(),
       });
     },
   );

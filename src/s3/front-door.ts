@@ -6,6 +6,7 @@ import { checkBucketAccess } from './bucket-access.ts';
 import { isDatabaseUnavailable } from '../store/db.ts';
 import { MetadataMismatchError } from '../store/objects.ts';
 import type { Config } from '../config/types.ts';
+import { emitAudit } from '../observe/audit.ts';
 import { errorFields } from '../observe/log.ts';
 import { type CredentialLookup, authFailureToS3Error, authenticate } from './authenticate.ts';
 import { applyContentSecurity } from './content-security.ts';
@@ -15,6 +16,7 @@ import { isRefusal } from '../objects/refusal.ts';
 import { s3ErrorOf } from './refusals.ts';
 import { parseS3Request } from './request.ts';
 import { errorResponse } from './responses.ts';
+import { type S3Mutation, isMutation, s3AuditRecord } from './s3-audit.ts';
 import type { Services } from '../services/services.ts';
 import { discardUnreadBody } from '../util/discard-body.ts';
 
@@ -22,6 +24,7 @@ export async function handleS3(request: Request, services: Services, credentials
   const url = new URL(request.url);
   let response: Response;
   let operation = 'unknown';
+  let mutation: S3Mutation | undefined;
   try {
     const s3 = parseS3Request(request, services.config.server.baseDomains);
     const result = await authenticate(request, credentials, {
@@ -37,12 +40,14 @@ export async function handleS3(request: Request, services: Services, credentials
     if (s3.bucket !== undefined) checkBucketAccess(services.config, result.auth.bucket, s3.bucket);
     const route = resolveRoute(s3);
     operation = route.operation;
+    if (isMutation(operation)) mutation = { operation, request: s3, accessKeyId: result.auth.accessKeyId };
     response = await route.handler(services, s3, result.auth);
   } catch (err) {
     response = errorResponse(toS3Error(err, services), services.requestId, url.pathname, request.method);
     await discardUnreadBody(request);
   }
   services.log.debug('s3 request', { operation, method: request.method, status: response.status });
+  if (mutation) emitAudit(services, s3AuditRecord(mutation, response, services.requestId));
   return withRequestId(response, services.requestId);
 }
 

@@ -1,4 +1,5 @@
 /** An S3 request with its addressing parsed once: path-style `/<bucket>/<key>`. */
+import type { AuditValue } from '../observe/audit.ts';
 import { S3Error } from './errors.ts';
 import { parseRawQuery } from './sigv4.ts';
 
@@ -10,6 +11,8 @@ export interface S3Request {
   headers: Headers;
   body: ReadableStream<Uint8Array> | null;
   raw: Request;
+  /** What the operation learnt for its audit record (the ETag it made, how many keys a batch named): src/s3/s3-audit.ts. */
+  audit: Record<string, AuditValue>;
 }
 
 const MAX_KEY_BYTES = 1024;
@@ -42,7 +45,7 @@ export function parseS3Request(request: Request, baseDomains: readonly string[] 
   if (key !== undefined && new TextEncoder().encode(key).length > MAX_KEY_BYTES) {
     throw new S3Error('KeyTooLongError', 'Your key is too long', { details: { MaxSizeAllowed: String(MAX_KEY_BYTES) } });
   }
-  return { method: request.method, bucket, key, query, headers: request.headers, body: request.body, raw: request };
+  return { method: request.method, bucket, key, query, headers: request.headers, body: request.body, raw: request, audit: {} };
 }
 
 /** The bucket a virtual-hosted request names in its Host, if the Host is under one of the base domains. */

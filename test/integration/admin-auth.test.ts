@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { generateKeyPairSync, createSign, type KeyObject } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const AUD = 'test-audience-tag';
@@ -152,5 +152,23 @@ describe('admin API authentication', () => {
     expect((await put('not json')).status).toBe(400);
     const reset = await fetch(`${stack.endpoint}/admin/api/log-level`, { method: 'DELETE', headers: auth });
     expect(((await reset.json()) as { level: string; source: string })).toMatchObject({ level: 'warn', source: 'config' });
+  });
+
+  it('names an Access caller in the audit trail: the email of a person, the common name of a service token', async () => {
+    const start = (await call(stack, { authorization: `Bearer ${DEV_TOKEN}` }, '/admin/api/events?limit=1')).body.last as number;
+    const person = { 'cf-access-jwt-assertion': jwt(claims()), 'content-type': 'application/json' };
+    const service = { 'cf-access-jwt-assertion': jwt(claims({ email: undefined, common_name: 'svc-0123.access' })), 'content-type': 'application/json' };
+    expect((await fetch(`${stack.endpoint}/admin/api/log-level`, { method: 'PUT', headers: person, body: '{"level":"info"}' })).status).toBe(200);
+    expect((await fetch(`${stack.endpoint}/admin/api/log-level`, { method: 'DELETE', headers: service })).status).toBe(200);
+    // The ring is appended after each answer, so the check waits for both entries.
+    const events = await vi.waitFor(async () => {
+      const page = await call(stack, { 'cf-access-jwt-assertion': jwt(claims()) }, `/admin/api/events?after=${start}`);
+      expect(page.body.events).toHaveLength(2);
+      return page.body.events;
+    }, { timeout: 60_000, interval: 200 });
+    expect(events).toEqual([
+      expect.objectContaining({ event: 'admin.log_level', actor: 'ops@example.com', params: { level: 'info' }, status: 200 }),
+      expect.objectContaining({ event: 'admin.log_level_reset', actor: 'svc-0123.access', status: 200 }),
+    ]);
   });
 });

@@ -120,14 +120,14 @@ describe('config push, show, diff, history', () => {
 
     const show = await cli('config', 'show');
     expect(show.code).toBe(0);
-    expect(show.out).toMatch(/^# version 2: push by admin-token at \S+ \(raise quota\); secrets masked/);
+    expect(show.out).toMatch(/^# version 2: push by development token at \S+ \(raise quota\); secrets masked/);
     expect(show.out).toContain('secret_access_key: ${RGW_SECRET_KEY}');
     expect(show.out).not.toContain('itest-writer-secret');
     expect(show.out).not.toContain(TOKEN);
     expect(show.out).toContain('# requires deploy to take effect');
     const history = await cli('config', 'history');
     expect(history.out).toMatch(/^VERSION\s+CREATED\s+SOURCE\s+BY\s+NOTE/);
-    expect(history.out).toMatch(/\n2 \*\s+\S+\s+push\s+admin-token\s+raise quota/);
+    expect(history.out).toMatch(/\n2 \*\s+\S+\s+push\s+development token\s+raise quota/);
     expect(history.out).toMatch(/\n1\s+\S+\s+deploy\s+deploy\s+deployed document/);
     const again = await cli('config', 'push', file);
     expect(again.out).toContain('no change: version 2 already holds this document');

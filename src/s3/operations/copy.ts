@@ -44,6 +44,8 @@ export const CopyObject: Handler = async (services, request, auth) => {
     metadata: replace ? userMetadata(request.headers) : source.metadata,
     headers: replace ? storedHeaders(request.headers) : source.headers,
   });
+  request.audit.etag = result.etag;
+  request.audit.size = source.size;
   return xmlResponse('CopyObjectResult', { LastModified: isoTime(result.lastModified), ETag: result.etag });
 };
 

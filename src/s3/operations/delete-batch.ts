@@ -25,6 +25,7 @@ export const DeleteObjects: Handler = async (services, request, auth) => {
     return key.text;
   });
   if (keys.length === 0 || keys.length > MAX_KEYS) throw malformed();
+  request.audit.count = keys.length;
 
   type Outcome = { key: string; error?: { code: string; message: string } };
   const outcomes = new Array<Outcome | undefined>(keys.length);
@@ -49,6 +50,7 @@ export const DeleteObjects: Handler = async (services, request, auth) => {
   await Promise.all(Array.from({ length: Math.min(PARALLEL_DELETES, keys.length) }, worker));
   const done = outcomes.filter((o): o is Outcome => o !== undefined);
   const deleted: XmlNode[] = quiet ? [] : done.filter((o) => !o.error).map((o) => ({ Key: o.key }));
+  request.audit.errors = done.filter((o) => o.error).length;
   const errors: XmlNode[] = done.flatMap((o) => (o.error ? [{ Key: o.key, Code: o.error.code, Message: o.error.message }] : []));
   return xmlResponse('DeleteResult', { Deleted: deleted, Error: errors });
 };

@@ -51,6 +51,7 @@ export const CreateMultipartUpload: Handler = async (services, request, auth) =>
     checksum,
   );
   const headers = checksum ? { 'x-amz-checksum-algorithm': checksum.algorithm.toUpperCase(), 'x-amz-checksum-type': checksum.type } : undefined;
+  request.audit.upload_id = uploadId;
   return xmlResponse('InitiateMultipartUploadResult', { Bucket: auth.bucket, Key: key, UploadId: uploadId }, { headers });
 };
 
@@ -157,6 +158,7 @@ function completionChecksum(headers: Headers): CompletionChecksum {
 }
 
 function completionResponse(request: S3Request, bucket: string, key: string, result: CompletionResult): Response {
+  request.audit.etag = result.etag;
   const location = `${new URL(request.raw.url).origin}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
   const checksum = result.checksum ? objectChecksumElements(result.checksum) : {};
   return xmlResponse('CompleteMultipartUploadResult', { Location: location, Bucket: bucket, Key: key, ETag: result.etag, ...checksum });

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type AdminContext, handleAdmin } from '../../../src/admin/api.ts';
 import { ADMIN_STATUSES } from '../../../src/admin/refusals.ts';
 import { refreshedValue } from '../../../src/config/config-store.ts';
+import { adminEventRing, memoryRingStorage } from '../../../src/observe/admin-events.ts';
 import { MIN_PART_BYTES } from '../../../src/objects/multipart.ts';
 import { deletePrefix } from '../../../src/objects/delete-prefix.ts';
 import { downloadHeaders } from '../../support/download-headers.ts';
@@ -32,6 +33,7 @@ function adminContext(world: DomainWorld): AdminContext {
     store: undefined,
     rememberActive: () => {},
     runtimeSettings: refreshedValue('runtime-settings'),
+    adminEvents: adminEventRing(memoryRingStorage()),
   };
 }
 
