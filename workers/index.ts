@@ -8,6 +8,7 @@ import type { Env } from './env.ts';
 export { BackendState } from './backend-state.ts';
 export { ClientRateLimit } from './client-rate-limit.ts';
 export { FleetCounters } from './fleet-counters.ts';
+export { MetricsShard } from './metrics-shard.ts';
 
 export default {
   fetch(request, env, ctx) {

@@ -84,6 +84,8 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   }
   router.post('/scrub', () => scrubRoute(request, context));
   router.post('/backfill-checksums', () => backfillChecksumsRoute(request, context));
+  // Sends the request metrics of the isolate serving this call to its shard now (each isolate flushes on its own).
+  router.post('/metrics/flush', async () => json(200, await context.services.metrics.flush()));
   router.get('/log-level', () => getLogLevel(context));
   router.put('/log-level', () => setLogLevel(request, context));
   router.delete('/log-level', () => clearLogLevel(context));

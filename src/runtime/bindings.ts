@@ -2,6 +2,7 @@
 import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
 import type { ConfigStore } from '../config/config-store.ts';
 import type { FleetCountersRpc } from '../observe/fleet-counters.ts';
+import type { MetricsShardRpc } from '../observe/metrics-shard.ts';
 import type { JobQueue } from '../services/services.ts';
 import type { RateLimitRpc } from './rate-limit-rpc.ts';
 
@@ -23,6 +24,8 @@ export interface Bindings {
   rateLimiter(key: string): RateLimitRpc;
   /** The Durable Object holding fleet-wide event totals. */
   fleetCounters(): FleetCountersRpc;
+  /** One of the METRICS_SHARDS Durable Objects adding up the isolates' request counts. */
+  metricsShard(index: number): MetricsShardRpc;
   /** The jobs queue's producer. */
   jobs: JobQueue;
   /** The dashboard's bundled scripts and styles (wrangler.toml [assets]); absent where none are deployed. */
