@@ -29,58 +29,45 @@ export const SIZE_BYTES = Array.from({ length: 15 }, (_, i) => 1024 * 4 ** i);
 /** Backend call latency, seconds: 10 ms to 120 s. */
 export const BACKEND_SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120] as const;
 
-export const REQUESTS = {
-  name: 's3o_requests_total',
-  help: 'S3 requests answered, by HTTP method and status code',
-  type: 'counter',
-  labels: ['method', 'status_code'],
-} as const satisfies CounterDefinition;
-
-export const REQUEST_DURATION = {
-  name: 's3o_request_duration_seconds',
-  help: 'Time from receiving an S3 request to its response headers (a streamed body may take longer)',
+const counter = (name: string, labels: readonly string[], help: string): CounterDefinition => ({ name, help, type: 'counter', labels });
+const histogram = (name: string, labels: readonly string[], bounds: readonly number[], help: string): HistogramDefinition => ({
+  name,
+  help,
   type: 'histogram',
-  labels: ['method'],
-  bounds: REQUEST_SECONDS,
-} as const satisfies HistogramDefinition;
+  labels,
+  bounds,
+});
 
-export const REQUEST_SIZE = {
-  name: 's3o_request_size_bytes',
-  help: 'S3 request bodies by their Content-Length (wire bytes; 0 without a body)',
-  type: 'histogram',
-  labels: ['method'],
-  bounds: SIZE_BYTES,
-} as const satisfies HistogramDefinition;
-
-export const RESPONSE_SIZE = {
-  name: 's3o_response_size_bytes',
-  help: 'S3 response bodies that declare their length (object reads; 0 without a body); generated XML documents are not counted',
-  type: 'histogram',
-  labels: ['method'],
-  bounds: SIZE_BYTES,
-} as const satisfies HistogramDefinition;
-
-export const BACKEND_REQUESTS = {
-  name: 's3o_backend_requests_total',
-  help: 'Calls to backends, by S3 operation, backend and outcome (success, error)',
-  type: 'counter',
-  labels: ['operation', 'backend', 'status'],
-} as const satisfies CounterDefinition;
-
-export const BACKEND_DURATION = {
-  name: 's3o_backend_duration_seconds',
-  help: 'Backend call time: to the response headers for reads, to the end of the upload for writes',
-  type: 'histogram',
-  labels: ['operation', 'backend'],
-  bounds: BACKEND_SECONDS,
-} as const satisfies HistogramDefinition;
-
-export const WRITE_FAILOVER = {
-  name: 's3o_write_failover_total',
-  help: 'Writes recorded on another backend after the chosen one could not take them (it filled up while the bytes travelled)',
-  type: 'counter',
-  labels: ['operation', 'failed_backend', 'success_backend'],
-} as const satisfies CounterDefinition;
+export const REQUESTS = counter('s3o_requests_total', ['method', 'status_code'], 'S3 requests answered, by HTTP method and status code');
+export const REQUEST_DURATION = histogram(
+  's3o_request_duration_seconds',
+  ['method'],
+  REQUEST_SECONDS,
+  'Time from receiving an S3 request to its response headers (a streamed body may take longer)',
+);
+export const REQUEST_SIZE = histogram('s3o_request_size_bytes', ['method'], SIZE_BYTES, 'S3 request bodies by their Content-Length (wire bytes; 0 without a body)');
+export const RESPONSE_SIZE = histogram(
+  's3o_response_size_bytes',
+  ['method'],
+  SIZE_BYTES,
+  'S3 response bodies that declare their length (object reads; 0 without a body); generated XML documents are not counted',
+);
+export const BACKEND_REQUESTS = counter(
+  's3o_backend_requests_total',
+  ['operation', 'backend', 'status'],
+  'Calls to backends, by S3 operation, backend and outcome (success, error)',
+);
+export const BACKEND_DURATION = histogram(
+  's3o_backend_duration_seconds',
+  ['operation', 'backend'],
+  BACKEND_SECONDS,
+  'Backend call time: to the response headers for reads, to the end of the upload for writes',
+);
+export const WRITE_FAILOVER = counter(
+  's3o_write_failover_total',
+  ['operation', 'failed_backend', 'success_backend'],
+  'Writes recorded on another backend after the chosen one could not take them (it filled up while the bytes travelled)',
+);
 
 /** Every family the isolates count, in the order /metrics shows them. */
 export const REQUEST_FAMILIES: readonly FamilyDefinition[] = [REQUESTS, REQUEST_DURATION, REQUEST_SIZE, RESPONSE_SIZE, BACKEND_REQUESTS, BACKEND_DURATION, WRITE_FAILOVER];

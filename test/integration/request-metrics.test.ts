@@ -10,6 +10,7 @@
  */
 import { AwsClient } from 'aws4fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectedSamples } from '../support/prometheus-text.ts';
 import { type TestStack, startTestStack } from '../support/stack.ts';
 
 const TOKEN = 'request-metrics-admin-token-0123';
@@ -50,11 +51,6 @@ async function scrape(): Promise<string> {
   return response.text();
 }
 
-function sample(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
-
 describe('request metrics across two isolates', () => {
   it('add up exactly: requests by method and status, sizes, durations and backend calls', async () => {
     await workload('first', 4, 2);
@@ -71,27 +67,30 @@ describe('request metrics across two isolates', () => {
     const text = await scrape();
     const puts = 4 + 3;
     const misses = 2 + 1;
-    expect(sample(text, 's3o_requests_total{method="PUT",status_code="200"}')).toBe(puts);
-    expect(sample(text, 's3o_requests_total{method="GET",status_code="200"}')).toBe(puts);
-    expect(sample(text, 's3o_requests_total{method="GET",status_code="404"}')).toBe(misses);
-    expect(sample(text, 's3o_request_duration_seconds_count{method="GET"}')).toBe(puts + misses);
-    expect(sample(text, 's3o_request_duration_seconds_bucket{method="PUT",le="+Inf"}')).toBe(puts);
-    // Every PUT body is 3000 bytes (between 1 KiB and 4 KiB); GETs send none.
-    expect(sample(text, 's3o_request_size_bytes_bucket{method="PUT",le="1024"}')).toBe(0);
-    expect(sample(text, 's3o_request_size_bytes_bucket{method="PUT",le="4096"}')).toBe(puts);
-    expect(sample(text, 's3o_request_size_bytes_sum{method="PUT"}')).toBe(puts * BODY.byteLength);
-    expect(sample(text, 's3o_request_size_bytes_bucket{method="GET",le="1024"}')).toBe(puts + misses);
-    // Object reads declare their length; the 404 error documents do not and are not counted.
-    expect(sample(text, 's3o_response_size_bytes_count{method="GET"}')).toBe(puts);
-    expect(sample(text, 's3o_response_size_bytes_sum{method="GET"}')).toBe(puts * BODY.byteLength);
-    // One backend call per stored or read object; a missing key never reaches the backend.
-    expect(sample(text, 's3o_backend_requests_total{operation="PutObject",backend="b1",status="success"}')).toBe(puts);
-    expect(sample(text, 's3o_backend_requests_total{operation="GetObject",backend="b1",status="success"}')).toBe(puts);
-    expect(sample(text, 's3o_backend_duration_seconds_count{operation="GetObject",backend="b1"}')).toBe(puts);
+    const { actual, expected } = expectedSamples(text, {
+      's3o_requests_total{method="PUT",status_code="200"}': puts,
+      's3o_requests_total{method="GET",status_code="200"}': puts,
+      's3o_requests_total{method="GET",status_code="404"}': misses,
+      's3o_request_duration_seconds_count{method="GET"}': puts + misses,
+      's3o_request_duration_seconds_bucket{method="PUT",le="+Inf"}': puts,
+      // Every PUT body is 3000 bytes (between 1 KiB and 4 KiB); GETs send none.
+      's3o_request_size_bytes_bucket{method="PUT",le="1024"}': 0,
+      's3o_request_size_bytes_bucket{method="PUT",le="4096"}': puts,
+      's3o_request_size_bytes_sum{method="PUT"}': puts * BODY.byteLength,
+      's3o_request_size_bytes_bucket{method="GET",le="1024"}': puts + misses,
+      // Object reads declare their length; the 404 error documents do not and are not counted.
+      's3o_response_size_bytes_count{method="GET"}': puts,
+      's3o_response_size_bytes_sum{method="GET"}': puts * BODY.byteLength,
+      // One backend call per stored or read object; a missing key never reaches the backend.
+      's3o_backend_requests_total{operation="PutObject",backend="b1",status="success"}': puts,
+      's3o_backend_requests_total{operation="GetObject",backend="b1",status="success"}': puts,
+      's3o_backend_duration_seconds_count{operation="GetObject",backend="b1"}': puts,
+      // The families that existed before are still there, next to the new ones.
+      's3o_objects_count{backend="b1"}': puts,
+    });
+    expect(actual).toEqual(expected);
     expect(text).not.toMatch(/^s3o_backend_requests_total\{[^}]*status="error"/m);
     expect(text).toMatch(/^s3o_build_info\{version="\d+\.\d+\.\d+[^"]*"\} 1$/m);
-    // The families that existed before are still there, next to the new ones.
-    expect(sample(text, 's3o_objects_count{backend="b1"}')).toBe(puts);
 
     // A second scrape with no traffic between reads the same totals: scraping neither counts nor loses anything.
     expect(await scrape()).toContain(`s3o_requests_total{method="PUT",status_code="200"} ${puts}\n`);

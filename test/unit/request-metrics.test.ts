@@ -20,6 +20,7 @@ import {
 } from '../../src/observe/request-metric-families.ts';
 import { BUILD_VERSION, createRequestMetrics, declaredLength, recordBackendCall, recordRequest, requestFamilies, sendToShard } from '../../src/observe/request-metrics.ts';
 import packageJson from '../../package.json' with { type: 'json' };
+import { expectedSamples, samplesOf } from '../support/prometheus-text.ts';
 import { memoryShard } from './support/memory-metrics.ts';
 
 const request = (method: string, status: number, seconds: number, bytes?: { requestBytes?: number; responseBytes?: number }) => ({
@@ -29,12 +30,6 @@ const request = (method: string, status: number, seconds: number, bytes?: { requ
   requestBytes: bytes?.requestBytes,
   responseBytes: bytes?.responseBytes,
 });
-
-/** The value of one sample line of a rendering, e.g. `s3o_requests_total{method="GET",status_code="200"}`. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe('bucket bounds', () => {
   it('are the reference buckets: request 5 ms to 60 s, sizes 1 KiB x4 to 256 GiB, backend 10 ms to 120 s', () => {
@@ -76,25 +71,28 @@ describe('one isolate, one shard', () => {
     expect(outcome).toMatchObject({ confirmed: 1, unconfirmed: 0 });
 
     const text = renderMetrics(requestFamilies(sumTotals([await shard.totals()])));
-    expect(sample(text, 's3o_requests_total{method="GET",status_code="200"}')).toBe(2);
-    expect(sample(text, 's3o_requests_total{method="GET",status_code="404"}')).toBe(1);
-    expect(sample(text, 's3o_requests_total{method="PUT",status_code="200"}')).toBe(1);
-    // 0.004 s <= 5 ms; 0.2 s <= 0.25 s; 120 s only in +Inf.
-    expect(sample(text, 's3o_request_duration_seconds_bucket{method="GET",le="0.005"}')).toBe(1);
-    expect(sample(text, 's3o_request_duration_seconds_bucket{method="GET",le="0.1"}')).toBe(1);
-    expect(sample(text, 's3o_request_duration_seconds_bucket{method="GET",le="0.25"}')).toBe(2);
-    expect(sample(text, 's3o_request_duration_seconds_bucket{method="GET",le="60"}')).toBe(2);
-    expect(sample(text, 's3o_request_duration_seconds_bucket{method="GET",le="+Inf"}')).toBe(3);
-    expect(sample(text, 's3o_request_duration_seconds_count{method="GET"}')).toBe(3);
-    expect(sample(text, 's3o_request_duration_seconds_sum{method="GET"}')).toBeCloseTo(120.204, 9);
-    // The 404 declared no length: two response sizes for GET, 1 KiB and 2 KiB.
-    expect(sample(text, 's3o_response_size_bytes_bucket{method="GET",le="1024"}')).toBe(1);
-    expect(sample(text, 's3o_response_size_bytes_bucket{method="GET",le="4096"}')).toBe(2);
-    expect(sample(text, 's3o_response_size_bytes_count{method="GET"}')).toBe(2);
-    expect(sample(text, 's3o_request_size_bytes_bucket{method="PUT",le="4096"}')).toBe(0);
-    expect(sample(text, 's3o_request_size_bytes_bucket{method="PUT",le="16384"}')).toBe(1);
-    expect(sample(text, 's3o_backend_requests_total{operation="GetObject",backend="b1",status="error"}')).toBe(1);
-    expect(sample(text, 's3o_backend_duration_seconds_bucket{operation="GetObject",backend="b1",le="0.5"}')).toBe(1);
+    const { actual, expected } = expectedSamples(text, {
+      's3o_requests_total{method="GET",status_code="200"}': 2,
+      's3o_requests_total{method="GET",status_code="404"}': 1,
+      's3o_requests_total{method="PUT",status_code="200"}': 1,
+      // 0.004 s <= 5 ms; 0.2 s <= 0.25 s; 120 s only in +Inf.
+      's3o_request_duration_seconds_bucket{method="GET",le="0.005"}': 1,
+      's3o_request_duration_seconds_bucket{method="GET",le="0.1"}': 1,
+      's3o_request_duration_seconds_bucket{method="GET",le="0.25"}': 2,
+      's3o_request_duration_seconds_bucket{method="GET",le="60"}': 2,
+      's3o_request_duration_seconds_bucket{method="GET",le="+Inf"}': 3,
+      's3o_request_duration_seconds_count{method="GET"}': 3,
+      // The 404 declared no length: two response sizes for GET, 1 KiB and 2 KiB.
+      's3o_response_size_bytes_bucket{method="GET",le="1024"}': 1,
+      's3o_response_size_bytes_bucket{method="GET",le="4096"}': 2,
+      's3o_response_size_bytes_count{method="GET"}': 2,
+      's3o_request_size_bytes_bucket{method="PUT",le="4096"}': 0,
+      's3o_request_size_bytes_bucket{method="PUT",le="16384"}': 1,
+      's3o_backend_requests_total{operation="GetObject",backend="b1",status="error"}': 1,
+      's3o_backend_duration_seconds_bucket{operation="GetObject",backend="b1",le="0.5"}': 1,
+    });
+    expect(actual).toEqual(expected);
+    expect(samplesOf(text, ['s3o_request_duration_seconds_sum{method="GET"}'])['s3o_request_duration_seconds_sum{method="GET"}']).toBeCloseTo(120.204, 9);
     // A family nothing was counted in still says what it is, with no sample: nothing claims a 0 it did not see.
     expect(text).toContain('# TYPE s3o_write_failover_total counter\n');
     expect(text).not.toMatch(/^s3o_write_failover_total/m);
@@ -176,9 +174,12 @@ describe('two isolates', () => {
     recordRequest(bRecorder, request('DELETE', 204, 0.01));
     await Promise.all([a.flush(), b.flush()]);
     const text = renderMetrics(await a.read());
-    expect(sample(text, 's3o_write_failover_total{operation="PutObject",failed_backend="b1",success_backend="b2"}')).toBe(2);
-    expect(sample(text, 's3o_requests_total{method="DELETE",status_code="204"}')).toBe(1);
-    expect(sample(text, `s3o_build_info{version="${packageJson.version}"}`)).toBe(1);
+    const { actual, expected } = expectedSamples(text, {
+      's3o_write_failover_total{operation="PutObject",failed_backend="b1",success_backend="b2"}': 2,
+      's3o_requests_total{method="DELETE",status_code="204"}': 1,
+      [`s3o_build_info{version="${packageJson.version}"}`]: 1,
+    });
+    expect(actual).toEqual(expected);
     expect(BUILD_VERSION).toBe(packageJson.version);
   });
 });
