@@ -4,6 +4,7 @@ import { configVariables } from '../src/config/config-variables.ts';
 import type { Env } from './env.ts';
 import { FLEET_COUNTERS_NAME } from './fleet-counters.ts';
 import { ADMIN_EVENTS_NAME } from './admin-events.ts';
+import { metricsShardName } from './metrics-shard.ts';
 
 /** The env object lives as long as the isolate; its configuration variables are worked out once. */
 const variablesByEnv = new WeakMap<Env, Record<string, string>>();
@@ -32,6 +33,7 @@ export function bindingsFrom(env: Env, waitUntil: (promise: Promise<unknown>) =>
     rateLimiter: (key) => env.CLIENT_RATE_LIMIT.get(env.CLIENT_RATE_LIMIT.idFromName(key)),
     fleetCounters: () => env.FLEET_COUNTERS.get(env.FLEET_COUNTERS.idFromName(FLEET_COUNTERS_NAME)),
     adminEvents: () => env.ADMIN_EVENTS.get(env.ADMIN_EVENTS.idFromName(ADMIN_EVENTS_NAME)),
+    metricsShard: (index) => env.METRICS_SHARD.get(env.METRICS_SHARD.idFromName(metricsShardName(index))),
     jobs: {
       send: async (body) => {
         await env.JOBS.send(body, { contentType: 'json' });

@@ -9,6 +9,7 @@ export { BackendState } from './backend-state.ts';
 export { ClientRateLimit } from './client-rate-limit.ts';
 export { FleetCounters } from './fleet-counters.ts';
 export { AdminEvents } from './admin-events.ts';
+export { MetricsShard } from './metrics-shard.ts';
 
 export default {
   fetch(request, env, ctx) {

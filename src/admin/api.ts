@@ -99,6 +99,8 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   }
   router.post('/scrub', () => act('admin.scrub', queryParams(request, ['batch_size']), () => scrubRoute(request, context)));
   router.post('/backfill-checksums', () => act('admin.backfill_checksums', queryParams(request, ['batch_size']), () => backfillChecksumsRoute(request, context)));
+  // Sends the request metrics of the isolate serving this call to its shard now (each isolate flushes on its own).
+  router.post('/metrics/flush', async () => json(200, await context.services.metrics.flush()));
   router.get('/log-level', () => getLogLevel(context));
   router.put('/log-level', () => act('admin.log_level', {}, (note) => setLogLevel(request, context, note)));
   router.delete('/log-level', () => act('admin.log_level_reset', {}, () => clearLogLevel(context)));

@@ -1,6 +1,7 @@
 /**
- * The /metrics families, gathered at scrape time from where each value is kept for the whole fleet: quotas,
- * inventory and usage from Postgres, drain progress from each backend's Durable Object. So every value is right
+ * The /metrics families, gathered at scrape time from where each value is kept for the whole fleet: request and
+ * backend-call counts from the metrics shards (this isolate's sent first), quotas, inventory and usage from
+ * Postgres, drain progress from each backend's Durable Object. So every value is right
  * however many isolates did the work.
  */
 import type { Services } from '../services/services.ts';
@@ -24,7 +25,8 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
   const names = config.backends.map((b) => b.name);
   const factor = config.replication.factor;
   // Everything this scrape reads, in one parallel round: Postgres, and each backend's Durable Object.
-  const [report, usage, uploads, states, statuses, degraded, fleet, cleanup, lease, modes, leasedJobs] = await Promise.all([
+  const [requestFamilies, report, usage, uploads, states, statuses, degraded, fleet, cleanup, lease, modes, leasedJobs] = await Promise.all([
+    services.metrics.read(),
     backendReport(db),
     usageForPeriod(db, period),
     activeUploadsByBackend(db),
@@ -68,6 +70,7 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
   };
   const state = (name: string) => states[names.indexOf(name)];
   return [
+    ...requestFamilies,
     { name: 's3o_quota_bytes_used', help: 'Bytes of live copies on the backend', type: 'gauge', samples: per((n) => row(n)?.bytesUsed ?? 0) },
     { name: 's3o_quota_bytes_limit', help: 'The backend quota (0 = unlimited)', type: 'gauge', samples: per((n) => row(n)?.bytesLimit ?? 0) },
     {

@@ -43,6 +43,8 @@ export interface HealthDeps {
   backendState(name: string): BackendStateRpc;
   waitUntil(promise: Promise<unknown>): void;
   now(): number;
+  /** Hears of every call's outcome and duration (the backend request metrics); optional for tests. */
+  observeCall?(call: { operation: string; backend: string; ok: boolean; seconds: number }): void;
 }
 
 function sumUsage(a: UsageDelta, b: UsageDelta): UsageDelta {
@@ -118,33 +120,39 @@ export function createBackendHealth(deps: HealthDeps, memory: HealthMemory): Bac
       await deps.backendState(name).countDegradedRead();
     },
     track(client) {
-      /** `bytes` says what the call moved: sent (ingress) or received (egress), once it is known. */
+      const backend = client.name;
+      const observe = (operation: string, started: number, ok: boolean) =>
+        deps.observeCall?.({ operation, backend, ok, seconds: (deps.now() - started) / 1000 });
+      /** `operation` is the S3 API name; `bytes` says what the call moved: sent (ingress) or received (egress), once it is known. */
       const watched =
-        <A extends unknown[], R>(fn: (...args: A) => Promise<R>, bytes?: (args: A, result: R | undefined) => Partial<UsageDelta>) =>
+        <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>, bytes?: (args: A, result: R | undefined) => Partial<UsageDelta>) =>
         async (...args: A): Promise<R> => {
+          const started = deps.now();
           try {
             const result = await fn(...args);
-            report(client.name, undefined);
-            meter(client.name, { apiRequests: 1, egressBytes: 0, ingressBytes: 0, ...bytes?.(args, result) });
+            observe(operation, started, true);
+            report(backend, undefined);
+            meter(backend, { apiRequests: 1, egressBytes: 0, ingressBytes: 0, ...bytes?.(args, result) });
             return result;
           } catch (err) {
-            report(client.name, err);
-            meter(client.name, { apiRequests: 1, egressBytes: 0, ingressBytes: 0 });
+            observe(operation, started, false);
+            report(backend, err);
+            meter(backend, { apiRequests: 1, egressBytes: 0, ingressBytes: 0 });
             throw err;
           }
         };
       return {
-        name: client.name,
-        putObject: watched(client.putObject, (args) => ({ ingressBytes: args[2] })),
-        getObject: watched(client.getObject, (_, response) => ({ egressBytes: Number(response?.headers.get('content-length') ?? 0) })),
-        deleteObject: watched(client.deleteObject),
-        copyObject: watched(client.copyObject),
-        createMultipartUpload: watched(client.createMultipartUpload),
-        uploadPart: watched(client.uploadPart, (args) => ({ ingressBytes: args[4] })),
-        completeMultipartUpload: watched(client.completeMultipartUpload),
-        listParts: watched(client.listParts),
-        abortMultipartUpload: watched(client.abortMultipartUpload),
-        listObjects: watched(client.listObjects),
+        name: backend,
+        putObject: watched('PutObject', client.putObject, (args) => ({ ingressBytes: args[2] })),
+        getObject: watched('GetObject', client.getObject, (_, response) => ({ egressBytes: Number(response?.headers.get('content-length') ?? 0) })),
+        deleteObject: watched('DeleteObject', client.deleteObject),
+        copyObject: watched('CopyObject', client.copyObject),
+        createMultipartUpload: watched('CreateMultipartUpload', client.createMultipartUpload),
+        uploadPart: watched('UploadPart', client.uploadPart, (args) => ({ ingressBytes: args[4] })),
+        completeMultipartUpload: watched('CompleteMultipartUpload', client.completeMultipartUpload),
+        listParts: watched('ListParts', client.listParts),
+        abortMultipartUpload: watched('AbortMultipartUpload', client.abortMultipartUpload),
+        listObjects: watched('ListObjectsV2', client.listObjects),
       };
     },
   };

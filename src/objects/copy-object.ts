@@ -47,16 +47,21 @@ export async function copyObject(services: Services, source: StoredObject, targe
       await discardCopies(services, [copy], 'upload_failed');
       return streamedCopy(services, source, target);
     }
-    await recordNewCopy(services, {
-      ...target,
-      version,
-      size: source.size,
-      etag: source.etag,
-      checksum: source.checksum,
-      // The parts are not carried (the copy is one piece), so only a plain digest still describes it.
-      contentSha256: plainDigest(source),
-      copy,
-    });
+    await recordNewCopy(
+      services,
+      {
+        ...target,
+        version,
+        size: source.size,
+        etag: source.etag,
+        checksum: source.checksum,
+        // The parts are not carried (the copy is one piece), so only a plain digest still describes it.
+        contentSha256: plainDigest(source),
+        copy,
+      },
+      undefined,
+      { operation: 'CopyObject' },
+    );
     return { etag: source.etag, lastModified: new Date(services.now()) };
   }
   return streamedCopy(services, source, target);

@@ -138,7 +138,7 @@ export async function recordNewCopy(
     // Another writer took the last room on the chosen backend while these bytes travelled. A plain upload moves;
     // a completed multipart upload (whose parts already held their room) is only told to retry.
     if (err instanceof QuotaExceededError && options.completesUpload === undefined) {
-      displaced = await relocate(services, object, condition);
+      displaced = await relocate(services, object, condition, options.operation ?? 'PutObject');
     } else {
       // Every completion of one upload assembles the same physical key: one that lost the race to record it must
       // not delete what the winner recorded.
@@ -156,6 +156,8 @@ export async function recordNewCopy(
 export interface RecordOptions {
   /** The object is the one a multipart upload assembled: its record replaces the upload's. */
   completesUpload?: CompletedUpload;
+  /** How the bytes reached the backend (the write failover metric's label): a streamed body, or a server-side copy. */
+  operation?: 'PutObject' | 'CopyObject';
 }
 
 function record(services: Services, object: NewObject, condition: WriteCondition | undefined, options: RecordOptions) {
@@ -166,8 +168,10 @@ function record(services: Services, object: NewObject, condition: WriteCondition
  * Moves bytes that lost the race for their backend's last room to a backend that still has room (a copy between
  * backends, so the client does not send them again) and records them there. When nothing has room the client gets
  * 507; when the move fails, or loses a second race, a retryable 503, never a false 507. Either way nothing lingers.
+ * This is the only way a write moves on to another backend (s3o_write_failover_total): a backend that fails while
+ * a body streams to it is not retried elsewhere, since the body is not kept (the client gets 503 and retries).
  */
-async function relocate(services: Services, object: NewObject, condition: WriteCondition | undefined): Promise<PhysicalCopy[]> {
+async function relocate(services: Services, object: NewObject, condition: WriteCondition | undefined, operation: string): Promise<PhysicalCopy[]> {
   const { copy } = object;
   let target: string;
   try {
@@ -188,6 +192,7 @@ async function relocate(services: Services, object: NewObject, condition: WriteC
     const displaced = await record(services, { ...object, copy: moved }, condition, {});
     await discardCopies(services, [copy], 'record_failed');
     services.log.info('upload moved to a backend with room after losing the race for its first', { from: copy.backendName, to: target });
+    services.metrics.writeFailover(operation, copy.backendName, target);
     return displaced;
   } catch (err) {
     await discardCopies(services, [copy, moved], 'record_failed');

@@ -3,6 +3,7 @@ import type { BackendStateRpc } from '../backends/backend-state-rpc.ts';
 import type { ConfigStore } from '../config/config-store.ts';
 import type { AdminEventsRpc } from '../observe/admin-events.ts';
 import type { FleetCountersRpc } from '../observe/fleet-counters.ts';
+import type { MetricsShardRpc } from '../observe/metrics-shard.ts';
 import type { JobQueue } from '../services/services.ts';
 import type { RateLimitRpc } from './rate-limit-rpc.ts';
 
@@ -26,6 +27,8 @@ export interface Bindings {
   fleetCounters(): FleetCountersRpc;
   /** The Durable Object holding the fleet's last admin events. */
   adminEvents(): AdminEventsRpc;
+  /** One of the METRICS_SHARDS Durable Objects adding up the isolates' request counts. */
+  metricsShard(index: number): MetricsShardRpc;
   /** The jobs queue's producer. */
   jobs: JobQueue;
   /** The dashboard's bundled scripts and styles (wrangler.toml [assets]); absent where none are deployed. */

@@ -6,6 +6,7 @@ import { json } from '../admin/http.ts';
 import { authorizeAdmin } from '../admin/authorize.ts';
 import { fleetMetrics } from '../admin/fleet-metrics.ts';
 import { renderMetrics } from '../observe/metrics.ts';
+import { declaredLength, recordRequest } from '../observe/request-metrics.ts';
 import { timingSafeEqualText } from '../s3/sigv4.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { S3Error } from '../s3/errors.ts';
@@ -19,7 +20,7 @@ import { type ActiveConfig, deployedBaseDomains, rememberActiveRecord, resolveAc
 import type { Bindings } from './bindings.ts';
 import { ensureQuotaLimitsSynced } from '../jobs/quota-sync.ts';
 import { rateLimitWait } from './rate-limit.ts';
-import { createServices, newRequestId, readSettings } from './services.ts';
+import { createServices, flushMetricsIfDue, newRequestId, readSettings } from './services.ts';
 import { thisIsolate } from './isolate.ts';
 
 const HEALTH_TIMEOUT_MS = 3000;
@@ -56,13 +57,30 @@ export async function handleFetch(request: Request, bindings: Bindings): Promise
 
 /** The S3 surface: every failure, also outside an operation (config, rate limiter), is an S3 XML error. */
 async function s3(request: Request, bindings: Bindings): Promise<Response> {
+  const started = Date.now();
   const requestId = newRequestId();
+  let response: Response;
   try {
-    return await s3Request(request, bindings, requestId);
+    response = await s3Request(request, bindings, requestId);
   } catch (err) {
     createLogger('info').error('s3 request failed outside its operation', { ...errorFields(err), request_id: requestId });
-    return s3Failure(request, requestId, new S3Error('InternalError', 'We encountered an internal error. Please try again.'));
+    response = s3Failure(request, requestId, new S3Error('InternalError', 'We encountered an internal error. Please try again.'));
   }
+  countS3Request(request, response, started, bindings);
+  return response;
+}
+
+/** Counts the answered request in this isolate (a few map updates) and hands a batch to waitUntil when one is due. */
+function countS3Request(request: Request, response: Response, started: number, bindings: Bindings): void {
+  recordRequest(thisIsolate().metrics, {
+    method: request.method,
+    status: response.status,
+    seconds: (Date.now() - started) / 1000,
+    requestBytes: declaredLength(request.headers, request.body !== null),
+    // A HEAD answer declares the object's length but sends no body.
+    responseBytes: request.method === 'HEAD' ? 0 : declaredLength(response.headers, response.body !== null),
+  });
+  flushMetricsIfDue(bindings);
 }
 
 /** An S3 error document for a request the S3 pipeline did not get to answer itself. */

@@ -1,7 +1,8 @@
 /**
  * Everything one isolate remembers between requests, in one place: what services hand to the domain (object
  * records for degraded reads, the quota-sync memo, SigV4 signing keys), the backends' health as last seen, the
- * configuration in effect, the last health probe and the parsed trusted proxies. Module code keeps no other state
+ * configuration in effect, the last health probe, the parsed trusted proxies and
+ * the request metrics not yet sent. Module code keeps no other state
  * between requests (besides Neon's driver settings and the Access verifier's key set, which follow their inputs);
  * tests start clean with resetIsolate().
  */
@@ -13,6 +14,7 @@ import type { LoadResult } from '../config/load.ts';
 import type { EncryptionConfig } from '../config/types.ts';
 import type { KeyProvider } from '../crypto/key-provider.ts';
 import type { DataKeyCache } from '../crypto/storage-transform.ts';
+import { type MetricsRecorder, createMetricsRecorder } from '../observe/metrics-recorder.ts';
 import type { IsolateMemory } from '../services/services.ts';
 import { createLocationCache } from '../store/location-cache.ts';
 import type { Cidr } from '../util/client-ip.ts';
@@ -35,6 +37,8 @@ export interface Isolate {
   trustedProxies?: { list: readonly string[]; cidrs: Cidr[] };
   /** The key provider of each encryption configuration seen, and the data keys unwrapped lately. */
   encryption: { providers: WeakMap<EncryptionConfig, Promise<KeyProvider>>; dataKeys: DataKeyCache };
+  /** This isolate's request and backend-call counts not yet sent to its metrics shard. */
+  metrics: MetricsRecorder;
 }
 
 function freshIsolate(): Isolate {
@@ -44,6 +48,7 @@ function freshIsolate(): Isolate {
     config: { activeRecord: refreshedValue(ACTIVE_KEY) },
     runtimeSettings: runtimeSettingsCache(),
     encryption: { providers: new WeakMap(), dataKeys: new Map() },
+    metrics: createMetricsRecorder(),
   };
 }
 

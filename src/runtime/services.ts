@@ -11,6 +11,7 @@ import { createKeyProvider, type KeyProvider } from '../crypto/key-provider.ts';
 import { type StorageTransform, atRestStorage } from '../crypto/storage-transform.ts';
 import { eventCounters } from '../observe/fleet-counters.ts';
 import { createLogger } from '../observe/log.ts';
+import { createRequestMetrics, recordBackendCall, sendToShard } from '../observe/request-metrics.ts';
 import type { OpenServices, OpenedServices, Services } from '../services/services.ts';
 import { type Database, openDatabase } from '../store/db.ts';
 import { type ActiveConfig, deploymentOf, resolveActiveConfig } from './active-config.ts';
@@ -29,7 +30,10 @@ export function createServices(
   const requestId = opts.requestId ?? newRequestId();
   let database: Database | undefined;
   const log = createLogger(opts.runtime?.logLevel ?? active.config.server.logLevel, { request_id: requestId, ...opts.logFields });
-  const health = createBackendHealth({ backendState: bindings.backendState, waitUntil: bindings.waitUntil, now }, isolate.health);
+  const health = createBackendHealth(
+    { backendState: bindings.backendState, waitUntil: bindings.waitUntil, now, observeCall: (call) => recordBackendCall(isolate.metrics, call) },
+    isolate.health,
+  );
   const tracked = new Map<string, BackendClient>();
   // Work handed to waitUntil may still need the database after the response (e.g. a verified read's verdict).
   const pending: Promise<unknown>[] = [];
@@ -53,6 +57,7 @@ export function createServices(
     health,
     backendState: bindings.backendState,
     counters: eventCounters(bindings.fleetCounters, bindings.waitUntil),
+    metrics: createRequestMetrics({ recorder: isolate.metrics, shard: bindings.metricsShard, now }),
     storage: storageFor(active.config, isolate),
     jobs: bindings.jobs,
     memory: isolate.memory,
@@ -68,6 +73,9 @@ export function createServices(
   const close = async () => {
     await Promise.all(pending);
     await database?.close();
+    // Every entry (request, cron tick, queue batch, Durable Object call) closes its services: the one place where
+    // backend calls made outside S3 requests get their counts sent too.
+    flushMetricsIfDue(bindings);
   };
   return { services, close };
 }
@@ -103,6 +111,11 @@ export function servicesOpener(bindings: Bindings, logFields: Record<string, unk
     }
     return createServices(bindings, loaded.active, { runtime, logFields });
   };
+}
+
+/** Sends this isolate's request metrics to its shard when FLUSH_INTERVAL_MS has passed (through waitUntil). */
+export function flushMetricsIfDue(bindings: Bindings): void {
+  thisIsolate().metrics.flushIfDue(now(), sendToShard(bindings.metricsShard), bindings.waitUntil);
 }
 
 export function readSettings(bindings: Bindings): Promise<RuntimeSettings> {

@@ -10,6 +10,7 @@ import type { Config } from '../config/types.ts';
 import type { StorageTransform } from '../crypto/storage-transform.ts';
 import type { EventCounters } from '../observe/fleet-counters.ts';
 import type { Logger } from '../observe/log.ts';
+import type { RequestMetrics } from '../observe/request-metrics.ts';
 import type { Db } from '../store/db.ts';
 import type { LocationCache } from '../store/location-cache.ts';
 
@@ -28,6 +29,8 @@ export interface Services {
   backendState(name: string): BackendStateRpc;
   /** Fleet-wide event totals for /metrics; adding is off the caller's path. */
   counters: EventCounters;
+  /** The request metrics: counted in this isolate, added up across the fleet in the metrics shards. */
+  metrics: RequestMetrics;
   /** How copies are stored at rest: as is, or sealed with the configured keys. */
   storage: StorageTransform;
   /** The jobs queue (Cloudflare Queues): bulk jobs fan out through it. */

@@ -9,6 +9,8 @@ import { Refusal } from '../../../src/objects/refusal.ts';
 import { expectConsistent, expectSameBytes, locations, put, read } from '../support/domain-calls.ts';
 import { BUCKET, DATABASE_START_TIMEOUT_MS, DOMAIN_TEST_TIMEOUT_MS, bytesOf, domainServices, startDomainDatabase } from '../support/domain-services.ts';
 import { md5Hex } from '../support/memory-backend.ts';
+import { renderMetrics } from '../../../src/observe/metrics.ts';
+import { samplesOf } from '../../support/prometheus-text.ts';
 
 beforeAll(startDomainDatabase, DATABASE_START_TIMEOUT_MS);
 
@@ -78,6 +80,9 @@ describe('putObject', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
       { backend: 'b1', bytesUsed: 100 },
       { backend: 'b2', bytesUsed: 100 },
     ]);
+    // The one way a write moves on to another backend, counted as a write failover.
+    const failover = 's3o_write_failover_total{operation="PutObject",failed_backend="b1",success_backend="b2"}';
+    expect(samplesOf(renderMetrics(await world.services.metrics.read()), [failover])).toEqual({ [failover]: 1 });
     await expectConsistent(world);
   });
 

@@ -23,6 +23,7 @@ import { seededBytes } from '../../support/patterns.ts';
 import { type MemoryBackend, createMemoryBackend } from './memory-backend.ts';
 import { type MemoryDatabase, openMemoryDatabase } from './memory-database.ts';
 import { type MemoryHealth, createMemoryHealth } from './memory-health.ts';
+import { memoryRequestMetrics } from './memory-metrics.ts';
 
 export interface DomainOptions {
   /** Backends in config order; a bare name has no quota (unlimited). */
@@ -121,6 +122,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
     health,
     backendState: (name) => memoryBackendState(name, health),
     counters,
+    metrics: memoryRequestMetrics(clock.now),
     jobs: {
       send: async (body) => void queued.push(body),
       sendBatch: async (bodies) => void queued.push(...bodies),
