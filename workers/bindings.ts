@@ -5,6 +5,7 @@ import type { Env } from './env.ts';
 import { FLEET_COUNTERS_NAME } from './fleet-counters.ts';
 import { ADMIN_EVENTS_NAME } from './admin-events.ts';
 import { metricsShardName } from './metrics-shard.ts';
+import { TRACE_COLLECTOR_NAME } from './trace-collector.ts';
 
 /** The env object lives as long as the isolate; its configuration variables are worked out once. */
 const variablesByEnv = new WeakMap<Env, Record<string, string>>();
@@ -34,6 +35,7 @@ export function bindingsFrom(env: Env, waitUntil: (promise: Promise<unknown>) =>
     fleetCounters: () => env.FLEET_COUNTERS.get(env.FLEET_COUNTERS.idFromName(FLEET_COUNTERS_NAME)),
     adminEvents: () => env.ADMIN_EVENTS.get(env.ADMIN_EVENTS.idFromName(ADMIN_EVENTS_NAME)),
     metricsShard: (index) => env.METRICS_SHARD.get(env.METRICS_SHARD.idFromName(metricsShardName(index))),
+    traceCollector: () => env.TRACE_COLLECTOR.get(env.TRACE_COLLECTOR.idFromName(TRACE_COLLECTOR_NAME)),
     jobs: {
       send: async (body) => {
         await env.JOBS.send(body, { contentType: 'json' });

@@ -10,6 +10,7 @@ export { ClientRateLimit } from './client-rate-limit.ts';
 export { FleetCounters } from './fleet-counters.ts';
 export { AdminEvents } from './admin-events.ts';
 export { MetricsShard } from './metrics-shard.ts';
+export { TraceCollector } from './trace-collector.ts';
 
 export default {
   fetch(request, env, ctx) {

@@ -15,6 +15,7 @@ import { authorizeAdmin } from './authorize.ts';
 import { type AuditNote, adminAction, callerName, queryParams } from './admin-audit.ts';
 import { adminEventsRoute } from './events-route.ts';
 import type { AdminEventsRpc } from '../observe/admin-events.ts';
+import { type TraceContext, startTraceRoute, traceReportRoute } from './trace-route.ts';
 import { fleetStatus } from './fleet-status.ts';
 import { dashboardRoute } from './dashboard-routes.ts';
 import { cancelDrainRoute, drainStatusRoute, removeBackendRoute, startDrainRoute } from './backend-routes.ts';
@@ -47,6 +48,8 @@ export interface AdminContext {
   runtimeSettings: RefreshedValue;
   /** The fleet's ring of admin events: every action is appended, `GET /events` reads it. */
   adminEvents: AdminEventsRpc;
+  /** The fleet's trace collector: `POST /trace` opens a window, `GET /trace` reports it. */
+  trace: TraceContext;
 }
 
 export async function handleAdmin(request: Request, context: AdminContext): Promise<Response> {
@@ -101,6 +104,8 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   router.post('/backfill-checksums', () => act('admin.backfill_checksums', queryParams(request, ['batch_size']), () => backfillChecksumsRoute(request, context)));
   // Sends the request metrics of the isolate serving this call to its shard now (each isolate flushes on its own).
   router.post('/metrics/flush', async () => json(200, await context.services.metrics.flush()));
+  router.post('/trace', () => act('admin.trace', {}, (note) => startTraceRoute(request, context.trace, note)));
+  router.get('/trace', () => traceReportRoute(request, context.trace));
   router.get('/log-level', () => getLogLevel(context));
   router.put('/log-level', () => act('admin.log_level', {}, (note) => setLogLevel(request, context, note)));
   router.delete('/log-level', () => act('admin.log_level_reset', {}, () => clearLogLevel(context)));

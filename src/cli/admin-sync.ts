@@ -3,6 +3,7 @@
  * (each call answers within the CLI's timeout) with a running count, and ends with `{imported, skipped, bytes}`.
  */
 import { call } from './api-call.ts';
+import { durationSeconds } from './duration.ts';
 import { bytes, endProgress, fail, printJson, printProgress } from './output.ts';
 import type { Target } from './target.ts';
 
@@ -15,9 +16,6 @@ interface SyncAnswer {
   next: string | null;
   errors: string[];
 }
-
-const DURATION = /^(\d+)(s|m|h|d)?$/;
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
 export interface SyncOptions {
   backend: string | undefined;
@@ -33,9 +31,8 @@ export async function sync(target: Target, options: SyncOptions): Promise<number
   if (!options.backend || !options.bucket) return fail('admin sync needs --backend BACKEND and --bucket BUCKET', 2);
   let minAgeSeconds: number | undefined;
   if (options.minAge !== undefined) {
-    const m = DURATION.exec(options.minAge);
-    if (!m) return fail(`--min-age must be a duration such as 0, 90s, 15m or 1h, got ${JSON.stringify(options.minAge)}`, 2);
-    minAgeSeconds = Number(m[1]) * (UNIT_SECONDS[m[2] ?? 's'] ?? 1);
+    minAgeSeconds = durationSeconds(options.minAge);
+    if (minAgeSeconds === undefined) return fail(`--min-age must be a duration such as 0, 90s, 15m or 1h, got ${JSON.stringify(options.minAge)}`, 2);
   }
   const total: SyncAnswer = { listed: 0, imported: 0, bytes: 0, failed: 0, skipped: {}, next: null, errors: [] };
   let after: string | null = null;

@@ -6,6 +6,7 @@
 import { cleanupQueue, logLevel, objectLocations, overReplication, removeBackend, replicate, status } from './admin.ts';
 import { drainStatus, startOrCancelDrain } from './admin-drain.ts';
 import { adminEvents } from './admin-events.ts';
+import { DEFAULT_TRACE_DURATION, DEFAULT_TRACE_SAMPLE, adminTrace } from './admin-trace.ts';
 import { encryptionStatus, runBulkJob } from './admin-encryption.ts';
 import { rebalance } from './admin-rebalance.ts';
 import { sync } from './admin-sync.ts';
@@ -166,6 +167,15 @@ export const COMMANDS: readonly Command[] = [
       limit: { type: 'string', value: 'N', description: 'how many of the newest to show first (1-1000, default 100)' },
     },
     run: (target, { options, json }) => adminEvents(target, { follow: options.follow ?? false, limit: options.limit, json }),
+  }),
+  remote({
+    name: 'admin trace',
+    summary: 'sample S3 requests fleet-wide for a while, then print p50/p95/p99 per operation and phase (auth, metadata, placement, backend, commit, ...) and the slowest requests',
+    options: {
+      duration: { type: 'string', value: 'DURATION', description: `how long to sample, 1s to 10m (default ${DEFAULT_TRACE_DURATION})` },
+      sample: { type: 'string', value: 'SHARE', description: `the share of requests sampled, above 0 and at most 1 (default ${DEFAULT_TRACE_SAMPLE})` },
+    },
+    run: (target, { options, json }) => adminTrace(target, { duration: options.duration, sample: options.sample, json }),
   }),
   report('admin cleanup-queue', 'deletes that failed and wait for a retry (stuck ones after 10 attempts first)', cleanupQueue),
   report('admin replicate', 'run a replication cycle now', replicate),

@@ -10,6 +10,10 @@ import { errorFields } from '../observe/log.ts';
 
 export async function discardCopies(services: Services, copies: readonly PhysicalCopy[], reason: CleanupReason): Promise<void> {
   if (copies.length === 0) return;
+  await services.timing.time('cleanup', () => discard(services, copies, reason));
+}
+
+async function discard(services: Services, copies: readonly PhysicalCopy[], reason: CleanupReason): Promise<void> {
   // A backend that cannot even be named (no longer configured) fails its own delete, which is queued like any other.
   const results = await Promise.allSettled(copies.map(async (c) => services.backend(c.backendName).deleteObject(c.physicalKey)));
   const failed = copies.flatMap((copy, i) => {

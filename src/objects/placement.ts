@@ -16,7 +16,11 @@ export type Placement = { ok: true; backend: string } | { ok: false; reason: 'no
  * (not draining or retired), with room, its circuit breaker closed, and its monthly usage limits allowing the
  * write; chosen by `strategy` (the configuration's routing strategy unless given).
  */
-export async function placeCopy(services: Services, size: number, opts: { exclude?: Iterable<string>; strategy?: RoutingStrategy } = {}): Promise<Placement> {
+export function placeCopy(services: Services, size: number, opts: { exclude?: Iterable<string>; strategy?: RoutingStrategy } = {}): Promise<Placement> {
+  return services.timing.time('placement', () => choose(services, size, opts));
+}
+
+async function choose(services: Services, size: number, opts: { exclude?: Iterable<string>; strategy?: RoutingStrategy }): Promise<Placement> {
   const excluded = new Set(opts.exclude ?? []);
   const names = services.config.backends.map((b) => b.name).filter((name) => !excluded.has(name));
   const [spaces] = await Promise.all([backendSpace(services.db(), names), services.health.refresh(names)]);

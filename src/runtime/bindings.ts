@@ -4,6 +4,7 @@ import type { ConfigStore } from '../config/config-store.ts';
 import type { AdminEventsRpc } from '../observe/admin-events.ts';
 import type { FleetCountersRpc } from '../observe/fleet-counters.ts';
 import type { MetricsShardRpc } from '../observe/metrics-shard.ts';
+import type { TraceCollectorRpc } from '../observe/trace-collector.ts';
 import type { JobQueue } from '../services/services.ts';
 import type { RateLimitRpc } from './rate-limit-rpc.ts';
 
@@ -29,6 +30,8 @@ export interface Bindings {
   adminEvents(): AdminEventsRpc;
   /** One of the METRICS_SHARDS Durable Objects adding up the isolates' request counts. */
   metricsShard(index: number): MetricsShardRpc;
+  /** The Durable Object holding the fleet's trace window and its samples. */
+  traceCollector(): TraceCollectorRpc;
   /** The jobs queue's producer. */
   jobs: JobQueue;
   /** The dashboard's bundled scripts and styles (wrangler.toml [assets]); absent where none are deployed. */

@@ -7,6 +7,7 @@ import { authorizeAdmin } from '../admin/authorize.ts';
 import { fleetMetrics } from '../admin/fleet-metrics.ts';
 import { renderMetrics } from '../observe/metrics.ts';
 import { declaredLength, recordRequest } from '../observe/request-metrics.ts';
+import { type RequestTiming, createRequestTiming } from '../observe/request-timing.ts';
 import { timingSafeEqualText } from '../s3/sigv4.ts';
 import { createLogger, errorFields } from '../observe/log.ts';
 import { S3Error } from '../s3/errors.ts';
@@ -20,6 +21,7 @@ import { type ActiveConfig, deployedBaseDomains, rememberActiveRecord, resolveAc
 import type { Bindings } from './bindings.ts';
 import { ensureQuotaLimitsSynced } from '../jobs/quota-sync.ts';
 import { rateLimitWait } from './rate-limit.ts';
+import { traceS3Request } from './request-trace.ts';
 import { createServices, flushMetricsIfDue, newRequestId, readSettings } from './services.ts';
 import { thisIsolate } from './isolate.ts';
 
@@ -57,16 +59,18 @@ export async function handleFetch(request: Request, bindings: Bindings): Promise
 
 /** The S3 surface: every failure, also outside an operation (config, rate limiter), is an S3 XML error. */
 async function s3(request: Request, bindings: Bindings): Promise<Response> {
-  const started = Date.now();
+  const timing = createRequestTiming(Date.now);
   const requestId = newRequestId();
   let response: Response;
   try {
-    response = await s3Request(request, bindings, requestId);
+    response = await s3Request(request, bindings, requestId, timing);
   } catch (err) {
     createLogger('info').error('s3 request failed outside its operation', { ...errorFields(err), request_id: requestId });
     response = s3Failure(request, requestId, new S3Error('InternalError', 'We encountered an internal error. Please try again.'));
   }
-  countS3Request(request, response, started, bindings);
+  timing.finish();
+  countS3Request(request, response, timing.startedAt, bindings);
+  traceS3Request(request, response, { requestId, timing }, bindings);
   return response;
 }
 
@@ -88,13 +92,13 @@ function s3Failure(request: Request, requestId: string, err: S3Error): Response 
   return withRequestId(errorResponse(err, requestId, new URL(request.url).pathname, request.method), requestId);
 }
 
-async function s3Request(request: Request, bindings: Bindings, requestId: string): Promise<Response> {
+async function s3Request(request: Request, bindings: Bindings, requestId: string, timing: RequestTiming): Promise<Response> {
   return withRequestServices(
     bindings,
     requestId,
     () => s3Failure(request, requestId, new S3Error('ServiceUnavailable', 'The orchestrator is not configured correctly; see its logs')),
     async (services, active) => {
-      const wait = await rateLimitWait(request, active.config.rateLimit, bindings, services.log);
+      const wait = await timing.time('rate_limit', () => rateLimitWait(request, active.config.rateLimit, bindings, services.log));
       if (wait !== undefined) {
         return s3Failure(request, requestId, new S3Error('SlowDown', 'Please reduce your request rate.', { status: 429, headers: { 'retry-after': String(wait) } }));
       }
@@ -106,6 +110,7 @@ async function s3Request(request: Request, bindings: Bindings, requestId: string
       }
       return handleS3(request, services, active.credentials);
     },
+    timing,
   );
 }
 
@@ -139,6 +144,7 @@ async function adminRequest(request: Request, bindings: Bindings): Promise<Respo
         rememberActive: rememberActiveRecord,
         runtimeSettings: thisIsolate().runtimeSettings,
         adminEvents: bindings.adminEvents(),
+        trace: { collector: bindings.traceCollector(), opened: (window) => thisIsolate().trace.learn(window, Date.now()) },
       });
     },
   );
@@ -177,14 +183,17 @@ async function withRequestServices(
   requestId: string,
   unusable: () => Response,
   handle: (services: Services, active: ActiveConfig) => Promise<Response>,
+  timing: RequestTiming = createRequestTiming(Date.now),
 ): Promise<Response> {
-  const runtime = await readSettings(bindings);
-  const loaded = await resolveActiveConfig(bindings, runtime.logLevel);
+  const { runtime, loaded } = await timing.time('config', async () => {
+    const runtime = await readSettings(bindings);
+    return { runtime, loaded: await resolveActiveConfig(bindings, runtime.logLevel) };
+  });
   if (!loaded.ok) {
     createLogger('info').error('configuration unusable', { error: loaded.error });
     return unusable();
   }
-  const { services, close } = createServices(bindings, loaded.active, { requestId, runtime });
+  const { services, close } = createServices(bindings, loaded.active, { requestId, runtime, timing });
   try {
     return await handle(services, loaded.active);
   } finally {

@@ -1,8 +1,8 @@
 /**
  * Everything one isolate remembers between requests, in one place: what services hand to the domain (object
  * records for degraded reads, the quota-sync memo, SigV4 signing keys), the backends' health as last seen, the
- * configuration in effect, the last health probe, the parsed trusted proxies and
- * the request metrics not yet sent. Module code keeps no other state
+ * configuration in effect, the last health probe, the parsed trusted proxies,
+ * the request metrics not yet sent and the trace window as last seen. Module code keeps no other state
  * between requests (besides Neon's driver settings and the Access verifier's key set, which follow their inputs);
  * tests start clean with resetIsolate().
  */
@@ -15,6 +15,7 @@ import type { EncryptionConfig } from '../config/types.ts';
 import type { KeyProvider } from '../crypto/key-provider.ts';
 import type { DataKeyCache } from '../crypto/storage-transform.ts';
 import { type MetricsRecorder, createMetricsRecorder } from '../observe/metrics-recorder.ts';
+import { type TraceSampler, createTraceSampler } from '../observe/trace-sampler.ts';
 import type { IsolateMemory } from '../services/services.ts';
 import { createLocationCache } from '../store/location-cache.ts';
 import type { Cidr } from '../util/client-ip.ts';
@@ -39,6 +40,8 @@ export interface Isolate {
   encryption: { providers: WeakMap<EncryptionConfig, Promise<KeyProvider>>; dataKeys: DataKeyCache };
   /** This isolate's request and backend-call counts not yet sent to its metrics shard. */
   metrics: MetricsRecorder;
+  /** The trace window as this isolate last saw it, and its samples not yet sent. */
+  trace: TraceSampler;
 }
 
 function freshIsolate(): Isolate {
@@ -49,6 +52,7 @@ function freshIsolate(): Isolate {
     runtimeSettings: runtimeSettingsCache(),
     encryption: { providers: new WeakMap(), dataKeys: new Map() },
     metrics: createMetricsRecorder(),
+    trace: createTraceSampler(),
   };
 }
 

@@ -12,6 +12,7 @@ import { type StorageTransform, atRestStorage } from '../crypto/storage-transfor
 import { eventCounters } from '../observe/fleet-counters.ts';
 import { createLogger } from '../observe/log.ts';
 import { createRequestMetrics, recordBackendCall, sendToShard } from '../observe/request-metrics.ts';
+import { type RequestTiming, createRequestTiming } from '../observe/request-timing.ts';
 import type { OpenServices, OpenedServices, Services } from '../services/services.ts';
 import { type Database, openDatabase } from '../store/db.ts';
 import { type ActiveConfig, deploymentOf, resolveActiveConfig } from './active-config.ts';
@@ -24,14 +25,23 @@ const now = () => Date.now();
 export function createServices(
   bindings: Bindings,
   active: ActiveConfig,
-  opts: { requestId?: string; runtime?: RuntimeSettings; logFields?: Record<string, unknown> } = {},
+  opts: { requestId?: string; runtime?: RuntimeSettings; logFields?: Record<string, unknown>; timing?: RequestTiming } = {},
 ): OpenedServices {
   const isolate = thisIsolate();
   const requestId = opts.requestId ?? newRequestId();
+  const timing = opts.timing ?? createRequestTiming(now);
   let database: Database | undefined;
   const log = createLogger(opts.runtime?.logLevel ?? active.config.server.logLevel, { request_id: requestId, ...opts.logFields });
   const health = createBackendHealth(
-    { backendState: bindings.backendState, waitUntil: bindings.waitUntil, now, observeCall: (call) => recordBackendCall(isolate.metrics, call) },
+    {
+      backendState: bindings.backendState,
+      waitUntil: bindings.waitUntil,
+      now,
+      observeCall: (call) => {
+        recordBackendCall(isolate.metrics, call);
+        timing.add('backend', call.seconds * 1000);
+      },
+    },
     isolate.health,
   );
   const tracked = new Map<string, BackendClient>();
@@ -41,7 +51,10 @@ export function createServices(
     config: active.config,
     db() {
       if (!bindings.databaseUrl) throw new Error('DATABASE_URL is not set');
-      database ??= openDatabase(bindings.databaseUrl, { localProxy: bindings.databaseLocalProxy });
+      database ??= openDatabase(bindings.databaseUrl, {
+        localProxy: bindings.databaseLocalProxy,
+        observe: (kind, ms) => timing.add(kind === 'statement' ? 'metadata' : 'commit', ms),
+      });
       return database.db;
     },
     backend(name) {
@@ -58,6 +71,7 @@ export function createServices(
     backendState: bindings.backendState,
     counters: eventCounters(bindings.fleetCounters, bindings.waitUntil),
     metrics: createRequestMetrics({ recorder: isolate.metrics, shard: bindings.metricsShard, now }),
+    timing,
     storage: storageFor(active.config, isolate),
     jobs: bindings.jobs,
     memory: isolate.memory,

@@ -27,12 +27,14 @@ export async function handleS3(request: Request, services: Services, credentials
   let mutation: S3Mutation | undefined;
   try {
     const s3 = parseS3Request(request, services.config.server.baseDomains);
-    const result = await authenticate(request, credentials, {
-      now: services.now(),
-      clockSkewSeconds: services.config.server.clockSkewSeconds,
-      regions: services.config.server.regions,
-      signingKeys: services.memory.signingKeys,
-    });
+    const result = await services.timing.time('auth', () =>
+      authenticate(request, credentials, {
+        now: services.now(),
+        clockSkewSeconds: services.config.server.clockSkewSeconds,
+        regions: services.config.server.regions,
+        signingKeys: services.memory.signingKeys,
+      }),
+    );
     if (!result.ok) {
       services.log.info('request refused', { reason: result.failure.reason, path: url.pathname });
       throw authFailureToS3Error(result.failure);
@@ -40,6 +42,7 @@ export async function handleS3(request: Request, services: Services, credentials
     if (s3.bucket !== undefined) checkBucketAccess(services.config, result.auth.bucket, s3.bucket);
     const route = resolveRoute(s3);
     operation = route.operation;
+    services.timing.operation = operation;
     if (isMutation(operation)) mutation = { operation, request: s3, accessKeyId: result.auth.accessKeyId };
     response = await route.handler(services, s3, result.auth);
   } catch (err) {

@@ -11,6 +11,7 @@ import type { StorageTransform } from '../crypto/storage-transform.ts';
 import type { EventCounters } from '../observe/fleet-counters.ts';
 import type { Logger } from '../observe/log.ts';
 import type { RequestMetrics } from '../observe/request-metrics.ts';
+import type { RequestTiming } from '../observe/request-timing.ts';
 import type { Db } from '../store/db.ts';
 import type { LocationCache } from '../store/location-cache.ts';
 
@@ -31,6 +32,8 @@ export interface Services {
   counters: EventCounters;
   /** The request metrics: counted in this isolate, added up across the fleet in the metrics shards. */
   metrics: RequestMetrics;
+  /** Where this request's time goes, phase by phase (store and backend calls are timed as they are made). */
+  timing: RequestTiming;
   /** How copies are stored at rest: as is, or sealed with the configured keys. */
   storage: StorageTransform;
   /** The jobs queue (Cloudflare Queues): bulk jobs fan out through it. */

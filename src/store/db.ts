@@ -34,14 +34,42 @@ function useLocalProxy(proxy: string): void {
   configuredProxy = proxy;
 }
 
-export function openDatabase(url: string, opts: { localProxy?: string | undefined } = {}): Database {
+/** What a database call was: one statement outside a transaction (mostly reads), or a whole transaction. */
+export type DatabaseCall = 'statement' | 'transaction';
+
+export interface DatabaseOptions {
+  localProxy?: string | undefined;
+  /** Hears how long each call took (ms), including the wait for a connection (the request's trace phases). */
+  observe?: (call: DatabaseCall, ms: number) => void;
+}
+
+export function openDatabase(url: string, opts: DatabaseOptions = {}): Database {
   if (opts.localProxy) useLocalProxy(opts.localProxy);
   // Workers cannot share sockets between requests, so each request gets a small pool of its own.
   const pool = new Pool({ connectionString: url, max: 3, connectionTimeoutMillis: 10_000 });
   // A dropped idle connection must not become an unhandled error that kills the isolate.
   pool.on('error', () => {});
   const db = drizzle({ client: pool, schema });
+  if (opts.observe) observeCalls(pool, db, opts.observe);
   return { db, close: () => pool.end() };
+}
+
+/**
+ * Times every call at the two doors drizzle uses: a statement outside a transaction is one `pool.query`, and a
+ * transaction is one `db.transaction` (its statements run on a connection of its own, not through `pool.query`).
+ */
+function observeCalls(pool: Pool, db: Db, observe: (call: DatabaseCall, ms: number) => void): void {
+  const timed = <T>(call: DatabaseCall, run: () => T): T => {
+    const started = Date.now();
+    const result = run();
+    // A callback-style call (drizzle makes none) is left untimed.
+    if (!(result instanceof Promise)) return result;
+    return result.finally(() => observe(call, Date.now() - started)) as T;
+  };
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as { query: unknown }).query = (...args: unknown[]) => timed('statement', () => query(...args));
+  const transaction = db.transaction.bind(db);
+  db.transaction = ((work, config) => timed('transaction', () => transaction(work, config))) as Db['transaction'];
 }
 
 /**

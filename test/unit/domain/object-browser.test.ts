@@ -8,6 +8,7 @@ import { type AdminContext, handleAdmin } from '../../../src/admin/api.ts';
 import { ADMIN_STATUSES } from '../../../src/admin/refusals.ts';
 import { refreshedValue } from '../../../src/config/config-store.ts';
 import { adminEventRing, memoryRingStorage } from '../../../src/observe/admin-events.ts';
+import { memoryTraceCollector } from '../../../src/observe/trace-collector.ts';
 import { MIN_PART_BYTES } from '../../../src/objects/multipart.ts';
 import { deletePrefix } from '../../../src/objects/delete-prefix.ts';
 import { downloadHeaders } from '../../support/download-headers.ts';
@@ -34,6 +35,7 @@ function adminContext(world: DomainWorld): AdminContext {
     rememberActive: () => {},
     runtimeSettings: refreshedValue('runtime-settings'),
     adminEvents: adminEventRing(memoryRingStorage()),
+    trace: { collector: memoryTraceCollector(world.clock.now), opened: () => {} },
   };
 }
 

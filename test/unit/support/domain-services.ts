@@ -24,6 +24,7 @@ import { type MemoryBackend, createMemoryBackend } from './memory-backend.ts';
 import { type MemoryDatabase, openMemoryDatabase } from './memory-database.ts';
 import { type MemoryHealth, createMemoryHealth } from './memory-health.ts';
 import { memoryRequestMetrics } from './memory-metrics.ts';
+import { createRequestTiming } from '../../../src/observe/request-timing.ts';
 
 export interface DomainOptions {
   /** Backends in config order; a bare name has no quota (unlimited). */
@@ -123,6 +124,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
     backendState: (name) => memoryBackendState(name, health),
     counters,
     metrics: memoryRequestMetrics(clock.now),
+    timing: createRequestTiming(clock.now),
     jobs: {
       send: async (body) => void queued.push(body),
       sendBatch: async (bodies) => void queued.push(...bodies),
