@@ -12,6 +12,7 @@ import { validateConfig } from '../../../src/config/validate.ts';
 import { createKeyProvider } from '../../../src/crypto/key-provider.ts';
 import { atRestStorage } from '../../../src/crypto/storage-transform.ts';
 import { ensureQuotaLimitsSynced } from '../../../src/jobs/quota-sync.ts';
+import type { NotificationEvent } from '../../../src/notify/cloud-event.ts';
 import type { LogFields, Logger } from '../../../src/observe/log.ts';
 import type { JobMessage, Services } from '../../../src/services/services.ts';
 import { setBackendMode } from '../../../src/store/backend-states.ts';
@@ -56,6 +57,8 @@ export interface DomainWorld {
   events: Map<string, number>;
   /** Messages sent to the jobs queue and not yet taken by the test. */
   queued: JobMessage[];
+  /** Every notification emitted, in order (whether or not an endpoint would want it). */
+  notifications: NotificationEvent[];
   /** Starts a drain as the backend's Durable Object does (the mode in Postgres first) and steps it until it ends. */
   drain(backend: string, maxSteps?: number): Promise<{ outcome: DrainStepOutcome; progress: DrainProgress; steps: number }>;
   /** Work handed to waitUntil, settled. */
@@ -103,6 +106,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
   const tracked = new Map([...backends].map(([name, client]) => [name, health.track(client)]));
   const logs: LogEntry[] = [];
   const queued: JobMessage[] = [];
+  const notifications: NotificationEvent[] = [];
   const events = new Map<string, number>();
   const pending: Promise<unknown>[] = [];
   const log = memoryLogger(logs, {});
@@ -127,6 +131,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
       send: async (body) => void queued.push(body),
       sendBatch: async (bodies) => void queued.push(...bodies),
     },
+    notify: { emit: (event) => void notifications.push(event) },
     storage: atRestStorage(config.encryption, config.encryption.masterKey ? () => createKeyProvider(config.encryption) : undefined, new Map()),
     memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map() },
     log,
@@ -152,6 +157,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
     logs,
     events,
     queued,
+    notifications,
     async drain(backend, maxSteps = 20) {
       await setBackendMode(memory.db, backend, 'draining');
       // The progress lives here, as the backend's Durable Object keeps it.
