@@ -5,6 +5,7 @@
  * growing delay, and after the queue's max_retries Cloudflare moves the message to the dead-letter queue, whose
  * consumer logs and counts it. At least once: a 2xx that is lost on the way back means the event is sent again.
  */
+import { KV_REFRESH_MS } from '../config/config-store.ts';
 import type { NotificationEndpoint } from '../config/types.ts';
 import type { EventCounters } from '../observe/fleet-counters.ts';
 import { type Logger, errorFields } from '../observe/log.ts';
@@ -33,6 +34,7 @@ export interface DeliveryDeps {
   counters: EventCounters;
   log: Logger;
   fetch(request: Request): Promise<Response>;
+  now(): number;
 }
 
 /** Seconds before the next attempt once `attempts` (1 for the first delivery) have failed: doubling, capped. */
@@ -57,6 +59,12 @@ async function deliverOne(deps: DeliveryDeps, message: DeliveryMessage): Promise
   const endpoint = deps.endpoints.find((e) => e.name === body.endpoint);
   // The prefix was checked when the event was queued (a batch's keys are not all in its message).
   if (!endpoint || !wantsType(endpoint, body.event.type)) {
+    if (mayBeNewerThanThisIsolate(deps, body)) {
+      // A version activated a moment ago (this one may announce it) reaches this isolate within KV_REFRESH_MS.
+      log.info('notification for an endpoint this isolate does not know yet; retried once its configuration is fresh');
+      message.retry({ delaySeconds: Math.ceil(KV_REFRESH_MS / 1000) });
+      return;
+    }
     log.warn('notification dropped: the endpoint is no longer configured for it');
     countDropped(deps.counters, 'unroutable');
     message.ack();
@@ -72,6 +80,10 @@ async function deliverOne(deps: DeliveryDeps, message: DeliveryMessage): Promise
   const delaySeconds = retryDelaySeconds(message.attempts, deps.retryDelayMs);
   log.warn('notification delivery failed; retried later', { ...problem, retry_in_seconds: delaySeconds });
   message.retry({ delaySeconds });
+}
+
+function mayBeNewerThanThisIsolate(deps: DeliveryDeps, message: NotificationMessage): boolean {
+  return deps.now() - Date.parse(message.event.time) < 2 * KV_REFRESH_MS;
 }
 
 /** POSTs the event; undefined when the receiver took it (2xx), else what went wrong. */

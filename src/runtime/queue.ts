@@ -28,11 +28,10 @@ type Consumer = (services: Services, messages: readonly QueueMessage[]) => Promi
 const CONSUMERS: Record<string, Consumer> = {
   's3o-jobs': (services, messages) => consumeJobs(services, messages, { deadLetters: false }),
   's3o-jobs-dlq': (services, messages) => consumeJobs(services, messages, { deadLetters: true }),
-  's3o-notifications': (services, messages) =>
-    deliverNotifications(
-      { endpoints: services.config.notifications.endpoints, retryDelayMs: services.config.notifications.retryDelayMs, counters: services.counters, log: services.log, fetch: (request) => fetch(request) },
-      messages,
-    ),
+  's3o-notifications': (services, messages) => {
+    const { endpoints, retryDelayMs } = services.config.notifications;
+    return deliverNotifications({ endpoints, retryDelayMs, counters: services.counters, log: services.log, now: services.now, fetch: (request) => fetch(request) }, messages);
+  },
   's3o-notifications-dlq': async (services, messages) => dropDeadLetters(services, messages),
 };
 

@@ -3,6 +3,7 @@
  * in-memory backends (memory-backend.ts), breakers (memory-health.ts), clock and PGlite database
  * (memory-database.ts). When that shape changes, only this file follows.
  */
+import { claimCapacityWarning } from '../../../src/backend-state/capacity-warning.ts';
 import { type DrainStepOutcome, drainStep } from '../../../src/backend-state/drain-step.ts';
 import type { BackendStateRpc } from '../../../src/backends/backend-state-rpc.ts';
 import type { DrainProgress } from '../../../src/backends/backend-state.ts';
@@ -107,6 +108,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
   const logs: LogEntry[] = [];
   const queued: JobMessage[] = [];
   const notifications: NotificationEvent[] = [];
+  const capacityWarnedAt = new Map<string, number>();
   const events = new Map<string, number>();
   const pending: Promise<unknown>[] = [];
   const log = memoryLogger(logs, {});
@@ -124,7 +126,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
       return client;
     },
     health,
-    backendState: (name) => memoryBackendState(name, health),
+    backendState: (name) => memoryBackendState(name, health, capacityWarnedAt),
     counters,
     metrics: memoryRequestMetrics(clock.now),
     jobs: {
@@ -208,7 +210,7 @@ function memoryLogger(entries: LogEntry[], base: LogFields): Logger {
  * What jobs may ask a backend's Durable Object: the breaker parts answer from the in-memory breakers; the drain,
  * removal and usage controls are the Durable Object's own logic (tested with it), not the domain's, and refuse.
  */
-function memoryBackendState(name: string, health: MemoryHealth): BackendStateRpc {
+function memoryBackendState(name: string, health: MemoryHealth, capacityWarnedAt: Map<string, number>): BackendStateRpc {
   const unsupported = (what: string) => () => Promise.reject(new Error(`${what} is the Durable Object's, not modelled in domain tests`));
   const status = () => ({ breaker: health.state(name), usage: health.usage(name) ?? { period: '', apiRequests: 0, egressBytes: 0, ingressBytes: 0 } });
   return {
@@ -229,6 +231,7 @@ function memoryBackendState(name: string, health: MemoryHealth): BackendStateRpc
       return health.degradedReads.get(name) ?? 0;
     },
     degradedReads: async () => health.degradedReads.get(name) ?? 0,
+    claimCapacityWarning: (now) => claimCapacityWarning({ get: async () => capacityWarnedAt.get(name), put: async (at) => void capacityWarnedAt.set(name, at) }, now),
     ensureAlarm: async () => {},
   };
 }
