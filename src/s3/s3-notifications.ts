@@ -26,6 +26,7 @@ export function s3Notification(operation: string, request: S3Request, record: Au
   const { params } = record;
   if (type === 's3:ObjectRemoved:DeleteBatch') {
     const removed = request.removedKeys ?? [];
+    if (removed.length === 0) return undefined;
     const listed = keysWithin(removed, BATCH_KEYS_BUDGET);
     return {
       type,
