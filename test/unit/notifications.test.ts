@@ -15,18 +15,9 @@ import { type NotificationMessage, createNotifier } from '../../src/notify/notif
 import { endpointWants } from '../../src/notify/routing.ts';
 import { signBody } from '../../src/notify/signature.ts';
 import type { Logger } from '../../src/observe/log.ts';
+import { BASE_DOCUMENT } from './support/config-document.ts';
 
-const BASE = `
-buckets:
-  - name: photos
-    credentials: [{ access_key_id: photos-key, secret_access_key: photos-secret }]
-backends:
-  - name: b1
-    endpoint: https://s3.example.com
-    bucket: real-bucket
-    access_key_id: key
-    secret_access_key: secret
-`;
+const BASE = BASE_DOCUMENT;
 
 function load(notifications: string, vars: Record<string, string> = {}) {
   return loadConfig(`${BASE}notifications:\n${notifications}`, vars);
