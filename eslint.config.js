@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Folders depend in one direction (docs/architecture.md): protocol (s3, admin, cli) -> domain (backend-state,
- * jobs, objects) -> the services contract -> infrastructure (store, backends, crypto, config, observe) -> util;
+ * jobs, objects) -> the services contract -> infrastructure (store, backends, crypto, config, observe, notify) -> util;
  * runtime/ is the composition root and nothing in src/ imports it. Each entry forbids the folders a folder may
  * not import. Inside the domain, backend-state may use jobs and objects, jobs may use objects, never back.
  */
@@ -13,12 +13,12 @@ const LAYERS = {
   objects: { folders: ['objects'], forbidden: ['s3', 'admin', 'cli', 'runtime', 'backend-state', 'jobs'] },
   services: { folders: ['services'], forbidden: ['s3', 'admin', 'cli', 'runtime', 'backend-state', 'objects', 'jobs'] },
   infrastructure: {
-    folders: ['store', 'backends', 'crypto', 'config', 'observe'],
+    folders: ['store', 'backends', 'crypto', 'config', 'observe', 'notify'],
     forbidden: ['s3', 'admin', 'cli', 'runtime', 'backend-state', 'objects', 'jobs', 'services'],
   },
   util: {
     folders: ['util'],
-    forbidden: ['s3', 'admin', 'cli', 'runtime', 'backend-state', 'objects', 'jobs', 'services', 'store', 'backends', 'crypto', 'config', 'observe'],
+    forbidden: ['s3', 'admin', 'cli', 'runtime', 'backend-state', 'objects', 'jobs', 'services', 'store', 'backends', 'crypto', 'config', 'observe', 'notify'],
   },
   protocol: { folders: ['s3', 'admin', 'cli', 'ui'], forbidden: ['runtime'] },
 };

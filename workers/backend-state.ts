@@ -18,11 +18,12 @@ import {
   startDrain,
 } from '../src/backend-state/drain-control.ts';
 import { removeBackend } from '../src/backend-state/remove-backend.ts';
-import { type BreakerStore, DEFAULT_BREAKER, admitCall, breakerState, reportFailure, reportSuccess } from '../src/backend-state/breaker-control.ts';
+import { claimCapacityWarning } from '../src/backend-state/capacity-warning.ts';
+import { type Announce, type BreakerStore, DEFAULT_BREAKER, admitCall, breakerState, reportFailure, reportSuccess } from '../src/backend-state/breaker-control.ts';
 import { type StoredUsage, type UsageStore, currentUsage, flushUsage, recordUsage } from '../src/backend-state/usage-control.ts';
 import { resolveActiveConfig } from '../src/runtime/active-config.ts';
 import type { Bindings } from '../src/runtime/bindings.ts';
-import { servicesOpener } from '../src/runtime/services.ts';
+import { notifierFor, servicesOpener } from '../src/runtime/services.ts';
 import type { OpenServices } from '../src/services/services.ts';
 import { bindingsFrom } from './bindings.ts';
 import type { Env } from './env.ts';
@@ -99,14 +100,27 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
     return flushUsage(this.usageStore, backend, this.open('usage'), Date.now());
   }
 
-  async reportFailure(error: string): Promise<BreakerState> {
+  async reportFailure(backend: string, error: string): Promise<BreakerState> {
     // The configuration is cached per isolate, so this costs no KV read on most reports.
-    const loaded = await resolveActiveConfig(this.bindings());
-    return reportFailure(this.breakerStore, loaded.ok ? loaded.active.config.circuitBreaker : DEFAULT_BREAKER, error, Date.now());
+    const bindings = this.bindings();
+    const loaded = await resolveActiveConfig(bindings);
+    const settings = loaded.ok ? loaded.active.config.circuitBreaker : DEFAULT_BREAKER;
+    return reportFailure(this.breakerStore, settings, { backend, error, now: Date.now() }, this.announcer(bindings));
   }
 
-  reportSuccess(): Promise<BreakerState> {
-    return reportSuccess(this.breakerStore);
+  reportSuccess(backend: string): Promise<BreakerState> {
+    const bindings = this.bindings();
+    return reportSuccess(this.breakerStore, backend, Date.now(), this.announcer(bindings));
+  }
+
+  /** Notifications under the configuration in effect, looked up only when there is one to send. */
+  private announcer(bindings: Bindings): Announce {
+    return (event) => {
+      const sent = resolveActiveConfig(bindings).then((loaded) => {
+        if (loaded.ok) notifierFor(bindings, loaded.active.config).emit(event);
+      });
+      this.ctx.waitUntil(sent.catch(() => {}));
+    };
   }
 
   admitCall(): Promise<{ allowed: boolean; state: BreakerState }> {
@@ -121,6 +135,10 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
 
   async degradedReads(): Promise<number> {
     return (await this.ctx.storage.get<number>('degraded-reads')) ?? 0;
+  }
+
+  claimCapacityWarning(now: number): Promise<boolean> {
+    return claimCapacityWarning({ get: () => this.ctx.storage.get<number>('capacity-warned-at'), put: (at) => this.ctx.storage.put('capacity-warned-at', at) }, now);
   }
 
   ensureAlarm(): Promise<void> {

@@ -44,6 +44,11 @@ export function bindingsFrom(env: Env, waitUntil: (promise: Promise<unknown>) =>
         await env.JOBS.sendBatch(bodies.map((body) => ({ body, contentType: 'json' as const })));
       },
     },
+    notifications: {
+      sendBatch: async (messages) => {
+        await env.NOTIFICATIONS.sendBatch(messages.map((body) => ({ body, contentType: 'json' as const })));
+      },
+    },
     assets: env.ASSETS,
     waitUntil,
   };

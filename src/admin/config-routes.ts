@@ -139,6 +139,15 @@ async function activate(context: AdminContext, change: Activation, audit: AuditN
   });
   // Field names only: the values may be secrets (a changed credential), and the document is never recorded.
   audit({ version: record.version, changed: changes.map((c) => c.field), requires_deploy: requires_deploy.map((c) => c.field) });
+  // Announced to the endpoints of the version now in effect, so an endpoint added by this push hears of it.
+  context.services.notify.emit(
+    {
+      type: 'config.version.activated',
+      subject: String(record.version),
+      data: { version: record.version, source: record.source, by: record.by, changed: changes.map((c) => c.field), requires_deploy: requires_deploy.map((c) => c.field) },
+    },
+    after.notifications.endpoints,
+  );
   let quotaSync = 'synced';
   try {
     await ensureQuotaLimitsSynced(context.services, { force: true, config: after });

@@ -14,6 +14,7 @@ import { activeUploadsByBackend } from '../store/multipart.ts';
 import { backendReport, bytesAvailable, usageForPeriod } from '../store/quotas.ts';
 import type { MetricFamily } from '../observe/metrics.ts';
 import { AUDIT_COUNTER } from '../observe/audit.ts';
+import { notificationFamilies } from '../notify/counters.ts';
 import { leasedJobMetrics, readJobLeases } from './job-reports.ts';
 import { usagePeriod } from '../backends/usage.ts';
 import { countsTowardFactor } from '../backends/backend-state.ts';
@@ -197,5 +198,6 @@ export async function fleetMetrics(services: Services): Promise<MetricFamily[]> 
       samples: labelled('integrity_errors', 'operation'),
     },
     { name: 's3o_audit_events_total', help: 'Audit records written: admin actions and S3 data mutations, by event', type: 'counter', samples: labelled(AUDIT_COUNTER, 'event') },
+    ...notificationFamilies(fleet),
   ];
 }

@@ -3,7 +3,7 @@
  * active -> draining -> drained (or back to active on cancel), kept in the object's storage and mirrored into
  * Postgres. workers/backend-state.ts only adapts the Durable Object API to this.
  */
-import type { BackendStateSnapshot } from '../backends/backend-state.ts';
+import type { BackendStateSnapshot, DrainProgress } from '../backends/backend-state.ts';
 import { initialBackendState, newDrain } from '../backends/backend-state.ts';
 import type { ControlResult } from '../backends/backend-state-rpc.ts';
 import { errorFields } from '../observe/log.ts';
@@ -123,10 +123,12 @@ export async function runDrainAlarm(durable: DurableState, open: OpenServices, n
         const outcome = await drainStep({ ...services, log }, { backend, deadline: services.now() + STEP_BUDGET_MS, save }, state.drain!);
         if (outcome.kind === 'continue') await durable.setAlarm(services.now());
         if (outcome.kind === 'wait') await durable.setAlarm(services.now() + outcome.ms);
+        if (outcome.kind === 'wait') await announceTrouble(services, durable, generation);
         if (outcome.kind === 'done') {
           const current = await readState(durable);
           if (current.drain?.generation === generation) await durable.write({ ...current, mode: 'drained' });
           log.warn('drain complete', { objects_moved: current.drain?.objectsMoved, bytes_moved: current.drain?.bytesMoved });
+          if (current.drain) services.notify.emit({ type: 'backend.drain.completed', subject: backend, data: { backend, ...drainFigures(current.drain) } });
         }
       } catch (err) {
         // The database or a backend is away: try again later; nothing was half-done (every move is a CAS).
@@ -135,12 +137,35 @@ export async function runDrainAlarm(durable: DurableState, open: OpenServices, n
         if (current.mode === 'draining' && current.drain?.generation === generation) {
           const lastErrorAt = new Date(services.now()).toISOString();
           await durable.write({ ...current, drain: { ...current.drain, failures: current.drain.failures + 1, lastError: errorFields(err).error as string, lastErrorAt } });
+          await announceTrouble(services, durable, generation);
         }
         await retryLater();
       }
     },
     retryLater,
   );
+}
+
+/**
+ * `backend.drain.failed`, once per drain: the first time a step fails or a pass leaves copies it could not move.
+ * The drain itself keeps retrying (and `backend.drain.completed` follows if it gets there); the event tells an
+ * operator to look (`admin drain-status`), without one message per retry.
+ */
+async function announceTrouble(services: Services, durable: DurableState, generation: number): Promise<void> {
+  const current = await readState(durable);
+  const drain = current.drain;
+  if (current.mode !== 'draining' || !drain || drain.generation !== generation || drain.troubleAnnounced || !current.backend) return;
+  await durable.write({ ...current, drain: { ...drain, troubleAnnounced: true } });
+  const backend = current.backend;
+  services.notify.emit({
+    type: 'backend.drain.failed',
+    subject: backend,
+    data: { backend, ...drainFigures(drain), last_error: drain.lastError ?? null, waiting_for_space: drain.waitingForSpace, still_retrying: true },
+  });
+}
+
+function drainFigures(drain: DrainProgress): Record<string, string | number> {
+  return { started_at: drain.startedAt, objects_moved: drain.objectsMoved, bytes_moved: drain.bytesMoved, copies_dropped: drain.copiesDropped, failures: drain.failures };
 }
 
 /** An alarm this far past its time did not fire (a local restart loses scheduled alarms); set it again. */

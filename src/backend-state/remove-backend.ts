@@ -66,13 +66,19 @@ async function remove(
     log.warn('backend purged: objects deleted from its storage', purged);
     const removed = await removeBackendRecords(db, backend);
     await markRemoved(durable, backend);
+    announceRemoved(services, backend, { purged: true, records_dropped: removed.objects, bytes_dropped: removed.bytes, objects_deleted: purged.deleted, delete_failures: purged.failed });
     return { ok: true, body: { status: 'backend purged', backend, objects_deleted: purged.deleted, delete_failures: purged.failed, records_dropped: removed.objects } };
   }
   if (mode === 'removed') return { ok: false, reason: 'conflict', error: alreadyRemoved };
   const removed = await removeBackendRecords(db, backend);
   await markRemoved(durable, backend);
   log.warn('backend removed: records dropped, objects left on its storage', { objects: removed.objects, bytes: removed.bytes });
+  announceRemoved(services, backend, { purged: false, records_dropped: removed.objects, bytes_dropped: removed.bytes });
   return { ok: true, body: { status: 'backend removed', backend, records_dropped: removed.objects, bytes_dropped: removed.bytes } };
+}
+
+function announceRemoved(services: Services, backend: string, figures: Record<string, number | boolean>): void {
+  services.notify.emit({ type: 'backend.removed', subject: backend, data: { backend, ...figures } });
 }
 
 /** Deletes every tracked copy and in-progress upload on the backend; failures are logged and counted, not fatal. */

@@ -79,11 +79,11 @@ export function createBackendHealth(deps: HealthDeps, memory: HealthMemory): Bac
     if (err === undefined) {
       const current = state(name);
       if (current.state === 'closed' && current.consecutiveFailures === 0) return;
-      deps.waitUntil(deps.backendState(name).reportSuccess().then((s) => remember(name, s)).catch(() => {}));
+      deps.waitUntil(deps.backendState(name).reportSuccess(name).then((s) => remember(name, s)).catch(() => {}));
       return;
     }
     if (!(err instanceof BackendError) || !isBackendFault(err.status)) return;
-    const call = deps.backendState(name).reportFailure(describeError(err)).then((s) => remember(name, s));
+    const call = deps.backendState(name).reportFailure(name, describeError(err)).then((s) => remember(name, s));
     deps.waitUntil(call.catch(() => {}));
   };
   return {

@@ -30,13 +30,15 @@ export interface BackendStateRpc {
   addUsage(backend: string, delta: UsageDelta): Promise<Usage>;
   /** Writes counted usage not yet in Postgres (the cron's nudge). */
   flushUsage(backend: string): Promise<void>;
-  reportFailure(error: string): Promise<BreakerState>;
-  reportSuccess(): Promise<BreakerState>;
+  reportFailure(backend: string, error: string): Promise<BreakerState>;
+  reportSuccess(backend: string): Promise<BreakerState>;
   /** The half-open probe: true for the one caller that may try the backend now. */
   admitCall(): Promise<{ allowed: boolean; state: BreakerState }>;
   /** Reads served from a cached record while Postgres was unreachable (a fleet-wide total for /metrics). */
   countDegradedRead(): Promise<number>;
   degradedReads(): Promise<number>;
+  /** True for the one caller that may send this backend's capacity warning now (at most hourly, fleet-wide). */
+  claimCapacityWarning(now: number): Promise<boolean>;
   /** The cron's nudge: re-arms the alarm of a drain that has none. */
   ensureAlarm(): Promise<void>;
 }

@@ -29,6 +29,8 @@ export interface DrainProgress {
   pendingMoves?: PendingMove[];
   completedAt?: string;
   cancelledAt?: string;
+  /** backend.drain.failed was sent for this drain (it is sent once per drain). */
+  troubleAnnounced?: boolean;
 }
 
 export interface PendingMove {

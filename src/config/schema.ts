@@ -12,6 +12,7 @@ import { choice, count, duration, flag, fraction, optionalText, size, stringList
 import { finished, key, optionalSection, section } from './schema-kit.ts';
 import { backends, buckets } from './schema-lists.ts';
 import { cleanupQueue, lifecycle } from './schema-lifecycle.ts';
+import { notifications } from './schema-notifications.ts';
 
 /** The log levels, least severe first. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -322,6 +323,7 @@ export const configDocument = section({
   encryption: key('encryption', encryption),
   lifecycle: key('lifecycle', lifecycle),
   cleanup_queue: key('cleanupQueue', cleanupQueue),
+  notifications: key('notifications', notifications),
   routing_strategy: key('routingStrategy', choice(['pack', 'spread'], 'pack'), {
     reload: 'deploy-only',
     meaning: '`pack` or `spread`: how a new object\'s backend is chosen (below)',

@@ -22,10 +22,10 @@ export async function breakerWatchJob(services: Services): Promise<void> {
         try {
           const response = await client.getObject(PROBE_KEY);
           await response.body?.cancel();
-          await rpc.reportSuccess();
+          await rpc.reportSuccess(name);
         } catch (err) {
-          if (err instanceof BackendError && err.status === 404) await rpc.reportSuccess();
-          else await rpc.reportFailure(describeError(err));
+          if (err instanceof BackendError && err.status === 404) await rpc.reportSuccess(name);
+          else await rpc.reportFailure(name, describeError(err));
         }
         services.log.info('backend probed', { backend: name, state: (await rpc.breaker()).state });
       }),

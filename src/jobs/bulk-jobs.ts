@@ -237,8 +237,11 @@ export async function bulkJobWatch(services: Services): Promise<void> {
   }
 }
 
+/** Logs and announces (job.completed) a job's end; called by whichever batch finished it, once. */
 function logCompletion(services: Services, job: BulkJobRow): void {
-  services.log.warn('bulk job complete', { job: job.id, kind: job.kind, succeeded: job.succeeded, failed: job.failed, skipped: job.skipped, total: job.total });
+  const figures = { kind: job.kind, succeeded: job.succeeded, failed: job.failed, skipped: job.skipped, total: job.total };
+  services.log.warn('bulk job complete', { job: job.id, ...figures });
+  services.notify.emit({ type: 'job.completed', subject: String(job.id), data: { job: String(job.id), ...figures } });
 }
 
 async function rewrapOne(services: Services, copy: BatchCopy): Promise<CopyOutcome> {

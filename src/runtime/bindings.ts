@@ -5,6 +5,7 @@ import type { AdminEventsRpc } from '../observe/admin-events.ts';
 import type { FleetCountersRpc } from '../observe/fleet-counters.ts';
 import type { MetricsShardRpc } from '../observe/metrics-shard.ts';
 import type { TraceCollectorRpc } from '../observe/trace-collector.ts';
+import type { NotificationQueue } from '../notify/notifier.ts';
 import type { JobQueue } from '../services/services.ts';
 import type { RateLimitRpc } from './rate-limit-rpc.ts';
 
@@ -34,6 +35,8 @@ export interface Bindings {
   traceCollector(): TraceCollectorRpc;
   /** The jobs queue's producer. */
   jobs: JobQueue;
+  /** The notifications queue's producer (absent where wrangler.toml binds none). */
+  notifications: NotificationQueue | undefined;
   /** The dashboard's bundled scripts and styles (wrangler.toml [assets]); absent where none are deployed. */
   assets: { fetch(request: Request): Promise<Response> } | undefined;
   waitUntil(promise: Promise<unknown>): void;

@@ -8,6 +8,7 @@ import { drainWatchJob } from '../jobs/drain-watch.ts';
 import { cleanupQueueJob } from '../jobs/cleanup-queue.ts';
 import { breakerWatchJob } from '../jobs/breaker-watch.ts';
 import { usageFlushJob } from '../jobs/usage-flush.ts';
+import { capacityWatchJob } from '../jobs/capacity-watch.ts';
 import { replicationJob } from '../jobs/replication-cron.ts';
 import { bulkJobWatch } from '../jobs/bulk-jobs.ts';
 import { rebalanceJob } from '../jobs/rebalance.ts';
@@ -26,6 +27,7 @@ export const JOBS_BY_CRON: Record<string, readonly { name: string; run: Job }[]>
     { name: 'drain-watch', run: drainWatchJob },
     { name: 'breaker-watch', run: breakerWatchJob },
     { name: 'usage-flush', run: usageFlushJob },
+    { name: 'capacity-watch', run: capacityWatchJob },
     { name: 'cleanup-queue', run: cleanupQueueJob },
     { name: 'replication', run: replicationJob },
     { name: 'bulk-job-watch', run: bulkJobWatch },

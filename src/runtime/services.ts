@@ -11,6 +11,7 @@ import { createKeyProvider, type KeyProvider } from '../crypto/key-provider.ts';
 import { type StorageTransform, atRestStorage } from '../crypto/storage-transform.ts';
 import { eventCounters } from '../observe/fleet-counters.ts';
 import { createLogger } from '../observe/log.ts';
+import { type Notifier, createNotifier } from '../notify/notifier.ts';
 import { createRequestMetrics, recordBackendCall, sendToShard } from '../observe/request-metrics.ts';
 import { type RequestTiming, createRequestTiming } from '../observe/request-timing.ts';
 import type { OpenServices, OpenedServices, Services } from '../services/services.ts';
@@ -45,6 +46,7 @@ export function createServices(
     isolate.health,
   );
   const tracked = new Map<string, BackendClient>();
+  const counters = eventCounters(bindings.fleetCounters, bindings.waitUntil);
   // Work handed to waitUntil may still need the database after the response (e.g. a verified read's verdict).
   const pending: Promise<unknown>[] = [];
   const services: Services = {
@@ -69,11 +71,12 @@ export function createServices(
     },
     health,
     backendState: bindings.backendState,
-    counters: eventCounters(bindings.fleetCounters, bindings.waitUntil),
+    counters,
     metrics: createRequestMetrics({ recorder: isolate.metrics, shard: bindings.metricsShard, now }),
     timing,
     storage: storageFor(active.config, isolate),
     jobs: bindings.jobs,
+    notify: notifierFor(bindings, active.config, counters, log),
     memory: isolate.memory,
     log,
     requestId,
@@ -92,6 +95,11 @@ export function createServices(
     flushMetricsIfDue(bindings);
   };
   return { services, close };
+}
+
+/** Notifications to the endpoints `config` names, queued through the bindings' notifications queue. */
+export function notifierFor(bindings: Bindings, config: Config, counters = eventCounters(bindings.fleetCounters, bindings.waitUntil), log = createLogger(config.server.logLevel)): Notifier {
+  return createNotifier({ queue: bindings.notifications, endpoints: config.notifications.endpoints, counters, log, now, waitUntil: bindings.waitUntil });
 }
 
 /** How copies are stored under this configuration: sealed with its keys when encryption is on. */

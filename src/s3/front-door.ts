@@ -17,6 +17,7 @@ import { s3ErrorOf } from './refusals.ts';
 import { parseS3Request } from './request.ts';
 import { errorResponse } from './responses.ts';
 import { type S3Mutation, isMutation, s3AuditRecord } from './s3-audit.ts';
+import { s3Notification } from './s3-notifications.ts';
 import type { Services } from '../services/services.ts';
 import { discardUnreadBody } from '../util/discard-body.ts';
 
@@ -50,7 +51,12 @@ export async function handleS3(request: Request, services: Services, credentials
     await discardUnreadBody(request);
   }
   services.log.debug('s3 request', { operation, method: request.method, status: response.status });
-  if (mutation) emitAudit(services, s3AuditRecord(mutation, response, services.requestId));
+  if (mutation) {
+    const record = s3AuditRecord(mutation, response, services.requestId);
+    emitAudit(services, record);
+    const event = s3Notification(mutation.operation, mutation.request, record);
+    if (event) services.notify.emit(event);
+  }
   return withRequestId(response, services.requestId);
 }
 

@@ -13,6 +13,8 @@ export interface S3Request {
   raw: Request;
   /** What the operation learnt for its audit record (the ETag it made, how many keys a batch named): src/s3/s3-audit.ts. */
   audit: Record<string, AuditValue>;
+  /** The keys a DeleteObjects removed, for its notification (src/s3/s3-notifications.ts). */
+  removedKeys?: string[];
 }
 
 const MAX_KEY_BYTES = 1024;

@@ -12,6 +12,7 @@ import type { EventCounters } from '../observe/fleet-counters.ts';
 import type { Logger } from '../observe/log.ts';
 import type { RequestMetrics } from '../observe/request-metrics.ts';
 import type { RequestTiming } from '../observe/request-timing.ts';
+import type { Notifier } from '../notify/notifier.ts';
 import type { Db } from '../store/db.ts';
 import type { LocationCache } from '../store/location-cache.ts';
 
@@ -38,6 +39,8 @@ export interface Services {
   storage: StorageTransform;
   /** The jobs queue (Cloudflare Queues): bulk jobs fan out through it. */
   jobs: JobQueue;
+  /** Webhook notifications: emitting queues the event for the endpoints that want it, off the caller's path. */
+  notify: Notifier;
   /** What this isolate remembers between requests. */
   memory: IsolateMemory;
   log: Logger;

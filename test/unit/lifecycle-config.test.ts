@@ -3,20 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
 import { applyReloadable, configChanges } from '../../src/config/reload-classes.ts';
 import type { Config } from '../../src/config/types.ts';
+import { BASE_DOCUMENT } from './support/config-document.ts';
 
-const BASE = `
-buckets:
-  - name: photos
-    credentials: [{ access_key_id: photos-key, secret_access_key: photos-secret }]
-  - name: archive
-    credentials: [{ access_key_id: archive-key, secret_access_key: archive-secret }]
-backends:
-  - name: b1
-    endpoint: https://s3.example.com
-    bucket: real-bucket
-    access_key_id: key
-    secret_access_key: secret
-`;
+const BASE = BASE_DOCUMENT;
 
 function load(extra: string) {
   return loadConfig(`${BASE}${extra}`, {});

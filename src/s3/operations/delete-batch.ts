@@ -51,6 +51,7 @@ export const DeleteObjects: Handler = async (services, request, auth) => {
   const done = outcomes.filter((o): o is Outcome => o !== undefined);
   const deleted: XmlNode[] = quiet ? [] : done.filter((o) => !o.error).map((o) => ({ Key: o.key }));
   request.audit.errors = done.filter((o) => o.error).length;
+  request.removedKeys = done.filter((o) => !o.error).map((o) => o.key);
   const errors: XmlNode[] = done.flatMap((o) => (o.error ? [{ Key: o.key, Code: o.error.code, Message: o.error.message }] : []));
   return xmlResponse('DeleteResult', { Deleted: deleted, Error: errors });
 };

@@ -3,6 +3,7 @@
  * in-memory backends (memory-backend.ts), breakers (memory-health.ts), clock and PGlite database
  * (memory-database.ts). When that shape changes, only this file follows.
  */
+import { claimCapacityWarning } from '../../../src/backend-state/capacity-warning.ts';
 import { type DrainStepOutcome, drainStep } from '../../../src/backend-state/drain-step.ts';
 import type { BackendStateRpc } from '../../../src/backends/backend-state-rpc.ts';
 import type { DrainProgress } from '../../../src/backends/backend-state.ts';
@@ -12,6 +13,7 @@ import { validateConfig } from '../../../src/config/validate.ts';
 import { createKeyProvider } from '../../../src/crypto/key-provider.ts';
 import { atRestStorage } from '../../../src/crypto/storage-transform.ts';
 import { ensureQuotaLimitsSynced } from '../../../src/jobs/quota-sync.ts';
+import type { NotificationEvent } from '../../../src/notify/cloud-event.ts';
 import type { LogFields, Logger } from '../../../src/observe/log.ts';
 import type { JobMessage, Services } from '../../../src/services/services.ts';
 import { setBackendMode } from '../../../src/store/backend-states.ts';
@@ -57,6 +59,8 @@ export interface DomainWorld {
   events: Map<string, number>;
   /** Messages sent to the jobs queue and not yet taken by the test. */
   queued: JobMessage[];
+  /** Every notification emitted, in order (whether or not an endpoint would want it). */
+  notifications: NotificationEvent[];
   /** Starts a drain as the backend's Durable Object does (the mode in Postgres first) and steps it until it ends. */
   drain(backend: string, maxSteps?: number): Promise<{ outcome: DrainStepOutcome; progress: DrainProgress; steps: number }>;
   /** Work handed to waitUntil, settled. */
@@ -104,6 +108,8 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
   const tracked = new Map([...backends].map(([name, client]) => [name, health.track(client)]));
   const logs: LogEntry[] = [];
   const queued: JobMessage[] = [];
+  const notifications: NotificationEvent[] = [];
+  const capacityWarnedAt = new Map<string, number>();
   const events = new Map<string, number>();
   const pending: Promise<unknown>[] = [];
   const log = memoryLogger(logs, {});
@@ -121,7 +127,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
       return client;
     },
     health,
-    backendState: (name) => memoryBackendState(name, health),
+    backendState: (name) => memoryBackendState(name, health, capacityWarnedAt),
     counters,
     metrics: memoryRequestMetrics(clock.now),
     timing: createRequestTiming(clock.now),
@@ -129,6 +135,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
       send: async (body) => void queued.push(body),
       sendBatch: async (bodies) => void queued.push(...bodies),
     },
+    notify: { emit: (event) => void notifications.push(event) },
     storage: atRestStorage(config.encryption, config.encryption.masterKey ? () => createKeyProvider(config.encryption) : undefined, new Map()),
     memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map() },
     log,
@@ -154,6 +161,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
     logs,
     events,
     queued,
+    notifications,
     async drain(backend, maxSteps = 20) {
       await setBackendMode(memory.db, backend, 'draining');
       // The progress lives here, as the backend's Durable Object keeps it.
@@ -204,7 +212,7 @@ function memoryLogger(entries: LogEntry[], base: LogFields): Logger {
  * What jobs may ask a backend's Durable Object: the breaker parts answer from the in-memory breakers; the drain,
  * removal and usage controls are the Durable Object's own logic (tested with it), not the domain's, and refuse.
  */
-function memoryBackendState(name: string, health: MemoryHealth): BackendStateRpc {
+function memoryBackendState(name: string, health: MemoryHealth, capacityWarnedAt: Map<string, number>): BackendStateRpc {
   const unsupported = (what: string) => () => Promise.reject(new Error(`${what} is the Durable Object's, not modelled in domain tests`));
   const status = () => ({ breaker: health.state(name), usage: health.usage(name) ?? { period: '', apiRequests: 0, egressBytes: 0, ingressBytes: 0 } });
   return {
@@ -225,6 +233,7 @@ function memoryBackendState(name: string, health: MemoryHealth): BackendStateRpc
       return health.degradedReads.get(name) ?? 0;
     },
     degradedReads: async () => health.degradedReads.get(name) ?? 0,
+    claimCapacityWarning: (now) => claimCapacityWarning({ get: async () => capacityWarnedAt.get(name), put: async (at) => void capacityWarnedAt.set(name, at) }, now),
     ensureAlarm: async () => {},
   };
 }
