@@ -24,6 +24,7 @@ ${HEAD}
   <nav aria-label="Sections">
     <a href="#fleet">Fleet</a>
     <a href="#jobs">Jobs</a>
+    <a href="#recent">Activity</a>
     <a href="#objects">Objects</a>
     <a href="#config">Configuration</a>
   </nav>
@@ -43,6 +44,10 @@ ${HEAD}
     <div id="job-list" class="job-list"></div>
     <h3>Cleanup queue</h3>
     <div id="cleanup"></div>
+  </section>
+  <section id="recent" aria-labelledby="recent-title">
+    <h2 id="recent-title">Activity</h2>
+    <div id="activity"></div>
   </section>
   <section id="objects" aria-labelledby="objects-title">
     <h2 id="objects-title">Objects</h2>

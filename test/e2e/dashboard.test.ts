@@ -127,6 +127,8 @@ describe('dashboard in a real browser', () => {
     expect(await progress.evaluate((el) => [(el as HTMLProgressElement).value, (el as HTMLProgressElement).max])).toEqual([24, 24]);
     expect(await backendCard('a').locator('.drain').textContent()).toContain('0 (0 B) remaining');
     expect((await stack.admin('GET', '/admin/api/backends/a/drain')).body).toMatchObject({ mode: 'drained', objects_remaining: 0 });
+    // The drain is in the fleet's activity, by the signed-in caller.
+    await expect.poll(() => page.locator('#activity tbody tr').first().textContent()).toMatch(/development token \(dashboard session\)admin\.drainbackend=a202 success/);
   });
 
   it('browses a bucket to an object and shows its copies; hostile names stay text', async () => {

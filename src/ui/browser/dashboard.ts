@@ -1,7 +1,9 @@
 /**
  * The dashboard's entry: polls GET /admin/api/dashboard (every 2 s while a drain or job runs, every 5 s otherwise,
- * and not at all while the tab is hidden) and redraws the overview; the object browser loads on demand.
+ * and not at all while the tab is hidden) with the last admin actions, and redraws the overview; the object
+ * browser loads on demand.
  */
+import { loadActivity } from './activity.ts';
 import { api } from './api.ts';
 import { renderConfig } from './config-view.ts';
 import { byId, fill, when } from './dom.ts';
@@ -26,7 +28,7 @@ async function poll(): Promise<void> {
   inFlight = true;
   let next = IDLE_MS;
   try {
-    const view = await api<DashboardView>('GET', '/admin/api/dashboard');
+    const [view] = await Promise.all([api<DashboardView>('GET', '/admin/api/dashboard'), loadActivity(byId('activity'))]);
     latest = view;
     render(view);
     fill(byId('live'), `Live · updated ${when(view.generated_at)}`);

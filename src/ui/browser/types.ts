@@ -137,3 +137,19 @@ export interface ObjectLocations {
 export interface ConfigVersionDocument extends VersionView {
   yaml: string;
 }
+
+/** One admin action from the fleet's ring (GET /admin/api/events). */
+export interface AdminEventView {
+  seq: number;
+  time: string;
+  event: string;
+  actor: string;
+  params: Record<string, string | number | boolean | readonly string[]>;
+  status: number;
+  outcome: 'success' | 'refused' | 'failed';
+}
+
+export interface AdminEventPage {
+  events: AdminEventView[];
+  last: number;
+}
