@@ -5,6 +5,7 @@
  * remembers the last number it applied per isolate and skips what it already has. Storage keys: `series:<key>` holds
  * a series' values, `isolate:<id>` the isolate's last applied batch and when it last sent one.
  */
+import type { SyncStorage } from './sync-storage.ts';
 import { type SeriesValues, addValues } from './request-metric-families.ts';
 
 /** How many shards the fleet's counts are spread over; an isolate sends all its counts to one of them. */
@@ -30,20 +31,12 @@ export interface MetricsShardRpc {
   totals(): Promise<SeriesTotals>;
 }
 
-/** The shard's storage: the Durable Object's synchronous key-value API, inside one transaction per merge. */
-export interface ShardStorage {
-  get<T>(key: string): T | undefined;
-  put(key: string, value: unknown): void;
-  delete(key: string): boolean;
-  list<T>(options: { prefix: string }): Iterable<[string, T]>;
-}
-
 interface IsolateRecord {
   seq: number;
   at: number;
 }
 
-export function mergeBatches(storage: ShardStorage, isolate: string, batches: readonly MetricsBatch[], now: number): number {
+export function mergeBatches(storage: SyncStorage, isolate: string, batches: readonly MetricsBatch[], now: number): number {
   let last = storage.get<IsolateRecord>(`isolate:${isolate}`)?.seq ?? 0;
   for (const batch of [...batches].sort((a, b) => a.seq - b.seq)) {
     if (batch.seq <= last) continue;
@@ -59,14 +52,14 @@ export function mergeBatches(storage: ShardStorage, isolate: string, batches: re
   return last;
 }
 
-export function shardTotals(storage: ShardStorage): SeriesTotals {
+export function shardTotals(storage: SyncStorage): SeriesTotals {
   const totals: SeriesTotals = {};
   for (const [key, values] of storage.list<SeriesValues>({ prefix: 'series:' })) totals[key.slice('series:'.length)] = values;
   return totals;
 }
 
 /** Forgets isolates quiet for ISOLATE_MEMORY_MS, at most once per PRUNE_EVERY_MS (it lists them all). */
-function pruneIsolates(storage: ShardStorage, now: number): void {
+function pruneIsolates(storage: SyncStorage, now: number): void {
   if (now - (storage.get<number>('pruned-at') ?? 0) < PRUNE_EVERY_MS) return;
   for (const [key, record] of storage.list<IsolateRecord>({ prefix: 'isolate:' })) {
     if (record.at < now - ISOLATE_MEMORY_MS) storage.delete(key);

@@ -6,6 +6,7 @@
  * ones are dropped and counted. Storage keys: `window` (the window and its counts) and `batch:<n, zero-padded>`
  * (one batch of samples each, as an isolate sent it).
  */
+import { type SyncStorage, memorySyncStorage } from './sync-storage.ts';
 import { randomHex } from '../crypto/encoding.ts';
 import { type OperationSummary, type TraceSample, slowestSamples, summarise } from './trace-summary.ts';
 
@@ -42,14 +43,6 @@ export interface TraceCollectorRpc {
   report(): Promise<TraceReport>;
 }
 
-/** The part of a Durable Object's synchronous storage the collector uses (an in-memory one serves tests). */
-export interface TraceStorage {
-  get<T>(key: string): T | undefined;
-  put(key: string, value: unknown): void;
-  delete(key: string): boolean;
-  list<T>(options: { prefix: string }): Iterable<[string, T]>;
-}
-
 interface WindowRecord {
   window: TraceWindow;
   kept: number;
@@ -63,7 +56,7 @@ const batchKey = (n: number) => `${BATCH_PREFIX}${String(n).padStart(8, '0')}`;
 /** The collector's rules, synchronous over synchronous storage (so the Durable Object can run each in one transaction). */
 export type TraceCollectorRules = { [K in keyof TraceCollectorRpc]: (...args: Parameters<TraceCollectorRpc[K]>) => Awaited<ReturnType<TraceCollectorRpc[K]>> };
 
-export function traceCollector(storage: TraceStorage, now: () => number): TraceCollectorRules {
+export function traceCollector(storage: SyncStorage, now: () => number): TraceCollectorRules {
   const current = () => storage.get<WindowRecord>('window');
   return {
     start(durationSeconds, sample) {
@@ -111,24 +104,9 @@ export function traceCollector(storage: TraceStorage, now: () => number): TraceC
   };
 }
 
-/** Storage in a Map, for tests and in-memory services. */
-export function memoryTraceStorage(): TraceStorage {
-  const entries = new Map<string, unknown>();
-  return {
-    get: <T>(key: string) => entries.get(key) as T | undefined,
-    put: (key, value) => void entries.set(key, structuredClone(value)),
-    delete: (key) => entries.delete(key),
-    list: <T>({ prefix }: { prefix: string }) =>
-      [...entries.keys()]
-        .filter((k) => k.startsWith(prefix))
-        .sort()
-        .map((k): [string, T] => [k, entries.get(k) as T]),
-  };
-}
-
 /** The collector as an RPC over in-memory storage, for tests and in-memory services. */
 export function memoryTraceCollector(now: () => number): TraceCollectorRpc {
-  const rules = traceCollector(memoryTraceStorage(), now);
+  const rules = traceCollector(memorySyncStorage(), now);
   return {
     start: async (durationSeconds, sample) => rules.start(durationSeconds, sample),
     window: async () => rules.window(),
