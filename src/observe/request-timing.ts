@@ -39,11 +39,23 @@ export interface RequestTiming {
   /** Sets `total` to the time since the timer was created. */
   finish(): void;
   phases(): PhaseDurations;
+  /** Counts one round trip to the database: a new connection, or one statement sent on a connection. */
+  countDatabase(trip: DatabaseTrip): void;
+  database(): DatabaseTrips;
+}
+
+/** A connection costs several round trips (TLS, startup, authentication); a statement costs one. */
+export type DatabaseTrip = 'connect' | 'statement';
+/** The database round trips one request made; every BEGIN and COMMIT of a transaction is a statement. */
+export interface DatabaseTrips {
+  connects: number;
+  statements: number;
 }
 
 export function createRequestTiming(clock: () => number): RequestTiming {
   const started = clock();
   const spent: PhaseDurations = {};
+  const trips: DatabaseTrips = { connects: 0, statements: 0 };
   const add = (phase: Phase, ms: number) => {
     spent[phase] = (spent[phase] ?? 0) + Math.max(0, ms);
   };
@@ -63,6 +75,11 @@ export function createRequestTiming(clock: () => number): RequestTiming {
       spent.total = Math.max(0, clock() - started);
     },
     phases: () => ({ ...spent }),
+    countDatabase(trip) {
+      if (trip === 'connect') trips.connects++;
+      else trips.statements++;
+    },
+    database: () => ({ ...trips }),
   };
 }
 
@@ -74,13 +91,16 @@ export function wantsServerTiming(headers: Headers): boolean {
 
 /**
  * The W3C Server-Timing value (https://www.w3.org/TR/server-timing/): `auth;dur=1.2, metadata;dur=3.4, ...` in
- * PHASES order, milliseconds to a tenth.
+ * PHASES order, milliseconds to a tenth, then the database round trips when there were any:
+ * `db;desc="statements=3 connects=1"`.
  */
-export function serverTimingValue(phases: PhaseDurations): string {
-  return PHASES.flatMap((phase) => {
+export function serverTimingValue(phases: PhaseDurations, database?: DatabaseTrips): string {
+  const timed = PHASES.flatMap((phase) => {
     const ms = phases[phase];
     return ms === undefined ? [] : [`${phase};dur=${roundedMs(ms)}`];
-  }).join(', ');
+  });
+  const trips = database && database.connects + database.statements > 0 ? [`db;desc="statements=${database.statements} connects=${database.connects}"`] : [];
+  return [...timed, ...trips].join(', ');
 }
 
 export function roundedMs(ms: number): number {

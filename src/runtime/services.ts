@@ -56,6 +56,7 @@ export function createServices(
       database ??= openDatabase(bindings.databaseUrl, {
         localProxy: bindings.databaseLocalProxy,
         observe: (kind, ms) => timing.add(kind === 'statement' ? 'metadata' : 'commit', ms),
+        countTrip: (trip) => timing.countDatabase(trip),
       });
       return database.db;
     },

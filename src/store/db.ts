@@ -2,7 +2,7 @@
  * The Postgres connection for one request. Neon's WebSocket pool because it supports transactions; in production
  * neonConfig stays at its defaults. Locally a WebSocket-to-TCP bridge stands in for Neon's proxy.
  */
-import { Pool, neonConfig } from '@neondatabase/serverless';
+import { Pool, type PoolClient, neonConfig } from '@neondatabase/serverless';
 import { drizzle } from 'drizzle-orm/neon-serverless';
 import { type SQL, sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -41,6 +41,8 @@ export interface DatabaseOptions {
   localProxy?: string | undefined;
   /** Hears how long each call took (ms), including the wait for a connection (the request's trace phases). */
   observe?: (call: DatabaseCall, ms: number) => void;
+  /** Hears each round trip: a new connection, or a statement sent on one (a transaction's BEGIN and COMMIT too). */
+  countTrip?: (trip: 'connect' | 'statement') => void;
 }
 
 export function openDatabase(url: string, opts: DatabaseOptions = {}): Database {
@@ -51,6 +53,7 @@ export function openDatabase(url: string, opts: DatabaseOptions = {}): Database 
   pool.on('error', () => {});
   const db = drizzle({ client: pool, schema });
   if (opts.observe) observeCalls(pool, db, opts.observe);
+  if (opts.countTrip) countTrips(pool, opts.countTrip);
   return { db, close: () => pool.end() };
 }
 
@@ -70,6 +73,21 @@ function observeCalls(pool: Pool, db: Db, observe: (call: DatabaseCall, ms: numb
   (pool as { query: unknown }).query = (...args: unknown[]) => timed('statement', () => query(...args));
   const transaction = db.transaction.bind(db);
   db.transaction = ((work, config) => timed('transaction', () => transaction(work, config))) as Db['transaction'];
+}
+
+/**
+ * Counts at the connection, below drizzle: every statement, whether drizzle sent it through `pool.query` or inside a
+ * transaction, is one `client.query` on a pooled connection, and each new connection is announced once.
+ */
+function countTrips(pool: Pool, count: (trip: 'connect' | 'statement') => void): void {
+  pool.on('connect', (client: PoolClient) => {
+    count('connect');
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as { query: unknown }).query = (...args: unknown[]) => {
+      count('statement');
+      return query(...args);
+    };
+  });
 }
 
 /**

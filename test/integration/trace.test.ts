@@ -32,6 +32,12 @@ function timingNames(value: string | null): string[] {
   return (value ?? '').split(',').map((metric) => metric.trim().split(';')[0] ?? '').filter((name) => name !== '');
 }
 
+/** The database round trips a Server-Timing value reports (`db;desc="statements=3 connects=1"`). */
+function databaseTrips(value: string | null): { statements: number; connects: number } {
+  const match = /db;desc="statements=(\d+) connects=(\d+)"/.exec(value ?? '');
+  return { statements: Number(match?.[1] ?? NaN), connects: Number(match?.[2] ?? NaN) };
+}
+
 async function put(key: string, headers: Record<string, string> = {}): Promise<Response> {
   const response = await aws.fetch(url(key), { method: 'PUT', body: BODY, headers });
   expect(response.status, await response.clone().text()).toBe(200);
@@ -52,7 +58,7 @@ describe('Server-Timing', () => {
     const putPhases = timingNames(first.headers.get('server-timing'));
     expect(putPhases).toEqual(expect.arrayContaining(['auth', 'metadata', 'placement', 'backend', 'commit', 'total']));
     expect(putPhases).not.toContain('cleanup');
-    expect(first.headers.get('server-timing')).toMatch(/^(\w+;dur=\d+(\.\d)?)(, \w+;dur=\d+(\.\d)?)*$/);
+    expect(first.headers.get('server-timing')).toMatch(/^(\w+;dur=\d+(\.\d)?)(, \w+;dur=\d+(\.\d)?)*, db;desc="statements=\d+ connects=\d+"$/);
     const overwrite = await put('st/a', { 'x-s3o-trace': '1' });
     expect(timingNames(overwrite.headers.get('server-timing'))).toEqual(expect.arrayContaining(['auth', 'metadata', 'placement', 'backend', 'commit', 'cleanup', 'total']));
 
@@ -63,6 +69,15 @@ describe('Server-Timing', () => {
     expect(read.status).toBe(200);
     expect((await read.arrayBuffer()).byteLength).toBe(BODY.byteLength);
     expect(timingNames(read.headers.get('server-timing'))).toEqual(expect.arrayContaining(['auth', 'metadata', 'backend', 'total']));
+    // A read is one statement on one new connection (issue 18 keeps it at one round trip).
+    expect(databaseTrips(read.headers.get('server-timing'))).toEqual({ statements: 1, connects: 1 });
+    const head = await aws.fetch(url('st/a'), { method: 'HEAD', headers: { 'x-s3o-trace': '1' } });
+    expect(head.status).toBe(200);
+    expect(databaseTrips(head.headers.get('server-timing'))).toEqual({ statements: 1, connects: 1 });
+    // A write today: the placement read, then a transaction of several statements (printed for the record).
+    const written = databaseTrips(overwrite.headers.get('server-timing'));
+    console.log(`database round trips: PUT (overwrite) ${written.statements} statements on ${written.connects} connection(s)`);
+    expect(written.statements).toBeGreaterThan(1);
 
     expect((await put('st/b')).headers.get('server-timing')).toBeNull();
     expect((await get('st/b')).headers.get('server-timing')).toBeNull();

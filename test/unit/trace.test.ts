@@ -46,6 +46,15 @@ describe('a request timer', () => {
     expect(serverTimingValue({})).toBe('');
   });
 
+  it('counts the database round trips and reports them after the phases, only when there were any', () => {
+    const timing = createRequestTiming(() => 0);
+    expect(serverTimingValue({ total: 1 }, timing.database())).toBe('total;dur=1');
+    timing.countDatabase('connect');
+    for (let i = 0; i < 3; i++) timing.countDatabase('statement');
+    expect(timing.database()).toEqual({ connects: 1, statements: 3 });
+    expect(serverTimingValue({ total: 1 }, timing.database())).toBe('total;dur=1, db;desc="statements=3 connects=1"');
+  });
+
   it('is asked for with X-S3O-Trace (any value but 0)', () => {
     expect(wantsServerTiming(new Headers({ 'x-s3o-trace': '1' }))).toBe(true);
     expect(wantsServerTiming(new Headers({ 'X-S3O-Trace': 'yes' }))).toBe(true);
