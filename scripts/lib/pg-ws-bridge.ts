@@ -1,25 +1,36 @@
 /**
- * Stands in for Neon's WebSocket proxy locally: each WebSocket connection from the Worker becomes one TCP
- * connection to a Postgres server, bytes relayed unchanged both ways.
+ * Stands in for Neon's two doors locally, on one port: its WebSocket proxy (each WebSocket connection from the
+ * Worker becomes one TCP connection to a Postgres server, bytes relayed unchanged both ways; the driver's
+ * transactions) and its HTTP query endpoint `POST /sql` (single statements and batches; neon-http-endpoint.ts).
  */
+import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { neonHttpEndpoint } from './neon-http-endpoint.ts';
 
 /** The Postgres Terminate message: 'X' and a length of 4. */
 const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
 
 export interface Bridge {
   port: number;
-  /** Connections the Worker has opened through this bridge so far. */
+  /** WebSocket connections the Worker has opened through this bridge so far. */
   connections(): number;
+  /** HTTP queries (a batch counts once) the Worker has sent so far. */
+  httpQueries(): number;
   close(): Promise<void>;
 }
 
 export async function startPgBridge(target: { host: string; port: number }, port = 0): Promise<Bridge> {
-  const server = new WebSocketServer({ host: '127.0.0.1', port });
+  const endpoint = neonHttpEndpoint(target);
+  const http = createServer((req, res) => {
+    if (req.method === 'POST' && new URL(req.url ?? '/', 'http://localhost').pathname === '/sql') return endpoint.handle(req, res);
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: POST /sql or a WebSocket upgrade\n');
+  });
+  const server = new WebSocketServer({ server: http });
   await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
+    http.once('listening', resolve);
+    http.once('error', reject);
+    http.listen(port, '127.0.0.1');
   });
   let opened = 0;
   server.on('connection', (ws) => {
@@ -41,15 +52,18 @@ export async function startPgBridge(target: { host: string; port: number }, port
     ws.on('close', () => socket.end());
     ws.on('error', () => socket.destroy());
   });
-  const address = server.address();
+  const address = http.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   return {
     port: actualPort,
     connections: () => opened,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const client of server.clients) client.terminate();
-        server.close(() => resolve());
-      }),
+    httpQueries: () => endpoint.requests(),
+    close: async () => {
+      for (const client of server.clients) client.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await endpoint.close();
+    },
   };
 }

@@ -1,6 +1,8 @@
 /**
- * The Postgres connection for one request. Neon's WebSocket pool because it supports transactions; in production
- * neonConfig stays at its defaults. Locally a WebSocket-to-TCP bridge stands in for Neon's proxy.
+ * The Postgres connection for one request: Neon's pool. A statement outside a transaction is one HTTP request to
+ * Neon's query endpoint (`poolQueryViaFetch`: no connection to open, one round trip); a transaction opens a
+ * WebSocket connection, only when the request runs one. Production leaves the endpoints at Neon's defaults;
+ * locally one bridge (scripts/lib/pg-ws-bridge.ts) serves both doors over a plain Postgres.
  */
 import { Pool, type PoolClient, neonConfig } from '@neondatabase/serverless';
 import { drizzle } from 'drizzle-orm/neon-serverless';
@@ -24,8 +26,13 @@ export interface Database {
 
 let configuredProxy: string | undefined;
 
+// Global in the driver; the pool still uses WebSocket connections for transactions (and while a listener other
+// than 'error' is set on it, which is why countTrips wraps connect instead of listening).
+neonConfig.poolQueryViaFetch = true;
+
 function useLocalProxy(proxy: string): void {
   if (configuredProxy === proxy) return;
+  neonConfig.fetchEndpoint = () => `http://${proxy}/sql`;
   neonConfig.wsProxy = () => `${proxy}/`;
   neonConfig.useSecureWebSocket = false;
   neonConfig.pipelineTLS = false;
@@ -41,7 +48,10 @@ export interface DatabaseOptions {
   localProxy?: string | undefined;
   /** Hears how long each call took (ms), including the wait for a connection (the request's trace phases). */
   observe?: (call: DatabaseCall, ms: number) => void;
-  /** Hears each round trip: a new connection, or a statement sent on one (a transaction's BEGIN and COMMIT too). */
+  /**
+   * Hears each round trip: a statement over HTTP, a new WebSocket connection, or a statement sent on one (a
+   * transaction's BEGIN and COMMIT too).
+   */
   countTrip?: (trip: 'connect' | 'statement') => void;
 }
 
@@ -76,18 +86,33 @@ function observeCalls(pool: Pool, db: Db, observe: (call: DatabaseCall, ms: numb
 }
 
 /**
- * Counts at the connection, below drizzle: every statement, whether drizzle sent it through `pool.query` or inside a
- * transaction, is one `client.query` on a pooled connection, and each new connection is announced once.
+ * Counts below drizzle: a statement outside a transaction is one `pool.query` (one HTTP request), and a
+ * transaction's statements are each one `client.query` on a connection from `pool.connect`, counted once when new.
+ * (A 'connect' listener would do, but it turns the pool's HTTP path off.)
  */
 function countTrips(pool: Pool, count: (trip: 'connect' | 'statement') => void): void {
-  pool.on('connect', (client: PoolClient) => {
-    count('connect');
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as { query: unknown }).query = (...args: unknown[]) => {
-      count('statement');
-      return query(...args);
-    };
-  });
+  const poolQuery = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as { query: unknown }).query = (...args: unknown[]) => {
+    count('statement');
+    return poolQuery(...args);
+  };
+  const seen = new WeakSet<PoolClient>();
+  const connect = pool.connect.bind(pool) as (callback?: unknown) => Promise<PoolClient>;
+  (pool as { connect: unknown }).connect = async (callback?: unknown) => {
+    // pg-pool's own callback-style calls (drizzle makes none) pass through uncounted.
+    if (callback !== undefined) return connect(callback);
+    const client = await connect();
+    if (!seen.has(client)) {
+      seen.add(client);
+      count('connect');
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        count('statement');
+        return query(...args);
+      };
+    }
+    return client;
+  };
 }
 
 /**
@@ -108,8 +133,10 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
+// "Error connecting to database" and "Server error (HTTP status 5xx)" are the HTTP path's: the endpoint could not
+// be reached, or could not reach Postgres.
 const CONNECTION_FAILURE =
-  /websocket|ECONNREFUSED|connection terminated|timeout exceeded when trying to connect|network connection lost|Connection refused/i;
+  /error connecting to database|server error \(HTTP status 5\d\d\)|websocket|ECONNREFUSED|connection terminated|timeout exceeded when trying to connect|network connection lost|Connection refused/i;
 
 /** SQLSTATE classes 08 (connection exception), 53 (insufficient resources: 53300 too many connections), 57P01-03 (shutting down, starting up). */
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[123])/;
