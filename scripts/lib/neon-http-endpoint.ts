@@ -72,7 +72,10 @@ export function neonHttpEndpoint(target: { host: string; port: number }, poolSiz
     if (typeof q?.query !== 'string') throw new BadRequest('each query needs a "query" string');
     const params = q.params ?? [];
     if (!Array.isArray(params)) throw new BadRequest('"params" must be an array');
-    const result = await client.query({ text: q.query, values: params, rowMode: 'array', types: RAW_TEXT });
+    // queryMode (pg 8.12+, not in its types): without it pg sends a query with no parameters as a simple query,
+    // which would run a string of several statements.
+    const config: pg.QueryArrayConfig & { queryMode: 'extended' } = { text: q.query, values: params, rowMode: 'array', types: RAW_TEXT, queryMode: 'extended' };
+    const result = await client.query(config);
     return {
       command: result.command,
       rowCount: result.rowCount,
