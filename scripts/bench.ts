@@ -8,11 +8,14 @@
  * orchestrator:
  * PUT/GET throughput for 1 MiB and 256 MiB objects, PUT/GET operations per second for 4 KiB objects, 1 GiB
  * streamed transfers, a 1 GiB multipart upload (@aws-sdk/lib-storage) and its download, and workerd's resident
- * memory during the 1 GiB transfers through the orchestrator.
+ * memory during the 1 GiB transfers through the orchestrator; and for small objects (scripts/lib/bench-small.ts) a 1 KiB
+ * open loop (PUT+GET pairs started at a fixed rate), a closed loop of 32 clients (1-64 KiB) and the database round
+ * trips of each S3 operation. `--only small` or `--only large` runs one half.
  * Targets are printed as PASS/MISS; it exits 0 whether or not they are met (it is a measurement, not a test),
  * and 1 only when something could not be measured (an error, a timeout, a wrong byte).
  */
 import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +33,15 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { DISTINCT_BLOCKS_SHIFT, drainAndCheck, GiB, KiB, MiB, objectBuffer, objectStream } from './lib/bench-data.ts';
 import { commandLine, rssBytes, sampleRss, totalRss, type RssSample } from './lib/bench-proc.ts';
 import { startBenchStack, type BenchStack, type Credentials } from './lib/bench-stack.ts';
+import { closedLoop, databaseRoundTrips, openLoop, type LoopResult, type RoundTrips } from './lib/bench-small.ts';
+
+const { values: options } = parseArgs({ options: { only: { type: 'string' } } });
+if (options.only !== undefined && options.only !== 'small' && options.only !== 'large') {
+  console.error(`bench: --only takes small or large, not ${JSON.stringify(options.only)}`);
+  process.exit(2);
+}
+const runSmall = options.only !== 'large';
+const runLarge = options.only !== 'small';
 
 const RUN_STARTED = performance.now();
 /** The whole run, stack included, is cut off after this (a normal run takes 1-2 minutes). */
@@ -42,6 +54,12 @@ const LARGE = { size: 256 * MiB, count: 3, concurrency: 1 };
 const HUGE = { size: GiB, count: 1, concurrency: 1 };
 /** lib-storage's Upload: it cuts the stream into partSize Buffers and keeps queueSize parts in flight. */
 const MULTIPART = { size: GiB, partSize: 64 * MiB, queueSize: 4 };
+/** Issue 18: 1 KiB pairs at 50/s for 15 s; 32 clients x 25 pairs of 1-64 KiB. */
+const OPEN_LOOP = { size: KiB, rate: 50, seconds: 15 };
+const CLOSED_LOOP = { clients: 32, pairsEach: 25 };
+/** The orchestrator's p99 at most this times the bare proxy's; its closed-loop rate at least this fraction of it. */
+const SMALL_P99_TARGET = 2;
+const CLOSED_LOOP_RATIO_TARGET = 0.7;
 const LARGE_RATIO_TARGET = 0.8;
 const RSS_GROWTH_TARGET = 64 * MB;
 
@@ -91,7 +109,12 @@ interface ObjectRef {
  * `sdk-defaults`: the SDK's own checksum behaviour (WHEN_SUPPORTED: CRC32 on every upload, response checksums
  * validated when present), as an application using the SDK out of the box sends.
  */
-function makeClient(endpoint: string, credentials: Credentials, checksums: 'when-required' | 'sdk-defaults' = 'when-required'): S3Client {
+function makeClient(
+  endpoint: string,
+  credentials: Credentials,
+  checksums: 'when-required' | 'sdk-defaults' = 'when-required',
+  maxSockets = 32,
+): S3Client {
   return new S3Client({
     endpoint,
     region: 'us-east-1',
@@ -102,7 +125,7 @@ function makeClient(endpoint: string, credentials: Credentials, checksums: 'when
     ...(checksums === 'when-required'
       ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
       : {}),
-    requestHandler: { connectionTimeout: 10_000, socketTimeout: 120_000, httpAgent: { keepAlive: true, maxSockets: 32 } },
+    requestHandler: { connectionTimeout: 10_000, socketTimeout: 120_000, httpAgent: { keepAlive: true, maxSockets } },
   });
 }
 
@@ -417,6 +440,9 @@ interface Row {
 const rows: Row[] = [];
 const latencies: { label: string; direct?: number[]; proxy?: number[]; orchestrator?: number[] }[] = [];
 const rss: { label: string; sample: RssSample; seconds: number }[] = [];
+const openLoops = new Map<Path, LoopResult>();
+const closedLoops = new Map<Path, LoopResult>();
+let roundTrips: RoundTrips[] = [];
 /** workerd's summed RSS once the stack answered, before any measurement. */
 let startupRss: number | undefined;
 
@@ -457,7 +483,72 @@ function table(headers: string[], body: string[][], rightAligned: boolean[]): st
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
+const failedCount = (r: LoopResult): number => [...r.failures.values()].reduce((a, b) => a + b, 0);
+const failureList = (r: LoopResult): string => [...r.failures].map(([code, n]) => `${n}x ${code}`).join(', ');
+const p5099 = (values: readonly number[]): string => (values.length ? `${fmt(percentile(values, 50))} / ${fmt(percentile(values, 99))}` : '-');
+
+function printSmallObjects(): void {
+  if (openLoops.size === 0 && closedLoops.size === 0 && roundTrips.length === 0) return;
+  const paths: Path[] = ['direct', 'proxy', 'orchestrator'];
+  console.log(`\n== Small objects: open loop (${OPEN_LOOP.size / KiB} KiB PUT then GET, ${OPEN_LOOP.rate} pairs/s for ${OPEN_LOOP.seconds} s) and closed loop (${CLOSED_LOOP.clients} clients x ${CLOSED_LOOP.pairsEach} pairs, 1-64 KiB); latency in ms`);
+  console.log(
+    table(
+      ['Path', 'Loop', 'Pairs', 'Seconds', 'Pairs/s', 'Failed requests', 'Wrong bytes', 'PUT p50 / p99', 'GET p50 / p99'],
+      (['open', 'closed'] as const).flatMap((loop) =>
+        paths.flatMap((path) => {
+          const r = (loop === 'open' ? openLoops : closedLoops).get(path);
+          if (!r) return [];
+          return [[PATH_NAMES[path], loop, String(r.pairs), r.seconds.toFixed(1), (r.pairs / r.seconds).toFixed(1), `${failedCount(r)}${failedCount(r) ? ` (${failureList(r)})` : ''}`, String(r.wrongBytes), p5099(r.putMs), p5099(r.getMs)]];
+        }),
+      ),
+      [false, false, true, true, true, false, true, true, true],
+    ),
+  );
+  const targets: string[][] = [];
+  const open = { orch: openLoops.get('orchestrator'), proxy: openLoops.get('proxy') };
+  if (open.orch && open.proxy) {
+    for (const [label, pick] of [['PUT', (r: LoopResult) => r.putMs], ['GET', (r: LoopResult) => r.getMs]] as const) {
+      const orch = percentile(pick(open.orch), 99);
+      const proxy = percentile(pick(open.proxy), 99);
+      const ratio = orch / proxy;
+      targets.push([`open loop ${label} p99`, `${fmt(orch)} ms`, `${fmt(proxy)} ms`, fmtRatio(ratio), `<= ${SMALL_P99_TARGET}x proxy`, ratio <= SMALL_P99_TARGET ? 'PASS' : 'MISS']);
+    }
+    const failed = failedCount(open.orch) + open.orch.wrongBytes;
+    targets.push(['open loop failures + wrong bytes', String(failed), String(failedCount(open.proxy) + open.proxy.wrongBytes), '', '0', failed === 0 ? 'PASS' : 'MISS']);
+  }
+  const closed = { orch: closedLoops.get('orchestrator'), proxy: closedLoops.get('proxy') };
+  if (closed.orch && closed.proxy) {
+    const orch = closed.orch.pairs / closed.orch.seconds;
+    const proxy = closed.proxy.pairs / closed.proxy.seconds;
+    targets.push(['closed loop pairs/s', fmt(orch), fmt(proxy), fmtRatio(orch / proxy), `>= ${CLOSED_LOOP_RATIO_TARGET}x proxy`, orch / proxy >= CLOSED_LOOP_RATIO_TARGET ? 'PASS' : 'MISS']);
+    const failed = failedCount(closed.orch) + closed.orch.wrongBytes;
+    targets.push(['closed loop failures + wrong bytes', String(failed), String(failedCount(closed.proxy) + closed.proxy.wrongBytes), '', '0', failed === 0 ? 'PASS' : 'MISS']);
+  }
+  if (targets.length > 0) {
+    console.log('\nTargets (issue 18):');
+    console.log(table(['Measurement', 'Orchestrator', 'Bare proxy', 'Orch/proxy', 'Target', 'Result'], targets, [false, true, true, true, false, false]));
+  }
+  if (roundTrips.length > 0) {
+    console.log('\nDatabase round trips per operation through the orchestrator (its Server-Timing; a statement is one round trip, a new connection several):');
+    console.log(
+      table(
+        ['Operation', 'Statements', 'New connections', 'Goal', 'Result'],
+        roundTrips.map((r) => [
+          r.operation,
+          String(r.statements),
+          String(r.connects),
+          r.goal === undefined ? '' : `${r.goal}, no connection`,
+          r.goal === undefined ? '' : r.statements <= r.goal && r.connects === 0 ? 'PASS' : 'MISS',
+        ]),
+        [false, true, true, false, false],
+      ),
+    );
+  }
+}
+
 function printReport(stack: BenchStack | undefined): void {
+  printSmallObjects();
+  if (rows.length === 0) return printEnd(stack);
   console.log('\n== Throughput: direct to radosgw vs through the bare proxy vs through the orchestrator (MB = 10^6 bytes)');
   console.log(
     table(
@@ -558,6 +649,11 @@ function printReport(stack: BenchStack | undefined): void {
       console.log(`      GetObject: ${w.get ?? 'not sent'}`);
     }
   }
+  printEnd(stack);
+}
+
+/** The Workers' output, the disturbances and what could not be measured. */
+function printEnd(stack: BenchStack | undefined): void {
   if (stack) {
     const log = stack.workerLog().map((line) => line.replace(/\x1b\[[0-9;]*m/g, '')).filter((line) => line.trim() !== '');
     console.log(`\nWorker output during the run: ${log.length} line(s)${log.length ? ' (last 30 below)' : ''}`);
@@ -666,118 +762,155 @@ async function main(): Promise<number> {
       },
     });
 
-    for (const t of targets) {
-      await runPhase(s, {
-        name: `4 KiB x${SMALL.count} PUT then GET, ${SMALL.concurrency} in flight (${PATH_NAMES[t.path]})`,
-        timeoutMs: 120_000,
-        async run(signal) {
-          const { put, get } = await putGetBuffers(t, 'small', SMALL, signal);
-          record('PUT 4 KiB', 'ops/s', t.path, opsps(put));
-          record('GET 4 KiB', 'ops/s', t.path, opsps(get));
-          record('PUT+GET 4 KiB combined', 'ops/s', t.path, (put.ops + get.ops) / (put.seconds + get.seconds));
-          recordLatency(`PUT 4 KiB (${SMALL.concurrency} in flight)`, t.path, put.latenciesMs);
-          recordLatency(`GET 4 KiB (${SMALL.concurrency} in flight)`, t.path, get.latenciesMs);
-        },
-      });
-    }
-
-    for (const t of targets) {
-      await runPhase(s, {
-        name: `1 MiB x${MEDIUM.count} sequential PUT then GET (${PATH_NAMES[t.path]})`,
-        timeoutMs: 120_000,
-        async run(signal) {
-          const { put, get } = await putGetBuffers(t, 'medium', MEDIUM, signal);
-          record(`PUT 1 MiB x${MEDIUM.count} sequential`, 'MB/s', t.path, mbps(put));
-          record(`GET 1 MiB x${MEDIUM.count} sequential`, 'MB/s', t.path, mbps(get));
-          recordLatency('PUT 1 MiB (sequential)', t.path, put.latenciesMs);
-          recordLatency('GET 1 MiB (sequential)', t.path, get.latenciesMs);
-        },
-      });
-    }
-
-    for (const t of targets) {
-      await runPhase(s, {
-        name: `256 MiB x${LARGE.count} sequential PUT then GET (${PATH_NAMES[t.path]})`,
-        timeoutMs: 180_000,
-        async run(signal) {
-          const { put, get } = await putGetBuffers(t, 'large', LARGE, signal);
-          record(`PUT 256 MiB x${LARGE.count} sequential`, 'MB/s', t.path, mbps(put), LARGE_RATIO_TARGET);
-          record(`GET 256 MiB x${LARGE.count} sequential`, 'MB/s', t.path, mbps(get), LARGE_RATIO_TARGET);
-        },
-      });
-      await gc();
-    }
-
-    for (const t of targets) {
-      await runPhase(s, {
-        name: `1 GiB streamed PUT then GET (${PATH_NAMES[t.path]}${t.path === 'orchestrator' ? ', sampling workerd RSS' : ''})`,
-        timeoutMs: 180_000,
-        async run(signal) {
-          const [ref] = objects('huge', HUGE);
-          if (!ref) throw new Error('unreachable');
-          const put = await measure(t, '1 GiB PUT (streamed)', () => putStream(t, ref, HUGE.size, signal));
-          record('PUT 1 GiB streamed', 'MB/s', t.path, mbps(put), LARGE_RATIO_TARGET);
-          await settle();
-          const get = await measure(t, '1 GiB GET', () => getChecked(t, ref, HUGE.size, signal));
-          record('GET 1 GiB', 'MB/s', t.path, mbps(get), LARGE_RATIO_TARGET);
-          await deleteAll(t, [ref], signal);
-        },
-      });
-      await gc();
-    }
-
-    const parts = `${MULTIPART.partSize / MiB} MiB parts, ${MULTIPART.queueSize} in flight`;
-    /** One attempt of the multipart phase through `t`, then its clean-up whatever happened. */
-    const multipartAttempt = async (t: Target, name: string, signal: AbortSignal): Promise<void> => {
-      const ref: ObjectRef = { key: 'multipart/0', offset: 4242 };
-      // A client of its own, with the SDK's checksum defaults through the orchestrator (radosgw 16 refuses the
-      // SDK's default streaming uploads, so the direct and bare proxy clients keep WHEN_REQUIRED). Destroying it
-      // also cuts parts still in flight after a timeout (Upload does not hand its signal to its requests).
-      const client = makeClient(t.endpoint, t.credentials, t.path === 'orchestrator' ? 'sdk-defaults' : 'when-required');
-      recordWire(client, t.path);
-      const cut = (): void => client.destroy();
-      signal.addEventListener('abort', cut, { once: true });
-      const mt: Target = { ...t, client };
-      try {
-        const put = await measure(t, `1 GiB multipart upload (${parts})`, () => putMultipart(mt, ref, MULTIPART.size, signal));
-        record(`PUT 1 GiB multipart, ${MULTIPART.partSize / MiB} MiB x${MULTIPART.queueSize}`, 'MB/s', t.path, mbps(put), LARGE_RATIO_TARGET);
-        await settle();
-        const get = await measure(t, '1 GiB GET (the multipart object)', () =>
-          getChecked(mt, ref, MULTIPART.size, signal, DISTINCT_BLOCKS_SHIFT),
-        );
-        record('GET 1 GiB multipart object', 'MB/s', t.path, mbps(get), LARGE_RATIO_TARGET);
-      } finally {
-        signal.removeEventListener('abort', cut);
-        client.destroy();
-        // With the target's usual client: whatever happened above, nothing of this phase stays in radosgw.
-        for (const problem of await cleanUpMultipart(t, ref.key)) failures.push(`${name}: clean-up: ${problem}`);
+    if (runSmall) {
+      for (const t of targets) {
+        // A client of its own with room for every pair in flight: the open loop's latency is the server's, not a
+        // client-side socket queue's.
+        const loopTarget = { client: makeClient(t.endpoint, t.credentials, 'when-required', 512), bucket: t.bucket };
+        await runPhase(s, {
+          name: `${OPEN_LOOP.size / KiB} KiB open loop, ${OPEN_LOOP.rate} PUT+GET pairs/s for ${OPEN_LOOP.seconds} s (${PATH_NAMES[t.path]})`,
+          timeoutMs: 120_000,
+          async run(signal) {
+            openLoops.set(t.path, await openLoop(loopTarget, 'open', OPEN_LOOP, signal));
+          },
+        });
+        await runPhase(s, {
+          name: `closed loop, ${CLOSED_LOOP.clients} clients x ${CLOSED_LOOP.pairsEach} PUT+GET pairs of 1-64 KiB (${PATH_NAMES[t.path]})`,
+          timeoutMs: 180_000,
+          async run(signal) {
+            closedLoops.set(t.path, await closedLoop(loopTarget, 'closed', CLOSED_LOOP, signal));
+          },
+        });
+        loopTarget.client.destroy();
       }
-    };
-    for (const t of targets) {
-      const name = `1 GiB multipart upload (${parts}) then GET (${PATH_NAMES[t.path]}${t.path === 'orchestrator' ? ', sampling workerd RSS' : ''})`;
-      /** The last attempt, clean-up included: a timeout ends the phase before its clean-up has run. */
-      let attempt: Promise<unknown> = Promise.resolve();
       await runPhase(s, {
-        name,
-        timeoutMs: 240_000,
-        run(signal) {
-          const running = multipartAttempt(t, name, signal);
-          attempt = running.catch(() => undefined);
-          return running;
+        name: 'database round trips per operation (orchestrator, Server-Timing)',
+        timeoutMs: 60_000,
+        async run(signal) {
+          const client = makeClient(orchestrator.endpoint, orchestrator.credentials);
+          try {
+            roundTrips = await databaseRoundTrips({ client, bucket: orchestrator.bucket }, 'trips', signal);
+          } finally {
+            client.destroy();
+          }
         },
       });
-      // Bounded anyway: the clean-up has a deadline of its own, and the aborted transfers end with their client.
-      await Promise.race([attempt, new Promise((resolve) => setTimeout(resolve, 90_000).unref())]);
-      try {
-        const left = await abortLeftoverUploads(direct.client, [s.directBucket, s.backendBucket]);
-        if (left.length > 0) notes.push(`after ${name}: multipart uploads left in progress on radosgw, aborted directly: ${left.join('; ')}`);
-      } catch (err) {
-        failures.push(`after ${name}: listing or aborting radosgw's leftover multipart uploads: ${errorText(err)}`);
-      }
-      await gc();
     }
 
+    if (runLarge) await measureLarge();
     progress(`at the end: ${workerdRssNow(s)}`);
+    async function measureLarge(): Promise<void> {
+      for (const t of targets) {
+        await runPhase(s, {
+          name: `4 KiB x${SMALL.count} PUT then GET, ${SMALL.concurrency} in flight (${PATH_NAMES[t.path]})`,
+          timeoutMs: 120_000,
+          async run(signal) {
+            const { put, get } = await putGetBuffers(t, 'small', SMALL, signal);
+            record('PUT 4 KiB', 'ops/s', t.path, opsps(put));
+            record('GET 4 KiB', 'ops/s', t.path, opsps(get));
+            record('PUT+GET 4 KiB combined', 'ops/s', t.path, (put.ops + get.ops) / (put.seconds + get.seconds));
+            recordLatency(`PUT 4 KiB (${SMALL.concurrency} in flight)`, t.path, put.latenciesMs);
+            recordLatency(`GET 4 KiB (${SMALL.concurrency} in flight)`, t.path, get.latenciesMs);
+          },
+        });
+      }
+
+      for (const t of targets) {
+        await runPhase(s, {
+          name: `1 MiB x${MEDIUM.count} sequential PUT then GET (${PATH_NAMES[t.path]})`,
+          timeoutMs: 120_000,
+          async run(signal) {
+            const { put, get } = await putGetBuffers(t, 'medium', MEDIUM, signal);
+            record(`PUT 1 MiB x${MEDIUM.count} sequential`, 'MB/s', t.path, mbps(put));
+            record(`GET 1 MiB x${MEDIUM.count} sequential`, 'MB/s', t.path, mbps(get));
+            recordLatency('PUT 1 MiB (sequential)', t.path, put.latenciesMs);
+            recordLatency('GET 1 MiB (sequential)', t.path, get.latenciesMs);
+          },
+        });
+      }
+
+      for (const t of targets) {
+        await runPhase(s, {
+          name: `256 MiB x${LARGE.count} sequential PUT then GET (${PATH_NAMES[t.path]})`,
+          timeoutMs: 180_000,
+          async run(signal) {
+            const { put, get } = await putGetBuffers(t, 'large', LARGE, signal);
+            record(`PUT 256 MiB x${LARGE.count} sequential`, 'MB/s', t.path, mbps(put), LARGE_RATIO_TARGET);
+            record(`GET 256 MiB x${LARGE.count} sequential`, 'MB/s', t.path, mbps(get), LARGE_RATIO_TARGET);
+          },
+        });
+        await gc();
+      }
+
+      for (const t of targets) {
+        await runPhase(s, {
+          name: `1 GiB streamed PUT then GET (${PATH_NAMES[t.path]}${t.path === 'orchestrator' ? ', sampling workerd RSS' : ''})`,
+          timeoutMs: 180_000,
+          async run(signal) {
+            const [ref] = objects('huge', HUGE);
+            if (!ref) throw new Error('unreachable');
+            const put = await measure(t, '1 GiB PUT (streamed)', () => putStream(t, ref, HUGE.size, signal));
+            record('PUT 1 GiB streamed', 'MB/s', t.path, mbps(put), LARGE_RATIO_TARGET);
+            await settle();
+            const get = await measure(t, '1 GiB GET', () => getChecked(t, ref, HUGE.size, signal));
+            record('GET 1 GiB', 'MB/s', t.path, mbps(get), LARGE_RATIO_TARGET);
+            await deleteAll(t, [ref], signal);
+          },
+        });
+        await gc();
+      }
+
+      const parts = `${MULTIPART.partSize / MiB} MiB parts, ${MULTIPART.queueSize} in flight`;
+      /** One attempt of the multipart phase through `t`, then its clean-up whatever happened. */
+      const multipartAttempt = async (t: Target, name: string, signal: AbortSignal): Promise<void> => {
+        const ref: ObjectRef = { key: 'multipart/0', offset: 4242 };
+        // A client of its own, with the SDK's checksum defaults through the orchestrator (radosgw 16 refuses the
+        // SDK's default streaming uploads, so the direct and bare proxy clients keep WHEN_REQUIRED). Destroying it
+        // also cuts parts still in flight after a timeout (Upload does not hand its signal to its requests).
+        const client = makeClient(t.endpoint, t.credentials, t.path === 'orchestrator' ? 'sdk-defaults' : 'when-required');
+        recordWire(client, t.path);
+        const cut = (): void => client.destroy();
+        signal.addEventListener('abort', cut, { once: true });
+        const mt: Target = { ...t, client };
+        try {
+          const put = await measure(t, `1 GiB multipart upload (${parts})`, () => putMultipart(mt, ref, MULTIPART.size, signal));
+          record(`PUT 1 GiB multipart, ${MULTIPART.partSize / MiB} MiB x${MULTIPART.queueSize}`, 'MB/s', t.path, mbps(put), LARGE_RATIO_TARGET);
+          await settle();
+          const get = await measure(t, '1 GiB GET (the multipart object)', () =>
+            getChecked(mt, ref, MULTIPART.size, signal, DISTINCT_BLOCKS_SHIFT),
+          );
+          record('GET 1 GiB multipart object', 'MB/s', t.path, mbps(get), LARGE_RATIO_TARGET);
+        } finally {
+          signal.removeEventListener('abort', cut);
+          client.destroy();
+          // With the target's usual client: whatever happened above, nothing of this phase stays in radosgw.
+          for (const problem of await cleanUpMultipart(t, ref.key)) failures.push(`${name}: clean-up: ${problem}`);
+        }
+      };
+      for (const t of targets) {
+        const name = `1 GiB multipart upload (${parts}) then GET (${PATH_NAMES[t.path]}${t.path === 'orchestrator' ? ', sampling workerd RSS' : ''})`;
+        /** The last attempt, clean-up included: a timeout ends the phase before its clean-up has run. */
+        let attempt: Promise<unknown> = Promise.resolve();
+        await runPhase(s, {
+          name,
+          timeoutMs: 240_000,
+          run(signal) {
+            const running = multipartAttempt(t, name, signal);
+            attempt = running.catch(() => undefined);
+            return running;
+          },
+        });
+        // Bounded anyway: the clean-up has a deadline of its own, and the aborted transfers end with their client.
+        await Promise.race([attempt, new Promise((resolve) => setTimeout(resolve, 90_000).unref())]);
+        try {
+          const left = await abortLeftoverUploads(direct.client, [s.directBucket, s.backendBucket]);
+          if (left.length > 0) notes.push(`after ${name}: multipart uploads left in progress on radosgw, aborted directly: ${left.join('; ')}`);
+        } catch (err) {
+          failures.push(`after ${name}: listing or aborting radosgw's leftover multipart uploads: ${errorText(err)}`);
+        }
+        await gc();
+      }
+    }
   } catch (err) {
     failures.push(`stack: ${errorText(err)}`);
     progress(`could not run the benchmark: ${err instanceof Error ? err.message : String(err)}`);

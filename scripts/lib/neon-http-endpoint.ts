@@ -146,7 +146,8 @@ export function neonHttpEndpoint(target: { host: string; port: number }, poolSiz
     close: async () => {
       const ending = [...pools.values()].map((p) => p.end().catch(() => {}));
       pools.clear();
-      await Promise.all(ending);
+      // end() waits for statements still running; they finish on their own, and nothing waits for their answers.
+      await Promise.race([Promise.all(ending), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     },
   };
 }

@@ -4,7 +4,7 @@
  * transactions) and its HTTP query endpoint `POST /sql` (single statements and batches; neon-http-endpoint.ts).
  */
 import { createServer } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { neonHttpEndpoint } from './neon-http-endpoint.ts';
 
@@ -26,12 +26,21 @@ export async function startPgBridge(target: { host: string; port: number }, port
     if (req.method === 'POST' && new URL(req.url ?? '/', 'http://localhost').pathname === '/sql') return endpoint.handle(req, res);
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: POST /sql or a WebSocket upgrade\n');
   });
-  const server = new WebSocketServer({ server: http });
-  await new Promise<void>((resolve, reject) => {
+  const listening = new Promise<void>((resolve, reject) => {
     http.once('listening', resolve);
     http.once('error', reject);
-    http.listen(port, '127.0.0.1');
   });
+  // Every socket, upgraded or not, so that close() can end them all (a paused database answers nothing).
+  const sockets = new Set<Socket>();
+  http.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const server = new WebSocketServer({ server: http });
+  // The server's own errors (a port in use) reach `listening` above; ws re-emits them here, where they must not throw.
+  server.on('error', () => {});
+  http.listen(port, '127.0.0.1');
+  await listening;
   let opened = 0;
   server.on('connection', (ws) => {
     opened++;
@@ -59,10 +68,11 @@ export async function startPgBridge(target: { host: string; port: number }, port
     connections: () => opened,
     httpQueries: () => endpoint.requests(),
     close: async () => {
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      server.close();
       for (const client of server.clients) client.terminate();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
       await endpoint.close();
     },
   };
