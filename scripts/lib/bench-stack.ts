@@ -255,6 +255,8 @@ async function snapshotWorker(into: string): Promise<typeof import('./worker-dev
     cpSync(join(ROOT, path), join(into, path), { recursive: true });
   }
   cpSync(join(ROOT, 'scripts', 'bench-proxy'), join(into, 'scripts', 'bench-proxy'), { recursive: true });
+  // wrangler.toml's [build] command bundles the dashboard from src/ui before the Worker starts.
+  cpSync(join(ROOT, 'scripts', 'build-ui.mjs'), join(into, 'scripts', 'build-ui.mjs'));
   mkdirSync(join(into, 'scripts', 'lib'), { recursive: true });
   for (const file of ['worker-dev.ts', 'ports.ts']) cpSync(join(ROOT, 'scripts', 'lib', file), join(into, 'scripts', 'lib', file));
   symlinkSync(join(ROOT, 'node_modules'), join(into, 'node_modules'), 'dir');

@@ -5,6 +5,7 @@
  * the object so a concurrent writer cannot slip between the check and the write.
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-requests.html
  */
+import { type RequirementFailure, type WriteRequirement, opaque, requirementFailure } from '../store/object-commit.ts';
 import { Refusal } from './refusal.ts';
 
 export interface ConditionTarget {
@@ -51,13 +52,26 @@ export function writeCondition(headers: Headers): WriteCondition | undefined {
   return { mustNotExist: ifNoneMatch !== null, ifMatch };
 }
 
+/** A write condition as the store checks it under the key's lock (If-Match's list reduced to opaque tags). */
+export function writeRequirement(condition: WriteCondition): WriteRequirement {
+  const tags = condition.ifMatch?.split(',').map((t) => t.trim());
+  return {
+    absent: condition.mustNotExist,
+    ...(tags === undefined ? {} : { etagIn: tags.includes('*') ? '*' : tags.map(opaque) }),
+  };
+}
+
 /** Checks a write condition against the current object (undefined when the key does not exist). */
 export function checkWriteCondition(condition: WriteCondition, current: { etag: string } | undefined): void {
-  if (condition.mustNotExist && current) throw preconditionFailed('If-None-Match');
-  if (condition.ifMatch !== undefined) {
-    if (!current) throw new Refusal('no-such-object', 'The specified key does not exist (If-Match needs an existing object).');
-    if (!etagListMatches(condition.ifMatch, current.etag)) throw preconditionFailed('If-Match');
-  }
+  const failure = requirementFailure(writeRequirement(condition), current);
+  if (failure) throw requirementRefusal(failure);
+}
+
+/** What the client is told when its write condition did not hold. */
+export function requirementRefusal(failure: RequirementFailure): Refusal {
+  if (failure === 'exists') return preconditionFailed('If-None-Match');
+  if (failure === 'missing') return new Refusal('no-such-object', 'The specified key does not exist (If-Match needs an existing object).');
+  return preconditionFailed('If-Match');
 }
 
 function preconditionFailed(condition: string): Refusal {
@@ -77,7 +91,7 @@ function etagListMatches(list: string, etag: string): boolean {
 
 /** An entity tag's opaque value: without the weak prefix and the quotes (clients send part ETags either way). */
 export function opaqueEtag(tag: string): string {
-  return tag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  return opaque(tag);
 }
 
 function httpDate(value: string | null): number | undefined {

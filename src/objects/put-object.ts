@@ -17,13 +17,15 @@ import {
   findObject,
   recordObject,
 } from '../store/objects.ts';
+import { WriteRequirementError } from '../store/object-commit.ts';
+import { isDatabaseUnavailable } from '../store/db.ts';
 import { type BodyDigests, type DigestExpectations, pumpUpload } from './upload-pump.ts';
 import type { ChunkSource } from '../util/chunk-source.ts';
 import type { ChunkEncoder } from '../crypto/storage-transform.ts';
 import type { CopyEncryption } from '../crypto/sealed-copy.ts';
 import { countSealing, keyRefusal } from './sealing.ts';
 import { discardCopies } from './discard-copies.ts';
-import { type WriteCondition, checkWriteCondition } from './conditions.ts';
+import { type WriteCondition, checkWriteCondition, requirementRefusal, writeRequirement } from './conditions.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
 import { placeCopy } from './placement.ts';
 
@@ -139,6 +141,17 @@ export async function recordNewCopy(
     // a completed multipart upload (whose parts already held their room) is only told to retry.
     if (err instanceof QuotaExceededError && options.completesUpload === undefined) {
       displaced = await relocate(services, object, condition, options.operation ?? 'PutObject');
+    } else if (isDatabaseUnavailable(err)) {
+      // The commit may have landed and only its answer been lost: deleting these bytes could delete the key's live
+      // copy. Left where they are; if they are not recorded, reconcile finds them as an orphan.
+      services.log.warn('the outcome of a write\'s record is unknown; its copy is left for reconcile', {
+        bucket: object.bucket,
+        key: object.key,
+        backend: object.copy.backendName,
+        physical_key: object.copy.physicalKey,
+        error: describeError(err),
+      });
+      throw err;
     } else {
       // Every completion of one upload assembles the same physical key: one that lost the race to record it must
       // not delete what the winner recorded.
@@ -161,7 +174,7 @@ export interface RecordOptions {
 }
 
 function record(services: Services, object: NewObject, condition: WriteCondition | undefined, options: RecordOptions) {
-  return recordObject(services.db(), object, condition && ((current) => checkWriteCondition(condition, current)), options);
+  return recordObject(services.db(), object, condition && writeRequirement(condition), options);
 }
 
 /**
@@ -211,7 +224,8 @@ function recordRefusal(err: unknown): unknown {
     return new Refusal('no-such-upload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
   }
   if (err instanceof QuotaExceededError) return new Refusal('no-room', 'No backend has room for this object');
-  // Includes a write condition that held before the upload but not at commit (another writer got there first).
+  // A write condition that held before the upload but not at commit (another writer got there first).
+  if (err instanceof WriteRequirementError) return requirementRefusal(err.failure);
   return err;
 }
 

@@ -4,10 +4,10 @@
  * WebSocket connection, only when the request runs one. Production leaves the endpoints at Neon's defaults;
  * locally one bridge (scripts/lib/pg-ws-bridge.ts) serves both doors over a plain Postgres.
  */
-import { Pool, type PoolClient, neonConfig } from '@neondatabase/serverless';
+import { Pool, type PoolClient, neon, neonConfig } from '@neondatabase/serverless';
 import { drizzle } from 'drizzle-orm/neon-serverless';
 import { type SQL, sql } from 'drizzle-orm';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema.ts';
 
 /**
@@ -64,7 +64,48 @@ export function openDatabase(url: string, opts: DatabaseOptions = {}): Database 
   const db = drizzle({ client: pool, schema });
   if (opts.observe) observeCalls(pool, db, opts.observe);
   if (opts.countTrip) countTrips(pool, opts.countTrip);
+  batchRunners.set(db, httpBatch(url, opts));
   return { db, close: () => pool.end() };
+}
+
+/** A batch's answer: each statement's rows, as the database names the columns, values as the driver parses them. */
+export type BatchRows = Record<string, unknown>[];
+type BatchRunner = (statements: readonly SQL[]) => Promise<BatchRows[]>;
+
+const batchRunners = new WeakMap<Db, BatchRunner>();
+const dialect = new PgDialect();
+
+/**
+ * Runs `statements` as one READ COMMITTED transaction. Over Neon that is one HTTP request (a non-interactive
+ * transaction: no statement sees another's answer, so what one needs of an earlier one it reads from the database);
+ * on any other driver (PGlite in the domain tests) the same statements run in an ordinary transaction.
+ */
+export async function runBatch(db: Db, statements: readonly SQL[]): Promise<BatchRows[]> {
+  const runner = batchRunners.get(db);
+  if (runner) return runner(statements);
+  return db.transaction(async (tx) => {
+    const results: BatchRows[] = [];
+    // Every driver drizzle runs here answers execute() with the rows under `rows` (node-postgres' shape).
+    for (const statement of statements) results.push(((await tx.execute(statement)) as unknown as { rows: BatchRows }).rows);
+    return results;
+  });
+}
+
+function httpBatch(url: string, opts: DatabaseOptions): BatchRunner {
+  const http = neon(url);
+  return async (statements) => {
+    opts.countTrip?.('statement');
+    const started = Date.now();
+    try {
+      const queries = statements.map((statement) => {
+        const query = dialect.sqlToQuery(statement);
+        return http.query(query.sql, query.params);
+      });
+      return (await http.transaction(queries, { isolationLevel: 'ReadCommitted' })) as BatchRows[];
+    } finally {
+      opts.observe?.('transaction', Date.now() - started);
+    }
+  };
 }
 
 /**

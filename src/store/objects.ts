@@ -4,6 +4,7 @@ import type { CopyEncryption, PartSegment } from '../crypto/sealed-copy.ts';
 import type { Db, Queryable } from './db.ts';
 import { applyQuotaChanges } from './quotas.ts';
 import { type AssembledPart, replaceParts } from './object-parts.ts';
+import { type RequirementFailure, type WriteRequirement, WriteRequirementError, CommitRefusedError, commitDelete, commitObject, requirementFailure } from './object-commit.ts';
 import { backendStates, multipartUploads, objectLocations, objects, type ObjectLocationRow, type ObjectRow, type StoredChecksum } from './schema.ts';
 
 export interface StoredObject extends ObjectRow {
@@ -129,30 +130,42 @@ async function dropCopies(tx: Queryable, bucket: string, key: string): Promise<P
 /**
  * Records a freshly written object as the key's only copy, in one transaction: the previous version's copies are
  * dropped and their bytes released, then the new copy's bytes are reserved if they still fit. Throws
- * QuotaExceededError (and changes nothing) when they do not. `precondition` sees the current object under the
- * key's lock and may throw to refuse the write. Returns the displaced copies to delete.
+ * QuotaExceededError or BackendNotActiveError (and changes nothing) when they do not, and WriteRequirementError
+ * when `requirement` does not hold for the current object under the key's lock. Returns the displaced copies.
+ * A plain write is one batch (one round trip, object-commit.ts); completing a multipart upload, which also moves
+ * the parts' rows, is an interactive transaction.
  */
 export async function recordObject(
   db: Db,
   object: NewObject,
-  precondition?: (current: { etag: string } | undefined) => void,
+  requirement?: WriteRequirement,
   options: { completesUpload?: CompletedUpload } = {},
 ): Promise<PhysicalCopy[]> {
+  if (!options.completesUpload) {
+    try {
+      return await commitObject(db, object, requirement);
+    } catch (err) {
+      if (!(err instanceof CommitRefusedError)) throw err;
+      const { refusal } = err;
+      if (refusal === 'quota') throw new QuotaExceededError(object.copy.backendName);
+      if (refusal.startsWith('mode:')) throw new BackendNotActiveError(object.copy.backendName, refusal.slice('mode:'.length));
+      throw new WriteRequirementError(refusal as RequirementFailure);
+    }
+  }
   const completed = options.completesUpload;
   return db.transaction(async (tx) => {
     await lockKey(tx, object.bucket, object.key);
-    if (completed) {
-      // The parts' bytes stop counting as in flight in the same transaction that counts the object's.
-      const removed = await tx.delete(multipartUploads).where(eq(multipartUploads.uploadId, completed.uploadId)).returning({ id: multipartUploads.uploadId });
-      if (removed.length === 0) throw new UploadGoneError(completed.uploadId);
-    }
-    if (precondition) {
+    // The parts' bytes stop counting as in flight in the same transaction that counts the object's.
+    const removed = await tx.delete(multipartUploads).where(eq(multipartUploads.uploadId, completed.uploadId)).returning({ id: multipartUploads.uploadId });
+    if (removed.length === 0) throw new UploadGoneError(completed.uploadId);
+    if (requirement) {
       const [current] = await tx
         .select({ etag: objects.etag })
         .from(objects)
         .where(and(eq(objects.bucket, object.bucket), eq(objects.key, object.key)));
       // Throwing here rolls the transaction back: the write condition no longer holds.
-      precondition(current);
+      const failure = requirementFailure(requirement, current);
+      if (failure) throw new WriteRequirementError(failure);
     }
     const displaced = await dropCopies(tx, object.bucket, object.key);
     const row = {
@@ -166,14 +179,14 @@ export async function recordObject(
       headers: object.headers,
       checksum: object.checksum,
       contentSha256: object.contentSha256,
-      uploadId: completed?.uploadId ?? null,
+      uploadId: completed.uploadId,
       createdAt: sql`now()`,
     };
     await tx
       .insert(objects)
       .values(row)
       .onConflictDoUpdate({ target: [objects.bucket, objects.key], set: row });
-    await replaceParts(tx, object, completed?.parts ?? []);
+    await replaceParts(tx, object, completed.parts);
     await tx.insert(objectLocations).values({
       bucket: object.bucket,
       key: object.key,
@@ -211,10 +224,7 @@ export async function findCompletedUpload(
 
 /** Deletes the object and all its copy rows; returns the copies to delete physically (none if it did not exist). */
 export async function deleteObjectRecord(db: Db, bucket: string, key: string): Promise<PhysicalCopy[]> {
-  return db.transaction(async (tx) => {
-    await lockKey(tx, bucket, key);
-    return removeObject(tx, bucket, key);
-  });
+  return commitDelete(db, bucket, key);
 }
 
 /**
