@@ -3,6 +3,7 @@
  * src/s3/refusals.ts), and the wrapper every object-browser route answers through.
  */
 import { type RefusalReason, isRefusal } from '../objects/refusal.ts';
+import { databaseBusy } from '../store/database-gate.ts';
 import { isDatabaseUnavailable } from '../store/db.ts';
 import { json } from './http.ts';
 
@@ -40,6 +41,11 @@ export async function answeringRefusals(route: () => Promise<Response>): Promise
     if (isRefusal(err)) {
       const details = Object.keys(err.details).length > 0 ? { details: err.details } : {};
       return json(ADMIN_STATUSES[err.reason], { error: err.message, ...details });
+    }
+    if (databaseBusy(err)) {
+      const busy = json(503, { error: 'the orchestrator is overloaded (too many database calls waiting); retry after a pause' });
+      busy.headers.set('retry-after', '1');
+      return busy;
     }
     if (isDatabaseUnavailable(err)) return json(503, { error: 'the metadata store is unavailable; please retry' });
     throw err;

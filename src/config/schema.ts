@@ -43,6 +43,18 @@ const server = section({
     reload: 'deploy-only',
     meaning: 'hostnames (e.g. `s3.example.com`) under which `<bucket>.<domain>` requests are virtual-hosted style; any other Host is path style. Route `*.s3.example.com` to the Worker in `[env.production]`',
   }),
+  database_max_in_flight: key('databaseMaxInFlight', count(32, 1, { value: 1000 }), {
+    reload: 'reloadable',
+    meaning: 'database calls (a statement, a write\'s commit batch, a transaction) one isolate runs at once (1-1000); more wait in its queue',
+  }),
+  database_queue: key('databaseQueue', count(256, 0, { value: 100_000 }), {
+    reload: 'reloadable',
+    meaning: 'database calls one isolate lets wait for a turn (0-100000); a request whose call finds the queue full is answered `503 SlowDown` with `Retry-After: 1` at once (load shedding), counted in `s3o_database_shed_total{reason="queue-full"}`',
+  }),
+  database_queue_timeout: key('databaseQueueTimeoutMs', duration('5s', '10ms'), {
+    reload: 'reloadable',
+    meaning: 'how long a database call may wait for its turn (at least `10ms`); one that waited longer is answered `503 SlowDown` with `Retry-After: 1` (`s3o_database_shed_total{reason="waited-too-long"}`)',
+  }),
   backend_timeout: key('backendTimeoutMs', duration('30s', '100ms'), {
     reload: 'deploy-only',
     meaning: 'how long a backend may take to start answering a GET, DELETE, CreateMultipartUpload or AbortMultipartUpload (at least `100ms`). A backend that does not answer in time has failed that call: it counts toward its circuit breaker and a read goes on to the next copy. Streaming uploads (PUT, UploadPart) last as long as the client sends, and server-side copies and CompleteMultipartUpload as long as the backend works on them, as with S3 itself',

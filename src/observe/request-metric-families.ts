@@ -69,8 +69,23 @@ export const WRITE_FAILOVER = counter(
   'Writes recorded on another backend after the chosen one could not take them (it filled up while the bytes travelled)',
 );
 
+export const DATABASE_SHED = counter(
+  's3o_database_shed_total',
+  ['reason'],
+  'Database calls refused by an isolate\'s load shedding (queue-full, waited-too-long); each answered 503 SlowDown',
+);
+
 /** Every family the isolates count, in the order /metrics shows them. */
-export const REQUEST_FAMILIES: readonly FamilyDefinition[] = [REQUESTS, REQUEST_DURATION, REQUEST_SIZE, RESPONSE_SIZE, BACKEND_REQUESTS, BACKEND_DURATION, WRITE_FAILOVER];
+export const REQUEST_FAMILIES: readonly FamilyDefinition[] = [
+  REQUESTS,
+  REQUEST_DURATION,
+  REQUEST_SIZE,
+  RESPONSE_SIZE,
+  BACKEND_REQUESTS,
+  BACKEND_DURATION,
+  WRITE_FAILOVER,
+  DATABASE_SHED,
+];
 
 /** Separates the family name and label values in a series key (a byte no metric name or label value we count holds). */
 const SEP = '\u001f';

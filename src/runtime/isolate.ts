@@ -2,7 +2,7 @@
  * Everything one isolate remembers between requests, in one place: what services hand to the domain (object
  * records for degraded reads, the quota-sync memo, SigV4 signing keys), the backends' health as last seen, the
  * configuration in effect, the last health probe, the parsed trusted proxies,
- * the request metrics not yet sent and the trace window as last seen. Module code keeps no other state
+ * the request metrics not yet sent, the trace window as last seen and the database load-shedding gate. Module code keeps no other state
  * between requests (besides Neon's driver settings and the Access verifier's key set, which follow their inputs);
  * tests start clean with resetIsolate().
  */
@@ -17,6 +17,7 @@ import type { DataKeyCache } from '../crypto/storage-transform.ts';
 import { type MetricsRecorder, createMetricsRecorder } from '../observe/metrics-recorder.ts';
 import { type TraceSampler, createTraceSampler } from '../observe/trace-sampler.ts';
 import type { IsolateMemory } from '../services/services.ts';
+import { type DatabaseGate, createDatabaseGate } from '../store/database-gate.ts';
 import { createLocationCache } from '../store/location-cache.ts';
 import type { Cidr } from '../util/client-ip.ts';
 import type { ActiveConfig } from './active-config.ts';
@@ -42,6 +43,8 @@ export interface Isolate {
   metrics: MetricsRecorder;
   /** The trace window as this isolate last saw it, and its samples not yet sent. */
   trace: TraceSampler;
+  /** Load shedding: this isolate's database calls running and waiting (src/store/database-gate.ts). */
+  databaseGate: DatabaseGate;
 }
 
 function freshIsolate(): Isolate {
@@ -53,6 +56,7 @@ function freshIsolate(): Isolate {
     encryption: { providers: new WeakMap(), dataKeys: new Map() },
     metrics: createMetricsRecorder(),
     trace: createTraceSampler(),
+    databaseGate: createDatabaseGate(),
   };
 }
 

@@ -3,6 +3,7 @@
  * failure as an S3 error document. Unhandled exceptions never reach the client as anything but InternalError.
  */
 import { checkBucketAccess } from './bucket-access.ts';
+import { databaseBusy } from '../store/database-gate.ts';
 import { isDatabaseUnavailable } from '../store/db.ts';
 import { MetadataMismatchError } from '../store/objects.ts';
 import type { Config } from '../config/types.ts';
@@ -63,6 +64,10 @@ export async function handleS3(request: Request, services: Services, credentials
 function toS3Error(err: unknown, services: Services): S3Error {
   if (isS3Error(err)) return err;
   if (isRefusal(err)) return s3ErrorOf(err);
+  if (databaseBusy(err)) {
+    // Load shedding (database-gate.ts): fast, and retryable after a pause.
+    return new S3Error('SlowDown', 'Please reduce your request rate.', { headers: { 'retry-after': '1' } });
+  }
   if (isDatabaseUnavailable(err)) {
     services.log.error('metadata store unavailable', errorFields(err));
     return new S3Error('ServiceUnavailable', 'The metadata store is unavailable; please retry');

@@ -53,6 +53,11 @@ export interface DatabaseOptions {
    * transaction's BEGIN and COMMIT too).
    */
   countTrip?: (trip: 'connect' | 'statement') => void;
+  /**
+   * Runs each database call (a statement, a batch, a whole transaction) when the isolate's load shedding lets it
+   * (database-gate.ts); it may refuse with DatabaseBusyError instead.
+   */
+  admit?: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 export function openDatabase(url: string, opts: DatabaseOptions = {}): Database {
@@ -64,8 +69,22 @@ export function openDatabase(url: string, opts: DatabaseOptions = {}): Database 
   const db = drizzle({ client: pool, schema });
   if (opts.observe) observeCalls(pool, db, opts.observe);
   if (opts.countTrip) countTrips(pool, opts.countTrip);
-  batchRunners.set(db, httpBatch(url, opts));
+  const batch = httpBatch(url, opts);
+  batchRunners.set(db, opts.admit ? (statements) => opts.admit!(() => batch(statements)) : batch);
+  if (opts.admit) admitCalls(pool, db, opts.admit);
   return { db, close: () => pool.end() };
+}
+
+/** Puts every call through `admit`, at the doors observeCalls times (a transaction is admitted as a whole). */
+function admitCalls(pool: Pool, db: Db, admit: <T>(work: () => Promise<T>) => Promise<T>): void {
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as { query: unknown }).query = (...args: unknown[]) => {
+    // A callback-style call (drizzle makes none) is left as it is.
+    if (args.some((a) => typeof a === 'function')) return query(...args);
+    return admit(() => query(...args) as Promise<unknown>);
+  };
+  const transaction = db.transaction.bind(db);
+  db.transaction = ((work, config) => admit(() => transaction(work, config))) as Db['transaction'];
 }
 
 /** A batch's answer: each statement's rows, as the database names the columns, values as the driver parses them. */
