@@ -11,6 +11,8 @@ import { errorFields } from '../observe/log.ts';
 import type { Services } from '../services/services.ts';
 import { CLEANUP_MAX_ATTEMPTS, cleanupOverview } from '../store/cleanup.ts';
 import { findObject } from '../store/objects.ts';
+import { databaseBusy } from '../store/database-gate.ts';
+import { overloaded } from './refusals.ts';
 import { authorizeAdmin } from './authorize.ts';
 import { type AuditNote, adminAction, callerName, queryParams } from './admin-audit.ts';
 import { adminEventsRoute } from './events-route.ts';
@@ -126,8 +128,12 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
   try {
     response = (await router.fetch(request)) as Response;
   } catch (err) {
-    context.services.log.error('admin request failed', errorFields(err));
-    response = json(500, { error: 'internal error; see the logs' });
+    if (databaseBusy(err)) {
+      response = overloaded();
+    } else {
+      context.services.log.error('admin request failed', errorFields(err));
+      response = json(500, { error: 'internal error; see the logs' });
+    }
   }
   action.finish(response.status);
   return response;

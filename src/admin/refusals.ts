@@ -34,6 +34,13 @@ export const ADMIN_STATUSES: Record<RefusalReason, number> = {
  * The route's answer, or the JSON error a refusal (or an unreachable database) calls for. Anything else goes on
  * to the admin API's own catch: a 500 for the caller, the error in the log.
  */
+/** The JSON answer to a call the isolate's load shedding refused (database-gate.ts). */
+export function overloaded(): Response {
+  const busy = json(503, { error: 'the orchestrator is overloaded (too many database calls waiting); retry after a pause' });
+  busy.headers.set('retry-after', '1');
+  return busy;
+}
+
 export async function answeringRefusals(route: () => Promise<Response>): Promise<Response> {
   try {
     return await route();
@@ -42,11 +49,7 @@ export async function answeringRefusals(route: () => Promise<Response>): Promise
       const details = Object.keys(err.details).length > 0 ? { details: err.details } : {};
       return json(ADMIN_STATUSES[err.reason], { error: err.message, ...details });
     }
-    if (databaseBusy(err)) {
-      const busy = json(503, { error: 'the orchestrator is overloaded (too many database calls waiting); retry after a pause' });
-      busy.headers.set('retry-after', '1');
-      return busy;
-    }
+    if (databaseBusy(err)) return overloaded();
     if (isDatabaseUnavailable(err)) return json(503, { error: 'the metadata store is unavailable; please retry' });
     throw err;
   }

@@ -5,6 +5,7 @@ import { handleDashboard } from '../ui/routes.ts';
 import { json } from '../admin/http.ts';
 import { authorizeAdmin } from '../admin/authorize.ts';
 import { fleetMetrics } from '../admin/fleet-metrics.ts';
+import { overloaded } from '../admin/refusals.ts';
 import { renderMetrics } from '../observe/metrics.ts';
 import { declaredLength, recordRequest } from '../observe/request-metrics.ts';
 import { type RequestTiming, createRequestTiming } from '../observe/request-timing.ts';
@@ -14,6 +15,7 @@ import { S3Error } from '../s3/errors.ts';
 import { handleS3, withRequestId } from '../s3/front-door.ts';
 import { errorResponse } from '../s3/responses.ts';
 import { bucketFromHost } from '../s3/request.ts';
+import { databaseBusy } from '../store/database-gate.ts';
 import { openDatabase } from '../store/db.ts';
 import { sql } from 'drizzle-orm';
 import type { Services } from '../services/services.ts';
@@ -205,6 +207,7 @@ async function jsonSurface(surface: string, handle: () => Promise<Response>): Pr
   try {
     return await handle();
   } catch (err) {
+    if (databaseBusy(err)) return overloaded();
     createLogger('info').error(`${surface} request failed`, errorFields(err));
     return json(500, { error: 'internal error; see the logs' });
   }

@@ -16,19 +16,26 @@ import { DATABASE_SHED } from '../observe/request-metric-families.ts';
 import { createRequestMetrics, recordBackendCall, sendToShard } from '../observe/request-metrics.ts';
 import { type RequestTiming, createRequestTiming } from '../observe/request-timing.ts';
 import type { OpenServices, OpenedServices, Services } from '../services/services.ts';
-import { DatabaseBusyError } from '../store/database-gate.ts';
+import { DatabaseBusyError, requestAdmission } from '../store/database-gate.ts';
 import { type Database, openDatabase } from '../store/db.ts';
 import { type ActiveConfig, deploymentOf, resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
 import { type Isolate, thisIsolate } from './isolate.ts';
 
-/** Runs a database call through the isolate's load shedding; a refusal is counted by its reason. */
-function admitDatabaseCall<T>(isolate: Isolate, server: Config['server'], work: () => Promise<T>): Promise<T> {
+/** This request's database calls through the isolate's load shedding; a refusal is counted by its reason. */
+function databaseAdmission(isolate: Isolate, server: Config['server']): <T>(work: () => Promise<T>) => Promise<T> {
   const limits = { inFlight: server.databaseMaxInFlight, queue: server.databaseQueue, waitMs: server.databaseQueueTimeoutMs };
-  return isolate.databaseGate.run(limits, work).catch((err: unknown) => {
-    if (err instanceof DatabaseBusyError) isolate.metrics.count(DATABASE_SHED, [err.why]);
-    throw err;
-  });
+  const admit = requestAdmission(isolate.databaseGate, () => limits);
+  // Calls riding on one refused slot share its error: counted once.
+  const counted = new WeakSet<DatabaseBusyError>();
+  return (work) =>
+    admit(work).catch((err: unknown) => {
+      if (err instanceof DatabaseBusyError && !counted.has(err)) {
+        counted.add(err);
+        isolate.metrics.count(DATABASE_SHED, [err.why]);
+      }
+      throw err;
+    });
 }
 
 /** The clock every service reads. */
@@ -68,7 +75,7 @@ export function createServices(
         localProxy: bindings.databaseLocalProxy,
         observe: (kind, ms) => timing.add(kind === 'statement' ? 'metadata' : 'commit', ms),
         countTrip: (trip) => timing.countDatabase(trip),
-        admit: (work) => admitDatabaseCall(isolate, active.config.server, work),
+        admit: databaseAdmission(isolate, active.config.server),
       });
       return database.db;
     },

@@ -21,6 +21,9 @@ export class DatabaseBusyError extends Error {
 }
 
 export interface DatabaseGate {
+  /** Takes a slot, or waits in the queue for one; rejects with DatabaseBusyError. Every slot taken is released once. */
+  acquire(limits: GateLimits): Promise<void>;
+  release(): void;
   run<T>(limits: GateLimits, work: () => Promise<T>): Promise<T>;
   /** Calls running and waiting now, and refused so far (for tests and metrics). */
   state(): { running: number; waiting: number; refused: number };
@@ -69,10 +72,15 @@ export function createDatabaseGate(): DatabaseGate {
     });
   };
 
+  const acquire = (limits: GateLimits): Promise<void> => {
+    latest = limits;
+    return turn(limits);
+  };
   return {
+    acquire,
+    release,
     async run(limits, work) {
-      latest = limits;
-      await turn(limits);
+      await acquire(limits);
       try {
         return await work();
       } finally {
@@ -80,6 +88,32 @@ export function createDatabaseGate(): DatabaseGate {
       }
     },
     state: () => ({ running, waiting: waiting.length, refused }),
+  };
+}
+
+/**
+ * One request's door to the gate. A request holds at most one slot, from its first database call until none of its
+ * calls is running: its other calls meanwhile (a statement inside its own transaction, reads it runs side by side)
+ * ride on that slot. Without this a request could wait for a slot it holds itself, or shed its own parallel reads.
+ */
+export function requestAdmission(gate: DatabaseGate, limits: () => GateLimits): <T>(work: () => Promise<T>) => Promise<T> {
+  let ticket: Promise<void> | undefined;
+  let calls = 0;
+  return async (work) => {
+    if (calls === 0) ticket = gate.acquire(limits());
+    const held = ticket!;
+    calls++;
+    try {
+      await held;
+      return await work();
+    } finally {
+      calls--;
+      // The last call out gives the slot back, if it was granted; a refused ticket holds nothing.
+      if (calls === 0) {
+        ticket = undefined;
+        held.then(() => gate.release(), () => {});
+      }
+    }
   };
 }
 

@@ -52,6 +52,11 @@ describe('load shedding', () => {
       expect(error.name).toBe('SlowDown');
       expect(error.$metadata.httpStatusCode).toBe(503);
       expect(error.$response?.headers['retry-after']).toBe('1');
+      // The admin API sheds as JSON, with the same Retry-After.
+      const admin = await fetch(`${stack.endpoint}/admin/api/dashboard`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(admin.status).toBe(503);
+      expect(admin.headers.get('retry-after')).toBe('1');
+      expect(((await admin.json()) as { error: string }).error).toMatch(/overloaded/);
       const shedPut = await client.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'shed', Body: 'never recorded' })).catch((err: unknown) => err);
       expect((shedPut as S3ServiceException).name).toBe('SlowDown');
 

@@ -1,6 +1,6 @@
 /** The isolate's database gate (load shedding): limits, the queue, refusals, and reloaded limits. */
 import { describe, expect, it } from 'vitest';
-import { DatabaseBusyError, createDatabaseGate, databaseBusy } from '../../src/store/database-gate.ts';
+import { DatabaseBusyError, createDatabaseGate, databaseBusy, requestAdmission } from '../../src/store/database-gate.ts';
 
 /** A call that runs until released. */
 function held(): { work: () => Promise<string>; release: () => void; started: Promise<void> } {
@@ -85,5 +85,38 @@ describe('database gate', () => {
     expect(databaseBusy(new Error('Failed query', { cause: new Error('wrapped', { cause: busy }) }))).toBe(busy);
     expect(databaseBusy(new Error('other'))).toBeUndefined();
     expect(databaseBusy('text')).toBeUndefined();
+  });
+});
+
+describe('a request at the gate', () => {
+  it('holds one slot for all its calls, nested or side by side, so it never waits for itself', async () => {
+    const gate = createDatabaseGate();
+    const limits = { inFlight: 1, queue: 0, waitMs: 60_000 };
+    const admit = requestAdmission(gate, () => limits);
+    // Three reads side by side, one of them running a statement inside itself (as a transaction's callback may).
+    const results = await Promise.all([
+      admit(async () => 'a'),
+      admit(async () => `b${await admit(async () => '-nested')}`),
+      admit(async () => 'c'),
+    ]);
+    expect(results).toEqual(['a', 'b-nested', 'c']);
+    expect(gate.state()).toEqual({ running: 0, waiting: 0, refused: 0 });
+  });
+
+  it('another request finds the slot taken and is shed; the slot comes back when the first request\'s calls end', async () => {
+    const gate = createDatabaseGate();
+    const limits = { inFlight: 1, queue: 0, waitMs: 60_000 };
+    const first = requestAdmission(gate, () => limits);
+    const second = requestAdmission(gate, () => limits);
+    const a = held();
+    const running = first(a.work);
+    await a.started;
+    const shed = await second(async () => 'never').catch((err: unknown) => err);
+    expect(shed).toBeInstanceOf(DatabaseBusyError);
+    a.release();
+    expect(await running).toBe('done');
+    // A refused request holds nothing and may try again.
+    expect(await second(async () => 'again')).toBe('again');
+    expect(gate.state()).toEqual({ running: 0, waiting: 0, refused: 1 });
   });
 });
