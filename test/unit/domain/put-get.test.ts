@@ -25,6 +25,26 @@ describe('putObject', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     await expectConsistent(world);
   });
 
+  it('a commit whose answer was lost keeps its copy: the record may have landed, so the bytes are never deleted', async () => {
+    const world = await domainServices({ backends: ['b1'] });
+    const db = world.services.db();
+    // The commit (a batch: a transaction on this driver) lands, then its answer is lost on the way back.
+    const lossy = new Proxy(db, {
+      get(target, property, receiver) {
+        if (property !== 'transaction') return Reflect.get(target, property, receiver) as unknown;
+        return async (...args: Parameters<typeof db.transaction>) => {
+          await target.transaction(...args);
+          throw new Error('Error connecting to database: TypeError: Network connection lost.');
+        };
+      },
+    });
+    const bytes = bytesOf(5000, 3);
+    await expect(put({ ...world, services: { ...world.services, db: () => lossy } }, 'lost', bytes)).rejects.toThrow(/connecting to database/);
+    expectSameBytes(await read(world, 'lost'), bytes);
+    await expectConsistent(world);
+    expect(world.logs.some((l) => l.msg.startsWith("the outcome of a write's record is unknown"))).toBe(true);
+  });
+
   it('packs backends in config order and overflows to the next when one is full, then refuses with no-room', async () => {
     const world = await domainServices({ backends: [{ name: 'b1', quotaBytes: 250 }, { name: 'b2', quotaBytes: 250 }] });
     for (const key of ['k1', 'k2', 'k3', 'k4']) await put(world, key, bytesOf(100, key.length + Number(key[1])));
