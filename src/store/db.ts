@@ -8,13 +8,13 @@ import { Pool, type PoolClient, neon, neonConfig } from '@neondatabase/serverles
 import { drizzle } from 'drizzle-orm/neon-serverless';
 import { type SQL, sql } from 'drizzle-orm';
 import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import * as schema from './schema.ts';
 
 /**
- * Any drizzle Postgres database over the schema: Neon's here, PGlite's in the domain unit tests. Queries read only
+ * Any drizzle Postgres database: Neon's here, PGlite's in the domain unit tests. No relational query API (`db.query`):
+ * giving drizzle the schema would make it derive the relations on every request's new instance. Queries read only
  * what every driver returns (rows from select/returning), never a driver's own result shape (rowCount, affectedRows).
  */
-export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+export type Db = PgDatabase<PgQueryResultHKT>;
 /** What a transaction callback receives; queries accept either. */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type Queryable = Db | Tx;
@@ -66,7 +66,7 @@ export function openDatabase(url: string, opts: DatabaseOptions = {}): Database 
   const pool = new Pool({ connectionString: url, max: 3, connectionTimeoutMillis: 10_000 });
   // A dropped idle connection must not become an unhandled error that kills the isolate.
   pool.on('error', () => {});
-  const db = drizzle({ client: pool, schema });
+  const db = drizzle({ client: pool });
   if (opts.observe) observeCalls(pool, db, opts.observe);
   if (opts.countTrip) countTrips(pool, opts.countTrip);
   const batch = httpBatch(url, opts);

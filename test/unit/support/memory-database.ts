@@ -9,7 +9,6 @@ import { drizzle } from 'drizzle-orm/pglite';
 import { env } from 'cloudflare:workers';
 import { inject } from 'vitest';
 import type { Db } from '../../../src/store/db.ts';
-import * as schema from '../../../src/store/schema.ts';
 import { MIGRATED_PGLITE_DUMP, PGLITE_FILES } from '../../support/provided-context.ts';
 
 export interface MemoryDatabase {
@@ -54,7 +53,7 @@ export async function openMemoryDatabase(): Promise<MemoryDatabase> {
   // session, the order does not matter.
   const empty = `set session_replication_role = replica; ${tables.map((t) => `delete from ${t};`).join(' ')} set session_replication_role = default;`;
   return {
-    db: drizzle({ client, schema }),
+    db: drizzle({ client }),
     async reset() {
       await client.exec(empty);
     },
