@@ -63,13 +63,6 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
     detached: true,
   });
   const url = `http://127.0.0.1:${port}`;
-  // With piped output nobody reads it before start-up ends: keep its tail, for the error when start-up fails.
-  let startupOutput = '';
-  const keepTail = (data: Buffer): void => {
-    startupOutput = (startupOutput + data.toString()).slice(-4000);
-  };
-  child.stdout?.on('data', keepTail);
-  child.stderr?.on('data', keepTail);
   let exited = false;
   // If this process dies without stopping the Worker (a crashed test or script), do not leave wrangler behind.
   const killOnExit = () => {
@@ -91,9 +84,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
   // allow 180 s.
   const deadline = Date.now() + (options.startTimeoutMs ?? 150_000);
   while (true) {
-    if (exited) {
-      throw new Error(`wrangler dev exited during start-up (code ${child.exitCode})${startupOutput ? `; its output ended with:\n${startupOutput}` : ''}`);
-    }
+    if (exited) throw new Error(`wrangler dev exited during start-up (code ${child.exitCode})`);
     try {
       const response = await fetch(`${url}/health`);
       await response.body?.cancel();
@@ -107,8 +98,6 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  child.stdout?.off('data', keepTail);
-  child.stderr?.off('data', keepTail);
   // Cloudflare runs the cron soon after a deploy; do the same so start-up work (quota sync) happens now.
   if (options.runCronOnStart ?? true) await fetch(`${url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`).then((r) => r.body?.cancel());
   return {
