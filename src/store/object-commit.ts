@@ -61,7 +61,8 @@ export class CommitRefusedError extends Error {
 const approved = sql`current_setting('s3o.verdict') = 'ok'`;
 
 const ofKey = (bucket: string, key: string) => and(eq(objectLocations.bucket, bucket), eq(objectLocations.key, key));
-const keyLock = (bucket: string, key: string) => sql`select pg_advisory_xact_lock(hashtextextended(${bucket} || '/' || ${key}, 0))`;
+/** Serialises writers of one key until the transaction ends: the one lock statement every writer of a key takes. */
+export const keyLock = (bucket: string, key: string): SQL => sql`select pg_advisory_xact_lock(hashtextextended(${bucket} || '/' || ${key}, 0))`;
 const jsonb = (value: unknown) => sql`${value === null || value === undefined ? null : JSON.stringify(value)}::jsonb`;
 
 /**

@@ -4,7 +4,7 @@ import type { CopyEncryption, PartSegment } from '../crypto/sealed-copy.ts';
 import type { Db, Queryable } from './db.ts';
 import { applyQuotaChanges } from './quotas.ts';
 import { type AssembledPart, replaceParts } from './object-parts.ts';
-import { type RequirementFailure, type WriteRequirement, WriteRequirementError, CommitRefusedError, commitDelete, commitObject, requirementFailure } from './object-commit.ts';
+import { type RequirementFailure, type WriteRequirement, WriteRequirementError, CommitRefusedError, commitDelete, commitObject, keyLock, requirementFailure } from './object-commit.ts';
 import { backendStates, multipartUploads, objectLocations, objects, type ObjectLocationRow, type ObjectRow, type StoredChecksum } from './schema.ts';
 
 export interface StoredObject extends ObjectRow {
@@ -111,7 +111,7 @@ export class QuotaExceededError extends Error {
 
 /** Serialises writers of one key for the rest of the transaction. */
 export async function lockKey(tx: Queryable, bucket: string, key: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${bucket} || '/' || ${key}, 0))`);
+  await tx.execute(keyLock(bucket, key));
 }
 
 /** Removes every copy row of the key; returns them (their bytes are released by the caller, in quota order). */
