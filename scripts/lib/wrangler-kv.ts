@@ -20,7 +20,10 @@ export type KvLocation = { kind: 'local'; persistDir: string } | { kind: 'produc
 
 export function wranglerConfigStore(location: KvLocation): ConfigStore {
   const where = location.kind === 'local' ? ['--local', '--persist-to', location.persistDir] : ['--env', 'production', '--remote'];
-  const kv = (args: string[]) => run([...args, '--binding', 'CONFIG_KV', ...where]);
+  const kv = (args: string[]) => {
+    const call = () => run([...args, '--binding', 'CONFIG_KV', ...where]);
+    return location.kind === 'local' ? withRetries(call) : call();
+  };
   return {
     async get(key) {
       const out = await kv(['kv', 'key', 'get', key]);
@@ -45,6 +48,22 @@ export function wranglerConfigStore(location: KvLocation): ConfigStore {
   };
 }
 
+/**
+ * Each local call starts its own workerd over the persist folder. On a loaded machine that start has failed now
+ * and then (once in about 1,900 calls, in a CI run), and every operation here is idempotent (a get, a list, a put
+ * of the same value under the same key), so a failed local call is tried again before it counts. Remote calls are
+ * not: wrangler retries the API itself, and a second failure there is the operator's to see.
+ */
+async function withRetries(call: () => Promise<string>, attempts = 3): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+    }
+  }
+}
+
 function run(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [WRANGLER, ...args], {
@@ -59,11 +78,17 @@ function run(args: string[]): Promise<string> {
     child.once('error', reject);
     child.once('exit', (code) => {
       if (code === 0) resolve(out);
-      else reject(new Error(`wrangler ${args.slice(0, 3).join(' ')} failed (exit ${code}): ${lastLines(err || out)}`));
+      else reject(new Error(`wrangler ${args.slice(0, 3).join(' ')} failed (exit ${code}): ${lastLines(`${out}\n${err}`)}`));
     });
   });
 }
 
+/** The end of wrangler's output, without its blank lines: its error box ends in blank lines and a log path. */
 function lastLines(text: string): string {
-  return text.trim().split('\n').slice(-3).join(' | ');
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .slice(-12)
+    .join(' | ');
 }
