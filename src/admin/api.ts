@@ -25,6 +25,7 @@ import { overReplicationRoute, replicateRoute } from './replication-routes.ts';
 import { rebalanceRoute } from './rebalance-routes.ts';
 import { syncRoute } from './sync-routes.ts';
 import { backfillChecksumsRoute, scrubRoute } from './integrity-routes.ts';
+import { cachePurgeRoute, cacheStatsRoute } from './cache-routes.ts';
 import { encryptionRoute, jobStatusRoute, startJobRoute } from './encryption-routes.ts';
 import { BULK_JOB_KINDS } from '../jobs/bulk-jobs.ts';
 import { diffConfig, pushConfig, rollbackConfig, showConfig, versionHistory, versionRoute } from './config-routes.ts';
@@ -102,6 +103,8 @@ export async function handleAdmin(request: Request, context: AdminContext): Prom
     router.post(`/${kind}`, () => act(`admin.${kind.replaceAll('-', '_')}`, {}, () => startJobRoute(request, kind, context)));
     router.get(`/${kind}`, () => jobStatusRoute(kind, context));
   }
+  router.get('/cache', () => cacheStatsRoute(context));
+  router.post('/cache/purge', () => act('admin.cache_purge', {}, (note) => cachePurgeRoute(request, context, note)));
   router.post('/scrub', () => act('admin.scrub', queryParams(request, ['batch_size']), () => scrubRoute(request, context)));
   router.post('/backfill-checksums', () => act('admin.backfill_checksums', queryParams(request, ['batch_size']), () => backfillChecksumsRoute(request, context)));
   // Sends the request metrics of the isolate serving this call to its shard now (each isolate flushes on its own).

@@ -11,6 +11,7 @@ import { encryptionStatus, runBulkJob } from './admin-encryption.ts';
 import { rebalance } from './admin-rebalance.ts';
 import { sync } from './admin-sync.ts';
 import { backfillChecksums, scrub } from './admin-integrity.ts';
+import { cachePurge, cacheStats } from './admin-cache.ts';
 import {
   type Command,
   EVERY_COMMAND_OPTIONS,
@@ -268,6 +269,16 @@ export const COMMANDS: readonly Command[] = [
     summary: 'record the content digest of every object that has none yet (older objects), page by page with progress on stderr',
     options: { 'batch-size': { type: 'string', value: 'N', description: 'objects per page (1-10000, default 100)' } },
     run: (target, { options, json }) => backfillChecksums(target, options['batch-size'], json),
+  }),
+  report('admin cache stats', 'the edge cache: on or off, its limits, hits, misses and evictions fleet-wide, and the last purges', cacheStats),
+  remote({
+    name: 'admin cache purge',
+    summary: 'make every data center stop serving the cached entries of the objects covered (every bucket without --bucket, every key without --prefix)',
+    options: {
+      bucket: { type: 'string', value: 'B', description: 'only this bucket' },
+      prefix: { type: 'string', value: 'P', description: 'only keys that start with P' },
+    },
+    run: (target, { options, json }) => cachePurge(target, options.bucket, options.prefix, json),
   }),
   local({
     name: 'help',

@@ -167,6 +167,27 @@ const integrity = section(
   },
 );
 
+/** The Cache API takes entries up to 512 MB. */
+const CACHE_ENTRY_LIMIT = 512 * 1024 * 1024;
+const cache = section(
+  {
+    enabled: key('enabled', flag(false), {
+      reload: 'reloadable',
+      meaning: "serve whole-object GETs of small objects from the Cloudflare data center's cache (the Cache API), and ranged GETs from a cached whole object. An entry is keyed by the object's version, so a write, an overwrite, a copy onto the key or a delete is never served stale once it has committed. Objects with sealed (encrypted) copies are never cached: the cache would hold their plaintext. Works on a custom domain only (Cloudflare does not cache for `*.workers.dev`); `admin cache stats` and `admin cache purge` manage it",
+    }),
+    max_object_size: key('maxObjectSize', size('1MiB', 0), {
+      reload: 'reloadable',
+      meaning: 'largest object kept in the cache (at most `512MiB`, the Cache API\'s limit); a cached entry is written while the first read streams to its client',
+    }),
+    ttl: key('ttlMs', duration('5m', '1s'), {
+      reload: 'reloadable',
+      meaning: 'how long an entry may stay in a data center\'s cache (at least `1s`, at most `30d`); entries of replaced versions are never served again and go when this runs out (or sooner, when the data center needs the room)',
+    }),
+  },
+  { key: 'max_object_size', problem: (doc) => (doc.max_object_size > CACHE_ENTRY_LIMIT ? 'must be at most 512MiB (the Cache API\'s largest entry)' : undefined) },
+  { key: 'ttl', problem: (doc) => (doc.ttl > 30 * 86_400_000 ? 'must be at most 30d' : undefined) },
+);
+
 const reconcile = section({
   enabled: key('enabled', flag(false), {
     reload: 'reloadable',
@@ -329,6 +350,7 @@ export const configDocument = section({
   rebalance: key('rebalance', rebalance),
   reconcile: key('reconcile', reconcile),
   integrity: key('integrity', integrity),
+  cache: key('cache', cache),
   usage_flush: key('usageFlush', usageFlush),
   rate_limit: key('rateLimit', rateLimit),
   circuit_breaker: key('circuitBreaker', circuitBreaker),

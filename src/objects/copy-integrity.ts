@@ -14,6 +14,7 @@ import { type VersionRecord, dropCorruptCopy } from '../store/integrity.ts';
 import { partSegments } from '../store/object-parts.ts';
 import type { ObjectLocationRow } from '../store/schema.ts';
 import { plainSource } from '../util/chunk-source.ts';
+import { purgeCorruptEntries } from './edge-cache.ts';
 import { reportOpeningFailure } from './sealing.ts';
 
 export type IntegrityOperation = 'read' | 'scrub' | 'backfill';
@@ -86,6 +87,7 @@ export async function dropCorrupt(
   const copy = { bucket: object.bucket, key: object.key, backendName: location.backendName, physicalKey: location.physicalKey };
   const fields = { bucket: object.bucket, key: object.key, version: object.version, backend: location.backendName, operation };
   const dropped = await dropCorruptCopy(services.db(), copy, object.version, operation === 'read' ? 'integrity_read_failed' : 'integrity_scrub_failed');
+  if (dropped.outcome !== 'changed') await purgeCorruptEntries(services, object.bucket, object.key);
   if (dropped.outcome === 'last-copy') {
     services.log.error('corrupt copy kept: it is the object\'s only copy', fields);
     return 'last-copy';

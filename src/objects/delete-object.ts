@@ -2,10 +2,11 @@
 import type { Services } from '../services/services.ts';
 import { deleteObjectRecord, deleteObjectVersion } from '../store/objects.ts';
 import { discardCopies } from './discard-copies.ts';
+import { forgetObject } from './edge-cache.ts';
 
 /** Idempotent: deleting a key that does not exist succeeds and changes nothing. */
 export async function deleteObject(services: Services, bucket: string, key: string): Promise<void> {
-  services.memory.locations.forget(bucket, key);
+  forgetObject(services, bucket, key);
   const removed = await deleteObjectRecord(services.db(), bucket, key);
   await discardCopies(services, removed, 'delete_failed');
 }
@@ -15,7 +16,7 @@ export async function deleteObject(services: Services, bucket: string, key: stri
  * since that version was found, which then stays as it is.
  */
 export async function deleteObjectIfVersion(services: Services, bucket: string, key: string, version: string): Promise<'deleted' | 'changed'> {
-  services.memory.locations.forget(bucket, key);
+  forgetObject(services, bucket, key);
   const removed = await deleteObjectVersion(services.db(), bucket, key, version);
   if (!removed) return 'changed';
   await discardCopies(services, removed, 'delete_failed');

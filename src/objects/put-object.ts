@@ -5,6 +5,7 @@
 import { BackendError, describeError } from '../backends/client.ts';
 import { copyBytes } from '../backends/copy-bytes.ts';
 import { Refusal, isRequestFault } from './refusal.ts';
+import { forgetObject } from './edge-cache.ts';
 import type { Services } from '../services/services.ts';
 import { isLiveCopy } from '../store/cleanup.ts';
 import {
@@ -132,7 +133,7 @@ export async function recordNewCopy(
   options: RecordOptions = {},
 ): Promise<void> {
   // This isolate's cached record of the key is stale from here on, whatever happens.
-  services.memory.locations.forget(object.bucket, object.key);
+  forgetObject(services, object.bucket, object.key);
   let displaced;
   try {
     displaced = await record(services, object, condition, options);

@@ -15,6 +15,7 @@ import { partSegments } from '../store/object-parts.ts';
 import { countSealing, keyRefusal, reportOpeningFailure } from './sealing.ts';
 import type { ObjectLocationRow } from '../store/schema.ts';
 import { verifiedBody, verifiesRead } from './verify-on-read.ts';
+import { cacheable, cachedBody, keepInCache } from './edge-cache.ts';
 
 /**
  * The object's record. While Postgres is unreachable, a record this isolate read recently still serves reads
@@ -23,7 +24,7 @@ import { verifiedBody, verifiesRead } from './verify-on-read.ts';
 export async function lookupObject(services: Services, bucket: string, key: string): Promise<StoredObject> {
   let object: StoredObject | undefined;
   try {
-    object = await findObject(services.db(), bucket, key);
+    object = await findObject(services.db(), bucket, key, { withCacheGeneration: services.config.cache.enabled });
   } catch (err) {
     const cached = isDatabaseUnavailable(err) ? services.memory.locations.get(bucket, key, services.now()) : undefined;
     if (!cached) throw err;
@@ -67,11 +68,15 @@ export async function openObject(
     if (selected !== 'replaced') {
       // A part of no bytes has nothing to fetch.
       if (selected.part && !selected.range) return { notModified: false, object, ...selected, body: emptyBody() };
+      // A part read is never cached: parts are read by the multipart downloaders of large objects.
+      const cached = !selected.part && cacheable(services, object);
+      const kept = cached ? await cachedBody(services, object, selected.range) : undefined;
+      if (kept) return { notModified: false, object, ...selected, body: kept };
       const opened = await openFirstCopy(services, object, selected.range);
       if (opened.body && opened.location) {
         const whole = !selected.range && !selected.part;
         const body = verifiesRead(services, object, whole) ? await verifiedBody(services, object, opened.location, opened.body) : opened.body;
-        return { notModified: false, object, ...selected, body };
+        return { notModified: false, object, ...selected, body: cached && whole ? keepInCache(services, object, body) : body };
       }
       ({ failures } = opened);
       replaced = opened.allMissing;

@@ -75,6 +75,18 @@ export const DATABASE_SHED = counter(
   'Database calls refused by an isolate\'s load shedding (queue-full, waited-too-long); each answered 503 SlowDown',
 );
 
+export const CACHE_HITS = counter('s3o_cache_hits_total', [], 'GETs answered from the data center\'s edge cache (cache.enabled)');
+export const CACHE_MISSES = counter(
+  's3o_cache_misses_total',
+  [],
+  'GETs of cacheable objects that found no usable entry and read a backend (a whole-object read then fills the cache)',
+);
+export const CACHE_EVICTIONS = counter(
+  's3o_cache_evictions_total',
+  [],
+  'Edge cache entries the orchestrator removed: the replaced version\'s entry after a write or delete through the same isolate, and entries found unusable',
+);
+
 /** Every family the isolates count, in the order /metrics shows them. */
 export const REQUEST_FAMILIES: readonly FamilyDefinition[] = [
   REQUESTS,
@@ -85,13 +97,16 @@ export const REQUEST_FAMILIES: readonly FamilyDefinition[] = [
   BACKEND_DURATION,
   WRITE_FAILOVER,
   DATABASE_SHED,
+  CACHE_HITS,
+  CACHE_MISSES,
+  CACHE_EVICTIONS,
 ];
 
 /** Separates the family name and label values in a series key (a byte no metric name or label value we count holds). */
 const SEP = '\u001f';
 
 export function seriesKey(family: FamilyDefinition, labelValues: readonly string[]): string {
-  return `${family.name}${SEP}${labelValues.join(SEP)}`;
+  return labelValues.length === 0 ? family.name : `${family.name}${SEP}${labelValues.join(SEP)}`;
 }
 
 /** The family and labels of a series key; undefined for a family this code no longer defines (e.g. after a rename). */

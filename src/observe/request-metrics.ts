@@ -10,6 +10,9 @@ import { METRICS_SHARDS, type MetricsShardRpc, sumTotals } from './metrics-shard
 import {
   BACKEND_DURATION,
   BACKEND_REQUESTS,
+  CACHE_EVICTIONS,
+  CACHE_HITS,
+  CACHE_MISSES,
   REQUESTS,
   REQUEST_DURATION,
   REQUEST_FAMILIES,
@@ -26,6 +29,8 @@ export const BUILD_VERSION: string = packageJson.version;
 export interface RequestMetrics {
   /** Counts a write recorded on `successBackend` after `failedBackend` could not take it. */
   writeFailover(operation: string, failedBackend: string, successBackend: string): void;
+  /** Counts an edge cache hit, miss or eviction. */
+  cache(event: 'hit' | 'miss' | 'eviction'): void;
   /** Sends this isolate's counts to its shard now. */
   flush(): Promise<FlushOutcome>;
   /** The fleet's request families: this isolate's counts sent first, then every shard's totals added up. */
@@ -42,6 +47,7 @@ export function createRequestMetrics(deps: RequestMetricsDeps): RequestMetrics {
   const flush = () => deps.recorder.flush(deps.now(), sendToShard(deps.shard));
   return {
     writeFailover: (operation, failed, success) => deps.recorder.count(WRITE_FAILOVER, [operation, failed, success]),
+    cache: (event) => deps.recorder.count(CACHE_EVENTS[event], []),
     flush,
     async read() {
       await flush();
@@ -50,6 +56,8 @@ export function createRequestMetrics(deps: RequestMetricsDeps): RequestMetrics {
     },
   };
 }
+
+const CACHE_EVENTS = { hit: CACHE_HITS, miss: CACHE_MISSES, eviction: CACHE_EVICTIONS } as const;
 
 /** How a recorder's batches reach the shard it chose. */
 export function sendToShard(shard: (index: number) => MetricsShardRpc): SendBatches {
@@ -95,7 +103,9 @@ export function requestFamilies(totals: ReadonlyMap<string, SeriesValues>): Metr
   return REQUEST_FAMILIES.map((family): MetricFamily => {
     const series = byFamily.get(family.name) ?? [];
     if (family.type === 'counter') {
-      return { name: family.name, help: family.help, type: 'counter', samples: series.map((s) => ({ labels: s.labels, value: s.values[0] ?? 0 })) };
+      // A counter without labels is one series, shown from zero.
+      const counted = series.length === 0 && family.labels.length === 0 ? [{ labels: {}, values: [0] }] : series;
+      return { name: family.name, help: family.help, type: 'counter', samples: counted.map((s) => ({ labels: s.labels, value: s.values[0] ?? 0 })) };
     }
     const buckets = family.bounds.length + 1;
     return {

@@ -32,6 +32,8 @@ export interface RequestTiming {
   readonly startedAt: number;
   /** The S3 operation (e.g. PutObject) once the request is routed; `unknown` before. */
   operation: string;
+  /** Whether the edge cache answered the read (set only for reads that consulted it). */
+  cache: 'hit' | 'miss' | undefined;
   /** Adds `ms` to `phase`. */
   add(phase: Phase, ms: number): void;
   /** Runs `work`, adding its duration to `phase` whether it succeeds or throws. */
@@ -62,6 +64,7 @@ export function createRequestTiming(clock: () => number): RequestTiming {
   return {
     startedAt: started,
     operation: 'unknown',
+    cache: undefined,
     add,
     async time(phase, work) {
       const from = clock();
@@ -92,15 +95,16 @@ export function wantsServerTiming(headers: Headers): boolean {
 /**
  * The W3C Server-Timing value (https://www.w3.org/TR/server-timing/): `auth;dur=1.2, metadata;dur=3.4, ...` in
  * PHASES order, milliseconds to a tenth, then the database round trips when there were any:
- * `db;desc="statements=3 connects=1"`.
+ * `db;desc="statements=3 connects=1"`, then the edge cache's answer when a read consulted it: `cache;desc="hit"`.
  */
-export function serverTimingValue(phases: PhaseDurations, database?: DatabaseTrips): string {
+export function serverTimingValue(phases: PhaseDurations, database?: DatabaseTrips, cache?: 'hit' | 'miss'): string {
   const timed = PHASES.flatMap((phase) => {
     const ms = phases[phase];
     return ms === undefined ? [] : [`${phase};dur=${roundedMs(ms)}`];
   });
   const trips = database && database.connects + database.statements > 0 ? [`db;desc="statements=${database.statements} connects=${database.connects}"`] : [];
-  return [...timed, ...trips].join(', ');
+  const cached = cache ? [`cache;desc="${cache}"`] : [];
+  return [...timed, ...trips, ...cached].join(', ');
 }
 
 export function roundedMs(ms: number): number {

@@ -11,7 +11,7 @@ export function traceS3Request(request: Request, response: Response, answered: {
   const { requestId, timing } = answered;
   const phases = timing.phases();
   // Every response the S3 surface builds has mutable headers (withRequestId sets its own on each).
-  if (wantsServerTiming(request.headers)) response.headers.set('server-timing', serverTimingValue(phases, timing.database()));
+  if (wantsServerTiming(request.headers)) response.headers.set('server-timing', serverTimingValue(phases, timing.database(), timing.cache));
   const sampler = thisIsolate().trace;
   const deps = { collector: bindings.traceCollector, waitUntil: bindings.waitUntil };
   const windowId = sampler.sampleInto(Date.now(), deps);

@@ -21,6 +21,7 @@ import { type Database, openDatabase } from '../store/db.ts';
 import { type ActiveConfig, deploymentOf, resolveActiveConfig } from './active-config.ts';
 import type { Bindings } from './bindings.ts';
 import { type Isolate, thisIsolate } from './isolate.ts';
+import { cacheApiObjectCache } from './object-cache.ts';
 
 /** This request's database calls through the isolate's load shedding; a refusal is counted by its reason. */
 function databaseAdmission(isolate: Isolate, server: Config['server']): <T>(work: () => Promise<T>) => Promise<T> {
@@ -97,6 +98,7 @@ export function createServices(
     storage: storageFor(active.config, isolate),
     jobs: bindings.jobs,
     notify: notifierFor(bindings, active.config, counters, log),
+    objectCache: cacheApiObjectCache(),
     memory: isolate.memory,
     log,
     requestId,

@@ -41,6 +41,8 @@ export interface Services {
   jobs: JobQueue;
   /** Webhook notifications: emitting queues the event for the endpoints that want it, off the caller's path. */
   notify: Notifier;
+  /** The data center's cache for small objects' bytes (objects/edge-cache.ts decides what goes in). */
+  objectCache: ObjectCache;
   /** What this isolate remembers between requests. */
   memory: IsolateMemory;
   log: Logger;
@@ -63,6 +65,19 @@ export interface JobQueue {
 
 /** A message on the jobs queue: plain JSON. */
 export type JobMessage = { type: string } & Record<string, unknown>;
+
+/**
+ * A cache of responses by URL, local to the data center (Cloudflare's Cache API). Entries expire by their
+ * Cache-Control max-age, and the cache may drop any entry sooner.
+ */
+export interface ObjectCache {
+  /** The entry for `url` (with `range`, a 206 of those bytes), or undefined. */
+  match(url: string, range?: { start: number; end: number }): Promise<Response | undefined>;
+  /** Stores `response` (status 200, a streamed body) under `url`; resolves once the body is stored. */
+  put(url: string, response: Response): Promise<void>;
+  /** Whether an entry was there to delete. */
+  delete(url: string): Promise<boolean>;
+}
 
 /** What an isolate remembers between requests; its one instance is built in src/runtime/isolate.ts. */
 export interface IsolateMemory {

@@ -2,6 +2,7 @@
 import { and, asc, eq, gt, like, lt, sql } from 'drizzle-orm';
 import type { CopyEncryption, PartSegment } from '../crypto/sealed-copy.ts';
 import type { Db, Queryable } from './db.ts';
+import { cacheGenerationOf } from './cache-purges.ts';
 import { applyQuotaChanges } from './quotas.ts';
 import { type AssembledPart, replaceParts } from './object-parts.ts';
 import { type RequirementFailure, type WriteRequirement, WriteRequirementError, CommitRefusedError, commitDelete, commitObject, keyLock, requirementFailure } from './object-commit.ts';
@@ -12,6 +13,8 @@ export interface StoredObject extends ObjectRow {
   locations: ObjectLocationRow[];
   /** The parts' sealed segments, read with the record when a copy is sealed per part (multipart, encrypted). */
   segments?: PartSegment[];
+  /** The edge cache generation covering it (store/cache-purges.ts), when the lookup asked for it. */
+  cacheGeneration?: string;
 }
 
 export interface PhysicalCopy {
@@ -22,9 +25,11 @@ export interface PhysicalCopy {
   encryption?: CopyEncryption | null;
 }
 
-export async function findObject(db: Queryable, bucket: string, key: string): Promise<StoredObject | undefined> {
+/** The record and its copies; `withCacheGeneration` reads the edge cache's generation in the same statement. */
+export async function findObject(db: Queryable, bucket: string, key: string, opts: { withCacheGeneration?: boolean } = {}): Promise<StoredObject | undefined> {
+  const cacheGeneration = opts.withCacheGeneration ? cacheGenerationOf(sql`${objects.bucket}`, sql`${objects.key}`) : sql<string | null>`null`;
   const rows = await db
-    .select({ object: objects, location: objectLocations })
+    .select({ object: objects, location: objectLocations, cacheGeneration })
     .from(objects)
     .leftJoin(objectLocations, and(eq(objectLocations.bucket, objects.bucket), eq(objectLocations.key, objects.key)))
     .where(and(eq(objects.bucket, bucket), eq(objects.key, key)))
@@ -32,7 +37,9 @@ export async function findObject(db: Queryable, bucket: string, key: string): Pr
   const first = rows[0];
   if (!first) return undefined;
   assertRowsAreFor(bucket, key, rows);
-  return { ...first.object, locations: rows.flatMap((r) => (r.location ? [r.location] : [])) };
+  const found: StoredObject = { ...first.object, locations: rows.flatMap((r) => (r.location ? [r.location] : [])) };
+  if (first.cacheGeneration !== null) found.cacheGeneration = first.cacheGeneration;
+  return found;
 }
 
 /**

@@ -371,6 +371,18 @@ export const bulkJobBatches = pgTable(
   (t) => [primaryKey({ name: 'bulk_job_batches_pk', columns: [t.jobId, t.batch] })],
 );
 
+/**
+ * Edge cache purges: an object's cache entries are keyed by the highest generation whose purge covers it (its
+ * bucket, or every bucket when `bucket` is empty, and a prefix of its key), so a purge makes every entry it covers
+ * unreachable in every data center at once. A purge deletes the older rows its own covers; the table stays small.
+ */
+export const cachePurges = pgTable('cache_purges', {
+  generation: bigserial('generation', { mode: 'number' }).primaryKey(),
+  bucket: text('bucket').notNull(),
+  prefix: text('prefix').notNull(),
+  purgedAt: moment('purged_at').notNull().defaultNow(),
+});
+
 export type BulkJobRow = typeof bulkJobs.$inferSelect;
 export type BackendQuotaRow = typeof backendQuotas.$inferSelect;
 export type ObjectRow = typeof objects.$inferSelect;

@@ -144,6 +144,36 @@ backends:
   });
 });
 
+describe('cache and database admission settings', () => {
+  const problems = (yaml: string) => {
+    const result = loadConfig(`${VALID}\n${yaml}`, { B2_KEY: 'k', B2_SECRET: 's' });
+    return result.ok ? [] : result.problems.map((p) => `${p.path}: ${p.message}`);
+  };
+
+  it('has the cache off by default, and bounds its object size and ttl', () => {
+    const off = loadConfig(VALID, { B2_KEY: 'k', B2_SECRET: 's' });
+    expect(off.ok && off.config.cache).toEqual({ enabled: false, maxObjectSize: 1048576, ttlMs: 300_000 });
+    const on = loadConfig(`${VALID}\ncache: { enabled: true, max_object_size: 64KiB, ttl: 1h }`, { B2_KEY: 'k', B2_SECRET: 's' });
+    expect(on.ok && on.config.cache).toEqual({ enabled: true, maxObjectSize: 65536, ttlMs: 3_600_000 });
+    expect(problems('cache: { max_object_size: 1GiB }')).toEqual(["cache.max_object_size: must be at most 512MiB (the Cache API's largest entry)"]);
+    expect(problems('cache: { ttl: 500ms }')).toEqual(['cache.ttl: must be a duration such as "30s", "5m" or "1h" of at least 1 s, got "500ms"']);
+    expect(problems('cache: { ttl: 31d }')).toEqual(['cache.ttl: must be at most 30d']);
+    expect(problems('cache: { enabled: maybe }')[0]).toMatch(/^cache.enabled: /);
+  });
+
+  it('bounds the database admission settings', () => {
+    expect(problems('server: { database_max_in_flight: 0, database_queue: -1, database_queue_timeout: 1ms }')).toEqual([
+      'server.database_max_in_flight: must be a whole number >= 1, got 0',
+      'server.database_queue: must be a whole number >= 0, got -1',
+      'server.database_queue_timeout: must be a duration such as "30s", "5m" or "1h" of at least 0.01 s, got "1ms"',
+    ]);
+    expect(problems('server: { database_max_in_flight: 1001, database_queue: 100001 }')).toEqual([
+      'server.database_max_in_flight: must be at most 1000, got 1001',
+      'server.database_queue: must be at most 100000, got 100001',
+    ]);
+  });
+});
+
 describe('encryption settings', () => {
   const KEY_A = btoa(String.fromCharCode(...new Uint8Array(32).fill(1)));
   const KEY_B = btoa(String.fromCharCode(...new Uint8Array(32).fill(2)));

@@ -53,6 +53,7 @@ describe('a request timer', () => {
     for (let i = 0; i < 3; i++) timing.countDatabase('statement');
     expect(timing.database()).toEqual({ connects: 1, statements: 3 });
     expect(serverTimingValue({ total: 1 }, timing.database())).toBe('total;dur=1, db;desc="statements=3 connects=1"');
+    expect(serverTimingValue({ total: 1 }, timing.database(), 'hit')).toBe('total;dur=1, db;desc="statements=3 connects=1", cache;desc="hit"');
   });
 
   it('is asked for with X-S3O-Trace (any value but 0)', () => {

@@ -26,6 +26,7 @@ import { type MemoryBackend, createMemoryBackend } from './memory-backend.ts';
 import { type MemoryDatabase, openMemoryDatabase } from './memory-database.ts';
 import { type MemoryHealth, createMemoryHealth } from './memory-health.ts';
 import { memoryRequestMetrics } from './memory-metrics.ts';
+import { type MemoryObjectCache, createMemoryObjectCache } from './memory-object-cache.ts';
 import { createRequestTiming } from '../../../src/observe/request-timing.ts';
 
 export interface DomainOptions {
@@ -57,6 +58,8 @@ export interface DomainWorld {
   logs: LogEntry[];
   /** Fleet event counters (services.counters). */
   events: Map<string, number>;
+  /** The edge cache's entries (services.objectCache). */
+  objectCache: MemoryObjectCache;
   /** Messages sent to the jobs queue and not yet taken by the test. */
   queued: JobMessage[];
   /** Every notification emitted, in order (whether or not an endpoint would want it). */
@@ -118,6 +121,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
     read: async () => Object.fromEntries(events),
   };
 
+  const objectCache = createMemoryObjectCache();
   const services: Services = {
     config,
     db: () => memory.db,
@@ -137,6 +141,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
     },
     notify: { emit: (event) => void notifications.push(event) },
     storage: atRestStorage(config.encryption, config.encryption.masterKey ? () => createKeyProvider(config.encryption) : undefined, new Map()),
+    objectCache,
     memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map() },
     log,
     requestId: 'TESTREQUEST',
@@ -148,6 +153,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
 
   const world: DomainWorld = {
     services,
+    objectCache,
     config,
     db: memory.db,
     database: memory,
