@@ -3,7 +3,7 @@
  * to the first delimiter after the prefix collapse into one common prefix, which counts once against max-keys.
  */
 import type { Services } from '../services/services.ts';
-import { type ListedObject, listObjectPage } from '../store/objects.ts';
+import { type ListedObject, listEntryPage } from '../store/objects.ts';
 
 export interface ListQuery {
   bucket: string;
@@ -24,50 +24,42 @@ export interface ListResult {
   lastEntry: string | undefined;
 }
 
-const PAGE_SIZE = 1000;
-/** Bounds the work of one listing request however many keys a common prefix swallows. */
-const MAX_PAGES = 100;
-
+/**
+ * One page, read in one statement (store/objects.ts listEntryPage): maxKeys entries and one more, which only says
+ * whether the listing is truncated.
+ */
 export async function listKeys(services: Services, query: ListQuery): Promise<ListResult> {
   const result: ListResult = { contents: [], commonPrefixes: [], isTruncated: false, lastEntry: undefined };
   if (query.maxKeys === 0) return result;
-  let after = query.after;
-  let atLeast = query.skipPrefix === undefined ? undefined : successor(query.skipPrefix);
+  const limit = query.maxKeys + 1;
+  const entries = await listEntryPage(services.db(), {
+    bucket: query.bucket,
+    prefix: query.prefix,
+    delimiter: query.delimiter,
+    after: query.after,
+    atLeast: query.skipPrefix === undefined ? undefined : successor(query.skipPrefix),
+    limit,
+  });
   let lastPrefix = query.skipPrefix;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const rows = await listObjectPage(services.db(), { bucket: query.bucket, prefix: query.prefix, after, atLeast, limit: PAGE_SIZE });
-    atLeast = undefined;
-    let jumped = false;
-    for (const row of rows) {
-      const group = commonPrefixOf(row.key, query.prefix, query.delimiter);
-      if (group !== undefined && group === lastPrefix) continue;
-      if (result.contents.length + result.commonPrefixes.length === query.maxKeys) {
-        result.isTruncated = true;
-        return result;
-      }
-      if (group === undefined) {
-        result.contents.push(row);
-        result.lastEntry = row.key;
-        after = row.key;
-        continue;
-      }
+  for (const entry of entries) {
+    const group = commonPrefixOf(entry.key, query.prefix, query.delimiter);
+    // A group already reported (resuming after it, or one whose keys go on with U+10FFFF) is not reported again.
+    if (group !== undefined && group === lastPrefix) continue;
+    if (result.contents.length + result.commonPrefixes.length === query.maxKeys) {
+      result.isTruncated = true;
+      return result;
+    }
+    if (group === undefined) {
+      result.contents.push({ key: entry.key, size: entry.size, etag: entry.etag, createdAt: entry.createdAt });
+      result.lastEntry = entry.key;
+    } else {
       result.commonPrefixes.push(group);
       result.lastEntry = group;
       lastPrefix = group;
-      // Jump past every key under this prefix instead of reading them all.
-      const next = successor(group);
-      if (next !== undefined) {
-        after = group;
-        atLeast = next;
-        jumped = true;
-        break;
-      }
-      after = row.key;
     }
-    if (!jumped && rows.length < PAGE_SIZE) return result;
   }
-  // Out of page budget: report truncation so the client continues from lastEntry.
-  result.isTruncated = true;
+  // The walk stopped at its limit with entries skipped as repeats: there may be more, so the client asks again.
+  if (entries.length === limit) result.isTruncated = true;
   return result;
 }
 

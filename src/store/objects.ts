@@ -1,5 +1,5 @@
 /** Object records and their copies: lookups, the record-on-write transaction, deletes and listing pages. */
-import { and, asc, eq, gt, like, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, like, lt, type SQL, sql } from 'drizzle-orm';
 import type { CopyEncryption, PartSegment } from '../crypto/sealed-copy.ts';
 import type { Db, Queryable } from './db.ts';
 import { cacheGenerationOf } from './cache-purges.ts';
@@ -279,6 +279,52 @@ export async function listObjectPage(
     .where(and(...conditions))
     .orderBy(asc(objects.key))
     .limit(query.limit);
+}
+
+/** A listing entry: an object, or the first key of a common prefix (`grouped`: the walk jumped past the rest). */
+export interface ListedEntry extends ListedObject {
+  grouped: boolean;
+}
+
+/**
+ * One listing page in one statement: up to `limit` entries of the bucket under `prefix`, strictly after `after` and
+ * at or after `atLeast`, in byte order. A key with `delimiter` after the prefix opens a group (S3's common prefix,
+ * the key up to that delimiter); the walk takes the group's first key and then jumps past every key that starts
+ * with the group, so a page costs one index probe per entry however many keys a group holds. The jump goes past
+ * `<group>` followed by U+10FFFF, the last code point: a key that continues a group with that very character comes
+ * up again as another entry of the same group, which the caller skips.
+ */
+export async function listEntryPage(
+  db: Queryable,
+  query: { bucket: string; prefix: string; delimiter: string; after: string; atLeast?: string | undefined; limit: number },
+): Promise<ListedEntry[]> {
+  const { bucket, prefix, delimiter, limit } = query;
+  const lower = query.atLeast !== undefined && query.atLeast > prefix ? query.atLeast : prefix;
+  // The group of a key: itself up to the first delimiter after the prefix, or null (lengths in characters, as SQL
+  // counts them).
+  const group = (key: SQL) =>
+    delimiter === ''
+      ? sql`null::text`
+      : sql`case when strpos(substr(${key}, length(${prefix}::text) + 1), ${delimiter}::text) > 0 then left(${key}, length(${prefix}::text) + strpos(substr(${key}, length(${prefix}::text) + 1), ${delimiter}::text) + length(${delimiter}::text) - 1) end`;
+  const result = await db.execute(sql`
+    with recursive walk (key, size, etag, created_ms, grp, n) as (
+      (select o.key, o.size::float8, o.etag, floor(extract(epoch from o.created_at) * 1000)::float8, ${group(sql`o.key`)}, 1
+         from ${objects} o
+        where o.bucket = ${bucket} and o.key > ${query.after} and o.key >= ${lower}
+        order by o.key limit 1)
+      union all
+      (select o.key, o.size::float8, o.etag, floor(extract(epoch from o.created_at) * 1000)::float8, ${group(sql`o.key`)}, w.n + 1
+         from walk w
+         cross join lateral (
+           select key, size, etag, created_at from ${objects}
+            where bucket = ${bucket}
+              and key > (case when w.grp is null then w.key else greatest(w.key, w.grp || chr(1114111)) end)
+            order by key limit 1) o
+        where w.n < ${limit} and starts_with(w.key, ${prefix}))
+    )
+    select key, size, etag, created_ms, grp from walk where starts_with(key, ${prefix}) order by key`);
+  const rows = (result as unknown as { rows: { key: string; size: number; etag: string; created_ms: number; grp: string | null }[] }).rows;
+  return rows.map((r) => ({ key: r.key, size: Number(r.size), etag: r.etag, createdAt: new Date(Number(r.created_ms)), grouped: r.grp !== null }));
 }
 
 export interface ExpiredObject {

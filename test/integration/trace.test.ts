@@ -78,6 +78,14 @@ describe('Server-Timing', () => {
     expect(databaseTrips(first.headers.get('server-timing'))).toEqual({ statements: 2, connects: 0 });
     expect(databaseTrips(overwrite.headers.get('server-timing'))).toEqual({ statements: 2, connects: 0 });
 
+    // A listing with a delimiter over many common prefixes is one statement too: the walk jumps past each group.
+    for (const dir of ['d1', 'd2', 'd3', 'd4', 'd5']) await put(`st/list/${dir}/object`);
+    const listing = await aws.fetch(`${stack.endpoint}/${stack.bucket}?list-type=2&prefix=st/list/&delimiter=/`, { headers: { 'x-s3o-trace': '1' } });
+    const listed = await listing.text();
+    expect(listing.status, listed).toBe(200);
+    expect(listed.match(/<CommonPrefixes>/g)).toHaveLength(5);
+    expect(databaseTrips(listing.headers.get('server-timing'))).toEqual({ statements: 1, connects: 0 });
+
     expect((await put('st/b')).headers.get('server-timing')).toBeNull();
     expect((await get('st/b')).headers.get('server-timing')).toBeNull();
     expect((await get('st/b', { 'x-s3o-trace': '0' })).headers.get('server-timing')).toBeNull();
