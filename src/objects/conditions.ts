@@ -82,17 +82,15 @@ function preconditionFailed(condition: string): Refusal {
 
 /** `*`, or a comma-separated list of (possibly weak) entity tags, compared by their opaque value. */
 function etagListMatches(list: string, etag: string): boolean {
-  const wanted = opaqueEtag(etag);
+  const wanted = opaque(etag);
   return list.split(',').some((item) => {
     const tag = item.trim();
-    return tag === '*' || opaqueEtag(tag) === wanted;
+    return tag === '*' || opaque(tag) === wanted;
   });
 }
 
 /** An entity tag's opaque value: without the weak prefix and the quotes (clients send part ETags either way). */
-export function opaqueEtag(tag: string): string {
-  return opaque(tag);
-}
+export { opaque as opaqueEtag };
 
 function httpDate(value: string | null): number | undefined {
   if (!value) return undefined;

@@ -32,6 +32,18 @@ async function readSettled(world: DomainWorld, key: string, headers = new Header
   return bytes;
 }
 
+/** A world whose one 3000-byte object is kept in the cache, its entry then cut to `keep` bytes with `headers`. */
+async function keptThenCut(seed: number, keep: number, headers: Headers): Promise<{ world: DomainWorld; bytes: Uint8Array; url: string }> {
+  const world = await domainServices({ backends: ['b1'], document: cacheOn() });
+  const bytes = bytesOf(3000, seed);
+  await put(world, 'k', bytes);
+  await readSettled(world, 'k');
+  const [url, entry] = [...world.objectCache.entries][0] ?? [];
+  if (!url || !entry) throw new Error('nothing cached');
+  world.objectCache.entries.set(url, { body: entry.body.slice(0, keep), headers });
+  return { world, bytes, url };
+}
+
 const backendReads = (world: DomainWorld) => world.backend('b1').calls.getObject;
 
 describe('edge cache', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
@@ -84,13 +96,7 @@ describe('edge cache', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
   });
 
   it('an entry that does not match its record is removed and the read goes to a backend', async () => {
-    const world = await domainServices({ backends: ['b1'], document: cacheOn() });
-    const bytes = bytesOf(3000, 6);
-    await put(world, 'k', bytes);
-    await readSettled(world, 'k');
-    const [url, entry] = [...world.objectCache.entries][0] ?? [];
-    if (!url || !entry) throw new Error('nothing cached');
-    world.objectCache.entries.set(url, { body: entry.body.slice(0, 100), headers: new Headers({ 'content-length': '100' }) });
+    const { world, bytes, url } = await keptThenCut(6, 100, new Headers({ 'content-length': '100' }));
     expectSameBytes(await readSettled(world, 'k'), bytes);
     expect(await cacheCounts(world)).toMatchObject({ hits: 0, misses: 2, evictions: 1 });
     // The miss filled it again, correctly.
@@ -98,13 +104,7 @@ describe('edge cache', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
   });
 
   it('an entry that declares no length is checked as it streams: a short one fails the read and is removed', async () => {
-    const world = await domainServices({ backends: ['b1'], document: cacheOn() });
-    const bytes = bytesOf(3000, 9);
-    await put(world, 'k', bytes);
-    await readSettled(world, 'k');
-    const [url, entry] = [...world.objectCache.entries][0] ?? [];
-    if (!url || !entry) throw new Error('nothing cached');
-    world.objectCache.entries.set(url, { body: entry.body.slice(0, 2999), headers: new Headers() });
+    const { world, bytes, url } = await keptThenCut(9, 2999, new Headers());
     await expect(readSettled(world, 'k')).rejects.toThrow(/ended after 2999 of the record's 3000 bytes/);
     await world.settle();
     expect(world.objectCache.entries.has(url)).toBe(false);
