@@ -1,5 +1,5 @@
 /** The configuration's two lists: the virtual buckets clients see and the backends that hold the bytes. */
-import { count, flag, optionalText, size, text } from './fields.ts';
+import { choice, count, flag, optionalText, size, text } from './fields.ts';
 import { key, list } from './schema-kit.ts';
 
 /** Paths the Worker answers itself; a virtual bucket of that name would be unreachable. */
@@ -81,6 +81,11 @@ export const backends = list(
     }),
     egress_byte_limit: key('egressByteLimit', size(0), { reload: 'reloadable', note: '(unlimited)', meaning: 'monthly bytes read from the backend' }),
     ingress_byte_limit: key('ingressByteLimit', size(0), { reload: 'reloadable', note: '(unlimited)', meaning: 'monthly bytes written to the backend' }),
+    etag_md5: key('etagMd5', choice(['auto', 'always', 'never'], 'auto'), {
+      reload: 'reloadable',
+      meaning:
+        "whether a PutObject's ETag (the MD5 of its bytes) is taken from this backend's answer instead of hashed on the Worker, which makes large uploads faster: `auto` compares the backend's first 8 answers in each isolate with the Worker's own MD5 and then takes them, hashing one PUT in 64 again to re-check (a mismatch, or an answer that is not an MD5, and the isolate hashes every PUT to it again); `always` takes them from the start; `never` always hashes. Only for copies stored as sent (not encrypted) and PUTs without `Content-MD5` (the Worker checks that one itself); UploadPart and copies always hash",
+    }),
   },
   'name',
 );

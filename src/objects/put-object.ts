@@ -6,6 +6,7 @@ import { BackendError, describeError } from '../backends/client.ts';
 import { copyBytes } from '../backends/copy-bytes.ts';
 import { Refusal, isRequestFault } from './refusal.ts';
 import { forgetObject } from './edge-cache.ts';
+import { mustHashMd5, recordedEtag } from './etag-adoption.ts';
 import type { Services } from '../services/services.ts';
 import { isLiveCopy } from '../store/cleanup.ts';
 import {
@@ -63,16 +64,19 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
   const copy = { backendName, physicalKey: physical, storedSize, encryption };
 
   let digests: BodyDigests;
+  let etag: string;
+  const skipMd5 = !mustHashMd5(services, backendName, { sealed: encryption !== null, clientMd5: input.expect.md5Base64 !== undefined });
   try {
-    ({ digests } = await streamToBackend(services, input.source, { ...input.expect, length: input.size }, { storedSize, encoder }, (body) =>
+    let sent: { etag: string };
+    ({ sent, digests } = await streamToBackend(services, input.source, { ...input.expect, skipMd5, length: input.size }, { storedSize, encoder }, (body) =>
       services.backend(backendName).putObject(copy.physicalKey, body, storedSize),
     ));
+    etag = recordedEtag(services, backendName, digests.md5Hex, sent.etag);
   } catch (err) {
     // The backend may have stored something before failing; make sure it does not linger.
     await discardCopies(services, [copy], 'upload_failed');
     throw err;
   }
-  const etag = `"${digests.md5Hex}"`;
 
   await recordNewCopy(
     services,

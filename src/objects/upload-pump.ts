@@ -1,6 +1,6 @@
 /**
  * Moves an upload from the client to the backend's request body in large chunks, hashing it on the way (MD5 for
- * the ETag, SHA-256 for the recorded content digest, any additional checksum) and
+ * the ETag unless the backend's stands for it, SHA-256 for the recorded content digest, any additional checksum) and
  * checking what the client promised (x-amz-content-sha256, Content-MD5, Content-Length) before the final chunk
  * is released: on a mismatch the sink is aborted instead, so the backend sees a truncated body and never stores
  * the object.
@@ -17,7 +17,8 @@ import { base64ToHex, toHex } from '../crypto/encoding.ts';
 import type { ChunkEncoder } from '../crypto/storage-transform.ts';
 
 export interface BodyDigests {
-  md5Hex: string;
+  /** Undefined when the caller takes the ETag from the backend instead (`skipMd5`). */
+  md5Hex: string | undefined;
   /** Always computed: the client's bytes' digest is recorded with the object (objects.content_sha256). */
   sha256Hex: string;
   bytes: number;
@@ -34,6 +35,8 @@ export interface DigestExpectations {
   checksum?: { algorithm: ChecksumAlgorithm; value: string | undefined } | undefined;
   /** A checksum to compute when the client sent none (a multipart upload's parts all carry its algorithm's). */
   compute?: ChecksumAlgorithm | undefined;
+  /** No MD5 on the Worker: the backend's ETag stands for it (objects/etag-adoption.ts); not with `md5Base64`. */
+  skipMd5?: boolean | undefined;
   length: number;
 }
 
@@ -61,9 +64,9 @@ export async function pumpUpload(
     writer.abort(options.signal?.reason).catch(() => {});
     source.cancel(options.signal?.reason).catch(() => {});
   });
-  const md5 = new crypto.DigestStream('MD5');
+  const md5 = expect.skipMd5 && !expect.md5Base64 ? undefined : new crypto.DigestStream('MD5');
   const sha = new crypto.DigestStream('SHA-256');
-  const md5Writer = md5.getWriter();
+  const md5Writer = md5?.getWriter();
   const shaWriter = sha.getWriter();
   const checksumAlgorithm = expect.checksum?.algorithm ?? expect.compute;
   const checksum = checksumAlgorithm ? createChecksum(checksumAlgorithm) : undefined;
@@ -90,7 +93,7 @@ export async function pumpUpload(
     if (!chunk) break;
     bytes += chunk.byteLength;
     if (bytes > expect.length) return fail(new Refusal('body-length-mismatch', 'The request body is longer than its Content-Length'));
-    await md5Writer.write(chunk);
+    await md5Writer?.write(chunk);
     await shaWriter.write(chunk);
     await checksum?.update(chunk);
     const previous = held;
@@ -102,10 +105,10 @@ export async function pumpUpload(
     }
   }
 
-  await md5Writer.close();
+  await md5Writer?.close();
   await shaWriter.close();
   const digests: BodyDigests = {
-    md5Hex: toHex(await md5.digest),
+    md5Hex: md5 ? toHex(await md5.digest) : undefined,
     sha256Hex: toHex(await sha.digest),
     bytes,
     checksum: checksumAlgorithm && checksum ? { algorithm: checksumAlgorithm, value: await checksum.digest() } : undefined,

@@ -49,7 +49,7 @@ export interface Isolate {
 
 function freshIsolate(): Isolate {
   return {
-    memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map() },
+    memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map(), etagEvidence: new Map() },
     health: createHealthMemory(),
     config: { activeRecord: refreshedValue(ACTIVE_KEY) },
     runtimeSettings: runtimeSettingsCache(),

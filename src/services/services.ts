@@ -79,6 +79,16 @@ export interface ObjectCache {
   delete(url: string): Promise<boolean>;
 }
 
+/** What an isolate has learnt of a backend's PutObject ETags (objects/etag-adoption.ts). */
+export interface EtagEvidence {
+  /** Answers that matched the Worker's own MD5. */
+  matched: number;
+  /** An answer did not: every PUT to the backend is hashed on the Worker. */
+  refuted: boolean;
+  /** ETags taken from the backend since the last check. */
+  taken: number;
+}
+
 /** What an isolate remembers between requests; its one instance is built in src/runtime/isolate.ts. */
 export interface IsolateMemory {
   /** Object records read lately, for reads while the database is away. */
@@ -88,6 +98,8 @@ export interface IsolateMemory {
   quotaSync: { syncedFor: Config | undefined; checkedDeployment: string | undefined };
   /** SigV4 signing keys derived for known secrets (by secret, date, region, service). */
   signingKeys: Map<string, Promise<ArrayBuffer>>;
+  /** What this isolate learnt of each backend's ETags (objects/etag-adoption.ts), by backend name. */
+  etagEvidence: Map<string, EtagEvidence>;
 }
 
 export interface OpenedServices {

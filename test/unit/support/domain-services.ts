@@ -31,7 +31,7 @@ import { createRequestTiming } from '../../../src/observe/request-timing.ts';
 
 export interface DomainOptions {
   /** Backends in config order; a bare name has no quota (unlimited). */
-  backends: readonly (string | { name: string; quotaBytes?: number })[];
+  backends: readonly (string | { name: string; quotaBytes?: number; etagMd5?: 'auto' | 'always' | 'never' })[];
   routingStrategy?: 'pack' | 'spread';
   replicationFactor?: number;
   /** More of the configuration document, in its YAML shape (snake_case), laid over what the options above give. */
@@ -142,7 +142,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
     notify: { emit: (event) => void notifications.push(event) },
     storage: atRestStorage(config.encryption, config.encryption.masterKey ? () => createKeyProvider(config.encryption) : undefined, new Map()),
     objectCache,
-    memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map() },
+    memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map(), etagEvidence: new Map() },
     log,
     requestId: 'TESTREQUEST',
     deployment: 'test-deployment',
@@ -199,8 +199,9 @@ function domainConfig(options: DomainOptions): Config {
     replication: { factor: options.replicationFactor ?? 1 },
     buckets: [{ name: BUCKET, credentials: [{ access_key_id: 'test-key', secret_access_key: 'test-secret' }] }],
     backends: options.backends.map((spec) => {
-      const { name, quotaBytes = 0 } = typeof spec === 'string' ? { name: spec } : spec;
-      return { name, endpoint: `https://${name}.backend.invalid`, bucket: `${name}-bucket`, access_key_id: `${name}-key`, secret_access_key: `${name}-secret`, quota_bytes: quotaBytes };
+      const { name, quotaBytes = 0, etagMd5 } = typeof spec === 'string' ? { name: spec } : spec;
+      const base = { name, endpoint: `https://${name}.backend.invalid`, bucket: `${name}-bucket`, access_key_id: `${name}-key`, secret_access_key: `${name}-secret`, quota_bytes: quotaBytes };
+      return etagMd5 === undefined ? base : { ...base, etag_md5: etagMd5 };
     }),
     ...options.document,
   };

@@ -34,6 +34,8 @@ export interface MemoryBackend extends BackendClient {
   hold(operation: BackendOperation): HeldCall;
   /** Drops a stored object behind the orchestrator's back (lost bytes, a bucket emptied by hand). */
   lose(physicalKey: string): void;
+  /** How PutObject's ETag answers are made from the stored bytes (default: their quoted MD5, as S3 does). */
+  answerEtags(make: ((bytes: Uint8Array) => Promise<string>) | undefined): void;
   /** Replaces a stored object's bytes behind the orchestrator's back (someone with access to the bucket). */
   tamper(physicalKey: string, change: (bytes: Uint8Array) => Uint8Array): void;
 }
@@ -51,6 +53,7 @@ const RESPONSE_CHUNK_BYTES = 64 * 1024;
 
 export function createMemoryBackend(name: string): MemoryBackend {
   const objects = new Map<string, Uint8Array>();
+  let etagAnswer: ((bytes: Uint8Array) => Promise<string>) | undefined;
   const uploads = new Map<string, { physicalKey: string; parts: Map<number, StoredPart> }>();
   const calls: Record<BackendOperation, number> = {
     putObject: 0,
@@ -152,6 +155,9 @@ export function createMemoryBackend(name: string): MemoryBackend {
     lose(physicalKey) {
       objects.delete(physicalKey);
     },
+    answerEtags(make) {
+      etagAnswer = make;
+    },
 
     async putObject(physicalKey, body, length) {
       try {
@@ -162,7 +168,7 @@ export function createMemoryBackend(name: string): MemoryBackend {
       const bytes = await receive('putObject', body, length);
       await gate('putObject');
       objects.set(physicalKey, bytes);
-      return { etag: `"${await md5Hex(bytes)}"` };
+      return { etag: etagAnswer ? await etagAnswer(bytes) : `"${await md5Hex(bytes)}"` };
     },
     async getObject(physicalKey, range) {
       enter('getObject');
