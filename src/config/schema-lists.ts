@@ -84,7 +84,7 @@ export const backends = list(
     etag_md5: key('etagMd5', choice(['auto', 'always', 'never'], 'auto'), {
       reload: 'reloadable',
       meaning:
-        "whether a PutObject's ETag (the MD5 of its bytes) is taken from this backend's answer instead of hashed on the Worker, which makes large uploads faster: `auto` compares the backend's first 8 answers in each isolate with the Worker's own MD5 and then takes them, hashing one PUT in 64 again to re-check (a mismatch, or an answer that is not an MD5, and the isolate hashes every PUT to it again); `always` takes them from the start; `never` always hashes. Only for copies stored as sent (not encrypted) and PUTs without `Content-MD5` (the Worker checks that one itself); UploadPart and copies always hash",
+        "whether a PutObject's ETag (the MD5 of its bytes) is taken from this backend's answer instead of hashed on the Worker, which makes large uploads faster: `auto` compares the backend's first 8 answers in each isolate with the Worker's own MD5 and then takes them, hashing one PUT in 64 again to re-check (a mismatch, or an answer that is not an MD5, and the isolate hashes every PUT to it again); `always` takes them from the start; `never` always hashes. A backend that stops answering MD5s between two re-checks (its bucket switched to SSE-KMS, say) has up to 63 PUTs recorded with its answers as their ETags; choose `never` where that may happen. Only for copies stored as sent (not encrypted) and PUTs without `Content-MD5` (the Worker checks that one itself); UploadPart and copies always hash",
     }),
   },
   'name',
