@@ -60,7 +60,9 @@ const CLOSED_LOOP = { clients: 32, pairsEach: 25 };
 /** The orchestrator's p99 at most this times the bare proxy's; its closed-loop rate at least this fraction of it. */
 const SMALL_P99_TARGET = 2;
 const CLOSED_LOOP_RATIO_TARGET = 0.7;
-const LARGE_RATIO_TARGET = 0.8;
+/** Issue 18's large-object targets, against the bare proxy: GETs, and PUTs whose payload is not signed. */
+const LARGE_GET_TARGET = 0.9;
+const LARGE_UNSIGNED_PUT_TARGET = 0.8;
 const RSS_GROWTH_TARGET = 64 * MB;
 
 // Ctrl-C must still run the services' exit handlers.
@@ -433,7 +435,7 @@ interface Row {
   direct?: number | undefined;
   proxy?: number | undefined;
   orchestrator?: number | undefined;
-  /** Minimum orchestrator/direct ratio, when this row has a target. */
+  /** Minimum orchestrator/bare proxy ratio, when this row has a target (signed-payload PUTs have none: SHA-256 of every byte is the protocol's price). */
   minRatio?: number;
 }
 
@@ -552,9 +554,9 @@ function printReport(stack: BenchStack | undefined): void {
   console.log('\n== Throughput: direct to radosgw vs through the bare proxy vs through the orchestrator (MB = 10^6 bytes)');
   console.log(
     table(
-      ['Measurement', 'Unit', 'Direct', 'Bare proxy', 'Orchestrator', 'Orch/direct', 'Target', 'Result', 'Orch/proxy', 'Proxy/direct'],
+      ['Measurement', 'Unit', 'Direct', 'Bare proxy', 'Orchestrator', 'Orch/proxy', 'Target', 'Result', 'Orch/direct', 'Proxy/direct'],
       rows.map((r) => {
-        const ratio = ratioOf(r.orchestrator, r.direct);
+        const ratio = ratioOf(r.orchestrator, r.proxy);
         const result = r.minRatio === undefined || ratio === undefined ? '' : ratio >= r.minRatio ? 'PASS' : 'MISS';
         return [
           r.label,
@@ -563,9 +565,9 @@ function printReport(stack: BenchStack | undefined): void {
           fmt(r.proxy),
           fmt(r.orchestrator),
           fmtRatio(ratio),
-          r.minRatio === undefined ? '' : `>= ${r.minRatio.toFixed(2)}x`,
+          r.minRatio === undefined ? '' : `>= ${r.minRatio.toFixed(2)}x proxy`,
           result,
-          fmtRatio(ratioOf(r.orchestrator, r.proxy)),
+          fmtRatio(ratioOf(r.orchestrator, r.direct)),
           fmtRatio(ratioOf(r.proxy, r.direct)),
         ];
       }),
@@ -575,7 +577,8 @@ function printReport(stack: BenchStack | undefined): void {
   console.log('  Bare proxy: scripts/bench-proxy/worker.ts under its own wrangler dev on the same machine, in front of the same');
   console.log('  radosgw; it authenticates nothing and only re-signs and streams. It is the toolchain\'s own ceiling for any proxy');
   console.log('  here (Orch/proxy 1.00x = the orchestrator adds nothing on top of workerd), measured in this same run; the');
-  console.log('  targets stay on Orch/direct. On 2 cores every figure is noisy: compare Orch/proxy across runs, not one row.');
+  console.log('  targets are issue 18\'s, against it: GETs >= 0.9x, UNSIGNED-PAYLOAD PUTs >= 0.8x; signed-payload PUTs are reported');
+  console.log('  without one (SHA-256 of every byte is the protocol\'s price). On 2 cores every figure is noisy: compare runs.');
 
   console.log('\n== Per-operation latency in ms (p50 / p99)');
   console.log(
@@ -835,8 +838,8 @@ async function main(): Promise<number> {
           timeoutMs: 180_000,
           async run(signal) {
             const { put, get } = await putGetBuffers(t, 'large', LARGE, signal);
-            record(`PUT 256 MiB x${LARGE.count} sequential`, 'MB/s', t.path, mbps(put), LARGE_RATIO_TARGET);
-            record(`GET 256 MiB x${LARGE.count} sequential`, 'MB/s', t.path, mbps(get), LARGE_RATIO_TARGET);
+            record(`PUT 256 MiB x${LARGE.count} sequential (signed payload)`, 'MB/s', t.path, mbps(put));
+            record(`GET 256 MiB x${LARGE.count} sequential`, 'MB/s', t.path, mbps(get), LARGE_GET_TARGET);
           },
         });
         await gc();
@@ -850,10 +853,10 @@ async function main(): Promise<number> {
             const [ref] = objects('huge', HUGE);
             if (!ref) throw new Error('unreachable');
             const put = await measure(t, '1 GiB PUT (streamed)', () => putStream(t, ref, HUGE.size, signal));
-            record('PUT 1 GiB streamed', 'MB/s', t.path, mbps(put), LARGE_RATIO_TARGET);
+            record('PUT 1 GiB streamed (UNSIGNED-PAYLOAD)', 'MB/s', t.path, mbps(put), LARGE_UNSIGNED_PUT_TARGET);
             await settle();
             const get = await measure(t, '1 GiB GET', () => getChecked(t, ref, HUGE.size, signal));
-            record('GET 1 GiB', 'MB/s', t.path, mbps(get), LARGE_RATIO_TARGET);
+            record('GET 1 GiB', 'MB/s', t.path, mbps(get), LARGE_GET_TARGET);
             await deleteAll(t, [ref], signal);
           },
         });
@@ -874,12 +877,12 @@ async function main(): Promise<number> {
         const mt: Target = { ...t, client };
         try {
           const put = await measure(t, `1 GiB multipart upload (${parts})`, () => putMultipart(mt, ref, MULTIPART.size, signal));
-          record(`PUT 1 GiB multipart, ${MULTIPART.partSize / MiB} MiB x${MULTIPART.queueSize}`, 'MB/s', t.path, mbps(put), LARGE_RATIO_TARGET);
+          record(`PUT 1 GiB multipart, ${MULTIPART.partSize / MiB} MiB x${MULTIPART.queueSize} (signed parts)`, 'MB/s', t.path, mbps(put));
           await settle();
           const get = await measure(t, '1 GiB GET (the multipart object)', () =>
             getChecked(mt, ref, MULTIPART.size, signal, DISTINCT_BLOCKS_SHIFT),
           );
-          record('GET 1 GiB multipart object', 'MB/s', t.path, mbps(get), LARGE_RATIO_TARGET);
+          record('GET 1 GiB multipart object', 'MB/s', t.path, mbps(get), LARGE_GET_TARGET);
         } finally {
           signal.removeEventListener('abort', cut);
           client.destroy();
