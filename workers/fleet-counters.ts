@@ -6,9 +6,9 @@ import type { Env } from './env.ts';
 export const FLEET_COUNTERS_NAME = 'fleet';
 
 export class FleetCounters extends DurableObject<Env> implements FleetCountersRpc {
-  async increment(counter: string, by: number): Promise<void> {
+  async add(deltas: Record<string, number>): Promise<void> {
     const counters = (await this.ctx.storage.get<Record<string, number>>('counters')) ?? {};
-    counters[counter] = (counters[counter] ?? 0) + by;
+    for (const [counter, by] of Object.entries(deltas)) counters[counter] = (counters[counter] ?? 0) + by;
     await this.ctx.storage.put('counters', counters);
   }
 

@@ -1,22 +1,65 @@
 /**
  * Fleet-wide event totals for /metrics that no single isolate could count (rate-limit and usage-limit refusals,
- * cleanup outcomes): kept by one Durable Object (workers/fleet-counters.ts) under the storage key `counters`.
- * Names are "<metric>" or "<metric>:<label value>".
+ * cleanup outcomes, audit events): kept by one Durable Object (workers/fleet-counters.ts) under the storage key
+ * `counters`. Names are "<metric>" or "<metric>:<label value>".
  */
 export interface FleetCountersRpc {
-  increment(counter: string, by: number): Promise<void>;
+  /** Adds each delta to its counter, in one storage write. */
+  add(deltas: Record<string, number>): Promise<void>;
   counters(): Promise<Record<string, number>>;
 }
 
 /** What services offer: adding never waits on the Durable Object (and a lost add only undercounts). */
 export interface EventCounters {
   add(counter: string, by?: number): void;
+  /** The fleet's totals, after this isolate's own pending adds were sent. */
   read(): Promise<Record<string, number>>;
 }
 
-export function eventCounters(rpc: () => FleetCountersRpc, waitUntil: (promise: Promise<unknown>) => void): EventCounters {
+/**
+ * What an isolate keeps between requests: adds not sent yet, and whether a send is on its way. One send at a time:
+ * the adds that arrive meanwhile are picked up by that send's next round, so a busy isolate makes one call per round
+ * trip to the object, not one per event. (A request never waits on another's send: it only leaves its adds.)
+ */
+export interface CounterBuffer {
+  pending: Map<string, number>;
+  sending: boolean;
+}
+
+export function createCounterBuffer(): CounterBuffer {
+  return { pending: new Map(), sending: false };
+}
+
+/** The pending adds, taken out of the buffer. */
+function takePending(buffer: CounterBuffer): Record<string, number> | undefined {
+  if (buffer.pending.size === 0) return undefined;
+  const deltas = Object.fromEntries(buffer.pending);
+  buffer.pending.clear();
+  return deltas;
+}
+
+export function eventCounters(rpc: () => FleetCountersRpc, waitUntil: (promise: Promise<unknown>) => void, buffer: CounterBuffer = createCounterBuffer()): EventCounters {
+  // A send that fails is dropped (the totals undercount by it), never retried in a loop.
+  const sendNow = (deltas: Record<string, number>) =>
+    rpc()
+      .add(deltas)
+      .catch(() => {});
   return {
-    add: (counter, by = 1) => waitUntil(rpc().increment(counter, by).catch(() => {})),
-    read: () => rpc().counters().catch((): Record<string, number> => ({})),
+    add(counter, by = 1) {
+      buffer.pending.set(counter, (buffer.pending.get(counter) ?? 0) + by);
+      if (buffer.sending) return;
+      buffer.sending = true;
+      const rounds = async () => {
+        for (let deltas = takePending(buffer); deltas; deltas = takePending(buffer)) await sendNow(deltas);
+      };
+      waitUntil(rounds().finally(() => (buffer.sending = false)));
+    },
+    async read() {
+      const deltas = takePending(buffer);
+      if (deltas) await sendNow(deltas);
+      return rpc()
+        .counters()
+        .catch((): Record<string, number> => ({}));
+    },
   };
 }

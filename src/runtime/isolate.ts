@@ -6,6 +6,7 @@
  * between requests (besides Neon's driver settings and the Access verifier's key set, which follow their inputs);
  * tests start clean with resetIsolate().
  */
+import { type CounterBuffer, createCounterBuffer } from '../observe/fleet-counters.ts';
 import { type HealthMemory, createHealthMemory } from '../backends/backend-health.ts';
 import { type RefreshedValue, refreshedValue } from '../config/config-store.ts';
 import { runtimeSettingsCache } from '../config/runtime-settings.ts';
@@ -25,6 +26,8 @@ import type { ActiveConfig } from './active-config.ts';
 export interface Isolate {
   memory: IsolateMemory;
   health: HealthMemory;
+  /** Fleet counter adds on their way to the FleetCounters object (observe/fleet-counters.ts). */
+  counters: CounterBuffer;
   /** The deployed document as last parsed, and the configuration in effect with the KV record it came from. */
   config: {
     deployed?: { text: string; result: LoadResult; tag: string };
@@ -51,6 +54,7 @@ function freshIsolate(): Isolate {
   return {
     memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map(), etagEvidence: new Map() },
     health: createHealthMemory(),
+    counters: createCounterBuffer(),
     config: { activeRecord: refreshedValue(ACTIVE_KEY) },
     runtimeSettings: runtimeSettingsCache(),
     encryption: { providers: new WeakMap(), dataKeys: new Map() },

@@ -65,7 +65,7 @@ export function createServices(
     isolate.health,
   );
   const tracked = new Map<string, BackendClient>();
-  const counters = eventCounters(bindings.fleetCounters, bindings.waitUntil);
+  const counters = eventCounters(bindings.fleetCounters, bindings.waitUntil, isolate.counters);
   // Work handed to waitUntil may still need the database after the response (e.g. a verified read's verdict).
   const pending: Promise<unknown>[] = [];
   const services: Services = {
@@ -120,7 +120,7 @@ export function createServices(
 }
 
 /** Notifications to the endpoints `config` names, queued through the bindings' notifications queue. */
-export function notifierFor(bindings: Bindings, config: Config, counters = eventCounters(bindings.fleetCounters, bindings.waitUntil), log = createLogger(config.server.logLevel)): Notifier {
+export function notifierFor(bindings: Bindings, config: Config, counters = eventCounters(bindings.fleetCounters, bindings.waitUntil, thisIsolate().counters), log = createLogger(config.server.logLevel)): Notifier {
   return createNotifier({ queue: bindings.notifications, endpoints: config.notifications.endpoints, counters, log, now, waitUntil: bindings.waitUntil });
 }
 
