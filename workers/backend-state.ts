@@ -93,7 +93,16 @@ export class BackendState extends DurableObject<Env> implements BackendStateRpc 
   }
 
   addUsage(backend: string, delta: UsageDelta): Promise<Usage> {
-    return recordUsage(this.usageStore, backend, delta, this.open('usage'), Date.now());
+    const bindings = this.bindings();
+    const settings = async () => {
+      // The configuration is cached per isolate: no services (and no database) for a report that flushes nothing.
+      const loaded = await resolveActiveConfig(bindings);
+      if (!loaded.ok) return undefined;
+      const { config } = loaded.active;
+      return { usageFlush: config.usageFlush, limits: config.backends.find((b) => b.name === backend) };
+    };
+    const open = servicesOpener(bindings, { component: 'backend-state', operation: 'usage' });
+    return recordUsage(this.usageStore, backend, delta, { settings, open, background: (work) => this.ctx.waitUntil(work) }, Date.now());
   }
 
   flushUsage(backend: string): Promise<void> {

@@ -5,6 +5,7 @@
  * or the cron's nudge, whichever comes first.
  */
 import { type Usage, type UsageDelta, addUsage, emptyUsage, limitPressure } from '../backends/usage.ts';
+import type { BackendConfig, Config } from '../config/types.ts';
 import { type OpenServices, withServices } from '../services/services.ts';
 import { addBackendUsage } from '../store/quotas.ts';
 
@@ -28,27 +29,38 @@ export async function currentUsage(store: UsageStore, now: number): Promise<Usag
   return (await store.get())?.usage ?? emptyUsage(now);
 }
 
-export async function recordUsage(store: UsageStore, backend: string, delta: UsageDelta, open: OpenServices, now: number): Promise<Usage> {
+/** What deciding on a flush needs: the flush settings and the backend's limits (undefined: no usable configuration). */
+export interface UsageFlushSettings {
+  usageFlush: Config['usageFlush'];
+  limits: Pick<BackendConfig, 'apiRequestLimit' | 'egressByteLimit' | 'ingressByteLimit'> | undefined;
+}
+
+export interface RecordUsageDeps {
+  /** The configuration in effect, cheaply (cached per isolate): read on every report. */
+  settings(): Promise<UsageFlushSettings | undefined>;
+  /** Services for a flush, opened only when one is due. */
+  open: OpenServices;
+  /** Keeps a flush going after the report is answered. */
+  background(work: Promise<unknown>): void;
+}
+
+export async function recordUsage(store: UsageStore, backend: string, delta: UsageDelta, deps: RecordUsageDeps, now: number): Promise<Usage> {
   let stored = (await store.get()) ?? { usage: emptyUsage(now), flushed: ZERO, lastFlushAt: now };
   if (stored.usage.period !== emptyUsage(now).period) {
     // A new month: what the old one still owes Postgres goes first.
-    await flushUsage(store, backend, open, now);
+    await flushUsage(store, backend, deps.open, now);
     stored = { usage: emptyUsage(now), flushed: ZERO, lastFlushAt: now };
   }
   const next = { ...stored, usage: addUsage(stored.usage, delta, now) };
   await store.put(next);
-  await withServices(
-    open,
-    async (services) => {
-      const { usageFlush } = services.config;
-      const limits = services.config.backends.find((b) => b.name === backend);
-      const fast = usageFlush.adaptiveEnabled && limits !== undefined && limitPressure(next.usage, limits) >= usageFlush.adaptiveThreshold;
-      if (now - next.lastFlushAt >= (fast ? usageFlush.fastIntervalMs : usageFlush.intervalMs)) {
-        services.waitUntil(flushUsage(store, backend, open, now).catch(() => {}));
-      }
-    },
-    () => undefined,
-  );
+  const settings = await deps.settings();
+  if (settings) {
+    const { usageFlush, limits } = settings;
+    const fast = usageFlush.adaptiveEnabled && limits !== undefined && limitPressure(next.usage, limits) >= usageFlush.adaptiveThreshold;
+    if (now - next.lastFlushAt >= (fast ? usageFlush.fastIntervalMs : usageFlush.intervalMs)) {
+      deps.background(flushUsage(store, backend, deps.open, now).catch(() => {}));
+    }
+  }
   return next.usage;
 }
 
