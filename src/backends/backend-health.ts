@@ -7,7 +7,7 @@
 import type { BackendStateRpc } from './backend-state-rpc.ts';
 import { type BackendClient, BackendError, describeError } from './client.ts';
 import { type BreakerState, CLOSED, isBackendFault } from './circuit-breaker.ts';
-import type { Usage, UsageDelta } from './usage.ts';
+import { type Usage, type UsageDelta, addUsage } from './usage.ts';
 
 export const HEALTH_TTL_MS = 5_000;
 
@@ -21,7 +21,10 @@ export interface BackendHealth {
   readable(name: string): Promise<boolean>;
   /** Counts a read served while the metadata store was down (kept in the backend's Durable Object). */
   countDegradedRead(name: string): Promise<void>;
-  /** This month's counted usage as last seen (undefined before the first refresh). */
+  /**
+   * This month's usage as last seen from the backend's object, plus what this isolate counted since and has not had
+   * confirmed yet (undefined before the first refresh or report).
+   */
   usage(name: string): Usage | undefined;
   /** A client that reports each call's outcome to the backend's breaker, and its usage. */
   track(client: BackendClient): BackendClient;
@@ -30,14 +33,18 @@ export interface BackendHealth {
 /** What an isolate keeps between requests (one instance, in src/runtime/isolate.ts). */
 export interface HealthMemory {
   states: Map<string, { state: BreakerState; usage?: Usage; fetchedAt: number }>;
-  /** Usage not yet reported, per backend, and the backends with a report on its way. */
+  /** Usage not yet reported, per backend; the report on its way, per backend; the backends being reported. */
   pendingUsage: Map<string, UsageDelta>;
+  inFlightUsage: Map<string, UsageDelta>;
   sending: Set<string>;
 }
 
 export function createHealthMemory(): HealthMemory {
-  return { states: new Map(), pendingUsage: new Map(), sending: new Set() };
+  return { states: new Map(), pendingUsage: new Map(), inFlightUsage: new Map(), sending: new Set() };
 }
+
+/** After a usage report, the next waits at least this long, adding up what comes meanwhile. */
+export const USAGE_REPORT_SPACING_MS = 250;
 
 export interface HealthDeps {
   backendState(name: string): BackendStateRpc;
@@ -45,6 +52,8 @@ export interface HealthDeps {
   now(): number;
   /** Hears of every call's outcome and duration (the backend request metrics); optional for tests. */
   observeCall?(call: { operation: string; backend: string; ok: boolean; seconds: number }): void;
+  /** Waits `ms` (between usage reports). */
+  sleep(ms: number): Promise<void>;
 }
 
 function sumUsage(a: UsageDelta, b: UsageDelta): UsageDelta {
@@ -52,11 +61,13 @@ function sumUsage(a: UsageDelta, b: UsageDelta): UsageDelta {
 }
 
 export function createBackendHealth(deps: HealthDeps, memory: HealthMemory): BackendHealth {
-  const { states: cache, pendingUsage, sending } = memory;
+  const { states: cache, pendingUsage, inFlightUsage, sending } = memory;
   const remember = (name: string, state: BreakerState) => cache.set(name, { ...cache.get(name), state, fetchedAt: deps.now() });
   /**
-   * Usage is sent at once, but while one report to a backend's object is on its way, the calls that finish
-   * meanwhile are added up and sent together next: one RPC per backend at a time, whatever the concurrency.
+   * The first usage after a quiet spell is sent at once; while a report is on its way and for
+   * USAGE_REPORT_SPACING_MS after it, the calls that finish are added up and sent together next: at most a few
+   * reports per backend and second, whatever the concurrency. Until a report is answered its usage counts in
+   * `usage()` all the same, so this isolate's limit checks never wait for it.
    */
   const meter = (name: string, delta: UsageDelta) => {
     const waiting = pendingUsage.get(name);
@@ -66,13 +77,20 @@ export function createBackendHealth(deps: HealthDeps, memory: HealthMemory): Bac
     const send = async () => {
       for (let next = pendingUsage.get(name); next; next = pendingUsage.get(name)) {
         pendingUsage.delete(name);
-        const usage = await deps.backendState(name).addUsage(name, next);
-        const entry = cache.get(name);
-        cache.set(name, { state: entry?.state ?? CLOSED, usage, fetchedAt: entry?.fetchedAt ?? 0 });
+        inFlightUsage.set(name, next);
+        try {
+          const usage = await deps.backendState(name).addUsage(name, next);
+          const entry = cache.get(name);
+          cache.set(name, { state: entry?.state ?? CLOSED, usage, fetchedAt: entry?.fetchedAt ?? 0 });
+        } catch {
+          // A report that fails is dropped (usage is then undercounted by it), never retried in a loop.
+        } finally {
+          inFlightUsage.delete(name);
+        }
+        await deps.sleep(USAGE_REPORT_SPACING_MS);
       }
     };
-    // A report that fails is dropped (usage is then undercounted by it), never retried in a loop.
-    deps.waitUntil(send().catch(() => {}).finally(() => sending.delete(name)));
+    deps.waitUntil(send().finally(() => sending.delete(name)));
   };
   const state = (name: string) => cache.get(name)?.state ?? CLOSED;
   const report = (name: string, err: unknown) => {
@@ -102,7 +120,12 @@ export function createBackendHealth(deps: HealthDeps, memory: HealthMemory): Bac
       );
     },
     state,
-    usage: (name) => cache.get(name)?.usage,
+    usage(name) {
+      const seen = cache.get(name)?.usage;
+      const unconfirmed = [pendingUsage.get(name), inFlightUsage.get(name)].filter((d): d is UsageDelta => d !== undefined);
+      if (unconfirmed.length === 0) return seen;
+      return addUsage(seen, unconfirmed.reduce(sumUsage), deps.now());
+    },
     writable: (name) => state(name).state === 'closed',
     async readable(name) {
       const current = state(name);

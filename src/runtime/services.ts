@@ -57,6 +57,7 @@ export function createServices(
       backendState: bindings.backendState,
       waitUntil: bindings.waitUntil,
       now,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       observeCall: (call) => {
         recordBackendCall(isolate.metrics, call);
         timing.add('backend', call.seconds * 1000);
