@@ -23,7 +23,7 @@ export function cacheable(services: Services, object: StoredObject): boolean {
  * The entry's URL. The key is hashed: a client's key is data, and as a URL path its dot segments or escapes could
  * make two keys one entry. Bucket names are configuration (lower-case DNS labels); versions are ours.
  */
-async function entryUrl(object: StoredObject): Promise<string> {
+export async function entryUrl(object: StoredObject): Promise<string> {
   return `https://edge-cache.s3o.invalid/v1/${object.bucket}/${object.cacheGeneration ?? '0'}/${await sha256Hex(object.key)}/${encodeURIComponent(object.version)}`;
 }
 
@@ -31,8 +31,7 @@ async function entryUrl(object: StoredObject): Promise<string> {
  * The kept bytes of `object` (those of `range` when given), or undefined on a miss. A hit is checked against the
  * record's size before it is served; an entry that does not match is removed and counts as an eviction.
  */
-export async function cachedBody(services: Services, object: StoredObject, range: ByteRange | undefined): Promise<ReadableStream<Uint8Array> | undefined> {
-  const url = await entryUrl(object);
+export async function cachedBody(services: Services, object: StoredObject, url: string, range: ByteRange | undefined): Promise<ReadableStream<Uint8Array> | undefined> {
   let hit: Response | undefined;
   try {
     hit = await services.objectCache.match(url, range);
@@ -71,16 +70,14 @@ function answers(hit: Response, object: StoredObject, range: ByteRange | undefin
  * cache's copy is stored only if it ends with exactly the record's size in bytes; a client that stops reading
  * early does not stop it (the object is small: at most cache.max_object_size is held for the slower reader).
  */
-export function keepInCache(services: Services, object: StoredObject, body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+export function keepInCache(services: Services, object: StoredObject, url: string, body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
   const [forClient, forCache] = body.tee();
   const ttlSeconds = Math.max(1, Math.round(services.config.cache.ttlMs / 1000));
-  const stored = entryUrl(object).then((url) =>
-    services.objectCache.put(
-      url,
-      new Response(forCache.pipeThrough(exactLength(object.size)), {
-        headers: { 'content-length': String(object.size), 'cache-control': `max-age=${ttlSeconds}`, etag: object.etag },
-      }),
-    ),
+  const stored = services.objectCache.put(
+    url,
+    new Response(forCache.pipeThrough(exactLength(object.size)), {
+      headers: { 'content-length': String(object.size), 'cache-control': `max-age=${ttlSeconds}`, etag: object.etag },
+    }),
   );
   services.waitUntil(
     stored.catch(async (err: unknown) => {

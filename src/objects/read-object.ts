@@ -15,7 +15,7 @@ import { partSegments } from '../store/object-parts.ts';
 import { countSealing, keyRefusal, reportOpeningFailure } from './sealing.ts';
 import type { ObjectLocationRow } from '../store/schema.ts';
 import { verifiedBody, verifiesRead } from './verify-on-read.ts';
-import { cacheable, cachedBody, keepInCache } from './edge-cache.ts';
+import { cacheable, cachedBody, entryUrl, keepInCache } from './edge-cache.ts';
 
 /**
  * The object's record. While Postgres is unreachable, a record this isolate read recently still serves reads
@@ -69,14 +69,14 @@ export async function openObject(
       // A part of no bytes has nothing to fetch.
       if (selected.part && !selected.range) return { notModified: false, object, ...selected, body: emptyBody() };
       // A part read is never cached: parts are read by the multipart downloaders of large objects.
-      const cached = !selected.part && cacheable(services, object);
-      const kept = cached ? await cachedBody(services, object, selected.range) : undefined;
+      const cacheUrl = !selected.part && cacheable(services, object) ? await entryUrl(object) : undefined;
+      const kept = cacheUrl === undefined ? undefined : await cachedBody(services, object, cacheUrl, selected.range);
       if (kept) return { notModified: false, object, ...selected, body: kept };
       const opened = await openFirstCopy(services, object, selected.range);
       if (opened.body && opened.location) {
         const whole = !selected.range && !selected.part;
         const body = verifiesRead(services, object, whole) ? await verifiedBody(services, object, opened.location, opened.body) : opened.body;
-        return { notModified: false, object, ...selected, body: cached && whole ? keepInCache(services, object, body) : body };
+        return { notModified: false, object, ...selected, body: cacheUrl !== undefined && whole ? keepInCache(services, object, cacheUrl, body) : body };
       }
       ({ failures } = opened);
       replaced = opened.allMissing;

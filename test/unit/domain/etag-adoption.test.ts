@@ -5,9 +5,9 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RECHECK_EVERY, SAMPLES } from '../../../src/objects/etag-adoption.ts';
-import { putObject } from '../../../src/objects/put-object.ts';
 import { findObject } from '../../../src/store/objects.ts';
-import { BUCKET, DATABASE_START_TIMEOUT_MS, DOMAIN_TEST_TIMEOUT_MS, type DomainWorld, bodyOf, bytesOf, domainServices, startDomainDatabase } from '../support/domain-services.ts';
+import { put } from '../support/domain-calls.ts';
+import { BUCKET, DATABASE_START_TIMEOUT_MS, DOMAIN_TEST_TIMEOUT_MS, type DomainWorld, bytesOf, domainServices, startDomainDatabase } from '../support/domain-services.ts';
 import { md5Hex } from '../support/memory-backend.ts';
 
 beforeAll(startDomainDatabase, DATABASE_START_TIMEOUT_MS);
@@ -19,16 +19,7 @@ const madeUp = async () => `"${'e'.repeat(32)}"`;
 
 async function putRecorded(w: DomainWorld, key: string, seed: number, md5Base64?: string): Promise<{ etag: string; md5: string }> {
   const bytes = bytesOf(1000 + seed, seed);
-  const { etag } = await putObject(w.services, {
-    bucket: BUCKET,
-    key,
-    source: bodyOf(bytes),
-    size: bytes.byteLength,
-    contentType: 'application/octet-stream',
-    metadata: {},
-    headers: {},
-    expect: md5Base64 === undefined ? {} : { md5Base64 },
-  });
+  const { etag } = await put(w, key, bytes, md5Base64 === undefined ? {} : { md5Base64 });
   expect((await findObject(w.db, BUCKET, key))?.etag).toBe(etag);
   return { etag, md5: `"${await md5Hex(bytes)}"` };
 }

@@ -5,8 +5,8 @@ import { putObject } from '../../../src/objects/put-object.ts';
 import { findObject } from '../../../src/store/objects.ts';
 import { BUCKET, type DomainWorld, bodyOf } from './domain-services.ts';
 
-/** PutObject as the S3 layer calls it, for a plain body. */
-export function put(world: DomainWorld, key: string, bytes: Uint8Array) {
+/** PutObject as the S3 layer calls it, for a plain body (with what the client promised about it, if anything). */
+export function put(world: DomainWorld, key: string, bytes: Uint8Array, promised: { md5Base64?: string } = {}) {
   return putObject(world.services, {
     bucket: BUCKET,
     key,
@@ -15,7 +15,7 @@ export function put(world: DomainWorld, key: string, bytes: Uint8Array) {
     contentType: 'application/octet-stream',
     metadata: {},
     headers: {},
-    expect: {},
+    expect: promised,
   });
 }
 
