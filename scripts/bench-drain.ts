@@ -2,7 +2,8 @@
  * `npm run bench` (second part): drain throughput. The same objects are copied once backend to backend by a plain
  * streaming copy (GET piped into PUT, as many at a time as the drain moves), then drained through the
  * orchestrator (its Durable Object's alarms, CAS record swaps, source deletes). Prints objects/s and MB/s of both
- * (MB = 10^6 bytes). Everything runs on 127.0.0.1 (PostgreSQL 15, radosgw, wrangler dev) and is removed after.
+ * (MB = 10^6 bytes) and records the ratio for the targets summary (goal 0.8x). Everything runs on 127.0.0.1
+ * (PostgreSQL 15, radosgw, wrangler dev) and is removed after.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,10 +11,13 @@ import { join } from 'node:path';
 import { DRAIN_CONCURRENCY } from '../src/backend-state/drain-settings.ts';
 import { listBucketKeys, plainCopy, runBench, throughputRow } from './lib/bench-run.ts';
 import { OBJECT_MIX, startMoveBench } from './lib/bench-moves.ts';
+import { ratioRow, recordTargets } from './lib/bench-targets.ts';
 
 /** The plain copy moves as many copies at a time as the drain does. */
 const CONCURRENCY = DRAIN_CONCURRENCY;
 const TIME_LIMIT_MS = 15 * 60_000;
+/** Issue 18: a drain at 0.8x the objects/s of a plain backend-to-backend copy or better. */
+const GOAL = 0.8;
 
 const dir = mkdtempSync(join(tmpdir(), 's3o-bench-drain-'));
 const stops: (() => Promise<void>)[] = [];
@@ -44,7 +48,12 @@ async function main(): Promise<void> {
   console.log(`drain throughput: ${bench.objects} objects (${OBJECT_MIX}), ${(bench.totalBytes / 1e6).toFixed(1)} MB, radosgw to radosgw`);
   console.log(throughputRow('plain backend-to-backend copy', plainSeconds, physical.length, bench.totalBytes));
   console.log(throughputRow('orchestrator drain', drainSeconds, status.objects_moved, status.bytes_moved));
-  console.log(`drain / plain copy: ${(plainSeconds / drainSeconds).toFixed(2)}x the objects/s; drain failures: ${status.failures}`);
+  const ratio = plainSeconds / drainSeconds;
+  console.log(`drain / plain copy: ${ratio.toFixed(2)}x the objects/s (goal ${GOAL}x); drain failures: ${status.failures}`);
+  recordTargets('3-drain', [
+    ratioRow(`drain, ${bench.objects} objects (${OBJECT_MIX}), obj/s`, status.objects_moved / drainSeconds, physical.length / plainSeconds, GOAL, 'plain copy'),
+    { measurement: 'drain failures', orchestrator: String(status.failures), yardstick: '', ratio: '', target: '0', result: status.failures === 0 ? 'PASS' : 'MISS' },
+  ]);
 }
 
 runBench('bench-drain', dir, stops, main);

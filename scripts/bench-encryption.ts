@@ -16,6 +16,7 @@ import { GiB, MiB, drainAndCheck, objectStream } from './lib/bench-data.ts';
 import { sampleRss, totalRss, workerdPids } from './lib/bench-proc.ts';
 import { type WorkerProcess, startWorker } from './lib/worker-dev.ts';
 import { pool, runBench, startBenchServices } from './lib/bench-run.ts';
+import { ratioRow, recordTargets, type TargetRow } from './lib/bench-targets.ts';
 
 const TOKEN = 'bench-encryption-token-0123';
 const CREDENTIALS = { accessKeyId: 'bench-enc', secretAccessKey: 'bench-enc-secret' };
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
   stops.push(async () => worker?.stop());
 
   const results: Record<string, { put: number; get: number }> = {};
+  const targets: TargetRow[] = [];
   for (const encrypted of [false, true]) {
     const label = encrypted ? 'encrypted' : 'plaintext';
     const w = await launch(encrypted);
@@ -74,7 +76,9 @@ async function main(): Promise<void> {
       const sampler = sampleRss(pids);
       const big = await transfer(s3, 'encrypted/1GiB', GiB);
       const sample = sampler.stop();
-      console.log(`  1 GiB encrypted: PUT ${mb(big.put)} MB/s, GET ${mb(big.get)} MB/s; workerd RSS growth ${mb(sample.peak - baseline)} MB (goal < 64 MB)`);
+      const growth = sample.peak - baseline;
+      console.log(`  1 GiB encrypted: PUT ${mb(big.put)} MB/s, GET ${mb(big.get)} MB/s; workerd RSS growth ${mb(growth)} MB (goal < 64 MB)`);
+      targets.push({ measurement: 'workerd RSS growth, 1 GiB encrypted PUT and GET', orchestrator: `${mb(growth)} MB`, yardstick: '', ratio: '', target: '< 64 MB', result: growth < 64e6 ? 'PASS' : 'MISS' });
     }
   }
   const plain = results.plaintext!;
@@ -84,6 +88,11 @@ async function main(): Promise<void> {
   console.log(`  plaintext  PUT ${mb(plain.put)} MB/s  GET ${mb(plain.get)} MB/s`);
   console.log(`  encrypted  PUT ${mb(sealed.put)} MB/s  GET ${mb(sealed.get)} MB/s`);
   console.log(`  encrypted / plaintext: PUT ${(sealed.put / plain.put).toFixed(2)}x, GET ${(sealed.get / plain.get).toFixed(2)}x (goal >= 0.8x)`);
+  targets.unshift(
+    ratioRow('encrypted PUT 256 MiB (MB/s)', sealed.put / 1e6, plain.put / 1e6, 0.8, 'plaintext'),
+    ratioRow('encrypted GET 256 MiB (MB/s)', sealed.get / 1e6, plain.get / 1e6, 0.8, 'plaintext'),
+  );
+  recordTargets('5-encryption', targets);
 
   // encrypt-existing: objects written in plaintext, then sealed by the job, against a plain copy of the same bytes.
   const w = await launch(false);

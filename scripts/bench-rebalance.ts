@@ -11,10 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listBucketKeys, plainCopy, runBench, throughputRow } from './lib/bench-run.ts';
 import { OBJECT_MIX, startMoveBench } from './lib/bench-moves.ts';
+import { ratioRow, recordTargets } from './lib/bench-targets.ts';
 
 const CONCURRENCY = 2;
 const QUOTA = 1024 ** 3;
 const TIME_LIMIT_MS = 15 * 60_000;
+/** Issue 18: a pass at 0.8x the objects/s of a plain backend-to-backend copy or better. */
+const GOAL = 0.8;
 
 const dir = mkdtempSync(join(tmpdir(), 's3o-bench-rebalance-'));
 const stops: (() => Promise<void>)[] = [];
@@ -71,7 +74,11 @@ async function main(): Promise<void> {
   console.log(`rebalance throughput: ${totals.moved} of ${bench.objects} objects moved (${OBJECT_MIX} written), radosgw to radosgw, concurrency ${CONCURRENCY}`);
   console.log(throughputRow('plain backend-to-backend copy', plainSeconds, moved.length, totals.bytes));
   console.log(throughputRow('orchestrator rebalance pass', passSeconds, totals.moved, totals.bytes));
-  console.log(`rebalance / plain copy: ${(plainSeconds / passSeconds).toFixed(2)}x the objects/s (goal 0.8x); failures: ${totals.failed}`);
+  console.log(`rebalance / plain copy: ${(plainSeconds / passSeconds).toFixed(2)}x the objects/s (goal ${GOAL}x); failures: ${totals.failed}`);
+  recordTargets('4-rebalance', [
+    ratioRow(`rebalance pass, ${totals.moved} objects moved, obj/s`, totals.moved / passSeconds, moved.length / plainSeconds, GOAL, 'plain copy'),
+    { measurement: 'rebalance failures', orchestrator: String(totals.failed), yardstick: '', ratio: '', target: '0', result: totals.failed === 0 ? 'PASS' : 'MISS' },
+  ]);
 }
 
 runBench('bench-rebalance', dir, stops, main);

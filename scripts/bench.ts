@@ -34,6 +34,7 @@ import { DISTINCT_BLOCKS_SHIFT, drainAndCheck, GiB, KiB, MiB, objectBuffer, obje
 import { commandLine, rssBytes, sampleRss, totalRss, type RssSample } from './lib/bench-proc.ts';
 import { startBenchStack, type BenchStack, type Credentials } from './lib/bench-stack.ts';
 import { closedLoop, databaseRoundTrips, openLoop, type LoopResult, type RoundTrips } from './lib/bench-small.ts';
+import { recordTargets, table, type TargetRow } from './lib/bench-targets.ts';
 
 const { values: options } = parseArgs({ options: { only: { type: 'string' } } });
 if (options.only !== undefined && options.only !== 'small' && options.only !== 'large') {
@@ -478,13 +479,6 @@ function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 }
 
-function table(headers: string[], body: string[][], rightAligned: boolean[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string =>
-    cells.map((c, i) => (rightAligned[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
-}
-
 const failedCount = (r: LoopResult): number => [...r.failures.values()].reduce((a, b) => a + b, 0);
 const failureList = (r: LoopResult): string => [...r.failures].map(([code, n]) => `${n}x ${code}`).join(', ');
 const p5099 = (values: readonly number[]): string => (values.length ? `${fmt(percentile(values, 50))} / ${fmt(percentile(values, 99))}` : '-');
@@ -526,6 +520,12 @@ function printSmallObjects(): void {
     const failed = failedCount(closed.orch) + closed.orch.wrongBytes;
     targets.push(['closed loop failures + wrong bytes', String(failed), String(failedCount(closed.proxy) + closed.proxy.wrongBytes), '', '0', failed === 0 ? 'PASS' : 'MISS']);
   }
+  smallTargets.push(...targets.map(([measurement = '', orchestrator = '', yardstick = '', ratio = '', target = '', result]) => targetRow(measurement, orchestrator, `${yardstick} (proxy)`, ratio, target, result)));
+  smallTargets.push(
+    ...roundTrips.flatMap((r) =>
+      r.goal === undefined ? [] : [targetRow(`${r.operation}: database statements`, String(r.statements), '', '', `<= ${r.goal}, no connection`, r.statements <= r.goal && r.connects === 0 ? 'PASS' : 'MISS')],
+    ),
+  );
   if (targets.length > 0) {
     console.log('\nTargets (issue 18):');
     console.log(table(['Measurement', 'Orchestrator', 'Bare proxy', 'Orch/proxy', 'Target', 'Result'], targets, [false, true, true, true, false, false]));
@@ -548,8 +548,24 @@ function printSmallObjects(): void {
   }
 }
 
+/** Rows for the summary of every bench's targets (scripts/bench-summary.ts). */
+const smallTargets: TargetRow[] = [];
+const largeTargets: TargetRow[] = [];
+
+function targetRow(measurement: string, orchestrator: string, yardstick: string, ratio: string, target: string, result: string | undefined): TargetRow {
+  return { measurement, orchestrator, yardstick, ratio, target, result: result === 'PASS' ? 'PASS' : 'MISS' };
+}
+
 function printReport(stack: BenchStack | undefined): void {
+  smallTargets.length = 0;
+  largeTargets.length = 0;
   printSmallObjects();
+  if (smallTargets.length > 0) recordTargets('1-small-objects', smallTargets);
+  printLarge(stack);
+  if (largeTargets.length > 0) recordTargets('2-large-objects', largeTargets);
+}
+
+function printLarge(stack: BenchStack | undefined): void {
   if (rows.length === 0) return printEnd(stack);
   console.log('\n== Throughput: direct to radosgw vs through the bare proxy vs through the orchestrator (MB = 10^6 bytes)');
   console.log(
@@ -558,6 +574,7 @@ function printReport(stack: BenchStack | undefined): void {
       rows.map((r) => {
         const ratio = ratioOf(r.orchestrator, r.proxy);
         const result = r.minRatio === undefined || ratio === undefined ? '' : ratio >= r.minRatio ? 'PASS' : 'MISS';
+        if (result) largeTargets.push(targetRow(`${r.label} (${r.unit})`, fmt(r.orchestrator), `${fmt(r.proxy)} (proxy)`, fmtRatio(ratio), `>= ${r.minRatio?.toFixed(2)}x proxy`, result));
         return [
           r.label,
           r.unit,
@@ -598,6 +615,7 @@ function printReport(stack: BenchStack | undefined): void {
       ['Transfer through the orchestrator', 'Baseline MB', 'Peak MB', 'Growth MB', 'Peak - start-up MB', 'Samples', 'Target', 'Result'],
       rss.flatMap((r) => {
         const growth = r.sample.peak - r.sample.baseline;
+        largeTargets.push(targetRow(`workerd RSS growth, ${r.label}`, `${mb(growth)} MB`, '', '', `< ${mb(RSS_GROWTH_TARGET)} MB`, growth < RSS_GROWTH_TARGET ? 'PASS' : 'MISS'));
         return [
           [
             `${r.label} (${r.seconds.toFixed(1)} s)`,

@@ -114,13 +114,15 @@ export async function runDrainAlarm(durable: DurableState, open: OpenServices, n
       try {
         // Repairs the mirror if an earlier write to Postgres was lost.
         await setBackendMode(services.db(), backend, 'draining');
+        const isCurrent = (current: StoredState) => current.mode === 'draining' && current.drain?.generation === generation;
         const save = async (progress: NonNullable<StoredState['drain']>) => {
           const current = await readState(durable);
-          if (current.mode !== 'draining' || current.drain?.generation !== generation) return false;
+          if (!isCurrent(current)) return false;
           await durable.write({ ...current, drain: progress });
           return true;
         };
-        const outcome = await drainStep({ ...services, log }, { backend, deadline: services.now() + STEP_BUDGET_MS, save }, state.drain!);
+        const stillCurrent = async () => isCurrent(await readState(durable));
+        const outcome = await drainStep({ ...services, log }, { backend, deadline: services.now() + STEP_BUDGET_MS, save, current: stillCurrent }, state.drain!);
         if (outcome.kind === 'continue') await durable.setAlarm(services.now());
         if (outcome.kind === 'wait') await durable.setAlarm(services.now() + outcome.ms);
         if (outcome.kind === 'wait') await announceTrouble(services, durable, generation);

@@ -1,6 +1,10 @@
 /** The drain's pace, shared with the benchmark that compares it to a plain copy. */
 
-export const DRAIN_BATCH = 100;
+/**
+ * Copies a drain step reads and moves: the batch shares its database round trips (queueing ahead, placement, the
+ * swaps). A step still stops starting copies at its time budget or when the drain is cancelled.
+ */
+export const DRAIN_BATCH = 500;
 
 /**
  * Copies moved at the same time within a batch. Each move holds two backend connections (GET piped into PUT), and

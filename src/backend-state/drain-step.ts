@@ -1,22 +1,23 @@
 /**
- * One step of a backend's drain, run by its Durable Object's alarm: settle a move a crash interrupted, abort the
- * backend's multipart uploads, then move up to a batch of its copies off it. Every step is idempotent and saves
- * progress after each copy, so a crash or redeploy resumes where it stopped. A copy that has another copy
- * elsewhere is just dropped; otherwise its bytes are streamed to the least utilized active backend and the record
- * swapped by compare-and-swap, so a concurrent overwrite or delete wins and the stray copy is removed.
+ * One step of a backend's drain, run by its Durable Object's alarm: abort the backend's multipart uploads, then take
+ * a batch of its copies off it and save progress after the batch. A copy that has another copy elsewhere is just
+ * dropped; otherwise its bytes are streamed to the least utilized active backend and the record swapped by
+ * compare-and-swap (src/jobs/move-batch.ts), so a concurrent overwrite or delete wins and the stray copy is removed.
+ * Both sides of each move are in the cleanup queue before a byte is written, so a crash or redeploy anywhere
+ * leaves nothing behind, and the next step resumes after the last saved batch (its moves are idempotent).
  */
 import { BackendError, describeError } from '../backends/client.ts';
-import { copyBytes } from '../backends/copy-bytes.ts';
 import type { DrainProgress, PendingMove } from '../backends/backend-state.ts';
 import { discardCopies } from '../objects/discard-copies.ts';
-import { type Placement, placeCopy } from '../objects/placement.ts';
+import { type Placement, placeCopies } from '../objects/placement.ts';
 import type { Services } from '../services/services.ts';
 import { finishDrain, recordedOn } from '../store/backend-states.ts';
-import { type DrainCandidate, drainCandidates, dropRedundantCopy, moveCopy, uploadsOn } from '../store/drain.ts';
+import { type DrainCandidate, drainCandidates, uploadsOn } from '../store/drain.ts';
 import { deleteUpload } from '../store/multipart.ts';
-import { queuedCleanupOn } from '../store/cleanup.ts';
+import { deletesQueuedFor, queuedCleanupOn } from '../store/cleanup.ts';
 import { findObject } from '../store/objects.ts';
 import { CANNOT_ABORT, retryCleanupItems } from '../jobs/cleanup-queue.ts';
+import { type DropResult, type Move, type MoveResult, dropBatch, moveBatch } from '../jobs/move-batch.ts';
 import { DRAIN_BATCH, DRAIN_CONCURRENCY } from './drain-settings.ts';
 
 /** How long a drain waits before another pass when copies could not be moved (no room, backend errors). */
@@ -28,6 +29,8 @@ export interface DrainStepInput {
   deadline: number;
   /** Persists progress; false when the drain was cancelled or restarted meanwhile, and the step must stop. */
   save(progress: DrainProgress): Promise<boolean>;
+  /** False once the drain was cancelled or restarted: no more copies start. */
+  current(): Promise<boolean>;
 }
 
 const NOT_PLACED: Record<Exclude<Placement, { ok: true }>['reason'], (size: number) => string> = {
@@ -38,7 +41,7 @@ const NOT_PLACED: Record<Exclude<Placement, { ok: true }>['reason'], (size: numb
 
 export type DrainStepOutcome = { kind: 'continue' } | { kind: 'wait'; ms: number } | { kind: 'done' } | { kind: 'stopped' };
 
-type Moved = { kind: 'moved'; bytes: number } | { kind: 'dropped' } | { kind: 'skipped' } | { kind: 'failed'; error: string; noRoom: boolean };
+type Outcome = MoveResult | DropResult;
 
 export async function drainStep(services: Services, input: DrainStepInput, start: DrainProgress): Promise<DrainStepOutcome> {
   const { backend } = input;
@@ -49,6 +52,7 @@ export async function drainStep(services: Services, input: DrainStepInput, start
     return input.save(next);
   };
 
+  // Moves an earlier version of this step recorded in the object's storage instead of the cleanup queue.
   if (progress.pendingMoves?.length) {
     for (const pending of progress.pendingMoves) await settleInterruptedMove(services, backend, pending);
     if (!(await save({ ...progress, pendingMoves: [] }))) return { kind: 'stopped' };
@@ -75,27 +79,28 @@ export async function drainStep(services: Services, input: DrainStepInput, start
   }
 
   const batch = await drainCandidates(db, backend, progress.cursor, DRAIN_BATCH);
-  for (let i = 0; i < batch.length; i += DRAIN_CONCURRENCY) {
-    if (services.now() > input.deadline) return { kind: 'continue' };
-    const chunk = batch.slice(i, i + DRAIN_CONCURRENCY);
-    // Each pending move is saved (synchronously appended, then written) before its bytes are copied.
-    const results = await Promise.all(chunk.map((copy) => moveOne(services, backend, copy, (pending) => save({ ...progress, pendingMoves: [...(progress.pendingMoves ?? []), pending] }))));
-    if (results.includes('stopped')) return { kind: 'stopped' };
-    const last = chunk[chunk.length - 1];
-    let next: DrainProgress = { ...progress, pendingMoves: [], ...(last ? { cursor: { bucket: last.bucket, key: last.key } } : {}) };
+  if (batch.length > 0) {
+    // Copies moved so far in the batch are reported as they go (admin drain-status); the batch's end recounts them.
+    const base = progress;
+    const report = (so: { objects: number; bytes: number; dropped: number }) =>
+      input.save({ ...base, objectsMoved: base.objectsMoved + so.objects, bytesMoved: base.bytesMoved + so.bytes, copiesDropped: base.copiesDropped + so.dropped });
+    const results = await moveOff(services, input, batch, report);
+    // Copies not started before the deadline are the batch's tail: the cursor stops before the first of them.
+    const tried = results.indexOf(undefined) === -1 ? results.length : results.indexOf(undefined);
+    const last = batch[tried - 1];
+    let next: DrainProgress = { ...progress, ...(last ? { cursor: { bucket: last.bucket, key: last.key } } : {}) };
     results.forEach((result, j) => {
-      if (result === 'stopped') return;
-      if (result.kind === 'moved') next = { ...next, objectsMoved: next.objectsMoved + 1, bytesMoved: next.bytesMoved + result.bytes };
-      if (result.kind === 'dropped') next = { ...next, objectsMoved: next.objectsMoved + 1, copiesDropped: next.copiesDropped + 1 };
-      if (result.kind === 'failed') {
-        next = failed(services, next, result.error, result.noRoom);
-        const copy = chunk[j];
+      if (result?.kind === 'moved') next = { ...next, objectsMoved: next.objectsMoved + 1, bytesMoved: next.bytesMoved + result.bytes };
+      if (result?.kind === 'dropped') next = { ...next, objectsMoved: next.objectsMoved + 1, copiesDropped: next.copiesDropped + 1 };
+      if (result?.kind === 'failed') {
+        next = failed(services, next, result.error, result.noRoom ?? false);
+        const copy = batch[j];
         services.log.warn('drain could not move a copy; it is retried on the next pass', { backend, bucket: copy?.bucket, key: copy?.key, error: result.error });
       }
     });
     if (!(await save(next))) return { kind: 'stopped' };
+    if (tried < batch.length || batch.length === DRAIN_BATCH) return { kind: 'continue' };
   }
-  if (batch.length === DRAIN_BATCH) return { kind: 'continue' };
 
   // The end of a pass over the backend's copies.
   const left = await recordedOn(db, backend);
@@ -148,49 +153,55 @@ function failed(services: Services, progress: DrainProgress, error: string, noRo
   };
 }
 
-async function moveOne(
+/**
+ * A batch of the backend's copies leaves it: those with another copy elsewhere are dropped, the others moved to the
+ * least utilized backends that may take them (placed together, so the batch spreads). Answers each copy's result in
+ * the batch's order; undefined for a copy not started before the deadline.
+ */
+async function moveOff(
   services: Services,
-  backend: string,
-  copy: DrainCandidate,
-  markPending: (pending: PendingMove) => Promise<boolean>,
-): Promise<Moved | 'stopped'> {
-  const db = services.db();
-  const sourceCopy = { backendName: backend, physicalKey: copy.physicalKey, storedSize: copy.storedSize };
-  if (copy.otherBackends.length > 0) {
-    if (!(await markPending({ bucket: copy.bucket, key: copy.key, physicalKey: copy.physicalKey }))) return 'stopped';
-    if (!(await dropRedundantCopy(db, copy))) return { kind: 'skipped' };
-    await discardCopies(services, [sourceCopy], 'drain_source_delete');
-    return { kind: 'dropped' };
-  }
-  // Evened out over the backends that may take writes now (healthy, within usage limits), whatever the strategy.
-  const placed = await placeCopy(services, copy.storedSize, { exclude: [backend], strategy: 'spread' });
-  if (!placed.ok) return { kind: 'failed', error: NOT_PLACED[placed.reason](copy.storedSize), noRoom: placed.reason !== 'unavailable' };
-  const target = placed.backend;
+  input: DrainStepInput,
+  batch: readonly DrainCandidate[],
+  report: (so: { objects: number; bytes: number; dropped: number }) => Promise<boolean>,
+): Promise<(Outcome | undefined)[]> {
+  const { backend } = input;
+  const results: (Outcome | undefined)[] = batch.map(() => undefined);
+  const redundant = batch.flatMap((copy, i) => (copy.otherBackends.length > 0 ? [i] : []));
+  const dropped = await dropBatch(services, redundant.map((i) => batch[i]!), 'drain_source_delete');
+  redundant.forEach((i, j) => (results[i] = dropped[j]));
+  const droppedCount = dropped.filter((d) => d.kind === 'dropped').length;
+  if (droppedCount > 0) await report({ objects: droppedCount, bytes: 0, dropped: droppedCount });
 
-  if (!(await markPending({ bucket: copy.bucket, key: copy.key, physicalKey: copy.physicalKey, target }))) return 'stopped';
-  const targetCopy = { backendName: target, physicalKey: copy.physicalKey, storedSize: copy.storedSize };
-  try {
-    await copyBytes(services.backend(backend), services.backend(target), copy.physicalKey, copy.storedSize);
-  } catch (err) {
-    await discardCopies(services, [targetCopy], 'drain_stale_orphan');
-    // A client overwrote or deleted the object since this batch was read, and its old bytes are gone: nothing to move.
-    if (err instanceof BackendError && err.status === 404 && !(await stillRecorded(services, copy))) return { kind: 'skipped' };
-    return { kind: 'failed', error: `copy to ${target} failed: ${describeError(err)}`, noRoom: false };
-  }
-  const outcome = await moveCopy(db, copy, target);
-  if (outcome === 'moved') {
-    await discardCopies(services, [sourceCopy], 'drain_source_delete');
-    return { kind: 'moved', bytes: copy.storedSize };
-  }
-  if (outcome === 'target-holds-it') return { kind: 'skipped' };
-  // Overwritten, deleted or moved meanwhile (that write wins), or the target filled up: remove what was copied.
-  await discardCopies(services, [targetCopy], 'drain_stale_orphan');
-  return outcome === 'no-room' ? { kind: 'failed', error: `${target} filled up during the copy`, noRoom: true } : { kind: 'skipped' };
-}
-
-async function stillRecorded(services: Services, copy: DrainCandidate): Promise<boolean> {
-  const object = await findObject(services.db(), copy.bucket, copy.key);
-  return object?.locations.some((l) => l.backendName === copy.backendName && l.physicalKey === copy.physicalKey) ?? false;
+  const single = batch.flatMap((copy, i) => (copy.otherBackends.length === 0 ? [{ copy, i }] : []));
+  if (single.length === 0) return results;
+  // A target whose delete of the same physical key is still queued (an earlier move off it) is not one.
+  const others = services.config.backends.map((b) => b.name).filter((name) => name !== backend);
+  const queued = await deletesQueuedFor(services.db(), single.flatMap(({ copy }) => others.map((backendName) => ({ backendName, physicalKey: copy.physicalKey }))));
+  const placements = await placeCopies(
+    services,
+    single.map(({ copy }) => ({ size: copy.storedSize, exclude: others.filter((name) => queued.has(`${name}\n${copy.physicalKey}`)) })),
+    // Evened out over the backends that may take writes now (healthy, within usage limits), whatever the strategy.
+    { exclude: [backend], strategy: 'spread' },
+  );
+  const moves: { move: Move; i: number }[] = [];
+  single.forEach(({ copy, i }, j) => {
+    const placed = placements[j]!;
+    if (placed.ok) moves.push({ move: { copy, to: placed.backend }, i });
+    else results[i] = { kind: 'failed', error: NOT_PLACED[placed.reason](copy.storedSize), ...(placed.reason !== 'unavailable' ? { noRoom: true as const } : {}) };
+  });
+  const moved = await moveBatch(
+    services,
+    moves.map((m) => m.move),
+    {
+      concurrency: DRAIN_CONCURRENCY,
+      deadline: input.deadline,
+      proceed: input.current,
+      moved: async (so) => void (await report({ objects: droppedCount + so.objects, bytes: so.bytes, dropped: droppedCount })),
+      reasons: { source: 'drain_source_delete', target: 'drain_pending' },
+    },
+  );
+  moves.forEach(({ i }, j) => (results[i] = moved[j]));
+  return results;
 }
 
 /**

@@ -25,7 +25,10 @@ export interface DrainProgress {
   passFailures: number;
   /** Some copy in the current pass found no room anywhere. */
   passNoRoom?: boolean;
-  /** Copies being moved or dropped: if a crash interrupts one, the next step removes whichever bytes are not live. */
+  /**
+   * Copies an earlier version was moving or dropping when it stopped: the next step removes whichever bytes are not
+   * live. This version queues both sides in the cleanup queue instead and never writes it.
+   */
   pendingMoves?: PendingMove[];
   completedAt?: string;
   cancelledAt?: string;

@@ -3,7 +3,7 @@
  * it out under a lease, so passes never overlap across isolates. A pass runs from the cron when enabled and due
  * (the interval passed, the settings or deployment changed, or the last pass left planned moves undone), or when
  * an operator asks (admin rebalance --execute). Each move copies the bytes, then swaps the record by
- * compare-and-swap (rebalance-move.ts): a client's overwrite or delete, a drain or a replica in between wins.
+ * compare-and-swap (move-batch.ts): a client's overwrite or delete, a drain or a replica in between wins.
  */
 import { writeRefusal } from '../backends/usage.ts';
 import { freeBytes } from '../objects/placement.ts';
@@ -12,7 +12,7 @@ import { type JobLease, acquireLease, freeLease, readLease, releaseLease } from 
 import { backendSpace } from '../store/quotas.ts';
 import { smallestCopiesOn } from '../store/rebalance.ts';
 import { type RebalanceBackend, type RebalancePlan, type RebalanceStrategy, participants, planRebalance } from './rebalance-plan.ts';
-import { type MoveResult, moveBatch } from './rebalance-move.ts';
+import { type MoveResult, moveBatch } from './move-batch.ts';
 
 export const REBALANCE_JOB = 'rebalance';
 
@@ -20,8 +20,8 @@ export const REBALANCE_JOB = 'rebalance';
 const CRON_BUDGET_MS = 5 * 60_000;
 /** An admin pass answers within the CLI's 30 s: it stops starting moves after this long and says what is left. */
 const ADMIN_BUDGET_MS = 15_000;
-/** Moves per copier in one batch: the batch shares its database round trips (queueing ahead, the swap). */
-const MOVES_PER_COPIER = 8;
+/** Moves in one batch: the batch shares its database round trips (queueing ahead, the swaps). */
+const MOVES_PER_BATCH = 500;
 /** A pass that dies keeps the lease this long at most. */
 const LEASE_MS = 20 * 60_000;
 
@@ -118,10 +118,10 @@ async function leasedPass(services: Services, input: RebalanceInput, now: Date, 
   const deadline = services.now() + (input.trigger === 'cron' ? CRON_BUDGET_MS : ADMIN_BUDGET_MS);
   const { concurrency } = services.config.rebalance;
   const results: (MoveResult | undefined)[] = [];
-  for (let i = 0; i < plan.moves.length; i += concurrency * MOVES_PER_COPIER) {
-    const batch = plan.moves.slice(i, i + concurrency * MOVES_PER_COPIER);
+  for (let i = 0; i < plan.moves.length; i += MOVES_PER_BATCH) {
+    const batch = plan.moves.slice(i, i + MOVES_PER_BATCH);
     if (services.now() > deadline) results.push(...batch.map(() => undefined));
-    else results.push(...(await moveBatch(services, batch, concurrency)));
+    else results.push(...(await moveBatch(services, batch, { concurrency, deadline, reasons: { source: 'rebalance_source_delete', target: 'rebalance_pending' } })));
   }
   const counts = tally(results);
   const left = results.filter((r) => r === undefined).length;

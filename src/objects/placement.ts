@@ -16,21 +16,45 @@ export type Placement = { ok: true; backend: string } | { ok: false; reason: 'no
  * (not draining or retired), with room, its circuit breaker closed, and its monthly usage limits allowing the
  * write; chosen by `strategy` (the configuration's routing strategy unless given).
  */
-export function placeCopy(services: Services, size: number, opts: { exclude?: Iterable<string>; strategy?: RoutingStrategy } = {}): Promise<Placement> {
-  return services.timing.time('placement', () => choose(services, size, opts));
+export function placeCopy(services: Services, size: number, opts: PlacementOptions = {}): Promise<Placement> {
+  return services.timing.time('placement', async () => (await choose(services, [{ size }], opts))[0]!);
 }
 
-async function choose(services: Services, size: number, opts: { exclude?: Iterable<string>; strategy?: RoutingStrategy }): Promise<Placement> {
+export interface PlacementOptions {
+  exclude?: Iterable<string>;
+  strategy?: RoutingStrategy;
+}
+
+/**
+ * placeCopy for many copies at once (a drain's batch), with one read of the backends' space: each choice counts
+ * the copies placed before it, as if they were already written. `exclude` per copy adds to the options' own.
+ */
+export function placeCopies(services: Services, copies: readonly { size: number; exclude?: Iterable<string> }[], opts: PlacementOptions = {}): Promise<Placement[]> {
+  return services.timing.time('placement', () => choose(services, copies, opts));
+}
+
+async function choose(services: Services, copies: readonly { size: number; exclude?: Iterable<string> }[], opts: PlacementOptions): Promise<Placement[]> {
   const excluded = new Set(opts.exclude ?? []);
   const names = services.config.backends.map((b) => b.name).filter((name) => !excluded.has(name));
   const [spaces] = await Promise.all([backendSpace(services.db(), names), services.health.refresh(names)]);
-  const ordered = names.flatMap((name) => spaces.filter((s) => s.backendName === name));
+  const ordered = names.flatMap((name) => spaces.filter((s) => s.backendName === name).map((s) => ({ ...s })));
   const now = services.now();
+  const strategy = opts.strategy ?? services.config.routingStrategy;
+  return copies.map(({ size, exclude }) => {
+    const skip = new Set(exclude ?? []);
+    const open = ordered.filter((s) => !skip.has(s.backendName));
+    const placement = chooseOne(services, strategy, open, size, now);
+    const chosen = placement.ok ? open.find((s) => s.backendName === placement.backend) : undefined;
+    if (chosen) chosen.inflightBytes += size;
+    return placement;
+  });
+}
+
+function chooseOne(services: Services, strategy: RoutingStrategy, ordered: readonly BackendSpace[], size: number, now: number): Placement {
   const withinLimits = ordered.filter((s) => {
     const backend = services.config.backends.find((b) => b.name === s.backendName);
     return !backend || writeRefusal(services.health.usage(s.backendName), backend, size, now) === undefined;
   });
-  const strategy = opts.strategy ?? services.config.routingStrategy;
   const chosen = choosePlacement(strategy, withinLimits.filter((s) => services.health.writable(s.backendName)), size);
   if (chosen) return { ok: true, backend: chosen };
   if (choosePlacement(strategy, withinLimits, size)) return { ok: false, reason: 'unavailable' };

@@ -4,7 +4,7 @@ import { type Db, type Queryable, textTuples } from './db.ts';
 import type { PhysicalCopy } from './objects.ts';
 import { backendQuotas, type CleanupRow, cleanupQueue, multipartParts, multipartUploads, objectLocations } from './schema.ts';
 
-export type CleanupReason = 'overwrite_displaced' | 'delete_failed' | 'record_failed' | 'upload_failed' | 'drain_source_delete' | 'drain_stale_orphan' | 'replication_orphan' | 'over_replication' | 'abort_failed' | 'rewrite_replaced' | 'rewrite_pending' | 'rebalance_pending' | 'rebalance_source_delete' | 'integrity_scrub_failed' | 'integrity_read_failed' | 'reconcile_orphan';
+export type CleanupReason = 'overwrite_displaced' | 'delete_failed' | 'record_failed' | 'upload_failed' | 'drain_source_delete' | 'drain_stale_orphan' | 'drain_pending' | 'replication_orphan' | 'over_replication' | 'abort_failed' | 'rewrite_replaced' | 'rewrite_pending' | 'rebalance_pending' | 'rebalance_source_delete' | 'integrity_scrub_failed' | 'integrity_read_failed' | 'reconcile_orphan';
 
 export interface CleanupItem {
   copy: PhysicalCopy;

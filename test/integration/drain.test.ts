@@ -156,13 +156,18 @@ describe('admin drain', () => {
   });
 
   it('cancels halfway: moved copies stay moved and the backend takes writes again', async () => {
-    const s = await stack('draincancel');
+    const s = await stack('draincancel', {}, true);
     const objects = new Map<string, Uint8Array | null>();
     await putAll(s, objects, Array.from({ length: 300 }, (_, i) => `k/${i}`), () => 512);
+    // 30 copies read their source; after that, a's answers to reads wait: the drain is stuck halfway (one batch).
+    s.fault('a').setMode('hold-answer', 0, { methods: ['GET'], after: 30 });
     await s.admin('POST', '/admin/api/backends/a/drain');
-    await until('some progress', async () => (await drainStatus(s)).objects_moved >= 20);
+    await until('progress reported within the batch', async () => (await drainStatus(s)).objects_moved >= 20);
+    await until('the drain to be stuck', async () => s.fault('a').held() >= 1);
     const cancelled = await cli(s, 'admin', 'drain-cancel', 'a');
     expect(cancelled.out).toContain('a: drain cancelled');
+    // The copies under way finish; no other one starts.
+    s.fault('a').setMode('pass');
     const status = await drainStatus(s);
     expect(status).toMatchObject({ mode: 'active', active: false });
     expect(status.objects_remaining).toBeGreaterThan(0);

@@ -17,8 +17,8 @@ export interface FaultProxy {
   /** Requests that reached the proxy since the last reset. */
   requests(): number;
   resetCount(): void;
-  /** `only.times` faults that many matching requests, then passes the rest. */
-  setMode(mode: FaultMode, delayMs?: number, only?: { methods: string[]; times?: number }): void;
+  /** `only`: the fault hits these methods only, the first `after` of them still pass, then `times` of them at most. */
+  setMode(mode: FaultMode, delayMs?: number, only?: { methods: string[]; times?: number; after?: number }): void;
   /** Requests parked by 'hold', or answers parked by 'hold-answer', right now. */
   held(): number;
   close(): Promise<void>;
@@ -30,13 +30,19 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let delayMs = 0;
   let methods: string[] | undefined;
   let faultsLeft = Infinity;
+  let passFirst = 0;
   let count = 0;
   const parked = new Set<IncomingMessage>();
   const parkedAnswers = new Set<() => void>();
   const server: Server = createServer((req, res) => {
     count++;
-    const faulty = mode !== 'pass' && faultsLeft > 0 && (methods === undefined || methods.includes(req.method ?? ''));
-    if (faulty) faultsLeft--;
+    const matching = mode !== 'pass' && (methods === undefined || methods.includes(req.method ?? ''));
+    let faulty = false;
+    if (matching && passFirst > 0) passFirst--;
+    else if (matching && faultsLeft > 0) {
+      faulty = true;
+      faultsLeft--;
+    }
     if (faulty && mode === 'hold') {
       parked.add(req);
       req.on('close', () => parked.delete(req));
@@ -83,6 +89,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       delayMs = delay;
       methods = only?.methods;
       faultsLeft = only?.times ?? Infinity;
+      passFirst = only?.after ?? 0;
       for (const req of parked) req.socket.destroy();
       parked.clear();
       for (const deliver of parkedAnswers) deliver();

@@ -7,6 +7,7 @@ import { deleteObject } from '../../../src/objects/delete-object.ts';
 import { createUpload } from '../../../src/objects/multipart.ts';
 import { runReplication } from '../../../src/jobs/replication.ts';
 import { backendModes } from '../../../src/store/backend-states.ts';
+import { enqueueCleanup } from '../../../src/store/cleanup.ts';
 import { expectConsistent, expectSameBytes, locations, put, read } from '../support/domain-calls.ts';
 import { BUCKET, DATABASE_START_TIMEOUT_MS, DOMAIN_TEST_TIMEOUT_MS, bytesOf, domainServices, startDomainDatabase } from '../support/domain-services.ts';
 
@@ -33,6 +34,9 @@ describe('drain', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
       expect(await locations(world, key)).not.toContain('b1');
       expectSameBytes(await read(world, key), bytesOf(1000 + i * 100, i + 1));
     }
+    // One batch, placed together: its copies are spread over both other backends.
+    expect(world.backend('b2').objects.size).toBeGreaterThan(0);
+    expect(world.backend('b3').objects.size).toBeGreaterThan(0);
     // Drained: its quota row is gone; what it held is spread over the others.
     const after = await world.accounting();
     expect(after.map((a) => a.backend)).toEqual(['b2', 'b3']);
@@ -81,5 +85,70 @@ describe('drain', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     expect(second.outcome.kind).toBe('done');
     expect(world.backend('b1').objects.size).toBe(0);
     await expectConsistent(world);
+  });
+
+  it('keeps copying while earlier moves are swapped and their sources deleted: a hanging delete holds up no copy', async () => {
+    const world = await domainServices({ backends: ['b1', 'b2'] });
+    for (const [i, key] of KEYS.entries()) await put(world, key, bytesOf(200, i + 1));
+    const held = world.backend('b1').hold('deleteObject');
+    const drained = world.drain('b1');
+    await held.reached;
+    // The swapped copy's source is in the cleanup queue before its delete: a crash here leaves nothing behind.
+    const queued = await world.database.query<{ reason: string }>("select reason from cleanup_queue where backend_name = 'b1'");
+    expect(queued.map((q) => q.reason)).toContain('drain_source_delete');
+    // Every copy is made while that first source delete hangs.
+    while (world.backend('b2').objects.size < KEYS.length) await new Promise((resolve) => setTimeout(resolve, 5));
+    held.release();
+    const { outcome, progress } = await drained;
+    expect(outcome.kind).toBe('done');
+    expect(progress).toMatchObject({ objectsMoved: KEYS.length, failures: 0 });
+    expect(world.backend('b1').objects.size).toBe(0);
+    expect(await world.database.query('select id from cleanup_queue')).toEqual([]);
+    await expectConsistent(world);
+  });
+
+  it('a cancel mid-batch starts no more copies; the ones started finish and nothing stays queued', async () => {
+    const world = await domainServices({ backends: ['b1', 'b2'] });
+    for (const [i, key] of KEYS.entries()) await put(world, key, bytesOf(200, i + 1));
+    const b2 = world.backend('b2');
+    // The drain is cancelled once three copies have reached b2.
+    const { outcome } = await world.drain('b1', 20, { current: async () => b2.calls.putObject < 3 });
+    expect(outcome.kind).toBe('stopped');
+    const moved = (await Promise.all(KEYS.map((key) => locations(world, key)))).filter((l) => l.includes('b2')).length;
+    expect(moved).toBeGreaterThanOrEqual(3);
+    expect(moved).toBeLessThan(KEYS.length);
+    expect(world.backend('b1').objects.size).toBe(KEYS.length - moved);
+    expect(b2.objects.size).toBe(moved);
+    expect(await world.database.query('select id from cleanup_queue')).toEqual([]);
+    await expectConsistent(world);
+  });
+
+  it('stops starting copies at its time budget; the next step goes on from the first copy not started', async () => {
+    const world = await domainServices({ backends: ['b1', 'b2'] });
+    for (const [i, key] of KEYS.entries()) await put(world, key, bytesOf(200, i + 1));
+    // Each copy's PUT takes 20 s of the test's clock: a step (30 s budget) starts three copies at most.
+    world.backend('b2').answerEtags(async () => {
+      world.clock.advance(20_000);
+      return '"any"';
+    });
+    const { outcome, progress, steps } = await world.drain('b1');
+    expect(outcome.kind).toBe('done');
+    expect(steps).toBeGreaterThanOrEqual(KEYS.length / 3);
+    expect(progress).toMatchObject({ objectsMoved: KEYS.length, failures: 0 });
+    for (const key of KEYS) expect(await locations(world, key)).toEqual(['b2']);
+    expect(await world.database.query('select id from cleanup_queue')).toEqual([]);
+    await expectConsistent(world);
+  });
+
+  it('does not place a copy where a delete of the same bytes is still queued (an earlier move off that backend)', async () => {
+    const world = await domainServices({ backends: ['b1', 'b2', 'b3'] });
+    await put(world, 'k', bytesOf(300));
+    const [row] = await world.database.query<{ physical_key: string }>("select physical_key from object_locations where key = 'k'");
+    await enqueueCleanup(world.db, [{ copy: { backendName: 'b2', physicalKey: row!.physical_key, storedSize: 300 }, reason: 'drain_stale_orphan', error: 'left by an earlier move' }]);
+    // b2 would be the first choice (both are empty and unlimited; ties go in configuration order).
+    const { outcome } = await world.drain('b1', 3);
+    expect(outcome.kind).toBe('done');
+    expect(await locations(world, 'k')).toEqual(['b3']);
+    expectSameBytes(await read(world, 'k'), bytesOf(300));
   });
 });

@@ -64,8 +64,11 @@ export interface DomainWorld {
   queued: JobMessage[];
   /** Every notification emitted, in order (whether or not an endpoint would want it). */
   notifications: NotificationEvent[];
-  /** Starts a drain as the backend's Durable Object does (the mode in Postgres first) and steps it until it ends. */
-  drain(backend: string, maxSteps?: number): Promise<{ outcome: DrainStepOutcome; progress: DrainProgress; steps: number }>;
+  /**
+   * Starts a drain as the backend's Durable Object does (the mode in Postgres first) and steps it until it ends.
+   * `current` answers false once the test has cancelled it (progress is then no longer saved).
+   */
+  drain(backend: string, maxSteps?: number, options?: { current?: () => Promise<boolean> }): Promise<{ outcome: DrainStepOutcome; progress: DrainProgress; steps: number }>;
   /** Work handed to waitUntil, settled. */
   settle(): Promise<void>;
   accounting(): Promise<BackendAccounting[]>;
@@ -168,16 +171,18 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
     events,
     queued,
     notifications,
-    async drain(backend, maxSteps = 20) {
+    async drain(backend, maxSteps = 20, options = {}) {
       await setBackendMode(memory.db, backend, 'draining');
       // The progress lives here, as the backend's Durable Object keeps it.
       let progress = newDrain(undefined, new Date(clock.now()));
+      const current = options.current ?? (async () => true);
       const save = async (next: DrainProgress) => {
+        if (!(await current())) return false;
         progress = next;
         return true;
       };
       for (let steps = 1; ; steps++) {
-        const outcome = await drainStep(services, { backend, deadline: clock.now() + 30_000, save }, progress);
+        const outcome = await drainStep(services, { backend, deadline: clock.now() + 30_000, save, current }, progress);
         if (outcome.kind === 'done' || outcome.kind === 'stopped' || steps >= maxSteps) return { outcome, progress, steps };
         // A waiting drain is woken by its alarm later; the test's clock gets there at once.
         if (outcome.kind === 'wait') clock.advance(outcome.ms);

@@ -1,0 +1,244 @@
+/**
+ * Moving copies between backends, a batch at a time: the drain's and the rebalance's mover (and the drain's
+ * dropping of copies that have another copy elsewhere). Each copy's stored bytes are streamed to its target under
+ * the same physical key, then records are swapped by compare-and-swap (src/store/moves.ts), many moves to a
+ * transaction. Both sides of every move are queued for deletion an hour ahead before a byte is written, so a crash
+ * anywhere leaves nothing behind that the cleanup queue will not remove (it never deletes a copy the database holds
+ * as live): the target's item goes with the swap, the source's once its bytes are deleted. A client's overwrite or
+ * delete in between wins.
+ *
+ * The copies never wait for the database or for deletes: the copies that finished are swapped, and their sources
+ * deleted, while the next ones are being copied; whatever finishes meanwhile joins the next swap.
+ */
+import { describeError } from '../backends/client.ts';
+import { copyBytes } from '../backends/copy-bytes.ts';
+import { writeRefusal } from '../backends/usage.ts';
+import type { Services } from '../services/services.ts';
+import { type CleanupReason, completeCleanups, deletesQueuedFor, dueNow, isLiveCopy, queueAheadMany } from '../store/cleanup.ts';
+import type { DrainCandidate } from '../store/drain.ts';
+import { type CopyMove, type MoveOutcome, NoRoomOnTarget, dropCopies, moveCopies, moveCopy } from '../store/moves.ts';
+import type { PhysicalCopy } from '../store/objects.ts';
+import { mapBounded } from '../util/bounded.ts';
+
+/** Longer than an invocation may run, so bytes being copied are never deleted under the copier. */
+export const PENDING_MOVE_MS = 60 * 60_000;
+
+/** Outgoing connections an invocation may have open (Cloudflare's limit): a copy holds two, the database one. */
+const CONNECTIONS = 6;
+
+export type MoveResult = { kind: 'moved'; bytes: number } | { kind: 'skipped'; why: string } | { kind: 'failed'; error: string; noRoom?: true };
+
+export type DropResult = { kind: 'dropped' } | { kind: 'skipped'; why: string };
+
+export interface Move {
+  copy: DrainCandidate;
+  to: string;
+}
+
+export interface MoveOptions {
+  /** Copies at the same time. */
+  concurrency: number;
+  /** What the queued-ahead items are, in the cleanup queue: the source's bytes, and the target's until recorded. */
+  reasons: { source: CleanupReason; target: CleanupReason };
+  /** No copy starts after this time (ms since the epoch): the moves not started answer undefined. */
+  deadline?: number;
+  /** Asked before each copy starts; false stops starting copies, as the deadline does (a cancelled drain). */
+  proceed?: () => Promise<boolean>;
+  /** Told the copies moved so far in this batch after each swap and its deletes (a drain's progress report). */
+  moved?: (so: { objects: number; bytes: number }) => Promise<void>;
+}
+
+interface Queued extends Move {
+  index: number;
+  sourceItem: number;
+  targetItem: number;
+}
+
+/** Carries out a batch of moves; answers each move's result in order (undefined: not started, see MoveOptions). */
+export async function moveBatch(services: Services, moves: readonly Move[], options: MoveOptions): Promise<(MoveResult | undefined)[]> {
+  const db = services.db();
+  const results: (MoveResult | undefined)[] = moves.map(() => ({ kind: 'skipped', why: 'not tried' }));
+  const eligible: (Move & { index: number })[] = [];
+  for (const [index, move] of moves.entries()) {
+    const refusal = targetRefusal(services, move);
+    if (refusal) results[index] = { kind: 'failed', error: refusal };
+    else eligible.push({ ...move, index });
+  }
+  // Bytes under this key on the target that wait to be deleted (an earlier move off it) would take the new copy with them.
+  const pending = await deletesQueuedFor(db, eligible.map((m) => ({ backendName: m.to, physicalKey: m.copy.physicalKey })));
+  const ready = eligible.filter((m) => {
+    if (!pending.has(`${m.to}\n${m.copy.physicalKey}`)) return true;
+    results[m.index] = { kind: 'skipped', why: `a delete of an earlier copy on ${m.to} is still queued` };
+    return false;
+  });
+  const items = await queueAheadMany(
+    db,
+    ready.flatMap((m) => [
+      { copy: sourceOf(m), reason: options.reasons.source },
+      { copy: targetOf(m), reason: options.reasons.target },
+    ]),
+    PENDING_MOVE_MS,
+  );
+  const queued: Queued[] = ready.map((m, i) => ({ ...m, sourceItem: items[2 * i]!, targetItem: items[2 * i + 1]! }));
+
+  const done: number[] = [];
+  const removeNow = async (bytes: PhysicalCopy, item: number) => {
+    if (await removeQueued(services, bytes, item)) done.push(item);
+  };
+  let copying = true;
+  const moved = { objects: 0, bytes: 0 };
+
+  // A swap that fails leaves its items queued: whether or not it committed, the queue deletes only what is not live.
+  const settle = async (swapping: readonly Queued[]) => {
+    const outcomes = await swap(services, swapping);
+    // Deletes get the connections the copies and the database leave.
+    const lanes = copying ? Math.max(1, CONNECTIONS - 1 - 2 * options.concurrency) : CONNECTIONS - 1;
+    await mapBounded(swapping, lanes, async (m, i) => {
+      const outcome = outcomes[i];
+      if (outcome === 'moved') {
+        services.memory.locations.forget(m.copy.bucket, m.copy.key);
+        await removeNow(sourceOf(m), m.sourceItem);
+        results[m.index] = { kind: 'moved', bytes: m.copy.storedSize };
+        moved.objects++;
+        moved.bytes += m.copy.storedSize;
+        return;
+      }
+      done.push(m.sourceItem);
+      if (outcome === 'target-holds-it') {
+        // A replica or drain put this very copy there first: its bytes are live and stay.
+        done.push(m.targetItem);
+        results[m.index] = { kind: 'skipped', why: `${m.to} already holds the copy` };
+        return;
+      }
+      await removeNow(targetOf(m), m.targetItem);
+      results[m.index] = outcome === 'no-room' ? { kind: 'failed', error: `${m.to} filled up during the copy`, noRoom: true } : { kind: 'skipped', why: 'overwritten, deleted or moved meanwhile' };
+    });
+    await options.moved?.({ ...moved });
+  };
+  const settling = serialBatches(settle);
+
+  let stopped = false;
+  await mapBounded(queued, options.concurrency, async (m) => {
+    stopped ||= (options.deadline !== undefined && services.now() > options.deadline) || settling.failed() || (options.proceed !== undefined && !(await options.proceed()));
+    if (stopped) {
+      // Nothing of it was written: its two items go.
+      results[m.index] = undefined;
+      done.push(m.sourceItem, m.targetItem);
+      return;
+    }
+    try {
+      await copyBytes(services.backend(m.copy.backendName), services.backend(m.to), m.copy.physicalKey, m.copy.storedSize);
+    } catch (err) {
+      await removeNow(targetOf(m), m.targetItem);
+      done.push(m.sourceItem);
+      // A client's overwrite or delete removed the bytes being read: there is nothing to move any more.
+      results[m.index] = (await isLiveCopy(db, m.copy.backendName, m.copy.physicalKey))
+        ? { kind: 'failed', error: `copy ${m.copy.bucket}/${m.copy.key} from ${m.copy.backendName} to ${m.to} failed: ${describeError(err)}` }
+        : { kind: 'skipped', why: 'overwritten or deleted meanwhile' };
+      return;
+    }
+    settling.add(m);
+  });
+  copying = false;
+  await settling.finished();
+  await completeCleanups(db, done);
+  return results;
+}
+
+/**
+ * Drops copies whose objects have another copy elsewhere (a drain's replicas), and deletes their bytes: queued ahead
+ * first, so a crash between the drop and the delete leaves them to the cleanup queue. Answers each copy's result.
+ */
+export async function dropBatch(services: Services, copies: readonly DrainCandidate[], reason: CleanupReason): Promise<DropResult[]> {
+  if (copies.length === 0) return [];
+  const db = services.db();
+  const items = await queueAheadMany(db, copies.map((c) => ({ copy: physicalCopy(c), reason })), PENDING_MOVE_MS);
+  const dropped = await dropCopies(db, copies);
+  const done: number[] = [];
+  // Nothing else runs meanwhile: every connection but the database's may delete.
+  await mapBounded(copies, CONNECTIONS - 1, async (copy, i) => {
+    if (!dropped[i] || (await removeQueued(services, physicalCopy(copy), items[i]!))) done.push(items[i]!);
+  });
+  await completeCleanups(db, done);
+  return dropped.map((d) => (d ? { kind: 'dropped' } : { kind: 'skipped', why: 'deleted, rewritten or become its only copy meanwhile' }));
+}
+
+/** Deletes queued-ahead bytes now; true when they are gone, else their item is due at once (the queue retries). */
+async function removeQueued(services: Services, bytes: PhysicalCopy, item: number): Promise<boolean> {
+  try {
+    await services.backend(bytes.backendName).deleteObject(bytes.physicalKey);
+    return true;
+  } catch {
+    await dueNow(services.db(), item);
+    return false;
+  }
+}
+
+/**
+ * Hands items to `settle` in batches, one batch at a time: what is added while a batch settles makes up the next.
+ * After a failure nothing more is settled (the items stay queued ahead), and `finished` throws it.
+ */
+function serialBatches<T>(settle: (items: readonly T[]) => Promise<void>) {
+  let waiting: T[] = [];
+  let running: Promise<void> | undefined;
+  let failure: { error: unknown } | undefined;
+  const run = async () => {
+    try {
+      while (waiting.length > 0 && !failure) {
+        const items = waiting;
+        waiting = [];
+        await settle(items);
+      }
+    } catch (error) {
+      failure = { error };
+    } finally {
+      running = undefined;
+    }
+  };
+  return {
+    add(item: T) {
+      waiting.push(item);
+      running ??= run();
+    },
+    failed: () => failure !== undefined,
+    async finished() {
+      while (running) await running;
+      if (failure) throw failure.error;
+    },
+  };
+}
+
+/** The batch's swap; when a target cannot take its whole share, the moves are swapped one by one instead. */
+async function swap(services: Services, moves: readonly Queued[]): Promise<MoveOutcome[]> {
+  const db = services.db();
+  const batch: CopyMove[] = moves.map((m) => ({ copy: m.copy, to: m.to, queuedAhead: m.targetItem }));
+  try {
+    return await moveCopies(db, batch);
+  } catch (err) {
+    if (!(err instanceof NoRoomOnTarget)) throw err;
+    const outcomes: MoveOutcome[] = [];
+    for (const m of moves) outcomes.push(await moveCopy(db, m.copy, m.to, { queuedAhead: m.targetItem }));
+    return outcomes;
+  }
+}
+
+/** Why the target may not take the copy now (the plan was made a moment ago), or undefined. */
+function targetRefusal(services: Services, move: Move): string | undefined {
+  const backend = services.config.backends.find((b) => b.name === move.to);
+  if (!backend) return `backend ${move.to} is not in the configuration`;
+  if (!services.health.writable(move.to)) return `${move.to} is failing (circuit breaker open)`;
+  const refusal = writeRefusal(services.health.usage(move.to), backend, move.copy.storedSize, services.now());
+  return refusal ? `${move.to} is over its ${refusal}` : undefined;
+}
+
+function physicalCopy(copy: DrainCandidate): PhysicalCopy {
+  return { backendName: copy.backendName, physicalKey: copy.physicalKey, storedSize: copy.storedSize };
+}
+
+function sourceOf(m: Move): PhysicalCopy {
+  return physicalCopy(m.copy);
+}
+
+function targetOf(m: Move): PhysicalCopy {
+  return { ...sourceOf(m), backendName: m.to };
+}
