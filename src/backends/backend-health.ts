@@ -8,6 +8,7 @@ import type { BackendStateRpc } from './backend-state-rpc.ts';
 import { type BackendClient, BackendError, describeError } from './client.ts';
 import { type BreakerState, CLOSED, isBackendFault } from './circuit-breaker.ts';
 import { type Usage, type UsageDelta, addUsage } from './usage.ts';
+import { sendSpaced } from '../util/spaced-sends.ts';
 
 export const HEALTH_TTL_MS = 5_000;
 
@@ -43,9 +44,6 @@ export function createHealthMemory(): HealthMemory {
   return { states: new Map(), pendingUsage: new Map(), inFlightUsage: new Map(), sending: new Set() };
 }
 
-/** After a usage report, the next waits at least this long, adding up what comes meanwhile. */
-export const USAGE_REPORT_SPACING_MS = 250;
-
 export interface HealthDeps {
   backendState(name: string): BackendStateRpc;
   waitUntil(promise: Promise<unknown>): void;
@@ -64,33 +62,30 @@ export function createBackendHealth(deps: HealthDeps, memory: HealthMemory): Bac
   const { states: cache, pendingUsage, inFlightUsage, sending } = memory;
   const remember = (name: string, state: BreakerState) => cache.set(name, { ...cache.get(name), state, fetchedAt: deps.now() });
   /**
-   * The first usage after a quiet spell is sent at once; while a report is on its way and for
-   * USAGE_REPORT_SPACING_MS after it, the calls that finish are added up and sent together next: at most a few
-   * reports per backend and second, whatever the concurrency. Until a report is answered its usage counts in
-   * `usage()` all the same, so this isolate's limit checks never wait for it.
+   * Usage reports go spaced (src/util/spaced-sends.ts): at most a few per backend and second, whatever the
+   * concurrency. Until a report is answered its usage counts in `usage()` all the same, so this isolate's limit
+   * checks never wait for it.
    */
   const meter = (name: string, delta: UsageDelta) => {
     const waiting = pendingUsage.get(name);
     pendingUsage.set(name, waiting ? sumUsage(waiting, delta) : delta);
-    if (sending.has(name)) return;
-    sending.add(name);
-    const send = async () => {
-      for (let next = pendingUsage.get(name); next; next = pendingUsage.get(name)) {
-        pendingUsage.delete(name);
-        inFlightUsage.set(name, next);
-        try {
-          const usage = await deps.backendState(name).addUsage(name, next);
-          const entry = cache.get(name);
-          cache.set(name, { state: entry?.state ?? CLOSED, usage, fetchedAt: entry?.fetchedAt ?? 0 });
-        } catch {
-          // A report that fails is dropped (usage is then undercounted by it), never retried in a loop.
-        } finally {
-          inFlightUsage.delete(name);
-        }
-        await deps.sleep(USAGE_REPORT_SPACING_MS);
-      }
+    const take = () => {
+      const next = pendingUsage.get(name);
+      pendingUsage.delete(name);
+      return next;
     };
-    deps.waitUntil(send().finally(() => sending.delete(name)));
+    sendSpaced(sending, name, deps, take, async (next) => {
+      inFlightUsage.set(name, next);
+      try {
+        const usage = await deps.backendState(name).addUsage(name, next);
+        const entry = cache.get(name);
+        cache.set(name, { state: entry?.state ?? CLOSED, usage, fetchedAt: entry?.fetchedAt ?? 0 });
+      } catch {
+        // A report that fails is dropped (usage is then undercounted by it), never retried in a loop.
+      } finally {
+        inFlightUsage.delete(name);
+      }
+    });
   };
   const state = (name: string) => cache.get(name)?.state ?? CLOSED;
   const report = (name: string, err: unknown) => {

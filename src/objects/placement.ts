@@ -23,6 +23,34 @@ export function placeCopy(services: Services, size: number, opts: PlacementOptio
 export interface PlacementOptions {
   exclude?: Iterable<string>;
   strategy?: RoutingStrategy;
+  /**
+   * Places by the backends' space this isolate read less than SPACE_CACHE_MS ago (a client's write): the commit
+   * checks room and mode again, so a stale answer costs a relocation, never a wrong record.
+   */
+  recentSpace?: boolean;
+}
+
+/** How long an isolate may place client writes by the backends' space it read last. */
+export const SPACE_CACHE_MS = 1000;
+
+/** The next placement reads the backends' space again (a commit found it stale). */
+export function forgetSpace(services: Services): void {
+  services.memory.space.read = undefined;
+}
+
+/**
+ * Every configured backend's space: read now, or as read lately when `recent` allows. What is placed on the
+ * remembered figures is added to them, so one isolate's burst spreads as if each copy had been read back.
+ */
+async function spaceOf(services: Services, recent: boolean): Promise<BackendSpace[]> {
+  const names = services.config.backends.map((b) => b.name);
+  const key = names.join('\n');
+  const memory = services.memory.space;
+  const read = memory.read;
+  if (recent && read && read.names === key && services.now() - read.at < SPACE_CACHE_MS) return read.spaces;
+  const spaces = await backendSpace(services.db(), names);
+  memory.read = { names: key, spaces, at: services.now() };
+  return spaces;
 }
 
 /**
@@ -36,8 +64,9 @@ export function placeCopies(services: Services, copies: readonly { size: number;
 async function choose(services: Services, copies: readonly { size: number; exclude?: Iterable<string> }[], opts: PlacementOptions): Promise<Placement[]> {
   const excluded = new Set(opts.exclude ?? []);
   const names = services.config.backends.map((b) => b.name).filter((name) => !excluded.has(name));
-  const [spaces] = await Promise.all([backendSpace(services.db(), names), services.health.refresh(names)]);
-  const ordered = names.flatMap((name) => spaces.filter((s) => s.backendName === name).map((s) => ({ ...s })));
+  const [spaces] = await Promise.all([spaceOf(services, opts.recentSpace ?? false), services.health.refresh(names)]);
+  // Copies of the remembered figures, except for a recent read: what is placed counts on it until the next read.
+  const ordered = names.flatMap((name) => spaces.filter((s) => s.backendName === name).map((s) => (opts.recentSpace ? s : { ...s })));
   const now = services.now();
   const strategy = opts.strategy ?? services.config.routingStrategy;
   return copies.map(({ size, exclude }) => {

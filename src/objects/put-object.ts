@@ -29,7 +29,7 @@ import { countSealing, keyRefusal } from './sealing.ts';
 import { discardCopies } from './discard-copies.ts';
 import { type WriteCondition, checkWriteCondition, requirementRefusal, writeRequirement } from './conditions.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
-import { placeCopy } from './placement.ts';
+import { forgetSpace, placeCopy } from './placement.ts';
 
 export interface PutObjectInput {
   bucket: string;
@@ -142,9 +142,13 @@ export async function recordNewCopy(
   try {
     displaced = await record(services, object, condition, options);
   } catch (err) {
-    // Another writer took the last room on the chosen backend while these bytes travelled. A plain upload moves;
-    // a completed multipart upload (whose parts already held their room) is only told to retry.
-    if (err instanceof QuotaExceededError && options.completesUpload === undefined) {
+    const raceLost = err instanceof QuotaExceededError || err instanceof BackendNotActiveError;
+    // What this isolate remembered of the backends' space is out of date.
+    if (raceLost) forgetSpace(services);
+    // Another writer took the last room on the chosen backend while these bytes travelled, or a drain started
+    // there (placement may go by figures up to SPACE_CACHE_MS old). A plain upload moves; a completed multipart
+    // upload (whose parts already held their room) is only told to retry.
+    if (raceLost && options.completesUpload === undefined) {
       displaced = await relocate(services, object, condition, options.operation ?? 'PutObject');
     } else if (isDatabaseUnavailable(err)) {
       // The commit may have landed and only its answer been lost: deleting these bytes could delete the key's live
@@ -183,8 +187,9 @@ function record(services: Services, object: NewObject, condition: WriteCondition
 }
 
 /**
- * Moves bytes that lost the race for their backend's last room to a backend that still has room (a copy between
- * backends, so the client does not send them again) and records them there. When nothing has room the client gets
+ * Moves bytes that lost the race for their backend's last room (or whose backend started draining meanwhile) to a
+ * backend that still has room (a copy between backends, so the client does not send them again) and records them
+ * there. When nothing has room the client gets
  * 507; when the move fails, or loses a second race, a retryable 503, never a false 507. Either way nothing lingers.
  * This is the only way a write moves on to another backend (s3o_write_failover_total): a backend that fails while
  * a body streams to it is not retried elsewhere, since the body is not kept (the client gets 503 and retries).
@@ -256,7 +261,8 @@ export async function startCopy(services: Services, physical: string): Promise<{
 
 /** Refuses before any body byte is read, so clients waiting on 100-continue never send a doomed body. */
 export async function chooseBackend(services: Services, storedSize: number, except?: string): Promise<string> {
-  const placed = await placeCopy(services, storedSize, { exclude: except === undefined ? [] : [except] });
+  // A first choice may go by the space read lately; a second one (the first lost its race) reads it again.
+  const placed = await placeCopy(services, storedSize, except === undefined ? { recentSpace: true } : { exclude: [except] });
   if (placed.ok) return placed.backend;
   // Writes overflow past backends over a monthly usage limit (507 when none is left) and past backends whose
   // circuit breaker is open (503 when only those are left).

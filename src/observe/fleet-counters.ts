@@ -3,6 +3,8 @@
  * cleanup outcomes, audit events): kept by one Durable Object (workers/fleet-counters.ts) under the storage key
  * `counters`. Names are "<metric>" or "<metric>:<label value>".
  */
+import { type SpacedSendDeps, sendSpaced } from '../util/spaced-sends.ts';
+
 export interface FleetCountersRpc {
   /** Adds each delta to its counter, in one storage write. */
   add(deltas: Record<string, number>): Promise<void>;
@@ -17,17 +19,17 @@ export interface EventCounters {
 }
 
 /**
- * What an isolate keeps between requests: adds not sent yet, and whether a send is on its way. One send at a time:
- * the adds that arrive meanwhile are picked up by that send's next round, so a busy isolate makes one call per round
- * trip to the object, not one per event. (A request never waits on another's send: it only leaves its adds.)
+ * What an isolate keeps between requests: adds not sent yet, and whether they are being sent. Sends are spaced
+ * (src/util/spaced-sends.ts): the adds that arrive meanwhile go together in the next call, so a busy isolate makes a
+ * few calls a second to the object, not one per event. (A request never waits on a send: it only leaves its adds.)
  */
 export interface CounterBuffer {
   pending: Map<string, number>;
-  sending: boolean;
+  sending: Set<string>;
 }
 
 export function createCounterBuffer(): CounterBuffer {
-  return { pending: new Map(), sending: false };
+  return { pending: new Map(), sending: new Set() };
 }
 
 /** The pending adds, taken out of the buffer. */
@@ -38,7 +40,7 @@ function takePending(buffer: CounterBuffer): Record<string, number> | undefined 
   return deltas;
 }
 
-export function eventCounters(rpc: () => FleetCountersRpc, waitUntil: (promise: Promise<unknown>) => void, buffer: CounterBuffer = createCounterBuffer()): EventCounters {
+export function eventCounters(rpc: () => FleetCountersRpc, deps: SpacedSendDeps, buffer: CounterBuffer = createCounterBuffer()): EventCounters {
   // A send that fails is dropped (the totals undercount by it), never retried in a loop.
   const sendNow = (deltas: Record<string, number>) =>
     rpc()
@@ -47,12 +49,7 @@ export function eventCounters(rpc: () => FleetCountersRpc, waitUntil: (promise: 
   return {
     add(counter, by = 1) {
       buffer.pending.set(counter, (buffer.pending.get(counter) ?? 0) + by);
-      if (buffer.sending) return;
-      buffer.sending = true;
-      const rounds = async () => {
-        for (let deltas = takePending(buffer); deltas; deltas = takePending(buffer)) await sendNow(deltas);
-      };
-      waitUntil(rounds().finally(() => (buffer.sending = false)));
+      sendSpaced(buffer.sending, 'counters', deps, () => takePending(buffer), sendNow);
     },
     async read() {
       const deltas = takePending(buffer);

@@ -52,7 +52,7 @@ export interface Isolate {
 
 function freshIsolate(): Isolate {
   return {
-    memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map(), etagEvidence: new Map() },
+    memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map(), etagEvidence: new Map(), space: {} },
     health: createHealthMemory(),
     counters: createCounterBuffer(),
     config: { activeRecord: refreshedValue(ACTIVE_KEY) },

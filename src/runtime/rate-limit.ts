@@ -4,7 +4,7 @@
  * the store is down).
  */
 import type { RateLimitConfig } from '../config/types.ts';
-import { eventCounters } from '../observe/fleet-counters.ts';
+import { isolateCounters } from './services.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Bindings } from './bindings.ts';
 import { type Cidr, clientIp, parseCidr, rateLimitKey } from '../util/client-ip.ts';
@@ -23,7 +23,7 @@ export async function rateLimitWait(request: Request, settings: RateLimitConfig,
   try {
     const verdict = await bindings.rateLimiter(`ip:${rateLimitKey(ip, settings.ipv6PrefixLength)}`).take(settings.requestsPerSec, settings.burst);
     if (verdict.allowed) return undefined;
-    eventCounters(bindings.fleetCounters, bindings.waitUntil, thisIsolate().counters).add('rate_limit_rejections');
+    isolateCounters(bindings).add('rate_limit_rejections');
     log.info('rate limited', { client_ip: ip, retry_after: verdict.retryAfterSeconds });
     return verdict.retryAfterSeconds;
   } catch (err) {

@@ -9,7 +9,7 @@ import { randomHex } from '../crypto/encoding.ts';
 import type { Config } from '../config/types.ts';
 import { createKeyProvider, type KeyProvider } from '../crypto/key-provider.ts';
 import { type StorageTransform, atRestStorage } from '../crypto/storage-transform.ts';
-import { eventCounters } from '../observe/fleet-counters.ts';
+import { type EventCounters, eventCounters } from '../observe/fleet-counters.ts';
 import { createLogger } from '../observe/log.ts';
 import { type Notifier, createNotifier } from '../notify/notifier.ts';
 import { DATABASE_SHED } from '../observe/request-metric-families.ts';
@@ -57,7 +57,7 @@ export function createServices(
       backendState: bindings.backendState,
       waitUntil: bindings.waitUntil,
       now,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      sleep,
       observeCall: (call) => {
         recordBackendCall(isolate.metrics, call);
         timing.add('backend', call.seconds * 1000);
@@ -66,7 +66,7 @@ export function createServices(
     isolate.health,
   );
   const tracked = new Map<string, BackendClient>();
-  const counters = eventCounters(bindings.fleetCounters, bindings.waitUntil, isolate.counters);
+  const counters = isolateCounters(bindings);
   // Work handed to waitUntil may still need the database after the response (e.g. a verified read's verdict).
   const pending: Promise<unknown>[] = [];
   const services: Services = {
@@ -120,8 +120,15 @@ export function createServices(
   return { services, close };
 }
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The fleet counters as this isolate adds to them (its adds go together, spaced, to the FleetCounters object). */
+export function isolateCounters(bindings: Bindings): EventCounters {
+  return eventCounters(bindings.fleetCounters, { waitUntil: bindings.waitUntil, sleep }, thisIsolate().counters);
+}
+
 /** Notifications to the endpoints `config` names, queued through the bindings' notifications queue. */
-export function notifierFor(bindings: Bindings, config: Config, counters = eventCounters(bindings.fleetCounters, bindings.waitUntil, thisIsolate().counters), log = createLogger(config.server.logLevel)): Notifier {
+export function notifierFor(bindings: Bindings, config: Config, counters = isolateCounters(bindings), log = createLogger(config.server.logLevel)): Notifier {
   return createNotifier({ queue: bindings.notifications, endpoints: config.notifications.endpoints, counters, log, now, waitUntil: bindings.waitUntil });
 }
 

@@ -15,6 +15,7 @@ import type { RequestTiming } from '../observe/request-timing.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import type { Db } from '../store/db.ts';
 import type { LocationCache } from '../store/location-cache.ts';
+import type { BackendSpace } from '../store/quotas.ts';
 
 export interface Services {
   config: Config;
@@ -89,6 +90,11 @@ export interface EtagEvidence {
   taken: number;
 }
 
+/** The backends' space as an isolate read it last, for every backend then configured (their names, one per line). */
+export interface SpaceMemory {
+  read?: { names: string; spaces: BackendSpace[]; at: number };
+}
+
 /** What an isolate remembers between requests; its one instance is built in src/runtime/isolate.ts. */
 export interface IsolateMemory {
   /** Object records read lately, for reads while the database is away. */
@@ -100,6 +106,8 @@ export interface IsolateMemory {
   signingKeys: Map<string, Promise<ArrayBuffer>>;
   /** What this isolate learnt of each backend's ETags (objects/etag-adoption.ts), by backend name. */
   etagEvidence: Map<string, EtagEvidence>;
+  /** The backends' space as last read for placement (objects/placement.ts). */
+  space: SpaceMemory;
 }
 
 export interface OpenedServices {

@@ -74,9 +74,13 @@ describe('Server-Timing', () => {
     const head = await aws.fetch(url('st/a'), { method: 'HEAD', headers: { 'x-s3o-trace': '1' } });
     expect(head.status).toBe(200);
     expect(databaseTrips(head.headers.get('server-timing'))).toEqual({ statements: 1, connects: 0 });
-    // A write is the placement read and one commit batch, and opens no connection (issue 18: two round trips).
-    expect(databaseTrips(first.headers.get('server-timing'))).toEqual({ statements: 2, connects: 0 });
-    expect(databaseTrips(overwrite.headers.get('server-timing'))).toEqual({ statements: 2, connects: 0 });
+    // A write is the placement read and one commit batch, and opens no connection (issue 18: two round trips); the
+    // placement read is skipped when this isolate read the backends' space less than SPACE_CACHE_MS ago.
+    for (const write of [first, overwrite]) {
+      const trips = databaseTrips(write.headers.get('server-timing'));
+      expect(trips.connects).toBe(0);
+      expect([1, 2]).toContain(trips.statements);
+    }
 
     // A listing with a delimiter over many common prefixes is one statement too: the walk jumps past each group.
     for (const dir of ['d1', 'd2', 'd3', 'd4', 'd5']) await put(`st/list/${dir}/object`);

@@ -5,7 +5,8 @@
  * and its object are in-memory stand-ins here; usage-limits.test.ts runs the real ones.
  */
 import { describe, expect, it } from 'vitest';
-import { USAGE_REPORT_SPACING_MS, createBackendHealth, createHealthMemory } from '../../src/backends/backend-health.ts';
+import { createBackendHealth, createHealthMemory } from '../../src/backends/backend-health.ts';
+import { REPORT_SPACING_MS } from '../../src/util/spaced-sends.ts';
 import type { BackendStateRpc } from '../../src/backends/backend-state-rpc.ts';
 import type { BackendClient } from '../../src/backends/client.ts';
 import { type Usage, type UsageDelta, addUsage } from '../../src/backends/usage.ts';
@@ -58,6 +59,8 @@ function harness() {
       await tick();
     },
     async wake() {
+      // Whatever is under way first reaches its sleep.
+      await tick();
       for (const s of sleeps.splice(0)) s.wake();
       await tick();
     },
@@ -78,7 +81,7 @@ describe('usage reports', () => {
     // Unanswered, the five calls count all the same.
     expect(h.health.usage('b1')?.apiRequests).toBe(5);
     await h.answer();
-    expect(h.sleeps.map((s) => s.ms)).toEqual([USAGE_REPORT_SPACING_MS]);
+    expect(h.sleeps.map((s) => s.ms)).toEqual([REPORT_SPACING_MS]);
     await h.call();
     expect(h.reports).toHaveLength(1);
     await h.wake();

@@ -145,7 +145,7 @@ export async function domainServices(options: DomainOptions): Promise<DomainWorl
     notify: { emit: (event) => void notifications.push(event) },
     storage: atRestStorage(config.encryption, config.encryption.masterKey ? () => createKeyProvider(config.encryption) : undefined, new Map()),
     objectCache,
-    memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map(), etagEvidence: new Map() },
+    memory: { locations: createLocationCache(), quotaSync: { syncedFor: undefined, checkedDeployment: undefined }, signingKeys: new Map(), etagEvidence: new Map(), space: {} },
     log,
     requestId: 'TESTREQUEST',
     deployment: 'test-deployment',

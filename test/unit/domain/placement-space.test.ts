@@ -1,0 +1,55 @@
+/**
+ * Client writes are placed by the backends' space an isolate read less than SPACE_CACHE_MS ago (one database round
+ * trip fewer per PUT), and what they place counts on it until the next read. The commit checks room and mode again:
+ * a write placed by stale figures moves to a backend that can take it, it is never refused or recorded wrongly.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SPACE_CACHE_MS } from '../../../src/objects/placement.ts';
+import { setBackendMode } from '../../../src/store/backend-states.ts';
+import { expectConsistent, expectSameBytes, locations, put, read } from '../support/domain-calls.ts';
+import { DATABASE_START_TIMEOUT_MS, DOMAIN_TEST_TIMEOUT_MS, bytesOf, domainServices, startDomainDatabase } from '../support/domain-services.ts';
+
+beforeAll(startDomainDatabase, DATABASE_START_TIMEOUT_MS);
+
+const MOVED = 'upload moved to a backend with room after losing the race for its first';
+
+describe('placement by recently read space', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
+  it('a drain that started since the last read: the write moves to another backend, not refused', async () => {
+    const world = await domainServices({ backends: ['b1', 'b2'] });
+    await put(world, 'first', bytesOf(100, 1));
+    expect(await locations(world, 'first')).toEqual(['b1']);
+    // What the backend's Durable Object does as a drain starts; this isolate read b1 as active a moment ago.
+    await setBackendMode(world.db, 'b1', 'draining');
+    await put(world, 'second', bytesOf(200, 2));
+    expect(await locations(world, 'second')).toEqual(['b2']);
+    expect(world.logs.filter((l) => l.msg === MOVED)).toHaveLength(1);
+    expect([...world.backend('b1').objects.keys()]).toHaveLength(1);
+    expectSameBytes(await read(world, 'second'), bytesOf(200, 2));
+
+    // The failed commit dropped what was remembered: the next write reads the space again and goes to b2 at once.
+    await put(world, 'third', bytesOf(300, 3));
+    expect(await locations(world, 'third')).toEqual(['b2']);
+    expect(world.logs.filter((l) => l.msg === MOVED)).toHaveLength(1);
+    await expectConsistent(world);
+  });
+
+  it('figures older than SPACE_CACHE_MS are read again', async () => {
+    const world = await domainServices({ backends: ['b1', 'b2'] });
+    await put(world, 'first', bytesOf(100, 1));
+    world.clock.advance(SPACE_CACHE_MS);
+    await setBackendMode(world.db, 'b1', 'draining');
+    await put(world, 'second', bytesOf(200, 2));
+    expect(await locations(world, 'second')).toEqual(['b2']);
+    expect(world.logs.filter((l) => l.msg === MOVED)).toHaveLength(0);
+    await expectConsistent(world);
+  });
+
+  it('a burst from one isolate spreads: each placement counts the copies placed before it', async () => {
+    const world = await domainServices({ backends: [{ name: 'b1', quotaBytes: 100_000 }, { name: 'b2', quotaBytes: 100_000 }], routingStrategy: 'spread' });
+    for (let i = 0; i < 6; i++) await put(world, `k${i}`, bytesOf(1000, i + 1));
+    const placed = await Promise.all(Array.from({ length: 6 }, (_, i) => locations(world, `k${i}`)));
+    expect(placed.flat().filter((b) => b === 'b1')).toHaveLength(3);
+    expect(placed.flat().filter((b) => b === 'b2')).toHaveLength(3);
+    await expectConsistent(world);
+  });
+});
