@@ -17,7 +17,12 @@ export type Placement = { ok: true; backend: string } | { ok: false; reason: 'no
  * write; chosen by `strategy` (the configuration's routing strategy unless given).
  */
 export function placeCopy(services: Services, size: number, opts: PlacementOptions = {}): Promise<Placement> {
-  return services.timing.time('placement', async () => (await choose(services, [{ size }], opts))[0]!);
+  return services.timing.time('placement', async () => {
+    const placed = (await choose(services, [{ size }], opts))[0]!;
+    // Remembered figures still count this isolate's recent copies (deleted ones too): a refusal goes by fresh ones.
+    if (!placed.ok && opts.recentSpace) return (await choose(services, [{ size }], { ...opts, recentSpace: false }))[0]!;
+    return placed;
+  });
 }
 
 export interface PlacementOptions {

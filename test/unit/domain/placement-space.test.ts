@@ -4,10 +4,11 @@
  * a write placed by stale figures moves to a backend that can take it, it is never refused or recorded wrongly.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { deleteObject } from '../../../src/objects/delete-object.ts';
 import { SPACE_CACHE_MS } from '../../../src/objects/placement.ts';
 import { setBackendMode } from '../../../src/store/backend-states.ts';
 import { expectConsistent, expectSameBytes, locations, put, read } from '../support/domain-calls.ts';
-import { DATABASE_START_TIMEOUT_MS, DOMAIN_TEST_TIMEOUT_MS, bytesOf, domainServices, startDomainDatabase } from '../support/domain-services.ts';
+import { BUCKET, DATABASE_START_TIMEOUT_MS, DOMAIN_TEST_TIMEOUT_MS, bytesOf, domainServices, startDomainDatabase } from '../support/domain-services.ts';
 
 beforeAll(startDomainDatabase, DATABASE_START_TIMEOUT_MS);
 
@@ -50,6 +51,17 @@ describe('placement by recently read space', { timeout: DOMAIN_TEST_TIMEOUT_MS }
     const placed = await Promise.all(Array.from({ length: 6 }, (_, i) => locations(world, `k${i}`)));
     expect(placed.flat().filter((b) => b === 'b1')).toHaveLength(3);
     expect(placed.flat().filter((b) => b === 'b2')).toHaveLength(3);
+    await expectConsistent(world);
+  });
+
+  it('never refuses by remembered figures: a write they see no room for is placed by a fresh read', async () => {
+    const world = await domainServices({ backends: [{ name: 'b1', quotaBytes: 1000 }] });
+    await put(world, 'k', bytesOf(600, 1));
+    await deleteObject(world.services, BUCKET, 'k');
+    // Remembered: 600 bytes placed on b1 a moment ago. Read now: b1 is empty.
+    await put(world, 'k', bytesOf(600, 2));
+    expect(await locations(world, 'k')).toEqual(['b1']);
+    expectSameBytes(await read(world, 'k'), bytesOf(600, 2));
     await expectConsistent(world);
   });
 });
