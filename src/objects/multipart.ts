@@ -16,7 +16,7 @@ import type { WriteCondition } from './conditions.ts';
 import { checkWriteCondition, opaqueEtag } from './conditions.ts';
 import { keptPartUploads, settlePartUploads } from './part-uploads.ts';
 import { newVersion, physicalKey } from './physical-key.ts';
-import { freeBytes } from './placement.ts';
+import { forgetSpace, freeBytes } from './placement.ts';
 import { backendFailure, chooseBackend, recordNewCopy, streamToBackend } from './put-object.ts';
 import type { CopyTarget } from './copy-object.ts';
 import type { BodyDigests, DigestExpectations } from './upload-pump.ts';
@@ -158,6 +158,8 @@ export async function uploadPart(services: Services, upload: UploadRow, part: Pa
   // An unrecorded part stays on the backend only until the upload is completed without it or aborted.
   if (!outcome.recorded && outcome.reason === 'no-room') throw new Refusal('no-room', 'The backend holding this upload has no room for the part');
   if (!outcome.recorded) throw noSuchUpload(upload.uploadId);
+  // The part holds room now that the commit of a plain write does not check: placement must see it from here on.
+  forgetSpace(services);
   if (outcome.overlapping.length > 0) await settlePartUploads(services, upload, part.partNumber, [sent.etag, ...outcome.overlapping]);
   return { etag, checksum: digests.checksum };
 }

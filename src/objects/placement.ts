@@ -35,7 +35,11 @@ export interface PlacementOptions {
   recentSpace?: boolean;
 }
 
-/** How long an isolate may place client writes by the backends' space it read last. */
+/**
+ * How long an isolate may place client writes by the backends' space it read last. Room and mode are checked
+ * again at commit; room held by multipart parts in flight is not (placement alone keeps it), so an isolate that
+ * records a part forgets its figures, and a write from another isolate may take that room for up to this long.
+ */
 export const SPACE_CACHE_MS = 1000;
 
 /** The next placement reads the backends' space again (a commit found it stale). */
