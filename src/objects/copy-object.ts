@@ -31,7 +31,7 @@ export interface CopyResult {
 
 export async function copyObject(services: Services, source: StoredObject, target: CopyTarget): Promise<CopyResult> {
   const storedSize = services.storage.storedSize(source.size);
-  const backendName = await chooseBackend(services, storedSize);
+  const backendName = await chooseBackend(services, storedSize, { recentSpace: true });
   const local = source.locations.find((l) => l.backendName === backendName);
   // Server-side copy only when the stored bytes need no re-encoding on the way: sealed bytes are bound to their
   // own physical key, and a new copy is sealed when encryption is on.

@@ -48,6 +48,8 @@ export async function createUpload(services: Services, upload: NewUpload, checks
   if (cap > 0 && (await countActiveUploads(services.db(), upload.bucket)) >= cap) {
     throw new Refusal('too-many-uploads', `This bucket already has ${cap} multipart uploads in progress; complete or abort some first.`);
   }
+  // By a fresh read, not by figures up to SPACE_CACHE_MS old: parts never move, so an upload placed on a backend
+  // that began draining would only be aborted by that drain.
   const backendName = await chooseBackend(services, 0);
   let encryption: CopyEncryption | null;
   try {

@@ -57,7 +57,8 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
   const condition = input.condition;
   // Refuse a doomed conditional write before its body crosses the network.
   if (condition) checkWriteCondition(condition, await findObject(services.db(), input.bucket, input.key));
-  const backendName = await chooseBackend(services, storedSize);
+  // A first choice goes by the space read lately; one after a lost race (relocate) reads it again.
+  const backendName = await chooseBackend(services, storedSize, { recentSpace: true });
   const version = newVersion(services.now());
   const physical = await physicalKey(input.bucket, input.key, version);
   const { encoder, encryption } = await startCopy(services, physical);
@@ -198,7 +199,7 @@ async function relocate(services: Services, object: NewObject, condition: WriteC
   const { copy } = object;
   let target: string;
   try {
-    target = await chooseBackend(services, copy.storedSize, copy.backendName);
+    target = await chooseBackend(services, copy.storedSize, { except: copy.backendName });
   } catch (err) {
     await discardCopies(services, [copy], 'record_failed');
     throw err;
@@ -241,7 +242,7 @@ function recordRefusal(err: unknown): unknown {
 
 async function roomElsewhere(services: Services, full: string, storedSize: number): Promise<boolean> {
   try {
-    await chooseBackend(services, storedSize, full);
+    await chooseBackend(services, storedSize, { except: full });
     return true;
   } catch {
     return false;
@@ -260,9 +261,8 @@ export async function startCopy(services: Services, physical: string): Promise<{
 }
 
 /** Refuses before any body byte is read, so clients waiting on 100-continue never send a doomed body. */
-export async function chooseBackend(services: Services, storedSize: number, except?: string): Promise<string> {
-  // A first choice may go by the space read lately; a second one (the first lost its race) reads it again.
-  const placed = await placeCopy(services, storedSize, except === undefined ? { recentSpace: true } : { exclude: [except] });
+export async function chooseBackend(services: Services, storedSize: number, opts: { except?: string; recentSpace?: boolean } = {}): Promise<string> {
+  const placed = await placeCopy(services, storedSize, { exclude: opts.except === undefined ? [] : [opts.except], recentSpace: opts.recentSpace ?? false });
   if (placed.ok) return placed.backend;
   // Writes overflow past backends over a monthly usage limit (507 when none is left) and past backends whose
   // circuit breaker is open (503 when only those are left).

@@ -76,4 +76,12 @@ describe('placement by recently read space', { timeout: DOMAIN_TEST_TIMEOUT_MS }
     expect(await locations(world, 'small')).toEqual(['b2']);
     await expectConsistent(world);
   });
+
+  it('a multipart upload is placed by a fresh read: it never starts on a backend that began draining', async () => {
+    const world = await domainServices({ backends: ['b1', 'b2'] });
+    await put(world, 'first', bytesOf(100, 1));
+    await setBackendMode(world.db, 'b1', 'draining');
+    const uploadId = await createUpload(world.services, { bucket: BUCKET, key: 'big', contentType: 'x', metadata: {}, headers: {} });
+    expect((await requireUpload(world.services, uploadId, BUCKET, 'big')).backendName).toBe('b2');
+  });
 });
