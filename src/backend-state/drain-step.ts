@@ -3,8 +3,9 @@
  * a batch of its copies off it and save progress after the batch. A copy that has another copy elsewhere is just
  * dropped; otherwise its bytes are streamed to the least utilized active backend and the record swapped by
  * compare-and-swap (src/jobs/move-batch.ts), so a concurrent overwrite or delete wins and the stray copy is removed.
- * Both sides of each move are in the cleanup queue before a byte is written, so a crash or redeploy anywhere
- * leaves nothing behind, and the next step resumes after the last saved batch (its moves are idempotent).
+ * Both sides of each move are in the cleanup queue before a byte is written, in the drain's name, so a crash or
+ * redeploy anywhere leaves nothing behind: the next step settles what was not swapped, then resumes after the last
+ * saved batch (its moves are idempotent).
  */
 import { BackendError, describeError } from '../backends/client.ts';
 import type { DrainProgress, PendingMove } from '../backends/backend-state.ts';
@@ -14,7 +15,7 @@ import type { Services } from '../services/services.ts';
 import { finishDrain, recordedOn } from '../store/backend-states.ts';
 import { type DrainCandidate, drainCandidates, uploadsOn } from '../store/drain.ts';
 import { deleteUpload } from '../store/multipart.ts';
-import { deletesQueuedFor, queuedCleanupOn } from '../store/cleanup.ts';
+import { deletesQueuedFor, queuedCleanupOn, unfinishedMoves } from '../store/cleanup.ts';
 import { findObject } from '../store/objects.ts';
 import { CANNOT_ABORT, retryCleanupItems } from '../jobs/cleanup-queue.ts';
 import { type DropResult, type Move, type MoveResult, dropBatch, moveBatch } from '../jobs/move-batch.ts';
@@ -39,6 +40,11 @@ const NOT_PLACED: Record<Exclude<Placement, { ok: true }>['reason'], (size: numb
   'over-usage-limit': (size) => `every backend with room for ${size} bytes is over a monthly usage limit`,
 };
 
+/** Who queued a drain's moves ahead, in the cleanup queue: one drain of one backend. */
+export function drainOwner(backend: string, generation: number): string {
+  return `drain:${backend}:${generation}`;
+}
+
 export type DrainStepOutcome = { kind: 'continue' } | { kind: 'wait'; ms: number } | { kind: 'done' } | { kind: 'stopped' };
 
 type Outcome = MoveResult | DropResult;
@@ -51,6 +57,15 @@ export async function drainStep(services: Services, input: DrainStepInput, start
     progress = next;
     return input.save(next);
   };
+
+  // No move of this drain is under way as a step starts: what its earlier steps queued ahead and never swapped (a
+  // crash, a failed swap) is settled now, so the next placement may use those targets again.
+  const owner = drainOwner(backend, progress.generation);
+  const unfinished = await unfinishedMoves(db, owner, 'drain_pending', 2 * DRAIN_BATCH);
+  if (unfinished.length > 0) {
+    services.log.warn('settling moves an interrupted drain step left unfinished', { backend, items: unfinished.length });
+    await retryCleanupItems(services, unfinished, DRAIN_CONCURRENCY);
+  }
 
   // Moves an earlier version of this step recorded in the object's storage instead of the cleanup queue.
   if (progress.pendingMoves?.length) {
@@ -84,7 +99,7 @@ export async function drainStep(services: Services, input: DrainStepInput, start
     const base = progress;
     const report = (so: { objects: number; bytes: number; dropped: number }) =>
       input.save({ ...base, objectsMoved: base.objectsMoved + so.objects, bytesMoved: base.bytesMoved + so.bytes, copiesDropped: base.copiesDropped + so.dropped });
-    const results = await moveOff(services, input, batch, report);
+    const results = await moveOff(services, input, owner, batch, report);
     // Copies not started before the deadline are the batch's tail: the cursor stops before the first of them.
     const tried = results.indexOf(undefined) === -1 ? results.length : results.indexOf(undefined);
     const last = batch[tried - 1];
@@ -161,6 +176,7 @@ function failed(services: Services, progress: DrainProgress, error: string, noRo
 async function moveOff(
   services: Services,
   input: DrainStepInput,
+  owner: string,
   batch: readonly DrainCandidate[],
   report: (so: { objects: number; bytes: number; dropped: number }) => Promise<boolean>,
 ): Promise<(Outcome | undefined)[]> {
@@ -197,6 +213,7 @@ async function moveOff(
       deadline: input.deadline,
       proceed: input.current,
       moved: async (so) => void (await report({ objects: droppedCount + so.objects, bytes: so.bytes, dropped: droppedCount })),
+      owner,
       reasons: { source: 'drain_source_delete', target: 'drain_pending' },
     },
   );

@@ -46,6 +46,8 @@ export interface MoveOptions {
   proceed?: () => Promise<boolean>;
   /** Told the copies moved so far in this batch after each swap and its deletes (a drain's progress report). */
   moved?: (so: { objects: number; bytes: number }) => Promise<void>;
+  /** Whose moves these are, written on their queued-ahead items so the owner can settle them after a crash. */
+  owner?: string;
 }
 
 interface Queued extends Move {
@@ -78,6 +80,7 @@ export async function moveBatch(services: Services, moves: readonly Move[], opti
       { copy: targetOf(m), reason: options.reasons.target },
     ]),
     PENDING_MOVE_MS,
+    options.owner,
   );
   const queued: Queued[] = ready.map((m, i) => ({ ...m, sourceItem: items[2 * i]!, targetItem: items[2 * i + 1]! }));
 

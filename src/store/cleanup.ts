@@ -143,7 +143,7 @@ export async function deletesQueuedFor(db: Queryable, copies: readonly { backend
  * queueAhead for many copies in one transaction (a batch of moves): answers their item ids in the same order.
  * Orphaned bytes are added once per backend, in backend order.
  */
-export async function queueAheadMany(db: Db, items: readonly { copy: PhysicalCopy; reason: CleanupReason }[], dueInMs: number): Promise<number[]> {
+export async function queueAheadMany(db: Db, items: readonly { copy: PhysicalCopy; reason: CleanupReason }[], dueInMs: number, owner?: string): Promise<number[]> {
   if (items.length === 0) return [];
   return db.transaction(async (tx) => {
     const rows = await tx
@@ -156,6 +156,7 @@ export async function queueAheadMany(db: Db, items: readonly { copy: PhysicalCop
           size: copy.storedSize,
           nextRetry: sql`now() + make_interval(secs => ${dueInMs / 1000})`,
           lastError: 'written by a job that had not recorded it yet',
+          owner: owner ?? null,
         })),
       )
       .returning({ id: cleanupQueue.id });
@@ -163,6 +164,24 @@ export async function queueAheadMany(db: Db, items: readonly { copy: PhysicalCop
     // Postgres returns a multi-row insert's rows in the order of its values.
     return rows.map((r) => r.id);
   });
+}
+
+/**
+ * Both items of every move `owner` queued ahead and never swapped: its target item (`targetReason`) is still
+ * queued, so its target bytes are not live, and its source copy is live unless a client changed the object since.
+ */
+export async function unfinishedMoves(db: Queryable, owner: string, targetReason: CleanupReason, limit: number): Promise<CleanupRow[]> {
+  return db
+    .select()
+    .from(cleanupQueue)
+    .where(
+      and(
+        eq(cleanupQueue.owner, owner),
+        sql`${cleanupQueue.physicalKey} in (select p.physical_key from ${cleanupQueue} p where p.owner = ${owner} and p.reason = ${targetReason})`,
+      ),
+    )
+    .orderBy(asc(cleanupQueue.id))
+    .limit(limit);
 }
 
 /** completeCleanup for many items in one transaction. */

@@ -252,8 +252,13 @@ export const cleanupQueue = pgTable(
     nextRetry: moment('next_retry').notNull().defaultNow(),
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
+    /**
+     * The job whose move queued these bytes ahead (`drain:<backend>:<generation>`), so that job can settle its
+     * unfinished moves when it resumes after a crash; null for every other item.
+     */
+    owner: text('owner'),
   },
-  (t) => [index('cleanup_queue_due_idx').on(t.nextRetry).where(sql`${t.attempts} < 10`)],
+  (t) => [index('cleanup_queue_due_idx').on(t.nextRetry).where(sql`${t.attempts} < 10`), index('cleanup_queue_owner_idx').on(t.owner).where(sql`${t.owner} is not null`)],
 );
 
 /**

@@ -7,7 +7,8 @@ import { deleteObject } from '../../../src/objects/delete-object.ts';
 import { createUpload } from '../../../src/objects/multipart.ts';
 import { runReplication } from '../../../src/jobs/replication.ts';
 import { backendModes } from '../../../src/store/backend-states.ts';
-import { enqueueCleanup } from '../../../src/store/cleanup.ts';
+import { enqueueCleanup, queueAheadMany } from '../../../src/store/cleanup.ts';
+import { drainOwner } from '../../../src/backend-state/drain-step.ts';
 import { expectConsistent, expectSameBytes, locations, put, read } from '../support/domain-calls.ts';
 import { BUCKET, DATABASE_START_TIMEOUT_MS, DOMAIN_TEST_TIMEOUT_MS, bytesOf, domainServices, startDomainDatabase } from '../support/domain-services.ts';
 
@@ -150,5 +151,29 @@ describe('drain', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     expect(outcome.kind).toBe('done');
     expect(await locations(world, 'k')).toEqual(['b3']);
     expectSameBytes(await read(world, 'k'), bytesOf(300));
+  });
+
+  it('settles the moves a crashed step left unfinished, so their only possible target takes the copy again', async () => {
+    const world = await domainServices({ backends: ['b1', 'b2'] });
+    await put(world, 'k', bytesOf(300, 1));
+    const [row] = await world.database.query<{ physical_key: string }>("select physical_key from object_locations where key = 'k'");
+    const physicalKey = row!.physical_key;
+    // What a step that died mid-copy leaves: both sides queued ahead in the drain's name, part of the bytes on b2.
+    await queueAheadMany(
+      world.db,
+      [
+        { copy: { backendName: 'b1', physicalKey, storedSize: 300 }, reason: 'drain_source_delete' },
+        { copy: { backendName: 'b2', physicalKey, storedSize: 300 }, reason: 'drain_pending' },
+      ],
+      3_600_000,
+      drainOwner('b1', 1),
+    );
+    await world.backend('b2').putObject(physicalKey, new Blob([bytesOf(100, 9)]).stream(), 100);
+    const { outcome } = await world.drain('b1', 3);
+    expect(outcome.kind).toBe('done');
+    expect(await locations(world, 'k')).toEqual(['b2']);
+    expectSameBytes(await read(world, 'k'), bytesOf(300, 1));
+    expect(await world.database.query('select id from cleanup_queue')).toEqual([]);
+    await expectConsistent(world);
   });
 });
