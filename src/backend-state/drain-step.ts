@@ -1,6 +1,6 @@
 /**
  * One step of a backend's drain, run by its Durable Object's alarm: abort the backend's multipart uploads, then take
- * a batch of its copies off it and save progress after the batch. A copy that has another copy elsewhere is just
+ * a batch of its copies off it, saving progress as its swaps commit and again after the batch. A copy that has another copy elsewhere is just
  * dropped; otherwise its bytes are streamed to the least utilized active backend and the record swapped by
  * compare-and-swap (src/jobs/move-batch.ts), so a concurrent overwrite or delete wins and the stray copy is removed.
  * Both sides of each move are in the cleanup queue before a byte is written, in the drain's name, so a crash or
