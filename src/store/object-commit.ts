@@ -1,9 +1,11 @@
 /**
- * A plain write's record (PutObject, CopyObject) and a delete as one batch of statements: one round trip to the
- * database, one READ COMMITTED transaction. Each statement reads afresh after the ones before it, so after the
- * key's lock and the quota rows' locks (taken in backend-name order, as every transaction here takes them) the
- * checks see the state the changes apply to. The checks' verdict is set once, in a transaction-local setting
- * (`s3o.verdict`), and every change applies only where it says 'ok': a refused write commits nothing.
+ * A plain write's record (PutObject, CopyObject) and a delete as one batch of three statements: one round trip to
+ * the database, one READ COMMITTED transaction. The first two take the locks: the key's, then the quota rows'
+ * (in backend-name order, as every transaction here takes them). The third reads afresh after both, so its checks
+ * see the state its changes apply to, and it makes every change at once: its parts are data-modifying CTEs over
+ * one snapshot, each applied only where the checks' verdict says 'ok', so a refused write commits nothing.
+ * One statement after the locks, not six, keeps the quota rows (every writer of a backend updates its row) locked
+ * for one statement and the commit, and gives the database one statement to plan instead of six.
  */
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { type BatchRows, type Db, runBatch } from './db.ts';
@@ -57,18 +59,21 @@ export class CommitRefusedError extends Error {
   }
 }
 
-/** Appended to a change's condition: it applies only when this transaction's checks said 'ok'. */
-const approved = sql`current_setting('s3o.verdict') = 'ok'`;
-
 const ofKey = (bucket: string, key: string) => and(eq(objectLocations.bucket, bucket), eq(objectLocations.key, key));
 /** Serialises writers of one key until the transaction ends: the one lock statement every writer of a key takes. */
 export const keyLock = (bucket: string, key: string): SQL => sql`select pg_advisory_xact_lock(hashtextextended(${bucket} || '/' || ${key}, 0))`;
 const jsonb = (value: unknown) => sql`${value === null || value === undefined ? null : JSON.stringify(value)}::jsonb`;
+/** Appended to a change's condition in the commit's statement: it applies only when the checks said 'ok'. */
+const approved = sql`(select verdict from v) = 'ok'`;
 
 /**
  * Records `object` as the key's only copy: the previous copies' rows go and their bytes are released, the new
  * copy's bytes are reserved. Throws CommitRefusedError (having changed nothing) when a check refused. Returns the
  * displaced copies.
+ *
+ * The CTEs of one statement run in no set order and none sees another's changes, so no two touch the same row:
+ * the previous copies are read once (`old`), the delete leaves the target's row, and the new copy's row replaces
+ * it in place (an upsert). Foreign keys are checked at the statement's end, once the object's row is there.
  */
 export async function commitObject(db: Db, object: NewObject, requirement: WriteRequirement | undefined): Promise<PhysicalCopy[]> {
   const { bucket, key, copy } = object;
@@ -79,31 +84,38 @@ export async function commitObject(db: Db, object: NewObject, requirement: Write
     sql`select ${backendQuotas.backendName} from ${backendQuotas}
         where ${backendQuotas.backendName} in (select ${objectLocations.backendName} from ${objectLocations} where ${ofKey(bucket, key)} union select ${target}::text)
         order by ${backendQuotas.backendName} for update`,
-    sql`select set_config('s3o.verdict', ${verdict(object, requirement)}, true) as verdict`,
-    // Releases first, then the reservation: on the target's own row the old copy's bytes make room for the new.
-    sql`update ${backendQuotas} set bytes_used = greatest(0, ${backendQuotas.bytesUsed} - c.released) + c.reserved, updated_at = now()
+    sql`with v as (select ${verdict(object, requirement)} as verdict),
+      old as (select ${objectLocations.backendName} as backend_name, ${objectLocations.physicalKey} as physical_key,
+                     ${objectLocations.storedSize} as stored_size from ${objectLocations} where ${ofKey(bucket, key)}),
+      -- The old copy's bytes are released and the new one's reserved in one update, so on the target's own row the
+      -- old copy makes room for the new.
+      quota as (update ${backendQuotas} set bytes_used = greatest(0, ${backendQuotas.bytesUsed} - c.released) + c.reserved, updated_at = now()
         from (select backend_name, sum(released)::bigint as released, sum(reserved)::bigint as reserved from (
-                select ${objectLocations.backendName} as backend_name, ${objectLocations.storedSize} as released, 0::bigint as reserved
-                from ${objectLocations} where ${ofKey(bucket, key)}
+                select backend_name, stored_size as released, 0::bigint as reserved from old
                 union all select ${target}::text, 0::bigint, ${copy.storedSize}::bigint) as u
               group by backend_name) as c
-        where ${backendQuotas.backendName} = c.backend_name and ${approved}`,
-    sql`delete from ${objectLocations} where ${ofKey(bucket, key)} and ${approved}
-        returning ${objectLocations.backendName}, ${objectLocations.physicalKey}, ${objectLocations.storedSize}`,
-    sql`insert into ${objects} (bucket, key, version, size, etag, content_type, metadata, headers, checksum, content_sha256, upload_id, created_at)
+        where ${backendQuotas.backendName} = c.backend_name and ${approved} returning 1),
+      dropped as (delete from ${objectLocations} where ${ofKey(bucket, key)} and ${objectLocations.backendName} <> ${target} and ${approved} returning 1),
+      record as (insert into ${objects} (bucket, key, version, size, etag, content_type, metadata, headers, checksum, content_sha256, upload_id, created_at)
         select ${bucket}, ${key}, ${object.version}, ${object.size}, ${object.etag}, ${object.contentType}, ${jsonb(object.metadata)},
                ${jsonb(object.headers)}, ${jsonb(object.checksum)}, ${object.contentSha256}, null, now()
         where ${approved}
         on conflict (bucket, key) do update set version = excluded.version, size = excluded.size, etag = excluded.etag,
           content_type = excluded.content_type, metadata = excluded.metadata, headers = excluded.headers, checksum = excluded.checksum,
-          content_sha256 = excluded.content_sha256, upload_id = null, created_at = excluded.created_at`,
-    sql`delete from ${objectParts} where ${objectParts.bucket} = ${bucket} and ${objectParts.key} = ${key} and ${approved}`,
-    sql`insert into ${objectLocations} (bucket, key, backend_name, physical_key, stored_size, encryption)
-        select ${bucket}, ${key}, ${target}, ${copy.physicalKey}, ${copy.storedSize}, ${jsonb(copy.encryption)} where ${approved}`,
+          content_sha256 = excluded.content_sha256, upload_id = null, created_at = excluded.created_at
+        returning 1),
+      parts as (delete from ${objectParts} where ${objectParts.bucket} = ${bucket} and ${objectParts.key} = ${key} and ${approved} returning 1),
+      placed as (insert into ${objectLocations} (bucket, key, backend_name, physical_key, stored_size, encryption)
+        select ${bucket}, ${key}, ${target}, ${copy.physicalKey}, ${copy.storedSize}, ${jsonb(copy.encryption)} where ${approved}
+        on conflict (bucket, key, backend_name) do update set physical_key = excluded.physical_key, stored_size = excluded.stored_size,
+          encryption = excluded.encryption, created_at = now()
+        returning 1)
+      select v.verdict, old.backend_name, old.physical_key, old.stored_size from v left join old on v.verdict = 'ok'`,
   ]);
-  const said = String(results[2]?.[0]?.verdict);
+  const rows = results[2] ?? [];
+  const said = String(rows[0]?.verdict);
   if (said !== 'ok') throw new CommitRefusedError(said as CommitRefusal);
-  return copiesOf(results[4]);
+  return copiesOf(rows.filter((r) => r.backend_name !== null && r.backend_name !== undefined));
 }
 
 /**
@@ -116,15 +128,15 @@ export async function commitDelete(db: Db, bucket: string, key: string): Promise
     sql`select ${backendQuotas.backendName} from ${backendQuotas}
         where ${backendQuotas.backendName} in (select ${objectLocations.backendName} from ${objectLocations} where ${ofKey(bucket, key)})
         order by ${backendQuotas.backendName} for update`,
-    sql`update ${backendQuotas} set bytes_used = greatest(0, ${backendQuotas.bytesUsed} - c.released), updated_at = now()
-        from (select ${objectLocations.backendName} as backend_name, sum(${objectLocations.storedSize})::bigint as released
-              from ${objectLocations} where ${ofKey(bucket, key)} group by ${objectLocations.backendName}) as c
-        where ${backendQuotas.backendName} = c.backend_name`,
-    sql`delete from ${objectLocations} where ${ofKey(bucket, key)}
-        returning ${objectLocations.backendName}, ${objectLocations.physicalKey}, ${objectLocations.storedSize}`,
-    db.delete(objects).where(and(eq(objects.bucket, bucket), eq(objects.key, key))).getSQL(),
+    sql`with dropped as (delete from ${objectLocations} where ${ofKey(bucket, key)}
+          returning ${objectLocations.backendName}, ${objectLocations.physicalKey}, ${objectLocations.storedSize}),
+      quota as (update ${backendQuotas} set bytes_used = greatest(0, ${backendQuotas.bytesUsed} - c.released), updated_at = now()
+        from (select backend_name, sum(stored_size)::bigint as released from dropped group by backend_name) as c
+        where ${backendQuotas.backendName} = c.backend_name returning 1),
+      record as (delete from ${objects} where ${objects.bucket} = ${bucket} and ${objects.key} = ${key} returning 1)
+      select backend_name, physical_key, stored_size from dropped`,
   ]);
-  return copiesOf(results[3]);
+  return copiesOf(results[2]);
 }
 
 /** Copy rows as a batch answers them: column names as in the database, bigints as text. */
