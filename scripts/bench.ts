@@ -31,7 +31,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { DISTINCT_BLOCKS_SHIFT, drainAndCheck, GiB, KiB, MiB, objectBuffer, objectStream } from './lib/bench-data.ts';
-import { commandLine, rssBytes, sampleRss, totalRss, type RssSample } from './lib/bench-proc.ts';
+import { commandLine, cpuSpentMs, descendants, processes, rssBytes, sampleRss, totalRss, type ProcEntry, type RssSample } from './lib/bench-proc.ts';
 import { startBenchStack, type BenchStack, type Credentials } from './lib/bench-stack.ts';
 import { closedLoop, databaseRoundTrips, openLoop, type LoopResult, type RoundTrips } from './lib/bench-small.ts';
 import { recordTargets, table, type TargetRow } from './lib/bench-targets.ts';
@@ -445,6 +445,8 @@ const latencies: { label: string; direct?: number[]; proxy?: number[]; orchestra
 const rss: { label: string; sample: RssSample; seconds: number }[] = [];
 const openLoops = new Map<Path, LoopResult>();
 const closedLoops = new Map<Path, LoopResult>();
+/** The machine's CPU (ms) during each closed loop (from its first pair to its last), by part of the stack. */
+const closedLoopCpu = new Map<Path, Map<string, number>>();
 let roundTrips: RoundTrips[] = [];
 /** workerd's summed RSS once the stack answered, before any measurement. */
 let startupRss: number | undefined;
@@ -530,6 +532,7 @@ function printSmallObjects(): void {
     console.log('\nTargets (issue 18):');
     console.log(table(['Measurement', 'Orchestrator', 'Bare proxy', 'Orch/proxy', 'Target', 'Result'], targets, [false, true, true, true, false, false]));
   }
+  printClosedLoopCpu();
   if (roundTrips.length > 0) {
     console.log('\nDatabase round trips per operation through the orchestrator (its Server-Timing; a statement is one round trip, a new connection several):');
     console.log(
@@ -546,6 +549,62 @@ function printSmallObjects(): void {
       ),
     );
   }
+}
+
+const BENCH_PROCESS = 'bench process: S3 client, local Neon endpoint';
+const ORCH_WRANGLER = "orchestrator's wrangler dev (node, esbuild)";
+const PROXY_WRANGLER = "bare proxy's wrangler dev (node, esbuild)";
+const POSTGRES = 'PostgreSQL';
+
+/** Which part of the bench's stack a process is, for the machine's CPU during a closed loop. */
+function cpuGroups(s: BenchStack): (p: ProcEntry) => string {
+  const under = (root: number) => new Set([root, ...descendants(root).map((p) => p.pid)]);
+  const orchestrator = under(s.worker.pid);
+  const proxy = under(s.proxy.pid);
+  return (p) => {
+    if (orchestrator.has(p.pid)) return p.comm === 'workerd' ? "orchestrator's workerd (Worker and wrangler's proxy)" : ORCH_WRANGLER;
+    if (proxy.has(p.pid)) return p.comm === 'workerd' ? "bare proxy's workerd (Worker and wrangler's proxy)" : PROXY_WRANGLER;
+    if (p.pid === process.pid) return BENCH_PROCESS;
+    if (p.comm === 'postgres') return POSTGRES;
+    if (p.comm === 'radosgw' || p.comm.startsWith('ceph')) return 'radosgw and its Ceph daemons';
+    return 'other';
+  };
+}
+
+/**
+ * Where the machine's CPU went per pair in each closed loop. On this machine every part of the stack shares the
+ * same cores, so a closed loop's rate follows the CPU one pair costs all of them together; in production the
+ * database (here PostgreSQL and the local Neon endpoint) runs elsewhere and wrangler dev's console forwarding does
+ * not exist, so a second figure leaves those out.
+ */
+function printClosedLoopCpu(): void {
+  const paths = (['direct', 'proxy', 'orchestrator'] as const).filter((p) => closedLoopCpu.has(p) && closedLoops.has(p));
+  if (paths.length === 0) return;
+  const perPair = (path: Path, group?: string): number => {
+    const spent = closedLoopCpu.get(path)!;
+    const ms = group === undefined ? [...spent.values()].reduce((a, b) => a + b, 0) : (spent.get(group) ?? 0);
+    return ms / closedLoops.get(path)!.pairs;
+  };
+  const groups = [...new Set(paths.flatMap((p) => [...closedLoopCpu.get(p)!.keys()]))].sort((a, b) => perPair('orchestrator', b) - perPair('orchestrator', a));
+  console.log('\nMachine CPU per PUT+GET pair during each closed loop (ms, every process, from the first pair to the last):');
+  console.log(
+    table(
+      ['Process', ...paths.map((p) => PATH_NAMES[p])],
+      [...groups.map((g) => [g, ...paths.map((p) => perPair(p, g).toFixed(2))]), ['total', ...paths.map((p) => perPair(p).toFixed(2))]],
+      [false, ...paths.map(() => true)],
+    ),
+  );
+  if (!paths.includes('proxy') || !paths.includes('orchestrator')) return;
+  // The local Neon endpoint's share of the bench process: what it spent beyond the bare proxy run's (client only).
+  const database = perPair('orchestrator', POSTGRES) + Math.max(0, perPair('orchestrator', BENCH_PROCESS) - perPair('proxy', BENCH_PROCESS));
+  const forwarding = Math.max(0, perPair('orchestrator', ORCH_WRANGLER) - perPair('proxy', PROXY_WRANGLER));
+  const rest = perPair('orchestrator') - database - forwarding;
+  console.log(
+    `  Orchestrator / bare proxy, machine CPU per pair: ${fmtRatio(perPair('proxy') / perPair('orchestrator'))} (the closed loop's rate ratio follows it).` +
+      `\n  Of the orchestrator's ${fmt(perPair('orchestrator'))} ms, ${fmt(database)} ms are the database and its local endpoint and ${fmt(forwarding)} ms` +
+      `\n  wrangler dev's forwarding of console output (its node beyond the bare proxy's); without them ${fmt(rest)} ms, ` +
+      `${fmtRatio(perPair('proxy') / rest)} of the bare proxy's (an estimate: in production those run elsewhere or not at all).`,
+  );
 }
 
 /** Rows for the summary of every bench's targets (scripts/bench-summary.ts). */
@@ -799,7 +858,13 @@ async function main(): Promise<number> {
           name: `closed loop, ${CLOSED_LOOP.clients} clients x ${CLOSED_LOOP.pairsEach} PUT+GET pairs of 1-64 KiB (${PATH_NAMES[t.path]})`,
           timeoutMs: 180_000,
           async run(signal) {
-            closedLoops.set(t.path, await closedLoop(loopTarget, 'closed', CLOSED_LOOP, signal));
+            const groupOf = cpuGroups(s);
+            let before: ProcEntry[] = [];
+            const span = {
+              started: () => { before = processes(); },
+              finished: () => { closedLoopCpu.set(t.path, cpuSpentMs(before, processes(), groupOf)); },
+            };
+            closedLoops.set(t.path, await closedLoop(loopTarget, 'closed', CLOSED_LOOP, signal, span));
           },
         });
         loopTarget.client.destroy();

@@ -1,6 +1,6 @@
 /**
- * Benchmark helpers over /proc: the workerd processes under a wrangler process, and their resident memory
- * sampled while a transfer runs.
+ * Benchmark helpers over /proc: the workerd processes under a wrangler process, their resident memory sampled
+ * while a transfer runs, and the CPU every process of the machine spent over a span.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -10,7 +10,12 @@ export interface ProcEntry {
   comm: string;
   /** Start time in clock ticks since boot: with the pid, it names one process even after the pid is reused. */
   start: string;
+  /** CPU time used so far, user and system, in clock ticks. */
+  cpuTicks: number;
 }
+
+/** Linux's USER_HZ, the unit of /proc's CPU times: 100 on every architecture it runs the benches on. */
+const TICKS_PER_SECOND = 100;
 
 function readProc(pid: number): ProcEntry | undefined {
   try {
@@ -19,8 +24,8 @@ function readProc(pid: number): ProcEntry | undefined {
     const open = stat.indexOf('(');
     const close = stat.lastIndexOf(')');
     const rest = stat.slice(close + 2).split(' ');
-    // rest[0] is field 3 (state), so field 22 (starttime) is rest[19].
-    return { pid, ppid: Number(rest[1]), comm: stat.slice(open + 1, close), start: rest[19] ?? '' };
+    // rest[0] is field 3 (state), so fields 14-15 (utime, stime) are rest[11-12] and 22 (starttime) is rest[19].
+    return { pid, ppid: Number(rest[1]), comm: stat.slice(open + 1, close), start: rest[19] ?? '', cpuTicks: Number(rest[11]) + Number(rest[12]) };
   } catch {
     return undefined; // gone meanwhile
   }
@@ -31,12 +36,7 @@ function readProc(pid: number): ProcEntry | undefined {
  * Each carries its start time, so it can be told apart from a later reuse of its pid.
  */
 export function descendants(root: number): ProcEntry[] {
-  const all: ProcEntry[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const entry = readProc(Number(name));
-    if (entry) all.push(entry);
-  }
+  const all = processes();
   const children = new Map<number, ProcEntry[]>();
   for (const entry of all) {
     const list = children.get(entry.ppid) ?? [];
@@ -53,6 +53,33 @@ export function descendants(root: number): ProcEntry[] {
     }
   }
   return found;
+}
+
+/** Every process of the machine now. */
+export function processes(): ProcEntry[] {
+  const all: ProcEntry[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const entry = readProc(Number(name));
+    if (entry) all.push(entry);
+  }
+  return all;
+}
+
+/**
+ * The CPU time (ms) the machine's processes spent between two snapshots of `processes()`, added up by the group
+ * `groupOf` puts each in; a process started meanwhile counts from zero, one gone meanwhile is not counted.
+ */
+export function cpuSpentMs(before: readonly ProcEntry[], after: readonly ProcEntry[], groupOf: (p: ProcEntry) => string): Map<string, number> {
+  const earlier = new Map(before.map((p) => [`${p.pid}:${p.start}`, p.cpuTicks]));
+  const spent = new Map<string, number>();
+  for (const p of after) {
+    const ticks = p.cpuTicks - (earlier.get(`${p.pid}:${p.start}`) ?? 0);
+    if (ticks <= 0) continue;
+    const group = groupOf(p);
+    spent.set(group, (spent.get(group) ?? 0) + (ticks * 1000) / TICKS_PER_SECOND);
+  }
+  return spent;
 }
 
 /** The pids of the `workerd` processes wrangler (pid `wranglerPid`) runs. */

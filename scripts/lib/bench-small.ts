@@ -89,10 +89,23 @@ export async function openLoop(t: SmallTarget, prefix: string, opts: { size: num
   return result;
 }
 
+/** Called as the first pair starts and as the last one ends (before the clean-up), e.g. to take CPU snapshots. */
+export interface LoopSpan {
+  started(): void;
+  finished(): void;
+}
+
 /** `clients` loops, each running `pairsEach` pairs one after the other, of sizes from 1 to 64 KiB. */
-export async function closedLoop(t: SmallTarget, prefix: string, opts: { clients: number; pairsEach: number }, signal: AbortSignal): Promise<LoopResult> {
+export async function closedLoop(
+  t: SmallTarget,
+  prefix: string,
+  opts: { clients: number; pairsEach: number },
+  signal: AbortSignal,
+  span?: LoopSpan,
+): Promise<LoopResult> {
   const result = emptyResult();
   const keys: string[] = [];
+  span?.started();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: opts.clients }, async (_, c) => {
@@ -107,6 +120,7 @@ export async function closedLoop(t: SmallTarget, prefix: string, opts: { clients
   );
   result.pairs = keys.length;
   result.seconds = (performance.now() - started) / 1000;
+  span?.finished();
   await deleteKeys(t, keys, signal);
   return result;
 }
