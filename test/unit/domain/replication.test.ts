@@ -50,6 +50,24 @@ describe('replication', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     expect(await world.accountingDrift()).toEqual([]);
   });
 
+  it('an overwrite of a replicated object frees every old copy, the one on its new backend and the other', async () => {
+    const world = await domainServices({ backends: [{ name: 'b1', quotaBytes: 1000 }, { name: 'b2', quotaBytes: 1000 }], replicationFactor: 2 });
+    await put(world, 'k', bytesOf(300));
+    await runReplication(world.services, { force: true, trigger: 'test' });
+    expect((await locations(world, 'k')).sort()).toEqual(['b1', 'b2']);
+    // The commit's one statement replaces the row on the new copy's backend in place and deletes the other.
+    await put(world, 'k', bytesOf(200, 2));
+    const where = await locations(world, 'k');
+    expect(where).toHaveLength(1);
+    expectSameBytes(await read(world, 'k'), bytesOf(200, 2));
+    expect(world.backend('b1').objects.size + world.backend('b2').objects.size).toBe(1);
+    expect(await world.accounting()).toMatchObject([
+      { backend: 'b1', bytesUsed: where[0] === 'b1' ? 200 : 0, orphanBytes: 0 },
+      { backend: 'b2', bytesUsed: where[0] === 'b2' ? 200 : 0, orphanBytes: 0 },
+    ]);
+    await expectConsistent(world);
+  });
+
   it('places replicas only where there is room, and says so when there is none', async () => {
     const world = await domainServices({ backends: [{ name: 'b1', quotaBytes: 1000 }, { name: 'b2', quotaBytes: 100 }], replicationFactor: 2 });
     await put(world, 'small', bytesOf(80));
