@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DRAIN_CONCURRENCY } from '../src/backend-state/drain-settings.ts';
 import { listBucketKeys, plainCopy, runBench, throughputRow } from './lib/bench-run.ts';
-import { OBJECT_MIX, startMoveBench } from './lib/bench-moves.ts';
+import { OBJECT_MIX, printMoveCpu, startMoveBench } from './lib/bench-moves.ts';
 import { ratioRow, recordTargets } from './lib/bench-targets.ts';
 
 /** The plain copy moves as many copies at a time as the drain does. */
@@ -30,19 +30,24 @@ async function main(): Promise<void> {
   // The physical keys as the orchestrator stored them on backend a.
   const physical = await listBucketKeys(aws, rgw.endpoint, 'drain-a');
   log(`plain copy: ${physical.length} objects from drain-a to plain-copy, ${CONCURRENCY} at a time`);
-  const plainSeconds = await plainCopy(aws, rgw.endpoint, 'drain-a', 'plain-copy', physical, CONCURRENCY);
+  const plain = await bench.cpuDuring(() => plainCopy(aws, rgw.endpoint, 'drain-a', 'plain-copy', physical, CONCURRENCY));
+  const plainSeconds = plain.result;
 
   log('draining backend a through the orchestrator');
   const drainStart = performance.now();
-  const started = await admin('POST', '/admin/api/backends/a/drain');
-  if (started.status !== 202) throw new Error(`drain did not start: ${started.status} ${await started.text()}`);
-  let status: { mode: string; objects_moved: number; bytes_moved: number; failures: number } = { mode: 'draining', objects_moved: 0, bytes_moved: 0, failures: 0 };
-  while (status.mode !== 'drained') {
-    if (performance.now() - drainStart > TIME_LIMIT_MS) throw new Error('the drain did not finish in time');
-    // Polled often: the poll's granularity counts against the drain.
-    await new Promise((r) => setTimeout(r, 50));
-    status = (await (await admin('GET', '/admin/api/backends/a/drain')).json()) as typeof status;
-  }
+  const drain = await bench.cpuDuring(async () => {
+    const started = await admin('POST', '/admin/api/backends/a/drain');
+    if (started.status !== 202) throw new Error(`drain did not start: ${started.status} ${await started.text()}`);
+    let status: { mode: string; objects_moved: number; bytes_moved: number; failures: number } = { mode: 'draining', objects_moved: 0, bytes_moved: 0, failures: 0 };
+    while (status.mode !== 'drained') {
+      if (performance.now() - drainStart > TIME_LIMIT_MS) throw new Error('the drain did not finish in time');
+      // Polled often: the poll's granularity counts against the drain.
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await (await admin('GET', '/admin/api/backends/a/drain')).json()) as typeof status;
+    }
+    return status;
+  });
+  const status = drain.result;
   const drainSeconds = (performance.now() - drainStart) / 1000;
 
   console.log('');
@@ -51,6 +56,7 @@ async function main(): Promise<void> {
   console.log(throughputRow('orchestrator drain', drainSeconds, status.objects_moved, status.bytes_moved));
   const ratio = plainSeconds / drainSeconds;
   console.log(`drain / plain copy: ${ratio.toFixed(2)}x the objects/s (goal ${GOAL}x); drain failures: ${status.failures}`);
+  printMoveCpu(['plain copy', 'drain'], [plain.cpu, drain.cpu], [physical.length, status.objects_moved]);
   recordTargets('3-drain', [
     ratioRow(`drain, ${bench.objects} objects (${OBJECT_MIX}), obj/s`, status.objects_moved / drainSeconds, physical.length / plainSeconds, GOAL, 'plain copy'),
     { measurement: 'drain failures', orchestrator: String(status.failures), yardstick: '', ratio: '', target: '0', result: status.failures === 0 ? 'PASS' : 'MISS' },

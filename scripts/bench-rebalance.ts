@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listBucketKeys, plainCopy, runBench, throughputRow } from './lib/bench-run.ts';
-import { OBJECT_MIX, startMoveBench } from './lib/bench-moves.ts';
+import { OBJECT_MIX, printMoveCpu, startMoveBench } from './lib/bench-moves.ts';
 import { ratioRow, recordTargets } from './lib/bench-targets.ts';
 
 const CONCURRENCY = 2;
@@ -51,30 +51,34 @@ async function main(): Promise<void> {
   };
   const totals = { moved: 0, failed: 0, bytes: 0 };
   const passStart = performance.now();
-  for (let left: number | undefined; ; ) {
-    if (performance.now() - passStart > TIME_LIMIT_MS) throw new Error('the pass did not finish in time');
-    const answer = await admin(`/admin/api/rebalance${left ? `?limit=${left}` : ''}`);
-    if (answer.status === 'skipped') {
-      if (totals.moved === 0) throw new Error(`the pass was skipped: ${answer.reason}`);
-      break;
+  const pass = await bench.cpuDuring(async () => {
+    for (let left: number | undefined; ; ) {
+      if (performance.now() - passStart > TIME_LIMIT_MS) throw new Error('the pass did not finish in time');
+      const answer = await admin(`/admin/api/rebalance${left ? `?limit=${left}` : ''}`);
+      if (answer.status === 'skipped') {
+        if (totals.moved === 0) throw new Error(`the pass was skipped: ${answer.reason}`);
+        break;
+      }
+      totals.moved += answer.moved ?? 0;
+      totals.failed += answer.failed ?? 0;
+      totals.bytes += answer.bytes_moved ?? 0;
+      left = answer.left ?? 0;
+      if (left === 0) break;
     }
-    totals.moved += answer.moved ?? 0;
-    totals.failed += answer.failed ?? 0;
-    totals.bytes += answer.bytes_moved ?? 0;
-    left = answer.left ?? 0;
-    if (left === 0) break;
-  }
+  });
   const passSeconds = (performance.now() - passStart) / 1000;
 
   const moved = await listBucketKeys(aws, rgw.endpoint, 'rebalance-b');
   log(`plain copy: the ${moved.length} moved objects from rebalance-b to plain-copy, ${CONCURRENCY} at a time`);
-  const plainSeconds = await plainCopy(aws, rgw.endpoint, 'rebalance-b', 'plain-copy', moved, CONCURRENCY);
+  const plain = await bench.cpuDuring(() => plainCopy(aws, rgw.endpoint, 'rebalance-b', 'plain-copy', moved, CONCURRENCY));
+  const plainSeconds = plain.result;
 
   console.log('');
   console.log(`rebalance throughput: ${totals.moved} of ${bench.objects} objects moved (${OBJECT_MIX} written), radosgw to radosgw, concurrency ${CONCURRENCY}`);
   console.log(throughputRow('plain backend-to-backend copy', plainSeconds, moved.length, totals.bytes));
   console.log(throughputRow('orchestrator rebalance pass', passSeconds, totals.moved, totals.bytes));
   console.log(`rebalance / plain copy: ${(plainSeconds / passSeconds).toFixed(2)}x the objects/s (goal ${GOAL}x); failures: ${totals.failed}`);
+  printMoveCpu(['plain copy', 'rebalance pass'], [plain.cpu, pass.cpu], [moved.length, totals.moved]);
   recordTargets('4-rebalance', [
     ratioRow(`rebalance pass, ${totals.moved} objects moved, obj/s`, totals.moved / passSeconds, moved.length / plainSeconds, GOAL, 'plain copy'),
     { measurement: 'rebalance failures', orchestrator: String(totals.failed), yardstick: '', ratio: '', target: '0', result: totals.failed === 0 ? 'PASS' : 'MISS' },

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { AwsClient } from 'aws4fetch';
 import { benchWorkerVars } from './bench-stack.ts';
+import { cpuSpentMs, descendants, processes, type ProcEntry } from './bench-proc.ts';
 import { pool, startBenchServices } from './bench-run.ts';
+import { table } from './bench-targets.ts';
 import type { RadosgwServer } from './radosgw.ts';
 import { startWorker } from './worker-dev.ts';
 
@@ -22,6 +24,8 @@ export interface MoveBench {
   totalBytes: number;
   /** An admin API call with the bench's development token. */
   admin(method: string, path: string): Promise<Response>;
+  /** Runs `work` and answers the machine's CPU (ms) meanwhile, by part of the stack. */
+  cpuDuring<T>(work: () => Promise<T>): Promise<{ result: T; cpu: Map<string, number> }>;
 }
 
 export async function startMoveBench(options: {
@@ -72,7 +76,46 @@ export async function startMoveBench(options: {
     await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: key, Body: Buffer.alloc(size, key.length) }));
   });
   const admin = (method: string, path: string) => fetch(`${worker.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
-  return { workerUrl: worker.url, rgw, aws, objects: keys.length, totalBytes, admin };
+  const cpuDuring = async <T>(work: () => Promise<T>) => {
+    const groupOf = cpuGroups(worker.pid);
+    const before = processes();
+    const result = await work();
+    return { result, cpu: cpuSpentMs(before, processes(), groupOf) };
+  };
+  return { workerUrl: worker.url, rgw, aws, objects: keys.length, totalBytes, admin, cpuDuring };
+}
+
+/** Which part of the stack a process is: the orchestrator's wrangler dev, the bench process, PostgreSQL, radosgw. */
+function cpuGroups(wranglerPid: number): (p: ProcEntry) => string {
+  const orchestrator = new Set([wranglerPid, ...descendants(wranglerPid).map((p) => p.pid)]);
+  return (p) => {
+    if (orchestrator.has(p.pid)) return p.comm === 'workerd' ? "orchestrator's workerd" : "orchestrator's wrangler dev (node, esbuild)";
+    if (p.pid === process.pid) return 'bench process: plain copy client, local Neon endpoint';
+    if (p.comm === 'postgres') return 'PostgreSQL';
+    if (p.comm === 'radosgw' || p.comm.startsWith('ceph')) return 'radosgw and its Ceph daemons';
+    return 'other';
+  };
+}
+
+/**
+ * The machine's CPU per object moved, by part of the stack, for the plain copy and the orchestrator's moves. Every
+ * part shares this machine's cores, so what the moves do beyond copying (source deletes, the database) slows the
+ * copies too; in production the backends and the database run elsewhere.
+ */
+export function printMoveCpu(labels: [string, string], spent: [Map<string, number>, Map<string, number>], objects: [number, number]): void {
+  const perObject = (i: 0 | 1, group?: string) => {
+    const ms = group === undefined ? [...spent[i].values()].reduce((a, b) => a + b, 0) : (spent[i].get(group) ?? 0);
+    return ms / objects[i];
+  };
+  const groups = [...new Set([...spent[0].keys(), ...spent[1].keys()])].sort((a, b) => perObject(1, b) - perObject(1, a));
+  console.log('\nMachine CPU per object moved (ms, every process):');
+  console.log(
+    table(
+      ['Process', ...labels],
+      [...groups.map((g) => [g, perObject(0, g).toFixed(2), perObject(1, g).toFixed(2)]), ['total', perObject(0).toFixed(2), perObject(1).toFixed(2)]],
+      [false, true, true],
+    ),
+  );
 }
 
 /** The mix the objects are, for the report's heading. */
