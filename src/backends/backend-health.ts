@@ -164,6 +164,7 @@ export function createBackendHealth(deps: HealthDeps, memory: HealthMemory): Bac
         putObject: watched('PutObject', client.putObject, (args) => ({ ingressBytes: args[2] })),
         getObject: watched('GetObject', client.getObject, (_, response) => ({ egressBytes: Number(response?.headers.get('content-length') ?? 0) })),
         deleteObject: watched('DeleteObject', client.deleteObject),
+        deleteObjects: watched('DeleteObjects', client.deleteObjects),
         copyObject: watched('CopyObject', client.copyObject),
         createMultipartUpload: watched('CreateMultipartUpload', client.createMultipartUpload),
         uploadPart: watched('UploadPart', client.uploadPart, (args) => ({ ingressBytes: args[4] })),

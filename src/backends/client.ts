@@ -5,7 +5,7 @@
 import type { ByteRange } from '../util/byte-range.ts';
 import { AwsClient } from 'aws4fetch';
 import type { BackendConfig } from '../config/types.ts';
-import { sha256Hex, uriEncode } from '../crypto/encoding.ts';
+import { sha256Hex, toBase64, uriEncode } from '../crypto/encoding.ts';
 import { backendCopySource, backendObjectUrl } from './object-path.ts';
 import { escapeXml as escapeXmlText } from '../util/xml.ts';
 
@@ -28,6 +28,12 @@ export interface BackendClient {
   getObject(physicalKey: string, range?: ByteRange): Promise<Response>;
   /** Succeeds when the object is gone, including when it never existed. */
   deleteObject(physicalKey: string): Promise<void>;
+  /**
+   * Deletes up to DELETE_OBJECTS_MAX keys in one DeleteObjects call; answers the keys it could not delete, with why
+   * (a key that was not there counts as deleted), or `unsupported` when the backend has no DeleteObjects (the
+   * caller then deletes one by one).
+   */
+  deleteObjects(physicalKeys: readonly string[]): Promise<BatchDeleteAnswer>;
   /** Server-side copy within this backend's bucket (objects up to 5 GiB); no bytes pass through the Worker. */
   copyObject(sourcePhysicalKey: string, targetPhysicalKey: string): Promise<void>;
   /** The backend's own multipart upload: parts stream straight to it and it assembles the object. */
@@ -41,6 +47,19 @@ export interface BackendClient {
   /** One page (up to `max`) of the objects in the backend's bucket under `prefix`, in key order after `after`. */
   listObjects(prefix: string, after: string | undefined, max: number): Promise<BackendObjectPage>;
 }
+
+/** S3's limit on the keys of one DeleteObjects call. */
+export const DELETE_OBJECTS_MAX = 1000;
+
+/**
+ * Whether a key can travel in DeleteObjects' XML body exactly: XML 1.0 has no control characters (and its parsers
+ * turn a carriage return into a line feed), so such keys are deleted one by one, by their URL.
+ */
+export function fitsDeleteObjects(physicalKey: string): boolean {
+  return !/[\u0000-\u001f\u007f-\u009f\ud800-\udfff\ufffe\uffff]/.test(physicalKey);
+}
+
+export type BatchDeleteAnswer = { kind: 'unsupported' } | { kind: 'answered'; failed: Map<string, string> };
 
 export interface BackendObjectPage {
   /** `etag` as the backend gives it, quoted. */
@@ -126,6 +145,34 @@ export function createBackendClient(config: BackendConfig, timeoutMs: number): B
       const response = await send('DELETE', physicalKey, { timed: true });
       await response.body?.cancel();
       if (!response.ok && response.status !== 404) throw await failure('DELETE', response);
+    },
+    async deleteObjects(physicalKeys) {
+      if (physicalKeys.length > DELETE_OBJECTS_MAX) throw new Error(`at most ${DELETE_OBJECTS_MAX} keys per DeleteObjects call`);
+      if (!physicalKeys.every(fitsDeleteObjects)) throw new Error('a key that XML cannot carry exactly goes by DeleteObject');
+      // Quiet: the answer lists only the keys that could not be deleted.
+      const xml = `<Delete><Quiet>true</Quiet>${physicalKeys.map((k) => `<Object><Key>${escapeXmlText(k)}</Key></Object>`).join('')}</Delete>`;
+      const body = new TextEncoder().encode(xml);
+      const response = await send('POST', '', {
+        query: 'delete',
+        headers: {
+          'content-type': 'application/xml',
+          // S3 requires an integrity header on DeleteObjects; the signed payload hash covers the body too.
+          'content-md5': toBase64(new Uint8Array(await crypto.subtle.digest('MD5', body))),
+          'x-amz-content-sha256': await sha256Hex(xml),
+        },
+        body: xml,
+        timed: true,
+      });
+      const text = await response.text().catch(() => '');
+      if (response.status === 501 || /<Code>(NotImplemented|MethodNotAllowed)<\/Code>/.test(text)) return { kind: 'unsupported' };
+      if (!response.ok || !text.includes('DeleteResult')) throw backendError('DeleteObjects', response, text);
+      const failed = new Map<string, string>();
+      for (const m of text.matchAll(/<Error>([\s\S]*?)<\/Error>/g)) {
+        const key = decodeXmlText(/<Key>([^<]*)<\/Key>/.exec(m[1] ?? '')?.[1] ?? '');
+        const code = /<Code>([^<]*)<\/Code>/.exec(m[1] ?? '')?.[1] ?? '';
+        if (code !== 'NoSuchKey') failed.set(key, `DeleteObjects: ${code || 'error'} ${decodeXmlText(/<Message>([^<]*)<\/Message>/.exec(m[1] ?? '')?.[1] ?? '')}`.trim());
+      }
+      return { kind: 'answered', failed };
     },
     async copyObject(sourcePhysicalKey, targetPhysicalKey) {
       const response = await send('PUT', targetPhysicalKey, {

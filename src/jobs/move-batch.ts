@@ -7,10 +7,13 @@
  * as live): the target's item goes with the swap, the source's once its bytes are deleted. A client's overwrite or
  * delete in between wins.
  *
- * The copies never wait for the database or for deletes: the copies that finished are swapped, and their sources
- * deleted, while the next ones are being copied; whatever finishes meanwhile joins the next swap.
+ * The copies never wait for the database or for deletes: the copies that finished are swapped while the next ones
+ * are being copied; whatever finishes meanwhile joins the next swap. The swapped copies' sources are deleted in
+ * DeleteObjects calls of up to a thousand keys once SOURCE_DELETES_GATHERED are waiting, and at the batch's end:
+ * one backend request per many copies instead of one each (fewer requests billed, fewer subrequests, and on a
+ * shared machine less of the backend's CPU).
  */
-import { describeError } from '../backends/client.ts';
+import { DELETE_OBJECTS_MAX, describeError, fitsDeleteObjects } from '../backends/client.ts';
 import { copyBytes } from '../backends/copy-bytes.ts';
 import { writeRefusal } from '../backends/usage.ts';
 import type { Services } from '../services/services.ts';
@@ -25,6 +28,15 @@ export const PENDING_MOVE_MS = 60 * 60_000;
 
 /** Outgoing connections an invocation may have open (Cloudflare's limit): a copy holds two, the database one. */
 const CONNECTIONS = 6;
+
+/** Swapped copies' sources wait until this many are gathered (or the copies are done), to go in one call. */
+const SOURCE_DELETES_GATHERED = 100;
+/**
+ * Finished copies wait for their swap until this many are gathered, or SWAP_WAIT_MS passed since the last swap
+ * began, or the copies are done: each swap is a transaction, and a swap per copy or two costs more than the copies.
+ */
+const SWAP_GATHERED = 16;
+const SWAP_WAIT_MS = 1000;
 
 export type MoveResult = { kind: 'moved'; bytes: number } | { kind: 'skipped'; why: string } | { kind: 'failed'; error: string; noRoom?: true };
 
@@ -90,6 +102,12 @@ export async function moveBatch(services: Services, moves: readonly Move[], opti
   };
   let copying = true;
   const moved = { objects: 0, bytes: 0 };
+  let sourceDeletes: QueuedDelete[] = [];
+  const deleteSources = async (lanes: number) => {
+    const now = sourceDeletes;
+    sourceDeletes = [];
+    done.push(...(await removeQueuedMany(services, now, lanes)));
+  };
 
   // A swap that fails leaves its items queued: whether or not it committed, the queue deletes only what is not live.
   const settle = async (swapping: readonly Queued[]) => {
@@ -100,7 +118,7 @@ export async function moveBatch(services: Services, moves: readonly Move[], opti
       const outcome = outcomes[i];
       if (outcome === 'moved') {
         services.memory.locations.forget(m.copy.bucket, m.copy.key);
-        await removeNow(sourceOf(m), m.sourceItem);
+        sourceDeletes.push({ bytes: sourceOf(m), item: m.sourceItem });
         results[m.index] = { kind: 'moved', bytes: m.copy.storedSize };
         moved.objects++;
         moved.bytes += m.copy.storedSize;
@@ -116,9 +134,10 @@ export async function moveBatch(services: Services, moves: readonly Move[], opti
       await removeNow(targetOf(m), m.targetItem);
       results[m.index] = outcome === 'no-room' ? { kind: 'failed', error: `${m.to} filled up during the copy`, noRoom: true } : { kind: 'skipped', why: 'overwritten, deleted or moved meanwhile' };
     });
+    if (!copying || sourceDeletes.length >= SOURCE_DELETES_GATHERED) await deleteSources(lanes);
     await options.moved?.({ ...moved });
   };
-  const settling = serialBatches(settle);
+  const settling = serialBatches(settle, { gathered: SWAP_GATHERED, waitMs: SWAP_WAIT_MS, now: services.now });
 
   let stopped = false;
   await mapBounded(queued, options.concurrency, async (m) => {
@@ -144,6 +163,7 @@ export async function moveBatch(services: Services, moves: readonly Move[], opti
   });
   copying = false;
   await settling.finished();
+  await deleteSources(CONNECTIONS - 1);
   await completeCleanups(db, done);
   return results;
 }
@@ -157,13 +177,56 @@ export async function dropBatch(services: Services, copies: readonly DrainCandid
   const db = services.db();
   const items = await queueAheadMany(db, copies.map((c) => ({ copy: physicalCopy(c), reason })), PENDING_MOVE_MS);
   const dropped = await dropCopies(db, copies);
-  const done: number[] = [];
+  const done = copies.flatMap((_, i) => (dropped[i] ? [] : [items[i]!]));
   // Nothing else runs meanwhile: every connection but the database's may delete.
-  await mapBounded(copies, CONNECTIONS - 1, async (copy, i) => {
-    if (!dropped[i] || (await removeQueued(services, physicalCopy(copy), items[i]!))) done.push(items[i]!);
-  });
+  const deletes = copies.flatMap((copy, i) => (dropped[i] ? [{ bytes: physicalCopy(copy), item: items[i]! }] : []));
+  done.push(...(await removeQueuedMany(services, deletes, CONNECTIONS - 1)));
   await completeCleanups(db, done);
   return dropped.map((d) => (d ? { kind: 'dropped' } : { kind: 'skipped', why: 'deleted, rewritten or become its only copy meanwhile' }));
+}
+
+interface QueuedDelete {
+  bytes: PhysicalCopy;
+  item: number;
+}
+
+/**
+ * Deletes queued-ahead bytes now, per backend in DeleteObjects calls (one by one, `lanes` at a time, where a backend
+ * has no DeleteObjects or the call failed); answers the items of the bytes gone. The others are due at once (the
+ * queue retries them).
+ */
+async function removeQueuedMany(services: Services, deletes: readonly QueuedDelete[], lanes: number): Promise<number[]> {
+  const gone: number[] = [];
+  const oneByOne = async (some: readonly QueuedDelete[]) =>
+    mapBounded(some, lanes, async (d) => {
+      if (await removeQueued(services, d.bytes, d.item)) gone.push(d.item);
+    });
+  await oneByOne(deletes.filter((d) => !fitsDeleteObjects(d.bytes.physicalKey)));
+  const byBackend = new Map<string, QueuedDelete[]>();
+  for (const d of deletes.filter((d) => fitsDeleteObjects(d.bytes.physicalKey))) {
+    const list = byBackend.get(d.bytes.backendName);
+    if (list) list.push(d);
+    else byBackend.set(d.bytes.backendName, [d]);
+  }
+  for (const [backendName, all] of byBackend) {
+    for (let at = 0; at < all.length; at += DELETE_OBJECTS_MAX) {
+      const chunk = all.slice(at, at + DELETE_OBJECTS_MAX);
+      const answer = await services
+        .backend(backendName)
+        .deleteObjects(chunk.map((d) => d.bytes.physicalKey))
+        .catch(() => undefined);
+      // A failure named by a key not sent would leave unclear which were deleted: those go one by one again.
+      if (answer?.kind === 'answered' && [...answer.failed.keys()].every((key) => chunk.some((d) => d.bytes.physicalKey === key))) {
+        for (const d of chunk) {
+          if (answer.failed.has(d.bytes.physicalKey)) await dueNow(services.db(), d.item);
+          else gone.push(d.item);
+        }
+        continue;
+      }
+      await oneByOne(chunk);
+    }
+  }
+  return gone;
 }
 
 /** Deletes queued-ahead bytes now; true when they are gone, else their item is due at once (the queue retries). */
@@ -178,18 +241,23 @@ async function removeQueued(services: Services, bytes: PhysicalCopy, item: numbe
 }
 
 /**
- * Hands items to `settle` in batches, one batch at a time: what is added while a batch settles makes up the next.
- * After a failure nothing more is settled (the items stay queued ahead), and `finished` throws it.
+ * Hands items to `settle` in batches, one batch at a time: a batch starts once `gathered` items wait, or `waitMs`
+ * after the previous one began, or at `finished`; what is added while a batch settles waits for the next. After a
+ * failure nothing more is settled (the items stay queued ahead), and `finished` throws it.
  */
-function serialBatches<T>(settle: (items: readonly T[]) => Promise<void>) {
+function serialBatches<T>(settle: (items: readonly T[]) => Promise<void>, pace: { gathered: number; waitMs: number; now: () => number }) {
   let waiting: T[] = [];
   let running: Promise<void> | undefined;
   let failure: { error: unknown } | undefined;
+  let lastStarted = pace.now();
+  let ending = false;
+  const due = () => ending || waiting.length >= pace.gathered || pace.now() - lastStarted >= pace.waitMs;
   const run = async () => {
     try {
-      while (waiting.length > 0 && !failure) {
+      while (waiting.length > 0 && !failure && due()) {
         const items = waiting;
         waiting = [];
+        lastStarted = pace.now();
         await settle(items);
       }
     } catch (error) {
@@ -201,11 +269,16 @@ function serialBatches<T>(settle: (items: readonly T[]) => Promise<void>) {
   return {
     add(item: T) {
       waiting.push(item);
-      running ??= run();
+      if (due()) running ??= run();
     },
     failed: () => failure !== undefined,
     async finished() {
+      ending = true;
       while (running) await running;
+      if (waiting.length > 0 && !failure) {
+        running = run();
+        await running;
+      }
       if (failure) throw failure.error;
     },
   };

@@ -88,23 +88,50 @@ describe('drain', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     await expectConsistent(world);
   });
 
-  it('keeps copying while earlier moves are swapped and their sources deleted: a hanging delete holds up no copy', async () => {
+  it('keeps copying while earlier moves are swapped; the sources go in one DeleteObjects call, and a hanging one holds up no copy', async () => {
     const world = await domainServices({ backends: ['b1', 'b2'] });
     for (const [i, key] of KEYS.entries()) await put(world, key, bytesOf(200, i + 1));
-    const held = world.backend('b1').hold('deleteObject');
+    const held = world.backend('b1').hold('deleteObjects');
     const drained = world.drain('b1');
     await held.reached;
-    // The swapped copy's source is in the cleanup queue before its delete: a crash here leaves nothing behind.
+    // The swapped copies' sources are in the cleanup queue before their delete: a crash here leaves nothing behind.
     const queued = await world.database.query<{ reason: string }>("select reason from cleanup_queue where backend_name = 'b1'");
     expect(queued.map((q) => q.reason)).toContain('drain_source_delete');
-    // Every copy is made while that first source delete hangs.
+    // Every copy is made while the sources' delete hangs.
     while (world.backend('b2').objects.size < KEYS.length) await new Promise((resolve) => setTimeout(resolve, 5));
     held.release();
     const { outcome, progress } = await drained;
     expect(outcome.kind).toBe('done');
     expect(progress).toMatchObject({ objectsMoved: KEYS.length, failures: 0 });
     expect(world.backend('b1').objects.size).toBe(0);
+    // One backend request for all of them, not one per copy.
+    expect(world.backend('b1').calls).toMatchObject({ deleteObjects: 1, deleteObject: 0 });
     expect(await world.database.query('select id from cleanup_queue')).toEqual([]);
+    await expectConsistent(world);
+  });
+
+  it('deletes the sources one by one when the DeleteObjects call fails', async () => {
+    const world = await domainServices({ backends: ['b1', 'b2'] });
+    for (const [i, key] of KEYS.entries()) await put(world, key, bytesOf(200, i + 1));
+    world.backend('b1').failNext('deleteObjects', 1, 501);
+    const { outcome, progress } = await world.drain('b1');
+    expect(outcome.kind).toBe('done');
+    expect(progress).toMatchObject({ objectsMoved: KEYS.length, failures: 0 });
+    expect(world.backend('b1').objects.size).toBe(0);
+    expect(world.backend('b1').calls).toMatchObject({ deleteObjects: 1, deleteObject: KEYS.length });
+    expect(await world.database.query('select id from cleanup_queue')).toEqual([]);
+    await expectConsistent(world);
+  });
+
+  it('a source whose key XML cannot carry (a control character) is deleted by its URL, the others together', async () => {
+    const world = await domainServices({ backends: ['b1', 'b2'] });
+    const keys = ['plain', 'tab\there', 'cr\rhere'];
+    for (const [i, key] of keys.entries()) await put(world, key, bytesOf(100, i + 1));
+    const { outcome } = await world.drain('b1');
+    expect(outcome.kind).toBe('done');
+    expect(world.backend('b1').objects.size).toBe(0);
+    expect(world.backend('b1').calls).toMatchObject({ deleteObjects: 1, deleteObject: 2 });
+    for (const [i, key] of keys.entries()) expectSameBytes(await read(world, key), bytesOf(100, i + 1));
     await expectConsistent(world);
   });
 

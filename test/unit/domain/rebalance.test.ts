@@ -169,7 +169,7 @@ describe('rebalance', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     await fill(w);
     const [move] = (await planPass(w.services)).moves;
     // The source delete after the swap hangs: as far as the database knows, this is a crash right after the commit.
-    const held = w.backend(move!.from).hold('deleteObject');
+    const held = w.backend(move!.from).hold('deleteObjects');
     const pass = runRebalance(w.services, { trigger: 'admin' });
     await held.reached;
     const queued = await w.database.query<{ backend_name: string; reason: string }>('select backend_name, reason from cleanup_queue order by id');

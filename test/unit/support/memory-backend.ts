@@ -59,6 +59,7 @@ export function createMemoryBackend(name: string): MemoryBackend {
     putObject: 0,
     getObject: 0,
     deleteObject: 0,
+    deleteObjects: 0,
     copyObject: 0,
     createMultipartUpload: 0,
     uploadPart: 0,
@@ -192,6 +193,12 @@ export function createMemoryBackend(name: string): MemoryBackend {
       enter('deleteObject');
       await gate('deleteObject');
       objects.delete(physicalKey);
+    },
+    async deleteObjects(physicalKeys) {
+      enter('deleteObjects');
+      await gate('deleteObjects');
+      for (const key of physicalKeys) objects.delete(key);
+      return { kind: 'answered', failed: new Map() };
     },
     async copyObject(sourcePhysicalKey, targetPhysicalKey) {
       enter('copyObject');

@@ -60,6 +60,7 @@ export function createMemoryHealth(settings: BreakerSettings, now: () => number)
         putObject: watched(client.putObject),
         getObject: watched(client.getObject),
         deleteObject: watched(client.deleteObject),
+        deleteObjects: watched(client.deleteObjects),
         copyObject: watched(client.copyObject),
         createMultipartUpload: watched(client.createMultipartUpload),
         uploadPart: watched(client.uploadPart),
