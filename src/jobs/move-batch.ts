@@ -32,8 +32,8 @@ const CONNECTIONS = 6;
 /** Swapped copies' sources wait until this many are gathered (or the copies are done), to go in one call. */
 const SOURCE_DELETES_GATHERED = 100;
 /**
- * Finished copies wait for their swap until this many are gathered, or SWAP_WAIT_MS passed since the last swap
- * began, or the copies are done: each swap is a transaction, and a swap per copy or two costs more than the copies.
+ * Finished copies wait for their swap until this many are gathered, or for at most SWAP_WAIT_MS, or until the
+ * copies are done: each swap is a transaction, and a swap per copy or two costs more than the copies.
  */
 const SWAP_GATHERED = 16;
 const SWAP_WAIT_MS = 1000;
@@ -242,8 +242,9 @@ async function removeQueued(services: Services, bytes: PhysicalCopy, item: numbe
 
 /**
  * Hands items to `settle` in batches, one batch at a time: a batch starts once `gathered` items wait, or `waitMs`
- * after the previous one began, or at `finished`; what is added while a batch settles waits for the next. After a
- * failure nothing more is settled (the items stay queued ahead), and `finished` throws it.
+ * after the first of them was added (or after the previous batch began), or at `finished`; what is added while a
+ * batch settles waits for the next. After a failure nothing more is settled (the items stay queued ahead), and
+ * `finished` throws it.
  */
 function serialBatches<T>(settle: (items: readonly T[]) => Promise<void>, pace: { gathered: number; waitMs: number; now: () => number }) {
   let waiting: T[] = [];
@@ -251,12 +252,31 @@ function serialBatches<T>(settle: (items: readonly T[]) => Promise<void>, pace: 
   let failure: { error: unknown } | undefined;
   let lastStarted = pace.now();
   let ending = false;
-  const due = () => ending || waiting.length >= pace.gathered || pace.now() - lastStarted >= pace.waitMs;
+  // Set when items waited `waitMs`: they go even if no other item comes (the copies after them may hang).
+  let overdue = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const due = () => ending || overdue || waiting.length >= pace.gathered || pace.now() - lastStarted >= pace.waitMs;
+  const start = () => {
+    running ??= run();
+  };
+  const armTimer = () => {
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      overdue = true;
+      start();
+    }, pace.waitMs);
+  };
+  const stopTimer = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
   const run = async () => {
     try {
       while (waiting.length > 0 && !failure && due()) {
         const items = waiting;
         waiting = [];
+        overdue = false;
+        stopTimer();
         lastStarted = pace.now();
         await settle(items);
       }
@@ -264,19 +284,22 @@ function serialBatches<T>(settle: (items: readonly T[]) => Promise<void>, pace: 
       failure = { error };
     } finally {
       running = undefined;
+      if (waiting.length > 0 && !failure && !ending) armTimer();
     }
   };
   return {
     add(item: T) {
       waiting.push(item);
-      if (due()) running ??= run();
+      if (due()) start();
+      else if (!running) armTimer();
     },
     failed: () => failure !== undefined,
     async finished() {
       ending = true;
+      stopTimer();
       while (running) await running;
       if (waiting.length > 0 && !failure) {
-        running = run();
+        start();
         await running;
       }
       if (failure) throw failure.error;

@@ -135,6 +135,29 @@ describe('drain', { timeout: DOMAIN_TEST_TIMEOUT_MS }, () => {
     await expectConsistent(world);
   });
 
+  it('finished copies are swapped within a second even while a copy after them hangs', async () => {
+    const world = await domainServices({ backends: ['b1', 'b2'] });
+    for (const [i, key] of KEYS.entries()) await put(world, key, bytesOf(200, i + 1));
+    const b1 = world.backend('b1');
+    let held: ReturnType<typeof b1.hold> | undefined;
+    // The fourth copy's read of its source hangs; fewer than a swap's 16 finish around it.
+    const drained = world.drain('b1', 20, {
+      current: async () => {
+        if (!held && b1.calls.getObject >= 3) held = b1.hold('getObject');
+        return true;
+      },
+    });
+    const onB2 = async () => (await Promise.all(KEYS.map((key) => locations(world, key)))).filter((l) => l.includes('b2')).length;
+    const deadline = Date.now() + 10_000;
+    while ((await onB2()) < KEYS.length - 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await onB2()).toBe(KEYS.length - 1);
+    held?.release();
+    const { outcome, progress } = await drained;
+    expect(outcome.kind).toBe('done');
+    expect(progress).toMatchObject({ objectsMoved: KEYS.length, failures: 0 });
+    await expectConsistent(world);
+  });
+
   it('a cancel mid-batch starts no more copies; the ones started finish and nothing stays queued', async () => {
     const world = await domainServices({ backends: ['b1', 'b2'] });
     for (const [i, key] of KEYS.entries()) await put(world, key, bytesOf(200, i + 1));
