@@ -31,7 +31,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { DISTINCT_BLOCKS_SHIFT, drainAndCheck, GiB, KiB, MiB, objectBuffer, objectStream } from './lib/bench-data.ts';
-import { commandLine, cpuSpentMs, descendants, processes, rssBytes, sampleRss, totalRss, type ProcEntry, type RssSample } from './lib/bench-proc.ts';
+import { commandLine, cpuSpentMs, processes, rssBytes, sampleRss, stackGroups, totalRss, type ProcEntry, type RssSample } from './lib/bench-proc.ts';
 import { startBenchStack, type BenchStack, type Credentials } from './lib/bench-stack.ts';
 import { closedLoop, databaseRoundTrips, openLoop, type LoopResult, type RoundTrips } from './lib/bench-small.ts';
 import { recordTargets, table, type TargetRow } from './lib/bench-targets.ts';
@@ -556,21 +556,6 @@ const ORCH_WRANGLER = "orchestrator's wrangler dev (node, esbuild)";
 const PROXY_WRANGLER = "bare proxy's wrangler dev (node, esbuild)";
 const POSTGRES = 'PostgreSQL';
 
-/** Which part of the bench's stack a process is, for the machine's CPU during a closed loop. */
-function cpuGroups(s: BenchStack): (p: ProcEntry) => string {
-  const under = (root: number) => new Set([root, ...descendants(root).map((p) => p.pid)]);
-  const orchestrator = under(s.worker.pid);
-  const proxy = under(s.proxy.pid);
-  return (p) => {
-    if (orchestrator.has(p.pid)) return p.comm === 'workerd' ? "orchestrator's workerd (Worker and wrangler's proxy)" : ORCH_WRANGLER;
-    if (proxy.has(p.pid)) return p.comm === 'workerd' ? "bare proxy's workerd (Worker and wrangler's proxy)" : PROXY_WRANGLER;
-    if (p.pid === process.pid) return BENCH_PROCESS;
-    if (p.comm === 'postgres') return POSTGRES;
-    if (p.comm === 'radosgw' || p.comm.startsWith('ceph')) return 'radosgw and its Ceph daemons';
-    return 'other';
-  };
-}
-
 /**
  * Where the machine's CPU went per pair in each closed loop. On this machine every part of the stack shares the
  * same cores, so a closed loop's rate follows the CPU one pair costs all of them together; in production the
@@ -858,7 +843,7 @@ async function main(): Promise<number> {
           name: `closed loop, ${CLOSED_LOOP.clients} clients x ${CLOSED_LOOP.pairsEach} PUT+GET pairs of 1-64 KiB (${PATH_NAMES[t.path]})`,
           timeoutMs: 180_000,
           async run(signal) {
-            const groupOf = cpuGroups(s);
+            const groupOf = stackGroups([{ name: 'orchestrator', pid: s.worker.pid }, { name: 'bare proxy', pid: s.proxy.pid }], BENCH_PROCESS);
             let before: ProcEntry[] = [];
             const span = {
               started: () => { before = processes(); },

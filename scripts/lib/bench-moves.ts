@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { AwsClient } from 'aws4fetch';
 import { benchWorkerVars } from './bench-stack.ts';
-import { cpuSpentMs, descendants, processes, type ProcEntry } from './bench-proc.ts';
+import { cpuSpentMs, processes, stackGroups } from './bench-proc.ts';
 import { pool, startBenchServices } from './bench-run.ts';
 import { table } from './bench-targets.ts';
 import type { RadosgwServer } from './radosgw.ts';
@@ -77,24 +77,12 @@ export async function startMoveBench(options: {
   });
   const admin = (method: string, path: string) => fetch(`${worker.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
   const cpuDuring = async <T>(work: () => Promise<T>) => {
-    const groupOf = cpuGroups(worker.pid);
+    const groupOf = stackGroups([{ name: 'orchestrator', pid: worker.pid }], 'bench process: plain copy client, local Neon endpoint');
     const before = processes();
     const result = await work();
     return { result, cpu: cpuSpentMs(before, processes(), groupOf) };
   };
   return { workerUrl: worker.url, rgw, aws, objects: keys.length, totalBytes, admin, cpuDuring };
-}
-
-/** Which part of the stack a process is: the orchestrator's wrangler dev, the bench process, PostgreSQL, radosgw. */
-function cpuGroups(wranglerPid: number): (p: ProcEntry) => string {
-  const orchestrator = new Set([wranglerPid, ...descendants(wranglerPid).map((p) => p.pid)]);
-  return (p) => {
-    if (orchestrator.has(p.pid)) return p.comm === 'workerd' ? "orchestrator's workerd" : "orchestrator's wrangler dev (node, esbuild)";
-    if (p.pid === process.pid) return 'bench process: plain copy client, local Neon endpoint';
-    if (p.comm === 'postgres') return 'PostgreSQL';
-    if (p.comm === 'radosgw' || p.comm.startsWith('ceph')) return 'radosgw and its Ceph daemons';
-    return 'other';
-  };
 }
 
 /**

@@ -82,6 +82,23 @@ export function cpuSpentMs(before: readonly ProcEntry[], after: readonly ProcEnt
   return spent;
 }
 
+/**
+ * Which part of a bench's stack a process is, for `cpuSpentMs`: each wrangler dev's workerd processes (its Worker and
+ * wrangler's proxy) or its other processes (node, esbuild), the bench process, PostgreSQL, radosgw with its Ceph
+ * daemons, or other.
+ */
+export function stackGroups(wranglers: readonly { name: string; pid: number }[], benchProcess: string): (p: ProcEntry) => string {
+  const trees = wranglers.map((w) => ({ name: w.name, pids: new Set([w.pid, ...descendants(w.pid).map((p) => p.pid)]) }));
+  return (p) => {
+    const tree = trees.find((t) => t.pids.has(p.pid));
+    if (tree) return p.comm === 'workerd' ? `${tree.name}'s workerd (Worker and wrangler's proxy)` : `${tree.name}'s wrangler dev (node, esbuild)`;
+    if (p.pid === process.pid) return benchProcess;
+    if (p.comm === 'postgres') return 'PostgreSQL';
+    if (p.comm === 'radosgw' || p.comm.startsWith('ceph')) return 'radosgw and its Ceph daemons';
+    return 'other';
+  };
+}
+
 /** The pids of the `workerd` processes wrangler (pid `wranglerPid`) runs. */
 export function workerdPids(wranglerPid: number): number[] {
   return descendants(wranglerPid)

@@ -216,7 +216,8 @@ async function removeQueuedMany(services: Services, deletes: readonly QueuedDele
         .deleteObjects(chunk.map((d) => d.bytes.physicalKey))
         .catch(() => undefined);
       // A failure named by a key not sent would leave unclear which were deleted: those go one by one again.
-      if (answer?.kind === 'answered' && [...answer.failed.keys()].every((key) => chunk.some((d) => d.bytes.physicalKey === key))) {
+      const sent = new Set(chunk.map((d) => d.bytes.physicalKey));
+      if (answer?.kind === 'answered' && [...answer.failed.keys()].every((key) => sent.has(key))) {
         for (const d of chunk) {
           if (answer.failed.has(d.bytes.physicalKey)) await dueNow(services.db(), d.item);
           else gone.push(d.item);
