@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     worker = await startWorker({
       persistDir: join(dir, 'wrangler'),
       output: 'ignore',
+      inspector: false,
       vars: { ...benchWorkerVars(config(encrypted), rgw, postgres, bridge), BENCH_ENCRYPTION_KEY: KEY },
     });
     return worker;

@@ -559,8 +559,8 @@ const POSTGRES = 'PostgreSQL';
 /**
  * Where the machine's CPU went per pair in each closed loop. On this machine every part of the stack shares the
  * same cores, so a closed loop's rate follows the CPU one pair costs all of them together; in production the
- * database (here PostgreSQL and the local Neon endpoint) runs elsewhere and wrangler dev's console forwarding does
- * not exist, so a second figure leaves those out.
+ * database (here PostgreSQL and the local Neon endpoint) runs elsewhere and the Worker's log lines are collected
+ * outside it (here wrangler's node reads them from workerd), so a second figure leaves those out.
  */
 function printClosedLoopCpu(): void {
   const paths = (['direct', 'proxy', 'orchestrator'] as const).filter((p) => closedLoopCpu.has(p) && closedLoops.has(p));
@@ -582,12 +582,12 @@ function printClosedLoopCpu(): void {
   if (!paths.includes('proxy') || !paths.includes('orchestrator')) return;
   // The local Neon endpoint's share of the bench process: what it spent beyond the bare proxy run's (client only).
   const database = perPair('orchestrator', POSTGRES) + Math.max(0, perPair('orchestrator', BENCH_PROCESS) - perPair('proxy', BENCH_PROCESS));
-  const forwarding = Math.max(0, perPair('orchestrator', ORCH_WRANGLER) - perPair('proxy', PROXY_WRANGLER));
-  const rest = perPair('orchestrator') - database - forwarding;
+  const logCollection = Math.max(0, perPair('orchestrator', ORCH_WRANGLER) - perPair('proxy', PROXY_WRANGLER));
+  const rest = perPair('orchestrator') - database - logCollection;
   console.log(
     `  Orchestrator / bare proxy, machine CPU per pair: ${fmtRatio(perPair('proxy') / perPair('orchestrator'))} (the closed loop's rate ratio follows it).` +
-      `\n  Of the orchestrator's ${fmt(perPair('orchestrator'))} ms, ${fmt(database)} ms are the database and its local endpoint and ${fmt(forwarding)} ms` +
-      `\n  wrangler dev's forwarding of console output (its node beyond the bare proxy's); without them ${fmt(rest)} ms, ` +
+      `\n  Of the orchestrator's ${fmt(perPair('orchestrator'))} ms, ${fmt(database)} ms are the database and its local endpoint and ${fmt(logCollection)} ms` +
+      `\n  wrangler's collection of the Worker's log lines (its node beyond the bare proxy's); without them ${fmt(rest)} ms, ` +
       `${fmtRatio(perPair('proxy') / rest)} of the bare proxy's (an estimate: in production those run elsewhere or not at all).`,
   );
 }

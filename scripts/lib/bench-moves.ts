@@ -62,7 +62,7 @@ export async function startMoveBench(options: {
     backends: [backend('a', `${name}-a`), backend('b', `${name}-b`)],
   };
   log('starting the Worker (wrangler dev)');
-  const worker = await startWorker({ persistDir: join(dir, 'wrangler'), output: process.env.BENCH_WORKER_OUTPUT === '1' ? 'inherit' : 'ignore', vars: benchWorkerVars(config, rgw, postgres, bridge) });
+  const worker = await startWorker({ persistDir: join(dir, 'wrangler'), inspector: false, output: process.env.BENCH_WORKER_OUTPUT === '1' ? 'inherit' : 'ignore', vars: benchWorkerVars(config, rgw, postgres, bridge) });
   stops.push(worker.stop);
 
   const s3 = new S3Client({ endpoint: worker.url, region: 'us-east-1', forcePathStyle: true, credentials });

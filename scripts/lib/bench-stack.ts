@@ -146,12 +146,14 @@ export async function startBenchStack(
       startWorker({
         persistDir: join(dir, 'wrangler'),
         output: 'pipe',
+        inspector: false,
         vars: benchWorkerVars(config, rgw, postgres, bridge),
       }),
       startWorker({
         configPath: PROXY_CONFIG,
         persistDir: join(dir, 'wrangler-proxy'),
         output: 'pipe',
+        inspector: false,
         runCronOnStart: false,
         vars: {
           BACKEND_ENDPOINT: rgw.endpoint,
@@ -258,7 +260,7 @@ async function snapshotWorker(into: string): Promise<typeof import('./worker-dev
   // wrangler.toml's [build] command bundles the dashboard from src/ui before the Worker starts.
   cpSync(join(ROOT, 'scripts', 'build-ui.mjs'), join(into, 'scripts', 'build-ui.mjs'));
   mkdirSync(join(into, 'scripts', 'lib'), { recursive: true });
-  for (const file of ['worker-dev.ts', 'ports.ts']) cpSync(join(ROOT, 'scripts', 'lib', file), join(into, 'scripts', 'lib', file));
+  for (const file of ['worker-dev.ts', 'worker-dev-headless.ts', 'ports.ts']) cpSync(join(ROOT, 'scripts', 'lib', file), join(into, 'scripts', 'lib', file));
   symlinkSync(join(ROOT, 'node_modules'), join(into, 'node_modules'), 'dir');
   return (await import(pathToFileURL(join(into, 'scripts', 'lib', 'worker-dev.ts')).href)) as typeof import('./worker-dev.ts');
 }

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.ts';
+import type { HeadlessWorkerOptions } from './worker-dev-headless.ts';
 
 export interface WorkerProcess {
   url: string;
@@ -20,6 +21,7 @@ export interface WorkerProcess {
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WRANGLER = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
+const HEADLESS = fileURLToPath(new URL('worker-dev-headless.ts', import.meta.url));
 
 export interface WorkerOptions {
   port?: number;
@@ -37,24 +39,34 @@ export interface WorkerOptions {
   runCronOnStart?: boolean;
   /** wrangler's log level, which also filters the Worker's console output (default warn). */
   logLevel?: 'info' | 'log' | 'warn';
+  /**
+   * With DevTools' inspector, as `wrangler dev` always runs (default true). The benchmarks turn it off, as a
+   * deployed Worker has none: it relays every console line of the Worker to wrangler (worker-dev-headless.ts).
+   */
+  inspector?: boolean;
 }
 
 export async function startWorker(options: WorkerOptions): Promise<WorkerProcess> {
   const port = options.port ?? (await freePort());
-  const inspectorPort = await freePort();
-  const args = [
-    WRANGLER,
-    'dev',
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--inspector-port', String(inspectorPort),
-    '--persist-to', options.persistDir,
-    '--show-interactive-dev-session=false',
-    '--log-level', options.logLevel ?? 'warn',
-    ...(options.configPath === undefined ? [] : ['--config', resolve(ROOT, options.configPath)]),
-    // Local Workers are development Workers (the admin token works only there), unless a caller says otherwise.
-    ...Object.entries({ S3O_ENVIRONMENT: 'development', ...options.vars }).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
-  ];
+  // Local Workers are development Workers (the admin token works only there), unless a caller says otherwise.
+  const vars = { S3O_ENVIRONMENT: 'development', ...options.vars };
+  const logLevel = options.logLevel ?? 'warn';
+  const configPath = resolve(ROOT, options.configPath ?? 'wrangler.toml');
+  const args =
+    options.inspector === false
+      ? [HEADLESS, JSON.stringify({ configPath, port, persistDir: options.persistDir, vars, logLevel } satisfies HeadlessWorkerOptions)]
+      : [
+          WRANGLER,
+          'dev',
+          '--ip', '127.0.0.1',
+          '--port', String(port),
+          '--inspector-port', String(await freePort()),
+          '--persist-to', options.persistDir,
+          '--show-interactive-dev-session=false',
+          '--log-level', logLevel,
+          '--config', configPath,
+          ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
+        ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' },
