@@ -35,10 +35,16 @@ export interface LoopResult {
 /** Requests are cut off after this: an open loop's overload must show as errors or latency, never as a hang. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
+/**
+ * The error's name, with its HTTP status or its socket error code: the SDK names a reset connection (ECONNRESET,
+ * EPIPE) a TimeoutError as well as a connection that took too long to open.
+ */
 function failureCode(err: unknown): string {
   if (err instanceof Error) {
-    const status = (err as Error & { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    return `${err.name}${status === undefined ? '' : ` (HTTP ${status})`}`;
+    const { $metadata, code } = err as Error & { $metadata?: { httpStatusCode?: number }; code?: unknown };
+    const status = $metadata?.httpStatusCode;
+    const detail = status !== undefined ? `HTTP ${status}` : typeof code === 'string' ? code : undefined;
+    return `${err.name}${detail === undefined ? '' : ` (${detail})`}`;
   }
   return String(err);
 }
