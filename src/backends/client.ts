@@ -21,12 +21,9 @@ export class BackendError extends Error {
   }
 }
 
-/** A body sent to a backend: a stream of known length, or the bytes of a small one, all already there. */
-export type BackendBody = ReadableStream<Uint8Array> | Uint8Array;
-
 export interface BackendClient {
   readonly name: string;
-  putObject(physicalKey: string, body: BackendBody, length: number): Promise<{ etag: string }>;
+  putObject(physicalKey: string, body: ReadableStream<Uint8Array>, length: number): Promise<{ etag: string }>;
   /** Resolves with a 200/206 response whose body the caller must consume or cancel. */
   getObject(physicalKey: string, range?: ByteRange): Promise<Response>;
   /** Succeeds when the object is gone, including when it never existed. */
@@ -41,7 +38,7 @@ export interface BackendClient {
   copyObject(sourcePhysicalKey: string, targetPhysicalKey: string): Promise<void>;
   /** The backend's own multipart upload: parts stream straight to it and it assembles the object. */
   createMultipartUpload(physicalKey: string): Promise<string>;
-  uploadPart(physicalKey: string, uploadId: string, partNumber: number, body: BackendBody, length: number): Promise<{ etag: string }>;
+  uploadPart(physicalKey: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, length: number): Promise<{ etag: string }>;
   completeMultipartUpload(physicalKey: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<void>;
   /** One page of the parts the backend holds for the upload, numbered above `after`: what its complete would use. */
   listParts(physicalKey: string, uploadId: string, after: number, max: number): Promise<BackendPartPage>;
@@ -93,7 +90,7 @@ export function createBackendClient(config: BackendConfig, timeoutMs: number): B
   async function send(
     method: string,
     physicalKey: string,
-    init: { headers?: Record<string, string>; body?: BackendBody | string; query?: string; timed?: boolean },
+    init: { headers?: Record<string, string>; body?: ReadableStream<Uint8Array> | string; query?: string; timed?: boolean },
   ): Promise<Response> {
     const headers = { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...init.headers };
     // Built outside the try: a key the layout refuses is our fault, not the backend's, and must not trip its breaker.

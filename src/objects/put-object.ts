@@ -2,7 +2,7 @@
  * Writing an object: choose a backend with room before reading the body, stream the body there while hashing it,
  * then record it (reserving its bytes) in one short transaction, and finally remove the copies it replaced.
  */
-import { type BackendBody, BackendError, describeError } from '../backends/client.ts';
+import { BackendError, describeError } from '../backends/client.ts';
 import { copyBytes } from '../backends/copy-bytes.ts';
 import { Refusal, isRequestFault } from './refusal.ts';
 import { forgetObject } from './edge-cache.ts';
@@ -21,7 +21,7 @@ import {
 } from '../store/objects.ts';
 import { WriteRequirementError } from '../store/object-commit.ts';
 import { isDatabaseUnavailable } from '../store/db.ts';
-import { type BodyDigests, type DigestExpectations, PUMP_CHUNK_BYTES, collectingSink, pumpUpload } from './upload-pump.ts';
+import { type BodyDigests, type DigestExpectations, pumpUpload } from './upload-pump.ts';
 import type { ChunkSource } from '../util/chunk-source.ts';
 import type { ChunkEncoder } from '../crypto/storage-transform.ts';
 import type { CopyEncryption } from '../crypto/sealed-copy.ts';
@@ -103,20 +103,15 @@ export async function putObject(services: Services, input: PutObjectInput): Prom
  * Streams the client's bytes into a backend request body of known length (S3 needs Content-Length; workerd
  * streams it fastest that way) while the pump fills it. Rejects with what the client got wrong, or with a
  * ServiceUnavailable when the backend failed.
- *
- * A copy of up to WHOLE_BODY_BYTES is pumped whole and then sent as bytes: the pump holds a body that small in one
- * buffer anyway, and a stream between it and fetch cost more of the Worker's CPU than the rest of the pump. Such a
- * body is checked before any byte leaves, so one the client got wrong never reaches the backend.
  */
 export async function streamToBackend<T>(
   services: Services,
   source: ChunkSource,
   expect: DigestExpectations,
   stored: { storedSize: number; encoder: ChunkEncoder },
-  send: (body: BackendBody) => Promise<T>,
+  send: (body: ReadableStream<Uint8Array>) => Promise<T>,
 ): Promise<{ sent: T; digests: BodyDigests }> {
   const { storedSize, encoder } = stored;
-  if (storedSize <= WHOLE_BODY_BYTES) return sendWhole(services, source, expect, stored, send);
   const body = new FixedLengthStream(storedSize);
   const backendGaveUp = new AbortController();
   const [sent, pumped] = await Promise.allSettled([
@@ -130,33 +125,6 @@ export async function streamToBackend<T>(
   // What the client got wrong explains a failed upload better than the broken pipe it caused.
   if (pumped.status === 'rejected' && isRequestFault(pumped.reason)) throw pumped.reason;
   throw backendFailure(services, sent.status === 'rejected' ? sent.reason : pumped.status === 'rejected' ? pumped.reason : undefined);
-}
-
-/** Copies up to this size go to the backend as bytes, not as a stream (streamToBackend). */
-export const WHOLE_BODY_BYTES = PUMP_CHUNK_BYTES;
-
-async function sendWhole<T>(
-  services: Services,
-  source: ChunkSource,
-  expect: DigestExpectations,
-  stored: { storedSize: number; encoder: ChunkEncoder },
-  send: (body: BackendBody) => Promise<T>,
-): Promise<{ sent: T; digests: BodyDigests }> {
-  const collected = collectingSink();
-  let digests: BodyDigests;
-  try {
-    digests = await pumpUpload(source, collected.sink, { expect, encoder: stored.encoder });
-  } catch (err) {
-    throw isRequestFault(err) ? err : backendFailure(services, err);
-  }
-  const bytes = collected.bytes();
-  // The encoder's output has the size storedSize promised; anything else would store a copy its record misstates.
-  if (bytes.byteLength !== stored.storedSize) throw backendFailure(services, new Error(`the copy came out at ${bytes.byteLength} bytes, not ${stored.storedSize}`));
-  try {
-    return { sent: await send(bytes), digests };
-  } catch (err) {
-    throw backendFailure(services, err);
-  }
 }
 
 /**

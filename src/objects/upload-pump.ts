@@ -121,27 +121,6 @@ export async function pumpUpload(
   return digests;
 }
 
-/**
- * A sink that keeps what the pump writes, for bodies small enough to hold (an XML document, a small object): the
- * pump reuses its buffers once a write settles, so each chunk is copied as it arrives.
- */
-export function collectingSink(): { sink: WritableStream<Uint8Array>; bytes(): Uint8Array } {
-  const parts: Uint8Array[] = [];
-  return {
-    sink: new WritableStream<Uint8Array>({ write: (chunk) => void parts.push(chunk.slice()) }),
-    bytes() {
-      if (parts.length === 1) return parts[0]!;
-      const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-      let at = 0;
-      for (const part of parts) {
-        out.set(part, at);
-        at += part.byteLength;
-      }
-      return out;
-    },
-  };
-}
-
 /** https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html */
 function checkChecksum(result: BodyDigests, expect: DigestExpectations, trailers: Record<string, string>): Refusal | undefined {
   if (!expect.checksum || !result.checksum) return undefined;

@@ -6,7 +6,7 @@
  * replayed with another body. Every problem is an S3 error; nothing is read past the cap.
  */
 import type { ChunkEncoder } from '../crypto/storage-transform.ts';
-import { collectingSink, pumpUpload } from '../objects/upload-pump.ts';
+import { pumpUpload } from '../objects/upload-pump.ts';
 import type { Authenticated } from './authenticate.ts';
 import { S3Error } from './errors.ts';
 import type { S3Request } from './request.ts';
@@ -29,11 +29,13 @@ export async function readXmlBody(
     throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header)');
   }
   if (body.size > MAX_XML_BODY_BYTES) throw malformed();
-  const collected = collectingSink();
-  await pumpUpload(body.source, collected.sink, { expect: { ...body.expect, length: body.size }, encoder: asSent });
+  const parts: Uint8Array[] = [];
+  // The pump reuses its buffers once a write settles, so each chunk is copied as it arrives.
+  const sink = new WritableStream<Uint8Array>({ write: (chunk) => void parts.push(chunk.slice()) });
+  await pumpUpload(body.source, sink, { expect: { ...body.expect, length: body.size }, encoder: asSent });
   let document: XmlElement;
   try {
-    document = parseXml(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(collected.bytes()));
+    document = parseXml(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(concat(parts)));
   } catch {
     throw malformed();
   }
@@ -43,4 +45,14 @@ export async function readXmlBody(
 
 export function malformed(): S3Error {
   return new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
 }
