@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { AwsClient } from 'aws4fetch';
-import { benchWorkerVars } from './lib/bench-stack.ts';
+import { BENCH_INSPECTOR, benchWorkerVars } from './lib/bench-stack.ts';
 import { GiB, MiB, drainAndCheck, objectStream } from './lib/bench-data.ts';
 import { sampleRss, totalRss, workerdPids } from './lib/bench-proc.ts';
 import { type WorkerProcess, startWorker } from './lib/worker-dev.ts';
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     worker = await startWorker({
       persistDir: join(dir, 'wrangler'),
       output: 'ignore',
-      inspector: false,
+      inspector: BENCH_INSPECTOR,
       vars: { ...benchWorkerVars(config(encrypted), rgw, postgres, bridge), BENCH_ENCRYPTION_KEY: KEY },
     });
     return worker;

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { AwsClient } from 'aws4fetch';
-import { benchWorkerVars } from './bench-stack.ts';
+import { BENCH_INSPECTOR, benchWorkerVars } from './bench-stack.ts';
 import { cpuSpentMs, processes, stackGroups } from './bench-proc.ts';
 import { pool, startBenchServices } from './bench-run.ts';
 import { table } from './bench-targets.ts';
@@ -62,7 +62,7 @@ export async function startMoveBench(options: {
     backends: [backend('a', `${name}-a`), backend('b', `${name}-b`)],
   };
   log('starting the Worker (wrangler dev)');
-  const worker = await startWorker({ persistDir: join(dir, 'wrangler'), inspector: false, output: process.env.BENCH_WORKER_OUTPUT === '1' ? 'inherit' : 'ignore', vars: benchWorkerVars(config, rgw, postgres, bridge) });
+  const worker = await startWorker({ persistDir: join(dir, 'wrangler'), inspector: BENCH_INSPECTOR, output: process.env.BENCH_WORKER_OUTPUT === '1' ? 'inherit' : 'ignore', vars: benchWorkerVars(config, rgw, postgres, bridge) });
   stops.push(worker.stop);
 
   const s3 = new S3Client({ endpoint: worker.url, region: 'us-east-1', forcePathStyle: true, credentials });

@@ -18,6 +18,12 @@ import { startRadosgw, type RadosgwServer } from './radosgw.ts';
 import { ensureDebianPackages, TEST_SERVICES_PACKAGES } from './system-deps.ts';
 import type { WorkerProcess } from './worker-dev.ts';
 
+/**
+ * Benchmarks run their Workers without DevTools' inspector, as deployed (worker-dev-headless.ts); BENCH_INSPECTOR=1
+ * keeps it, for attaching a CPU profiler (it then also relays every console line of the Worker).
+ */
+export const BENCH_INSPECTOR = process.env.BENCH_INSPECTOR === '1';
+
 /** The orchestrator Worker's vars in a benchmark: its config, radosgw's keys, Postgres through the bridge. */
 export function benchWorkerVars(config: unknown, rgw: RadosgwServer, postgres: PostgresServer, bridge: Bridge): Record<string, string> {
   return {
@@ -146,14 +152,14 @@ export async function startBenchStack(
       startWorker({
         persistDir: join(dir, 'wrangler'),
         output: 'pipe',
-        inspector: false,
+        inspector: BENCH_INSPECTOR,
         vars: benchWorkerVars(config, rgw, postgres, bridge),
       }),
       startWorker({
         configPath: PROXY_CONFIG,
         persistDir: join(dir, 'wrangler-proxy'),
         output: 'pipe',
-        inspector: false,
+        inspector: BENCH_INSPECTOR,
         runCronOnStart: false,
         vars: {
           BACKEND_ENDPOINT: rgw.endpoint,
