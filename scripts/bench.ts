@@ -31,7 +31,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { DISTINCT_BLOCKS_SHIFT, drainAndCheck, GiB, KiB, MiB, objectBuffer, objectStream } from './lib/bench-data.ts';
-import { commandLine, cpuSpentMs, processes, rssBytes, sampleRss, stackGroups, totalRss, type ProcEntry, type RssSample } from './lib/bench-proc.ts';
+import { POSTGRES_GROUP, commandLine, cpuSpentMs, processes, rssBytes, sampleRss, stackGroups, totalRss, wranglerGroup, type ProcEntry, type RssSample } from './lib/bench-proc.ts';
 import { startBenchStack, type BenchStack, type Credentials } from './lib/bench-stack.ts';
 import { closedLoop, databaseRoundTrips, openLoop, type LoopResult, type RoundTrips } from './lib/bench-small.ts';
 import { recordTargets, table, type TargetRow } from './lib/bench-targets.ts';
@@ -552,9 +552,9 @@ function printSmallObjects(): void {
 }
 
 const BENCH_PROCESS = 'bench process: S3 client, local Neon endpoint';
-const ORCH_WRANGLER = "orchestrator's wrangler dev (node, esbuild)";
-const PROXY_WRANGLER = "bare proxy's wrangler dev (node, esbuild)";
-const POSTGRES = 'PostgreSQL';
+/** The two Workers' names in the CPU split (stackGroups). */
+const ORCHESTRATOR = 'orchestrator';
+const BARE_PROXY = 'bare proxy';
 
 /**
  * Where the machine's CPU went per pair in each closed loop. On this machine every part of the stack shares the
@@ -581,8 +581,8 @@ function printClosedLoopCpu(): void {
   );
   if (!paths.includes('proxy') || !paths.includes('orchestrator')) return;
   // The local Neon endpoint's share of the bench process: what it spent beyond the bare proxy run's (client only).
-  const database = perPair('orchestrator', POSTGRES) + Math.max(0, perPair('orchestrator', BENCH_PROCESS) - perPair('proxy', BENCH_PROCESS));
-  const logCollection = Math.max(0, perPair('orchestrator', ORCH_WRANGLER) - perPair('proxy', PROXY_WRANGLER));
+  const database = perPair('orchestrator', POSTGRES_GROUP) + Math.max(0, perPair('orchestrator', BENCH_PROCESS) - perPair('proxy', BENCH_PROCESS));
+  const logCollection = Math.max(0, perPair('orchestrator', wranglerGroup(ORCHESTRATOR)) - perPair('proxy', wranglerGroup(BARE_PROXY)));
   const rest = perPair('orchestrator') - database - logCollection;
   console.log(
     `  Orchestrator / bare proxy, machine CPU per pair: ${fmtRatio(perPair('proxy') / perPair('orchestrator'))} (the closed loop's rate ratio follows it).` +
@@ -843,7 +843,7 @@ async function main(): Promise<number> {
           name: `closed loop, ${CLOSED_LOOP.clients} clients x ${CLOSED_LOOP.pairsEach} PUT+GET pairs of 1-64 KiB (${PATH_NAMES[t.path]})`,
           timeoutMs: 180_000,
           async run(signal) {
-            const groupOf = stackGroups([{ name: 'orchestrator', pid: s.worker.pid }, { name: 'bare proxy', pid: s.proxy.pid }], BENCH_PROCESS);
+            const groupOf = stackGroups([{ name: ORCHESTRATOR, pid: s.worker.pid }, { name: BARE_PROXY, pid: s.proxy.pid }], BENCH_PROCESS);
             let before: ProcEntry[] = [];
             const span = {
               started: () => { before = processes(); },

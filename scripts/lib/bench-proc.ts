@@ -82,6 +82,10 @@ export function cpuSpentMs(before: readonly ProcEntry[], after: readonly ProcEnt
   return spent;
 }
 
+/** stackGroups' name for a wrangler dev's processes other than workerd, and for PostgreSQL's. */
+export const wranglerGroup = (name: string): string => `${name}'s wrangler dev (node, esbuild)`;
+export const POSTGRES_GROUP = 'PostgreSQL';
+
 /**
  * Which part of a bench's stack a process is, for `cpuSpentMs`: each wrangler dev's workerd processes (its Worker and
  * wrangler's proxy) or its other processes (node, esbuild), the bench process, PostgreSQL, radosgw with its Ceph
@@ -91,9 +95,9 @@ export function stackGroups(wranglers: readonly { name: string; pid: number }[],
   const trees = wranglers.map((w) => ({ name: w.name, pids: new Set([w.pid, ...descendants(w.pid).map((p) => p.pid)]) }));
   return (p) => {
     const tree = trees.find((t) => t.pids.has(p.pid));
-    if (tree) return p.comm === 'workerd' ? `${tree.name}'s workerd (Worker and wrangler's proxy)` : `${tree.name}'s wrangler dev (node, esbuild)`;
+    if (tree) return p.comm === 'workerd' ? `${tree.name}'s workerd (Worker and wrangler's proxy)` : wranglerGroup(tree.name);
     if (p.pid === process.pid) return benchProcess;
-    if (p.comm === 'postgres') return 'PostgreSQL';
+    if (p.comm === 'postgres') return POSTGRES_GROUP;
     if (p.comm === 'radosgw' || p.comm.startsWith('ceph')) return 'radosgw and its Ceph daemons';
     return 'other';
   };
